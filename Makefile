@@ -1,0 +1,71 @@
+# ocf-lvs build, test and demo entry points. See README.md.
+GO       ?= go
+PREFIX   ?= /usr
+DESTDIR  ?=
+OCF_DIR  := $(PREFIX)/lib/ocf/resource.d/lvs
+export CGO_ENABLED := 0
+GOFLAGS_BUILD := -trimpath -ldflags "-s -w"
+
+# Binaries: every cmd/<name> becomes bin/<name>.
+CMDS    := $(notdir $(wildcard cmd/*))
+# Of those, the OCF agents (installed under resource.d/lvs).
+AGENTS  := $(filter VIP VIPcheck ping director,$(CMDS))
+DAEMONS := $(filter-out $(AGENTS),$(CMDS))
+
+# Fragments append to these: FUZZ (pkg:FuzzName), TEST_TIERS (targets).
+FUZZ       :=
+TEST_TIERS :=
+FUZZTIME   ?= 10s
+.DEFAULT_GOAL := build
+# Included before the rules: prerequisites are expanded when read.
+-include mk/*.mk
+
+.PHONY: all build install test unit deps demo bench fuzz fuzz-short clean help
+all: build
+
+help:
+	@echo "make build    - build every binary into bin/"
+	@echo "make install  - install agents into \$$DESTDIR$(OCF_DIR), daemons into \$$DESTDIR$(PREFIX)/sbin"
+	@echo "make test     - install test dependencies, run every tier (unit, netns, vm)"
+	@echo "make demo     - run the demo in network namespaces (root)"
+	@echo "make bench    - run the side-by-side benchmarks"
+	@echo "make fuzz     - fuzz every parser for FUZZTIME each (default $(FUZZTIME))"
+
+build:
+	@mkdir -p bin
+	$(GO) build $(GOFLAGS_BUILD) -o bin/ $(addprefix ./cmd/,$(CMDS))
+
+install: build
+	install -d $(DESTDIR)$(OCF_DIR) $(DESTDIR)$(PREFIX)/sbin
+	for a in $(AGENTS); do install -m 0755 bin/$$a $(DESTDIR)$(OCF_DIR)/$$a; done
+	for d in $(DAEMONS); do install -m 0755 bin/$$d $(DESTDIR)$(PREFIX)/sbin/$$d; done
+
+deps:
+	@sh scripts/install-deps.sh
+
+# unit + netns tiers: the netns tests run when we are root (CI is root) and
+# skip loudly otherwise; vm and fuzz tiers are added by mk/*.mk.
+unit: build
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 30m ./...
+
+test: deps build unit fuzz-short $(TEST_TIERS)
+	@echo "make test: all tiers passed"
+
+fuzz-short:
+	@set -e; for f in $(FUZZ); do pkg=$${f%%:*}; name=$${f##*:}; \
+	  echo "fuzz $$pkg $$name ($(FUZZTIME))"; \
+	  $(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) $$pkg; done
+
+fuzz:
+	$(MAKE) fuzz-short FUZZTIME=$${FUZZTIME:-5m}
+
+demo: deps build
+	sh scripts/demo.sh
+
+bench: deps build
+	@for s in bench/*.sh; do echo "== $$s"; sh $$s || exit 1; done
+
+clean:
+	rm -rf bin
+

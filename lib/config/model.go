@@ -1,0 +1,189 @@
+// Package config reads ldirectord.cf, keepalived.conf and ocf-lvs TOML into
+// one model. Nothing downstream reads a configuration file: the checker, the
+// director rules, the IPVS reconciler and VRRP all take a *Config.
+package config
+
+import (
+	"net/netip"
+	"time"
+)
+
+// Config is the whole resolved configuration, whatever file it came from.
+type Config struct {
+	Source     string // path of the file read
+	Format     string // "ldirectord", "keepalived" or "toml"
+	Global     Global
+	Virtuals   []*Virtual
+	VRRP       []*VRRPInstance
+	SyncGroups []*SyncGroup
+	Scripts    []*TrackScript // vrrp_script / [[track_script]] definitions
+	Warnings   []Diag         // accepted with a warning (lenient input)
+}
+
+// Diag is a message tied to a place in a file.
+type Diag struct {
+	File string
+	Line int
+	Msg  string
+}
+
+// Global holds the director-wide behaviour (ldirectord's global directives).
+type Global struct {
+	CheckInterval    time.Duration // checkinterval (10s)
+	CheckTimeout     time.Duration // resolved global checktimeout; 0 = unset
+	NegotiateTimeout time.Duration // resolved global negotiatetimeout; 0 = unset
+	CheckCount       int           // checkcount (1)
+	FailureCount     int           // failurecount (1)
+	Fallback         *Real         // fallback=
+	Fallback6        *Real         // fallback6=
+	FallbackCommand  string
+	AutoReload       bool
+	Callback         string
+	LogFile          string // path or syslog facility ("local0")
+	Execute          []string
+	Fork             bool
+	Supervised       bool
+	Quiescent        bool // NO by default (ldirectord's code, not its man page)
+	ReaddQuiescent   bool
+	CleanStop        bool // yes by default
+	MaintenanceDir   string
+	EmailAlert       string
+	EmailAlertFreq   time.Duration
+	EmailAlertStatus []string
+	EmailAlertFrom   string
+	SMTP             string
+}
+
+// Virtual is one IPVS virtual service and how its reals are checked.
+type Virtual struct {
+	Line             int        // where it was declared
+	Protocol         string     // "tcp", "udp" or "fwm"
+	Addr             netip.Addr // zero for fwm
+	Port             uint16
+	FWMark           uint32
+	Family           int           // 4 or 6 (virtual6= / fwm family)
+	Scheduler        string        // wrr default
+	SchedFlags       []string      // sh-fallback, sh-port, ...
+	Persistent       time.Duration // 0 = not persistent
+	Netmask          string        // persistence netmask (v4 dotted or v6 prefix len)
+	OnePacket        bool          // ops
+	Reals            []*Real
+	Fallback         *Real
+	FallbackCommand  string
+	Quiescent        bool // effective (virtual overrides global)
+	Check            Check
+	MonitorFile      string
+	CleanStop        bool
+	ServiceName      string
+	Comment          string
+	EmailAlert       string
+	EmailAlertFreq   time.Duration
+	EmailAlertStatus []string
+	SMTP             string
+	// keepalived extras (imported configs keep their meaning)
+	Quorum           int
+	Hysteresis       int
+	QuorumUp         string
+	QuorumDown       string
+	InhibitOnFailure bool // keepalived's inhibit_on_failure == quiescent
+	SorryServer      *Real
+}
+
+// Real is one real server of a virtual service.
+type Real struct {
+	Line        int
+	Addr        netip.Addr
+	Port        uint16 // 0 when not given and the virtual is a fwmark
+	Forward     string // "gate", "masq" or "ipip"
+	Weight      int
+	Upper       int    // u:N upper connection threshold, 0 = none
+	Lower       int    // l:N lower connection threshold, 0 = none
+	Request     string // per-real override; "" = the virtual's
+	Receive     string // per-real override; "" = the virtual's
+	HasOverride bool   // request/receive given on the real= line
+	Check       *Check // per-real check (keepalived real_server blocks); nil = the virtual's
+}
+
+// Check says how the reals of a virtual are health-checked.
+type Check struct {
+	Type             string // negotiate, connect, ping, external, on, off, combined (N)
+	NegotiateEvery   int    // for checktype=N: negotiate every Nth cycle
+	Service          string // http, https, dns, ... (negotiate)
+	Port             uint16 // checkport; 0 = the real's port or the service default
+	Request          string
+	Receive          string
+	HTTPMethod       string // GET or HEAD
+	VirtualHost      string
+	Login, Passwd    string
+	Database, Secret string
+	Command          string        // checkcommand for external
+	Interval         time.Duration // effective checkinterval
+	CheckTimeout     time.Duration // effective, resolved as ldirectord does
+	NegotiateTimeout time.Duration // effective, resolved as ldirectord does
+	Count            int           // checkcount (ping attempts)
+	FailureCount     int           // down after this many consecutive failures
+	VerifyTLS        bool          // https: verify the certificate (off like ldirectord)
+	// keepalived HTTP_GET/SSL_GET, DNS_CHECK
+	StatusCodes []StatusRange
+	Digest      string
+	DNSType     string
+	DNSName     string
+	RetryDelay  time.Duration // delay_before_retry
+}
+
+// StatusRange is an inclusive range of accepted HTTP status codes.
+type StatusRange struct{ Lo, Hi int }
+
+// VRRPInstance is one VRRP router (keepalived's vrrp_instance).
+type VRRPInstance struct {
+	Line                                                        int
+	Name                                                        string
+	Interface                                                   string
+	VRID                                                        int
+	Priority                                                    int
+	State                                                       string // MASTER or BACKUP (initial)
+	NoPreempt                                                   bool
+	PreemptDelay                                                time.Duration
+	AdvertInt                                                   time.Duration
+	Version                                                     int    // 2 or 3
+	AuthType                                                    string // "", "PASS", "AH"
+	AuthPass                                                    string
+	UnicastSrc                                                  netip.Addr
+	UnicastPeers                                                []netip.Addr
+	VirtualIPs                                                  []netip.Prefix
+	VirtualIPDevs                                               map[string]string // address -> device when given
+	TrackScripts                                                []TrackRef
+	TrackInterfaces                                             []TrackRef
+	TrackFiles                                                  []TrackRef
+	NotifyMaster, NotifyBackup, NotifyFault, NotifyStop, Notify string
+	GARPMasterDelay                                             time.Duration
+	GARPMasterRepeat                                            int
+	GARPMasterRefresh                                           time.Duration
+	GARPRefreshRepeat                                           int
+}
+
+// TrackRef refers to a tracked script, interface or file with a weight.
+type TrackRef struct {
+	Name   string
+	Weight int
+}
+
+// TrackScript is a vrrp_script definition.
+type TrackScript struct {
+	Line     int
+	Name     string
+	Script   string
+	Interval time.Duration
+	Timeout  time.Duration
+	Weight   int
+	Rise     int
+	Fall     int
+}
+
+// SyncGroup is a vrrp_sync_group: its members change state together.
+type SyncGroup struct {
+	Line                                            int
+	Name                                            string
+	Members                                         []string
+	NotifyMaster, NotifyBackup, NotifyFault, Notify string
+}
