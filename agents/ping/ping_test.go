@@ -1,0 +1,328 @@
+package ping
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ocf-lvs/ocf-lvs/internal/pcmk"
+	"github.com/ocf-lvs/ocf-lvs/internal/testenv"
+	"github.com/ocf-lvs/ocf-lvs/ocf"
+)
+
+func TestParseHost(t *testing.T) {
+	for _, c := range []struct {
+		in, name, iface string
+		port            int
+	}{
+		{"10.0.0.1", "10.0.0.1", "", 0},
+		{"10.0.0.1:80", "10.0.0.1", "", 80},
+		{"2001:db8::1", "2001:db8::1", "", 0},
+		{"[2001:db8::1]:443", "2001:db8::1", "", 443},
+		{"fe80::1%eth0", "fe80::1", "eth0", 0},
+		{"gw.example.com", "gw.example.com", "", 0},
+		{"gw:22", "gw", "", 22},
+	} {
+		h, err := ParseHost(c.in)
+		if err != nil || h.Name != c.name || h.Iface != c.iface || h.Port != c.port {
+			t.Errorf("ParseHost(%q) = %+v, %v", c.in, h, err)
+		}
+	}
+	for _, bad := range []string{"10.0.0.300", "1.2.3.4:0", "1.2.3.4:70000", "[::1", "[::1]x", "host name", "-bad-", "a..b", "gw%eth0", "2001:db8::zz", "h:port"} {
+		if _, err := ParseHost(bad); err == nil {
+			t.Errorf("ParseHost(%q): no error", bad)
+		}
+	}
+	if hs, err := ParseHostList("10.0.0.1 ::1,gw:80"); err != nil || len(hs) != 3 {
+		t.Errorf("ParseHostList: %v %v", hs, err)
+	}
+	if _, err := ParseHostList("  "); err == nil {
+		t.Error("empty host_list accepted")
+	}
+}
+
+func TestScoreAndTimeout(t *testing.T) {
+	if Score(3, 100) != 300 || Score(0, 100) != 0 {
+		t.Error("Score")
+	}
+	for _, c := range []struct {
+		set, op    time.Duration
+		hosts, att int
+		want       time.Duration
+	}{
+		{1500 * time.Millisecond, 60 * time.Second, 3, 3, 1500 * time.Millisecond},
+		{0, 60 * time.Second, 3, 3, 6 * time.Second},  // 60000/3/3/1100 = 6
+		{0, 0, 1, 3, 6 * time.Second},                 // op timeout unknown: 20000/1/3/1100 = 6
+		{0, 20 * time.Second, 10, 3, 5 * time.Second}, // < 1 s -> 5 s, as the original
+		{0, 3000 * time.Second, 1, 1, 300 * time.Second},
+	} {
+		if got := ProbeTimeout(c.set, c.op, c.hosts, c.att); got != c.want {
+			t.Errorf("ProbeTimeout(%v,%v,%d,%d) = %v, want %v", c.set, c.op, c.hosts, c.att, got, c.want)
+		}
+	}
+}
+
+func runAgent(env map[string]string, action string) (int, string) {
+	var out, errb bytes.Buffer
+	code := ocf.Run(Agent, []string{action}, func(k string) string { return env[k] }, &out, &errb)
+	return code, errb.String()
+}
+
+func TestBadInput(t *testing.T) {
+	for _, c := range []struct{ k, v string }{
+		{"host_list", ""},
+		{"host_list", "10.0.0.1 10.0.0.256"},
+		{"host_list", "[::1]:99999"},
+		{"timeout", "3 parsecs"},
+		{"timeout", "0"},
+		{"multiplier", "x"},
+		{"multiplier", "0"},
+		{"attempts", "-1"},
+		{"failure_score", "lots"},
+		{"dampen", "soon"},
+		{"debug", "maybe"},
+	} {
+		env := map[string]string{"OCF_RESKEY_host_list": "127.0.0.1", "HA_RSCTMP": t.TempDir()}
+		env["OCF_RESKEY_"+c.k] = c.v
+		code, stderr := runAgent(env, "validate-all")
+		if code != ocf.ErrConfigured || !strings.Contains(stderr, c.k) || (c.v != "" && !strings.Contains(stderr, c.v)) {
+			t.Errorf("%s=%q: code %d, %q", c.k, c.v, code, stderr)
+		}
+	}
+}
+
+func TestMetadata(t *testing.T) {
+	var out bytes.Buffer
+	ocf.Run(Agent, []string{"meta-data"}, func(string) string { return "" }, &out, &out)
+	testenv.ValidateOCFMetadata(t, out.Bytes())
+}
+
+func sh(t testing.TB, args ...string) {
+	t.Helper()
+	if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}
+
+// TestNetnsProbes: a peer namespace behind a veth. .2/::2 answer; .9/::9 are
+// silent; TCP to .2:port with a listener is up, to a closed port (RST,
+// rejecting) is down; all probed at once in about one timeout.
+func TestNetnsProbes(t *testing.T) {
+	testenv.Root(t)
+	testenv.Command(t, "ip")
+	py := testenv.Command(t, "python3")
+	id := os.Getpid() % 60000
+	ns := fmt.Sprintf("pingt%d", id)
+	host, peer := fmt.Sprintf("pth%d", id), fmt.Sprintf("ptp%d", id)
+	a, b := id/250%50, id%250
+	v4 := func(n int) string { return fmt.Sprintf("10.%d.%d.%d", 100+a, b, n) }
+	v6 := func(n int) string { return fmt.Sprintf("fd8c:%x:%x::%d", a, b, n) }
+	sh(t, "ip", "netns", "add", ns)
+	t.Cleanup(func() { exec.Command("ip", "link", "del", host).Run(); exec.Command("ip", "netns", "del", ns).Run() })
+	sh(t, "ip", "link", "add", host, "type", "veth", "peer", "name", peer)
+	sh(t, "ip", "link", "set", peer, "netns", ns)
+	sh(t, "ip", "addr", "add", v4(1)+"/24", "dev", host)
+	sh(t, "ip", "addr", "add", v6(1)+"/64", "dev", host, "nodad")
+	sh(t, "ip", "link", "set", host, "up")
+	sh(t, "ip", "-n", ns, "addr", "add", v4(2)+"/24", "dev", peer)
+	sh(t, "ip", "-n", ns, "addr", "add", v6(2)+"/64", "dev", peer, "nodad")
+	sh(t, "ip", "-n", ns, "link", "set", peer, "up")
+	sh(t, "ip", "-n", ns, "link", "set", "lo", "up")
+	port := 20000 + id%20000
+	srv := exec.Command("ip", "netns", "exec", ns, py, "-m", "http.server", "-b", v4(2), fmt.Sprint(port))
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
+	time.Sleep(300 * time.Millisecond)
+
+	hosts, err := ParseHostList(fmt.Sprintf("%s %s %s %s %s:%d %s:%d [%s]:%d",
+		v4(2), v6(2), v4(9), v6(9), v4(2), port, v4(2), port+1, v6(9), port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []bool{true, true, false, false, true, false, false}
+	t0 := time.Now()
+	res := ProbeHosts(context.Background(), hosts, 1, time.Second)
+	el := time.Since(t0)
+	for i, r := range res {
+		if r.Up != want[i] {
+			t.Errorf("%s: up=%v want %v (err %v)", r.Host.Spec, r.Up, want[i], r.Err)
+		}
+	}
+	if el > time.Second+50*time.Millisecond {
+		t.Errorf("probe round took %v, want at most one timeout (1s) + 50ms", el)
+	}
+}
+
+var cluster *pcmk.Cluster
+var clusterErr error
+var agentBin string
+
+func TestMain(m *testing.M) {
+	code := func() int {
+		if os.Geteuid() == 0 {
+			if _, err := exec.LookPath("pacemakerd"); err == nil {
+				cluster, clusterErr = pcmk.Start(90 * time.Second)
+				if cluster != nil {
+					defer cluster.Stop()
+				}
+			}
+		}
+		defer func() {
+			if agentBin != "" {
+				os.RemoveAll(filepath.Dir(agentBin))
+			}
+		}()
+		return m.Run()
+	}()
+	os.Exit(code)
+}
+
+func needCluster(t *testing.T) *pcmk.Cluster {
+	testenv.Root(t)
+	testenv.Command(t, "pacemakerd")
+	testenv.Command(t, "attrd_updater")
+	if cluster == nil {
+		t.Fatalf("cluster did not start: %v", clusterErr)
+	}
+	return cluster
+}
+
+func buildAgent(t *testing.T) string {
+	if agentBin != "" {
+		return agentBin
+	}
+	d, err := os.MkdirTemp("", "ping-bin-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(d, 0o755)
+	bin := filepath.Join(d, "ping")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/ocf-lvs/ocf-lvs/cmd/ping").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v %s", err, out)
+	}
+	agentBin = bin
+	return bin
+}
+
+// agent runs the built agent inside the cluster's namespaces.
+func agent(t *testing.T, c *pcmk.Cluster, env []string, action string) (int, string) {
+	cmd := c.Command(buildAgent(t), action)
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.ExitCode(), string(out)
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return 0, string(out)
+}
+
+func query(c *pcmk.Cluster, name string) string {
+	out, _ := c.Command("attrd_updater", "-Q", "-n", name).CombinedOutput()
+	// name="pingd" host="node" value="2"
+	s := string(out)
+	if i := strings.Index(s, `value="`); i >= 0 {
+		s = s[i+7:]
+		if j := strings.IndexByte(s, '"'); j >= 0 {
+			return s[:j]
+		}
+	}
+	return "?" + strings.TrimSpace(string(out))
+}
+
+func waitAttr(t *testing.T, c *pcmk.Cluster, name, want string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got := query(c, name)
+		if got == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("attribute %s = %q, want %q", name, got, want)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestAttrd: start/monitor/stop against the real attrd; the attribute
+// follows a target that goes away; failure_score; stop deletes it.
+func TestAttrd(t *testing.T) {
+	c := needCluster(t)
+	name := fmt.Sprintf("pingtest%d", os.Getpid())
+	// targets inside the cluster's namespace: loopback, ::1, and one /32 on lo
+	gone := "10.77.1.1"
+	if out, err := c.Command("ip", "addr", "add", gone+"/32", "dev", "lo").CombinedOutput(); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	env := []string{
+		"OCF_RESOURCE_INSTANCE=p1", "OCF_RESKEY_name=" + name, "OCF_RESKEY_host_list=127.0.0.1 ::1 " + gone,
+		"OCF_RESKEY_multiplier=100", "OCF_RESKEY_dampen=1", "OCF_RESKEY_timeout=300ms", "OCF_RESKEY_attempts=1",
+	}
+	if code, out := agent(t, c, env, "monitor"); code != 7 {
+		t.Fatalf("monitor before start: %d %s", code, out)
+	}
+	if code, out := agent(t, c, env, "start"); code != 0 {
+		t.Fatalf("start: %d %s", code, out)
+	}
+	waitAttr(t, c, name, "300")
+	c.Command("ip", "addr", "del", gone+"/32", "dev", "lo").Run()
+	if code, out := agent(t, c, env, "monitor"); code != 0 {
+		t.Fatalf("monitor: %d %s", code, out)
+	}
+	waitAttr(t, c, name, "200")
+	// failure_score above the score: monitor fails with a reason
+	code, out := agent(t, c, append(env, "OCF_RESKEY_failure_score=250"), "monitor")
+	if code != 1 || !strings.Contains(out, "failure_score") || !strings.Contains(out, gone) {
+		t.Errorf("monitor under failure_score: %d %s", code, out)
+	}
+	if code, out := agent(t, c, env, "stop"); code != 0 {
+		t.Fatalf("stop: %d %s", code, out)
+	}
+	if code, _ := agent(t, c, env, "monitor"); code != 7 {
+		t.Errorf("monitor after stop: %d", code)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for v := query(c, name); v != "" && !strings.HasPrefix(v, "?") && time.Now().Before(deadline); v = query(c, name) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if v := query(c, name); !strings.HasPrefix(v, "?") && v != "" {
+		t.Errorf("attribute still %q after stop", v)
+	}
+}
+
+// TestAttrdUnreachable: outside the cluster's namespaces there is no attrd:
+// start fails with 1 and says so.
+func TestAttrdUnreachable(t *testing.T) {
+	testenv.Root(t)
+	testenv.Command(t, "attrd_updater")
+	ns := fmt.Sprintf("pingna%d", os.Getpid())
+	sh(t, "ip", "netns", "add", ns)
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
+	cmd := exec.Command("ip", "netns", "exec", ns, buildAgent(t), "start")
+	cmd.Env = append(os.Environ(), "OCF_RESKEY_host_list=127.0.0.1", "OCF_RESKEY_timeout=200ms", "HA_RSCTMP="+t.TempDir())
+	out, err := cmd.CombinedOutput()
+	ee, _ := err.(*exec.ExitError)
+	if ee == nil || ee.ExitCode() != 1 || !strings.Contains(string(out), "could not update node attribute") {
+		t.Errorf("start without attrd: %v %s", err, out)
+	}
+}
+
+func TestOCFTester(t *testing.T) {
+	c := needCluster(t)
+	tester := testenv.Command(t, "ocf-tester")
+	cmd := c.Command(tester, "-n", "pingtester", "-o", "host_list=127.0.0.1 ::1", "-o", "timeout=300ms",
+		"-o", fmt.Sprintf("name=pingtester%d", os.Getpid()), "-o", "dampen=1", buildAgent(t))
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "passed all tests") {
+		t.Fatalf("ocf-tester: %v\n%s", err, out)
+	}
+}
