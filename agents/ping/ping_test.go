@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -165,30 +166,27 @@ var cluster *pcmk.Cluster
 var clusterErr error
 var agentBin string
 
+var clusterOnce sync.Once
+
+// TestMain stops the shared cluster, which the first test needing it starts
+// (once per package run).
 func TestMain(m *testing.M) {
-	code := func() int {
-		if os.Geteuid() == 0 {
-			if _, err := exec.LookPath("pacemakerd"); err == nil {
-				cluster, clusterErr = pcmk.Start(90 * time.Second)
-				if cluster != nil {
-					defer cluster.Stop()
-				}
-			}
-		}
-		defer func() {
-			if agentBin != "" {
-				os.RemoveAll(filepath.Dir(agentBin))
-			}
-		}()
-		return m.Run()
-	}()
+	code := m.Run()
+	if cluster != nil {
+		cluster.Stop()
+	}
+	if agentBin != "" {
+		os.RemoveAll(filepath.Dir(agentBin))
+	}
 	os.Exit(code)
 }
 
 func needCluster(t *testing.T) *pcmk.Cluster {
 	testenv.Root(t)
 	testenv.Command(t, "pacemakerd")
+	testenv.Command(t, "corosync")
 	testenv.Command(t, "attrd_updater")
+	clusterOnce.Do(func() { cluster, clusterErr = pcmk.Start(90 * time.Second) })
 	if cluster == nil {
 		t.Fatalf("cluster did not start: %v", clusterErr)
 	}
@@ -325,4 +323,22 @@ func TestOCFTester(t *testing.T) {
 	if err != nil || !strings.Contains(string(out), "passed all tests") {
 		t.Fatalf("ocf-tester: %v\n%s", err, out)
 	}
+}
+
+func FuzzParseHost(f *testing.F) {
+	for _, s := range []string{"10.0.0.1", "[::1]:80", "fe80::1%eth0", "gw:22", "a..b"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		h, err := ParseHost(s)
+		if err != nil {
+			return
+		}
+		if h.Name == "" || h.Port < 0 || h.Port > 65535 {
+			t.Fatalf("%q: %+v", s, h)
+		}
+		if h2, err := ParseHost(h.Spec); err != nil || h2 != h {
+			t.Fatalf("%q: reparse %+v %v", s, h2, err)
+		}
+	})
 }

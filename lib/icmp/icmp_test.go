@@ -129,3 +129,18 @@ func TestNetns(t *testing.T) {
 		t.Errorf("ctx-bounded probe: ok=%v after %v", ok, time.Since(start))
 	}
 }
+
+func FuzzParseTarget(f *testing.F) {
+	for _, s := range []string{"10.0.0.1", "fe80::1%eth0", "[2001:db8::1]%v0"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		tg, err := ParseTarget(s)
+		if err != nil {
+			return
+		}
+		if !tg.Addr.IsValid() || tg.Addr.Zone() != "" && tg.Iface != "" {
+			t.Fatalf("%q: %+v", s, tg)
+		}
+	})
+}
