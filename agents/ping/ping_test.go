@@ -136,6 +136,16 @@ func TestNetnsProbes(t *testing.T) {
 	sh(t, "ip", "-n", ns, "link", "set", peer, "up")
 	sh(t, "ip", "-n", ns, "link", "set", "lo", "up")
 	port := 20000 + id%20000
+	// .3, ::3 and TCP port+2 are dropped by the peer's firewall: no answer at all
+	nft := testenv.Command(t, "nft")
+	sh(t, "ip", "-n", ns, "addr", "add", v4(3)+"/24", "dev", peer)
+	sh(t, "ip", "-n", ns, "addr", "add", v6(3)+"/64", "dev", peer, "nodad")
+	nfe := func(args ...string) { sh(t, append([]string{"ip", "netns", "exec", ns, nft}, args...)...) }
+	nfe("add", "table", "inet", "pingtest")
+	nfe("add", "chain", "inet", "pingtest", "in", "{ type filter hook input priority 0 ; }")
+	nfe("add", "rule", "inet", "pingtest", "in", "ip", "daddr", v4(3), "drop")
+	nfe("add", "rule", "inet", "pingtest", "in", "ip6", "daddr", v6(3), "drop")
+	nfe("add", "rule", "inet", "pingtest", "in", "tcp", "dport", fmt.Sprint(port+2), "drop")
 	srv := exec.Command("ip", "netns", "exec", ns, py, "-m", "http.server", "-b", v4(2), fmt.Sprint(port))
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
@@ -143,12 +153,13 @@ func TestNetnsProbes(t *testing.T) {
 	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
 	time.Sleep(300 * time.Millisecond)
 
-	hosts, err := ParseHostList(fmt.Sprintf("%s %s %s %s %s:%d %s:%d [%s]:%d",
-		v4(2), v6(2), v4(9), v6(9), v4(2), port, v4(2), port+1, v6(9), port))
+	hosts, err := ParseHostList(fmt.Sprintf("%s %s %s %s %s:%d %s:%d [%s]:%d %s %s %s:%d [%s]:%d",
+		v4(2), v6(2), v4(9), v6(9), v4(2), port, v4(2), port+1, v6(9), port,
+		v4(3), v6(3), v4(2), port+2, v6(2), port+1))
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []bool{true, true, false, false, true, false, false}
+	want := []bool{true, true, false, false, true, false, false, false, false, false, false}
 	t0 := time.Now()
 	res := ProbeHosts(context.Background(), hosts, 1, time.Second)
 	el := time.Since(t0)
