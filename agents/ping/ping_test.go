@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -151,7 +152,19 @@ func TestNetnsProbes(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
-	time.Sleep(300 * time.Millisecond)
+	// python3 can take well over a second to listen on a loaded CI machine:
+	// wait until the port accepts, rather than guessing a delay.
+	for deadline := time.Now().Add(15 * time.Second); ; {
+		c, err := net.DialTimeout("tcp", net.JoinHostPort(v4(2), fmt.Sprint(port)), time.Second)
+		if err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("TCP listener in %s never came up: %v", ns, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 
 	hosts, err := ParseHostList(fmt.Sprintf("%s %s %s %s %s:%d %s:%d [%s]:%d %s %s %s:%d [%s]:%d",
 		v4(2), v6(2), v4(9), v6(9), v4(2), port, v4(2), port+1, v6(9), port,
