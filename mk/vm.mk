@@ -1,0 +1,28 @@
+# The IPVS test tier: Go tests built with -tags vm run inside QEMU (Debian's
+# generic kernel; this host's kernel has no IPVS). One boot runs them all.
+# See docs/vm.md. (owned by the ipvs helper)
+VM_CACHE   := .cache/vm
+VM_TESTDIR := $(VM_CACHE)/tests
+VM_TIMEOUT ?= 14m
+
+.PHONY: vmtest vmrun vmshell
+TEST_TIERS += vmtest
+
+$(VM_CACHE)/vmrun: $(wildcard internal/vm/*.go vm/vmrun/*.go)
+	@mkdir -p $(VM_CACHE)
+	$(GO) build -o $@ ./vm/vmrun
+
+vmrun: $(VM_CACHE)/vmrun
+
+# Every package with a `//go:build vm` test file is compiled on the host
+# (test binaries and bin/ are reached over 9p inside the VM).
+vmtest: build $(VM_CACHE)/vmrun
+	@rm -rf $(VM_TESTDIR) && mkdir -p $(VM_TESTDIR) && : > $(VM_TESTDIR)/manifest
+	@set -e; for p in $$(grep -rl --include='*_test.go' '^//go:build vm' lib internal cmd agents 2>/dev/null | xargs -r -n1 dirname | sort -u); do \
+	  n=$$(echo $$p | tr / _).test; echo "go test -c -tags vm $$p"; \
+	  $(GO) test -c -tags vm -o $(VM_TESTDIR)/$$n ./$$p; echo "$$n $$p" >> $(VM_TESTDIR)/manifest; done
+	$(VM_CACHE)/vmrun -timeout $(VM_TIMEOUT) -e VM_RUN=$(VM_RUN) -e VM_V=$(VM_V) -- sh vm/suite.sh $(abspath $(VM_TESTDIR))
+
+# An interactive-less shell command in the VM: make vmshell CMD='ipvsadm -Ln'
+vmshell: build $(VM_CACHE)/vmrun
+	$(VM_CACHE)/vmrun -- sh -c '$(CMD)'

@@ -1,0 +1,28 @@
+#!/bin/sh
+# Runs inside the test VM (see mk/vm.mk): every Go test binary listed in
+# DIR/manifest ("binary package-dir" per line), each from its package
+# directory, then every executable vm/t/*.sh. Exit status: number of failures.
+# VM_RUN (a -test.run pattern) and VM_V (=1 for -test.v) narrow and widen it.
+dir=$1
+root=$(pwd)
+fail=0
+v=""
+[ "${VM_V:-}" = 1 ] && v="-test.v"
+while read -r bin pkg; do
+	[ -n "$bin" ] || continue
+	echo "=== vm: $pkg"
+	start=$(date +%s)
+	if (cd "$root/$pkg" && "$dir/$bin" $v -test.count=1 -test.timeout=10m ${VM_RUN:+-test.run "$VM_RUN"}); then
+		echo "ok   vm $pkg $(( $(date +%s) - start ))s"
+	else
+		echo "FAIL vm $pkg $(( $(date +%s) - start ))s"
+		fail=$((fail + 1))
+	fi
+done < "$dir/manifest"
+for s in "$root"/vm/t/*.sh; do
+	[ -x "$s" ] || continue
+	echo "=== vm: $s"
+	if sh "$s"; then echo "ok   vm $s"; else echo "FAIL vm $s"; fail=$((fail + 1)); fi
+done
+echo "vm: $fail failed"
+exit $fail
