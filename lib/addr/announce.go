@@ -1,0 +1,134 @@
+package addr
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"time"
+
+	"github.com/mdlayher/packet"
+)
+
+// AnnounceFrames returns the frames of one announcement round for ip at
+// mac: IPv4 a gratuitous ARP request then reply (only the reply when
+// replyOnly, for networks that ignore gratuitous requests), IPv6 one
+// unsolicited Neighbor Advertisement.
+func AnnounceFrames(mac net.HardwareAddr, ip netip.Addr, replyOnly bool) ([][]byte, error) {
+	if len(mac) != 6 {
+		return nil, fmt.Errorf("interface has no Ethernet address (%v): cannot announce", mac)
+	}
+	if ip.Is4() {
+		req, rep := GratuitousARP(mac, ip)
+		if replyOnly {
+			return [][]byte{rep}, nil
+		}
+		return [][]byte{req, rep}, nil
+	}
+	na, err := NAFrame(mac, ip)
+	if err != nil {
+		return nil, err
+	}
+	return [][]byte{na}, nil
+}
+
+func listen(l Link, ethertype int) (*packet.Conn, error) {
+	c, err := packet.Listen(&net.Interface{Index: l.Index, Name: l.Name, HardwareAddr: l.MAC}, packet.Raw, ethertype, nil)
+	if err != nil {
+		return nil, fmt.Errorf("packet socket on %s: %w", l.Name, err)
+	}
+	return c, nil
+}
+
+// Announce sends count rounds of announcements for ip on l, interval
+// apart (none after the last), stopping early when ctx ends.
+func Announce(ctx context.Context, l Link, ip netip.Addr, replyOnly bool, count int, interval time.Duration) error {
+	if count <= 0 {
+		return nil
+	}
+	frames, err := AnnounceFrames(l.MAC, ip, replyOnly)
+	if err != nil {
+		return err
+	}
+	// A send-only socket: protocol 0 receives nothing.
+	c, err := listen(l, 0)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	for i := 0; i < count; i++ {
+		if i > 0 {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(interval):
+			}
+		}
+		for _, f := range frames {
+			if _, err := c.WriteTo(f, &packet.Addr{HardwareAddr: net.HardwareAddr(f[0:6])}); err != nil {
+				return fmt.Errorf("sending announcement on %s: %w", l.Name, err)
+			}
+		}
+	}
+	return nil
+}
+
+// ProbeARP checks whether another host already uses ip on l's link, as
+// `arping -D` does: it sends probes (sender 0.0.0.0) interval apart and
+// listens until wait has passed since the first. It returns the MAC of the
+// first host that claims ip (an ARP packet with ip as sender address from
+// another MAC), or nil.
+func ProbeARP(ctx context.Context, l Link, ip netip.Addr, probes int, interval, wait time.Duration) (net.HardwareAddr, error) {
+	if !ip.Is4() {
+		return nil, fmt.Errorf("ARP probe needs an IPv4 address")
+	}
+	if len(l.MAC) != 6 {
+		return nil, fmt.Errorf("interface %s has no Ethernet address", l.Name)
+	}
+	c, err := listen(l, EtherTypeARP)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	probe := ARPProbe(l.MAC, ip)
+	start := time.Now()
+	end := start.Add(wait)
+	if d, ok := ctx.Deadline(); ok && d.Before(end) {
+		end = d
+	}
+	sent := 0
+	buf := make([]byte, 1514)
+	for {
+		now := time.Now()
+		if sent < probes && !now.Before(start.Add(time.Duration(sent)*interval)) {
+			if _, err := c.WriteTo(probe, &packet.Addr{HardwareAddr: broadcastMAC}); err != nil {
+				return nil, fmt.Errorf("sending ARP probe on %s: %w", l.Name, err)
+			}
+			sent++
+		}
+		if !now.Before(end) {
+			return nil, nil
+		}
+		next := end
+		if sent < probes {
+			if t := start.Add(time.Duration(sent) * interval); t.Before(next) {
+				next = t
+			}
+		}
+		_ = c.SetReadDeadline(next)
+		n, _, err := c.ReadFrom(buf)
+		if err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				continue
+			}
+			return nil, fmt.Errorf("reading ARP on %s: %w", l.Name, err)
+		}
+		a, err := ParseARP(buf[:n])
+		if err != nil || a.SPA != ip || a.SHA.String() == l.MAC.String() {
+			continue
+		}
+		return a.SHA, nil
+	}
+}
