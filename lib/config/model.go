@@ -56,37 +56,39 @@ type Global struct {
 
 // Virtual is one IPVS virtual service and how its reals are checked.
 type Virtual struct {
-	Line             int        // where it was declared
-	Protocol         string     // "tcp", "udp" or "fwm"
-	Addr             netip.Addr // zero for fwm
-	Port             uint16
-	FWMark           uint32
-	Family           int           // 4 or 6 (virtual6= / fwm family)
-	Scheduler        string        // wrr default
-	SchedFlags       []string      // sh-fallback, sh-port, ...
-	Persistent       time.Duration // 0 = not persistent
-	Netmask          string        // persistence netmask (v4 dotted or v6 prefix len)
-	OnePacket        bool          // ops
-	Reals            []*Real
-	Fallback         *Real
-	FallbackCommand  string
-	Quiescent        bool // effective (virtual overrides global)
-	Check            Check
-	MonitorFile      string
-	CleanStop        bool
-	ServiceName      string
-	Comment          string
-	EmailAlert       string
-	EmailAlertFreq   time.Duration
-	EmailAlertStatus []string
-	SMTP             string
+	Line       int        // where it was declared
+	Protocol   string     // "tcp", "udp" or "fwm"
+	Addr       netip.Addr // zero for fwm
+	Port       uint16
+	FWMark     uint32
+	Family     int           // 4 or 6 (virtual6= / fwm family)
+	Scheduler  string        // wrr default
+	SchedFlags []string      // sh-fallback, sh-port, ...
+	Persistent time.Duration // 0 = not persistent
+	Netmask    string        // persistence netmask (v4 dotted or v6 prefix len)
+	OnePacket  bool          // ops
+	Reals      []*Real
+	Fallback   *Real // effective: the virtual's own, else the global one of its family
+	// FallbackFromGlobal: Fallback was inherited from global fallback/fallback6.
+	FallbackFromGlobal bool
+	FallbackCommand    string // effective (virtual overrides global)
+	Quiescent          bool   // effective (virtual overrides global)
+	Check              Check
+	MonitorFile        string
+	CleanStop          bool
+	ServiceName        string
+	Comment            string
+	EmailAlert         string
+	EmailAlertFreq     time.Duration
+	EmailAlertStatus   []string
+	SMTP               string
 	// keepalived extras (imported configs keep their meaning)
 	Quorum           int
 	Hysteresis       int
 	QuorumUp         string
 	QuorumDown       string
-	InhibitOnFailure bool // keepalived's inhibit_on_failure == quiescent
-	SorryServer      *Real
+	InhibitOnFailure bool  // keepalived's inhibit_on_failure; the importer also sets Quiescent
+	SorryServer      *Real // always nil: keepalived's sorry_server is imported as Fallback
 }
 
 // Real is one real server of a virtual service.
@@ -102,6 +104,9 @@ type Real struct {
 	Receive     string // per-real override; "" = the virtual's
 	HasOverride bool   // request/receive given on the real= line
 	Check       *Check // per-real check (keepalived real_server blocks); nil = the virtual's
+	// Quiescent overrides the virtual's Quiescent for this real (keepalived's
+	// per-real_server inhibit_on_failure); nil = the virtual's.
+	Quiescent *bool
 }
 
 // Check says how the reals of a virtual are health-checked.

@@ -1,0 +1,92 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/ocf-lvs/ocf-lvs/lib/config"
+)
+
+func init() {
+	register(subcommand{name: "check", summary: "validate a configuration and print the resolved plan", run: runCheck})
+}
+
+const checkHelp = `usage: lvsd check [--json] FILE
+
+Reads FILE (ldirectord.cf, keepalived.conf or ocf-lvs TOML; the format is
+detected from the content) and prints the resolved plan: one block per
+virtual service in the shape of ipvsadm -Ln, with its real servers, the
+fallback, and how they are checked (type, port, request, receive and the
+effective timeouts, resolved as ldirectord resolves them).
+
+Warnings (input accepted leniently) go to stderr as FILE:LINE: message.
+Exit status: 0 valid, 2 invalid (every error printed as FILE:LINE: message).
+
+options:
+`
+
+func runCheck(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("check", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	asJSON := fs.Bool("json", false, "print the resolved configuration as JSON")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), checkHelp)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stdout)
+			fs.Usage()
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return 2
+	}
+	cfg, ok := loadReport(fs.Arg(0), stderr)
+	if !ok {
+		return 2
+	}
+	var err error
+	if *asJSON {
+		err = config.WriteJSON(stdout, cfg)
+	} else {
+		err = config.WritePlan(stdout, cfg)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "lvsd check: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// loadReport loads a configuration, printing warnings, or errors, to stderr.
+func loadReport(path string, stderr io.Writer) (*config.Config, bool) {
+	cfg, err := config.Load(path)
+	if err != nil {
+		var errs config.Errors
+		if errors.As(err, &errs) {
+			for _, d := range errs {
+				fmt.Fprintf(stderr, "%s\n", d)
+			}
+		} else {
+			fmt.Fprintf(stderr, "%s: %v\n", path, err)
+		}
+		return nil, false
+	}
+	for _, w := range cfg.Warnings {
+		fmt.Fprintf(stderr, "%s: warning: %s\n", fileLine(w), w.Msg)
+	}
+	return cfg, true
+}
+
+func fileLine(d config.Diag) string {
+	if d.Line > 0 {
+		return fmt.Sprintf("%s:%d", d.File, d.Line)
+	}
+	return d.File
+}

@@ -1,0 +1,131 @@
+package config
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// Resolver turns a host name into addresses of one family (v6 false: IPv4).
+// ldirectord resolves names once, when it reads the file; so do we.
+type Resolver func(host string, v6 bool) ([]netip.Addr, error)
+
+// DefaultResolver uses the system resolver (/etc/hosts, then DNS) with a
+// bound on the time one name may take.
+func DefaultResolver(host string, v6 bool) ([]netip.Addr, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	netw := "ip4"
+	if v6 {
+		netw = "ip6"
+	}
+	addrs, err := net.DefaultResolver.LookupNetIP(ctx, netw, host)
+	for i := range addrs {
+		addrs[i] = addrs[i].Unmap()
+	}
+	return addrs, err
+}
+
+// Options tune how a file is read. The zero value is what Load uses.
+type Options struct {
+	Resolver Resolver // nil: DefaultResolver
+	// ReadFile reads included files (keepalived `include`); nil: os.ReadFile.
+	ReadFile func(string) ([]byte, error)
+	// Glob expands include patterns; nil: filepath.Glob.
+	Glob func(string) ([]string, error)
+}
+
+func (o *Options) fill() {
+	if o.Resolver == nil {
+		o.Resolver = DefaultResolver
+	}
+	if o.ReadFile == nil {
+		o.ReadFile = os.ReadFile
+	}
+	if o.Glob == nil {
+		o.Glob = filepath.Glob
+	}
+}
+
+// Load reads a configuration file in any supported format (detected from
+// its content, see Detect). On failure the error is Errors.
+func Load(path string) (*Config, error) {
+	return LoadWith(path, Options{})
+}
+
+// LoadWith is Load with options.
+func LoadWith(path string, o Options) (*Config, error) {
+	o.fill()
+	data, err := o.ReadFile(path)
+	if err != nil {
+		return nil, Errors{{File: path, Msg: err.Error()}}
+	}
+	return ParseWith(path, data, o)
+}
+
+// Parse reads a configuration from bytes; name is used in messages and to
+// detect the format (and, for keepalived, to resolve relative includes).
+func Parse(name string, data []byte) (*Config, error) {
+	return ParseWith(name, data, Options{})
+}
+
+// ParseWith is Parse with options.
+func ParseWith(name string, data []byte, o Options) (*Config, error) {
+	o.fill()
+	switch Detect(name, data) {
+	case "toml":
+		return parseTOML(name, data, o)
+	case "keepalived":
+		return parseKeepalived(name, data, o)
+	default:
+		return parseLdirectord(name, data, o)
+	}
+}
+
+var (
+	reEqLine    = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*6?\s*=`)
+	reTOMLTable = regexp.MustCompile(`^\s*\[\[?\s*[A-Za-z_][A-Za-z0-9_.]*\s*\]\]?\s*(#.*)?$`)
+	kaTopLevel  = map[string]bool{"global_defs": true, "vrrp_instance": true, "vrrp_sync_group": true,
+		"vrrp_script": true, "virtual_server": true, "virtual_server_group": true, "include": true,
+		"static_ipaddress": true, "static_routes": true, "static_rules": true, "linkbeat_interfaces": true,
+		"track_file": true, "vrrp_track_file": true, "garp_group": true}
+)
+
+// Detect names the format of a configuration: "toml", "keepalived" or
+// "ldirectord". A .toml name or a [table] header means TOML; a file whose
+// first statement is a keepalived block keyword, or with more `{` lines than
+// `key=value` lines, is keepalived.conf; anything else is ldirectord.cf.
+func Detect(name string, data []byte) string {
+	if strings.HasSuffix(strings.ToLower(name), ".toml") {
+		return "toml"
+	}
+	eq, brace, first := 0, 0, ""
+	for _, raw := range bytes.Split(data, []byte("\n")) {
+		line := strings.TrimSpace(string(raw))
+		if line == "" || line[0] == '#' || line[0] == '!' {
+			continue
+		}
+		if reTOMLTable.MatchString(line) {
+			return "toml"
+		}
+		if first == "" {
+			first = strings.Fields(line)[0]
+		}
+		if reEqLine.MatchString(line) {
+			eq++
+		}
+		if strings.HasSuffix(line, "{") || line == "}" {
+			brace++
+		}
+	}
+	if kaTopLevel[first] || brace > eq {
+		return "keepalived"
+	}
+	return "ldirectord"
+}

@@ -1,0 +1,304 @@
+package config
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// WritePlan prints the resolved configuration in the shape of `ipvsadm -Ln`:
+// one block per virtual service with its reals, then how they are checked
+// and what happens when they fail. It is deterministic (golden tests compare
+// it) and says nothing about where the values came from, so an ldirectord.cf
+// and the TOML `lvsd migrate` made of it print the same plan.
+func WritePlan(w io.Writer, c *Config) error {
+	b := &strings.Builder{}
+	writeGlobal(b, &c.Global)
+	if len(c.Virtuals) > 0 {
+		fmt.Fprintln(b, "Prot LocalAddress:Port Scheduler Flags")
+		fmt.Fprintln(b, "  -> RemoteAddress:Port           Forward Weight Thresholds")
+	}
+	for _, v := range c.Virtuals {
+		writeVirtual(b, v)
+	}
+	for _, s := range c.Scripts {
+		fmt.Fprintf(b, "vrrp_script %s script=%q interval=%s timeout=%s weight=%d rise=%d fall=%d\n",
+			s.Name, s.Script, dur(s.Interval), dur(s.Timeout), s.Weight, s.Rise, s.Fall)
+	}
+	for _, g := range c.SyncGroups {
+		fmt.Fprintf(b, "vrrp_sync_group %s group=%s%s\n", g.Name, strings.Join(g.Members, ","),
+			kvs("notify_master", g.NotifyMaster, "notify_backup", g.NotifyBackup, "notify_fault", g.NotifyFault, "notify", g.Notify))
+	}
+	for _, in := range c.VRRP {
+		writeVRRP(b, in)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func yn(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+func dur(d time.Duration) string {
+	if d == 0 {
+		return "0s"
+	}
+	return d.String()
+}
+
+// kvs renders " k=v" for the non-empty string values of pairs.
+func kvs(pairs ...string) string {
+	s := ""
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if pairs[i+1] != "" {
+			s += fmt.Sprintf(" %s=%q", pairs[i], pairs[i+1])
+		}
+	}
+	return s
+}
+
+func writeGlobal(b *strings.Builder, g *Global) {
+	to := func(d time.Duration) string {
+		if d == 0 {
+			return "unset"
+		}
+		return dur(d)
+	}
+	fmt.Fprintf(b, "global checkinterval=%s checktimeout=%s negotiatetimeout=%s checkcount=%d failurecount=%d\n",
+		dur(g.CheckInterval), to(g.CheckTimeout), to(g.NegotiateTimeout), g.CheckCount, g.FailureCount)
+	fmt.Fprintf(b, "global quiescent=%s readdquiescent=%s cleanstop=%s autoreload=%s fork=%s supervised=%s logfile=%q\n",
+		yn(g.Quiescent), yn(g.ReaddQuiescent), yn(g.CleanStop), yn(g.AutoReload), yn(g.Fork), yn(g.Supervised), g.LogFile)
+	if g.Fallback != nil {
+		fmt.Fprintf(b, "global fallback=%s\n", fallbackStr(g.Fallback))
+	}
+	if g.Fallback6 != nil {
+		fmt.Fprintf(b, "global fallback6=%s\n", fallbackStr(g.Fallback6))
+	}
+	if s := kvs("fallbackcommand", g.FallbackCommand, "callback", g.Callback, "maintenancedir", g.MaintenanceDir,
+		"emailalert", g.EmailAlert, "emailalertfrom", g.EmailAlertFrom, "smtp", g.SMTP); s != "" {
+		fmt.Fprintf(b, "global%s\n", s)
+	}
+	if g.EmailAlert != "" || g.EmailAlertFreq != 0 || strings.Join(g.EmailAlertStatus, ",") != "all" {
+		fmt.Fprintf(b, "global emailalertfreq=%s emailalertstatus=%s\n", dur(g.EmailAlertFreq), strings.Join(g.EmailAlertStatus, ","))
+	}
+	for _, e := range g.Execute {
+		fmt.Fprintf(b, "global execute=%q\n", e)
+	}
+}
+
+func fallbackStr(r *Real) string {
+	port := "(virtual's port)"
+	if r.Port != 0 {
+		return fmt.Sprintf("%s %s", r.HostPort(), r.Forward)
+	}
+	return fmt.Sprintf("%s%s %s", r.Addr, port, r.Forward)
+}
+
+var fwdName = map[string]string{"gate": "Route", "masq": "Masq", "ipip": "Tunnel"}
+
+// VirtualHeader is the ipvsadm -Ln line of a virtual service.
+func (v *Virtual) VirtualHeader() string {
+	var s string
+	if v.Protocol == "fwm" {
+		s = fmt.Sprintf("FWM  %d", v.FWMark)
+		if v.Family == 6 {
+			s += " IPv6"
+		}
+	} else {
+		s = fmt.Sprintf("%-4s %s", strings.ToUpper(v.Protocol), v.addrPort())
+	}
+	s += " " + v.Scheduler
+	if len(v.SchedFlags) > 0 {
+		s += " (" + strings.Join(v.SchedFlags, ",") + ")"
+	}
+	if v.Persistent > 0 {
+		s += fmt.Sprintf(" persistent %d", int(v.Persistent/time.Second))
+		if v.Netmask != "" {
+			s += " mask " + v.Netmask
+		}
+	}
+	if v.OnePacket {
+		s += " ops"
+	}
+	return s
+}
+
+func (v *Virtual) addrPort() string {
+	if v.Family == 6 {
+		return fmt.Sprintf("[%s]:%d", v.Addr, v.Port)
+	}
+	return fmt.Sprintf("%s:%d", v.Addr, v.Port)
+}
+
+func realLine(prefix string, r *Real) string {
+	s := fmt.Sprintf("%-34s %-7s %-6d", "  "+prefix+" "+r.HostPort(), fwdName[r.Forward], r.Weight)
+	var th []string
+	if r.Lower > 0 {
+		th = append(th, fmt.Sprintf("l:%d", r.Lower))
+	}
+	if r.Upper > 0 {
+		th = append(th, fmt.Sprintf("u:%d", r.Upper))
+	}
+	if len(th) > 0 {
+		s += " " + strings.Join(th, " ")
+	}
+	if r.HasOverride {
+		s += fmt.Sprintf(" request=%q receive=%q", r.Request, r.Receive)
+	}
+	if r.Quiescent != nil {
+		s += " quiescent=" + yn(*r.Quiescent)
+	}
+	return strings.TrimRight(s, " ")
+}
+
+func writeVirtual(b *strings.Builder, v *Virtual) {
+	fmt.Fprintln(b, v.VirtualHeader())
+	for _, r := range v.Reals {
+		fmt.Fprintln(b, realLine("->", r))
+		if r.Check != nil {
+			fmt.Fprintf(b, "     check %s\n", checkLine(r.Check, v))
+			fmt.Fprintf(b, "     timing %s\n", timingLine(r.Check))
+		}
+	}
+	if v.Fallback != nil {
+		fmt.Fprintln(b, realLine("fallback", v.Fallback))
+	}
+	fmt.Fprintf(b, "  check %s\n", checkLine(&v.Check, v))
+	fmt.Fprintf(b, "  timing %s\n", timingLine(&v.Check))
+	fmt.Fprintf(b, "  on-failure quiescent=%s cleanstop=%s%s\n", yn(v.Quiescent), yn(v.CleanStop),
+		kvs("fallbackcommand", v.FallbackCommand, "monitorfile", v.MonitorFile))
+	if v.EmailAlert != "" {
+		fmt.Fprintf(b, "  alerts emailalert=%q emailalertfreq=%s emailalertstatus=%s%s\n", v.EmailAlert,
+			dur(v.EmailAlertFreq), strings.Join(v.EmailAlertStatus, ","), kvs("smtp", v.SMTP))
+	}
+	if v.Quorum > 0 || v.Hysteresis > 0 || v.QuorumUp != "" || v.QuorumDown != "" {
+		fmt.Fprintf(b, "  quorum=%d hysteresis=%d%s\n", v.Quorum, v.Hysteresis, kvs("quorum_up", v.QuorumUp, "quorum_down", v.QuorumDown))
+	}
+	if s := kvs("servicename", v.ServiceName, "comment", v.Comment); s != "" {
+		fmt.Fprintf(b, " %s\n", s)
+	}
+}
+
+func checkLine(c *Check, v *Virtual) string {
+	s := c.Type
+	if c.Type == "combined" {
+		s = fmt.Sprintf("connect, negotiate every %d", c.NegotiateEvery)
+	}
+	uses := c.Type == "negotiate" || c.Type == "combined"
+	if uses {
+		s += " service=" + c.Service
+	}
+	if c.Type != "on" && c.Type != "off" && c.Type != "ping" {
+		if c.Port != 0 {
+			s += fmt.Sprintf(" port=%d", c.Port)
+		} else if v.Protocol == "fwm" && ServicePort(c.Service) != 0 {
+			s += fmt.Sprintf(" port=real's,else %d", ServicePort(c.Service))
+		} else {
+			s += " port=real's"
+		}
+	}
+	if uses {
+		if c.Service != "none" {
+			s += fmt.Sprintf(" request=%q receive=%q", c.Request, c.Receive)
+		}
+		switch c.Service {
+		case "http", "https", "http_proxy":
+			s += " httpmethod=" + c.HTTPMethod
+			if c.VirtualHost != "" {
+				s += fmt.Sprintf(" virtualhost=%q", c.VirtualHost)
+			}
+			if c.VerifyTLS {
+				s += " verifytls=yes"
+			}
+		}
+		s += kvs("login", c.Login, "passwd", c.Passwd, "database", c.Database, "secret", c.Secret)
+	}
+	if c.Type == "external" {
+		s += fmt.Sprintf(" command=%q", c.Command)
+	}
+	for i, r := range c.StatusCodes {
+		if i == 0 {
+			s += " status="
+		} else {
+			s += ","
+		}
+		if r.Lo == r.Hi {
+			s += fmt.Sprint(r.Lo)
+		} else {
+			s += fmt.Sprintf("%d-%d", r.Lo, r.Hi)
+		}
+	}
+	s += kvs("digest", c.Digest, "dnstype", c.DNSType, "dnsname", c.DNSName)
+	return s
+}
+
+func timingLine(c *Check) string {
+	s := fmt.Sprintf("interval=%s checktimeout=%s negotiatetimeout=%s failurecount=%d checkcount=%d",
+		dur(c.Interval), dur(c.CheckTimeout), dur(c.NegotiateTimeout), c.FailureCount, c.Count)
+	if c.RetryDelay > 0 {
+		s += " retrydelay=" + dur(c.RetryDelay)
+	}
+	return s
+}
+
+func writeVRRP(b *strings.Builder, in *VRRPInstance) {
+	fmt.Fprintf(b, "vrrp_instance %s interface=%s virtual_router_id=%d priority=%d state=%s version=%d advert_int=%s",
+		in.Name, in.Interface, in.VRID, in.Priority, in.State, in.Version, dur(in.AdvertInt))
+	if in.NoPreempt {
+		b.WriteString(" nopreempt")
+	}
+	if in.PreemptDelay > 0 {
+		fmt.Fprintf(b, " preempt_delay=%s", dur(in.PreemptDelay))
+	}
+	if in.AuthType != "" {
+		fmt.Fprintf(b, " auth_type=%s auth_pass=%q", in.AuthType, in.AuthPass)
+	}
+	b.WriteString("\n")
+	for _, p := range in.VirtualIPs {
+		dev := in.VirtualIPDevs[p.String()]
+		if dev != "" {
+			dev = " dev " + dev
+		}
+		fmt.Fprintf(b, "  vip %s%s\n", p, dev)
+	}
+	if in.UnicastSrc.IsValid() || len(in.UnicastPeers) > 0 {
+		var ps []string
+		for _, p := range in.UnicastPeers {
+			ps = append(ps, p.String())
+		}
+		src := "-"
+		if in.UnicastSrc.IsValid() {
+			src = in.UnicastSrc.String()
+		}
+		fmt.Fprintf(b, "  unicast src=%s peers=%s\n", src, strings.Join(ps, ","))
+	}
+	for _, t := range in.TrackScripts {
+		fmt.Fprintf(b, "  track_script %s weight=%d\n", t.Name, t.Weight)
+	}
+	for _, t := range in.TrackInterfaces {
+		fmt.Fprintf(b, "  track_interface %s weight=%d\n", t.Name, t.Weight)
+	}
+	for _, t := range in.TrackFiles {
+		fmt.Fprintf(b, "  track_file %s weight=%d\n", t.Name, t.Weight)
+	}
+	if s := kvs("notify_master", in.NotifyMaster, "notify_backup", in.NotifyBackup, "notify_fault", in.NotifyFault,
+		"notify_stop", in.NotifyStop, "notify", in.Notify); s != "" {
+		fmt.Fprintf(b, " %s\n", s)
+	}
+	fmt.Fprintf(b, "  garp master_delay=%s master_repeat=%d master_refresh=%s refresh_repeat=%d\n",
+		dur(in.GARPMasterDelay), in.GARPMasterRepeat, dur(in.GARPMasterRefresh), in.GARPRefreshRepeat)
+}
+
+// WriteJSON prints the resolved configuration as JSON (durations in
+// nanoseconds, as Go encodes time.Duration).
+func WriteJSON(w io.Writer, c *Config) error {
+	e := json.NewEncoder(w)
+	e.SetIndent("", "  ")
+	return e.Encode(c)
+}
