@@ -1,0 +1,248 @@
+package ipvs
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/bits"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"sync"
+	"syscall"
+	"time"
+
+	moby "github.com/moby/ipvs"
+)
+
+// ErrNoIPVS is returned when the running kernel has no IPVS: moby/ipvs's
+// New does not fail then, and every later call would fail obscurely.
+var ErrNoIPVS = errors.New("the kernel has no IPVS: load ip_vs (modprobe ip_vs)")
+
+// DefaultTimeout bounds every netlink call.
+const DefaultTimeout = 5 * time.Second
+
+// Kernel is the IPVS table: read whole, changed one op at a time.
+type Kernel interface {
+	// Services reads every service, then the destinations of each.
+	Services() ([]Service, error)
+	// Apply performs one operation (one netlink write).
+	Apply(Op) error
+}
+
+// Netlink is the Kernel on github.com/moby/ipvs: one handle, used by one
+// call at a time, each call bounded by Timeout. A call that overruns
+// closes the handle (which unblocks it) and the next call opens a new one.
+type Netlink struct {
+	Timeout time.Duration
+
+	mu     sync.Mutex
+	h      *moby.Handle
+	reads  int
+	writes int
+}
+
+// ipvsPresent reports whether this network namespace has IPVS, loading the
+// module once when it is missing.
+func ipvsPresent() bool {
+	if _, err := os.Stat("/proc/net/ip_vs"); err == nil {
+		return true
+	}
+	exec.Command("modprobe", "-q", "ip_vs").Run() //nolint:errcheck // checked just below
+	_, err := os.Stat("/proc/net/ip_vs")
+	return err == nil
+}
+
+// OpenNetlink opens the IPVS handle of the current network namespace.
+func OpenNetlink() (*Netlink, error) {
+	if !ipvsPresent() {
+		return nil, ErrNoIPVS
+	}
+	n := &Netlink{Timeout: DefaultTimeout}
+	// A first read proves the generic netlink family answers.
+	if err := n.call(false, func(h *moby.Handle) error { _, err := h.GetServices(); return err }); err != nil {
+		n.Close()
+		return nil, fmt.Errorf("%w (%v)", ErrNoIPVS, err)
+	}
+	n.reads = 0
+	return n, nil
+}
+
+// Close releases the handle.
+func (n *Netlink) Close() error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.h != nil {
+		n.h.Close()
+		n.h = nil
+	}
+	return nil
+}
+
+// Counts returns the netlink reads and writes made so far.
+func (n *Netlink) Counts() (reads, writes int) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.reads, n.writes
+}
+
+func (n *Netlink) call(write bool, f func(*moby.Handle) error) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.h == nil {
+		h, err := moby.New("")
+		if err != nil {
+			return fmt.Errorf("ipvs: netlink handle: %w", err)
+		}
+		n.h = h
+	}
+	if write {
+		n.writes++
+	} else {
+		n.reads++
+	}
+	h := n.h
+	done := make(chan error, 1)
+	go func() { done <- f(h) }()
+	t := time.NewTimer(n.Timeout)
+	defer t.Stop()
+	select {
+	case err := <-done:
+		return err
+	case <-t.C:
+		// moby/ipvs retries receive timeouts forever; closing the socket is
+		// what makes the stuck call return.
+		h.Close()
+		n.h = nil
+		return fmt.Errorf("ipvs: netlink call timed out after %s", n.Timeout)
+	}
+}
+
+// Services implements Kernel.
+func (n *Netlink) Services() ([]Service, error) {
+	var svcs []*moby.Service
+	if err := n.call(false, func(h *moby.Handle) (err error) { svcs, err = h.GetServices(); return }); err != nil {
+		return nil, fmt.Errorf("ipvs: list services: %w", err)
+	}
+	out := make([]Service, 0, len(svcs))
+	for _, ms := range svcs {
+		s, err := fromMoby(ms)
+		if err != nil {
+			return nil, err
+		}
+		var dests []*moby.Destination
+		if err := n.call(false, func(h *moby.Handle) (err error) { dests, err = h.GetDestinations(ms); return }); err != nil {
+			return nil, fmt.Errorf("ipvs: list reals of %s: %w", s.Key(), err)
+		}
+		for _, md := range dests {
+			a, ok := netip.AddrFromSlice(md.Address)
+			if !ok {
+				return nil, fmt.Errorf("ipvs: real of %s: bad address %v", s.Key(), md.Address)
+			}
+			s.Dests = append(s.Dests, Dest{Addr: a.Unmap(), Port: md.Port, Fwd: md.ConnectionFlags & FwdMask,
+				Weight: md.Weight, Upper: md.UpperThreshold, Lower: md.LowerThreshold})
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// Apply implements Kernel.
+func (n *Netlink) Apply(op Op) error {
+	ms, err := toMoby(&op.Service)
+	if err != nil {
+		return err
+	}
+	md := &moby.Destination{Address: net.IP(op.Dest.Addr.AsSlice()), Port: op.Dest.Port, Weight: op.Dest.Weight,
+		ConnectionFlags: op.Dest.Fwd, UpperThreshold: op.Dest.Upper, LowerThreshold: op.Dest.Lower}
+	err = n.call(true, func(h *moby.Handle) error {
+		switch op.Kind {
+		case AddService:
+			return h.NewService(ms)
+		case EditService:
+			return h.UpdateService(ms)
+		case DelService:
+			return h.DelService(ms)
+		case AddDest:
+			return h.NewDestination(ms, md)
+		case EditDest:
+			return h.UpdateDestination(ms, md)
+		case DelDest:
+			return h.DelDestination(ms, md)
+		}
+		return fmt.Errorf("unknown op %d", op.Kind)
+	})
+	if err != nil {
+		return fmt.Errorf("ipvsadm %s: %w", op, err)
+	}
+	return nil
+}
+
+var protoNum = map[string]uint16{"tcp": syscall.IPPROTO_TCP, "udp": syscall.IPPROTO_UDP, "sctp": 132}
+
+func toMoby(s *Service) (*moby.Service, error) {
+	ms := &moby.Service{FWMark: s.FWMark, SchedName: s.Scheduler, Flags: s.Flags & UserFlags,
+		Timeout: s.Timeout, PEName: s.PE, AddressFamily: syscall.AF_INET}
+	if s.Family == 6 {
+		ms.AddressFamily = syscall.AF_INET6
+	}
+	if s.FWMark == 0 {
+		ms.Protocol = protoNum[s.Protocol]
+		ms.Address = net.IP(s.Addr.AsSlice())
+		ms.Port = s.Port
+	}
+	nm := s.Netmask
+	if s.Flags&FlagPersistent == 0 || nm < 0 {
+		nm = fullMask(s.Family)
+	}
+	if s.Family == 6 {
+		ms.Netmask = uint32(nm)
+	} else {
+		// The kernel takes the IPv4 mask as a big-endian u32; moby writes
+		// the attribute in native order.
+		var b [4]byte
+		binary.BigEndian.PutUint32(b[:], ^uint32(0)<<(32-nm))
+		if nm == 0 {
+			b = [4]byte{}
+		}
+		ms.Netmask = binary.NativeEndian.Uint32(b[:])
+	}
+	return ms, nil
+}
+
+func fromMoby(ms *moby.Service) (Service, error) {
+	s := Service{FWMark: ms.FWMark, Scheduler: ms.SchedName, Flags: ms.Flags & UserFlags,
+		Timeout: ms.Timeout, PE: ms.PEName, Family: 4}
+	if ms.AddressFamily == syscall.AF_INET6 {
+		s.Family = 6
+	}
+	if ms.FWMark == 0 {
+		for name, num := range protoNum {
+			if num == ms.Protocol {
+				s.Protocol = name
+			}
+		}
+		if s.Protocol == "" {
+			s.Protocol = fmt.Sprintf("proto%d", ms.Protocol)
+		}
+		a, ok := netip.AddrFromSlice(ms.Address)
+		if !ok {
+			return s, fmt.Errorf("ipvs: service with bad address %v", ms.Address)
+		}
+		s.Addr, s.Port = a.Unmap(), ms.Port
+	}
+	if s.Family == 6 {
+		s.Netmask = int(ms.Netmask)
+	} else {
+		var b [4]byte
+		binary.NativeEndian.PutUint32(b[:], ms.Netmask)
+		m := binary.BigEndian.Uint32(b[:])
+		ones := bits.LeadingZeros32(^m)
+		s.Netmask = ones
+		if m<<ones != 0 { // not a prefix
+			s.Netmask = -1
+		}
+	}
+	return s, nil
+}
