@@ -1,0 +1,168 @@
+package check
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/ocf-lvs/ocf-lvs/lib/icmp"
+)
+
+var dialer net.Dialer
+
+// dial opens a TCP (or UDP) connection whose I/O is bounded by ctx's
+// deadline, so a server that accepts and never answers cannot hang a check.
+func dial(ctx context.Context, network, hostport string) (net.Conn, error) {
+	c, err := dialer.DialContext(ctx, network, hostport)
+	if err != nil {
+		return nil, err
+	}
+	if d, ok := ctx.Deadline(); ok {
+		c.SetDeadline(d)
+	}
+	// ctx cancelled (engine stopping) before the deadline: unblock I/O.
+	stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Unix(1, 0)) })
+	return &ctxConn{Conn: c, stop: stop}, nil
+}
+
+type ctxConn struct {
+	net.Conn
+	stop func() bool
+}
+
+func (c *ctxConn) Close() error { c.stop(); return c.Conn.Close() }
+
+func checkConnect(ctx context.Context, s *Spec) (string, error) {
+	c, err := dial(ctx, "tcp", s.HostPort())
+	if err != nil {
+		return "", fmt.Errorf("connect: %w", err)
+	}
+	c.Close()
+	return "connected to " + s.HostPort(), nil
+}
+
+var (
+	pingerOnce sync.Once
+	pinger     *icmp.Pinger
+)
+
+func checkPing(ctx context.Context, s *Spec) (string, error) {
+	pingerOnce.Do(func() { pinger = icmp.NewPinger() })
+	n := s.Count
+	if n <= 0 {
+		n = 1
+	}
+	// ldirectord gives each attempt the whole checktimeout; here the whole
+	// check is bounded by it, split across the attempts.
+	per := s.CheckTimeout
+	if per <= 0 {
+		per = 5 * time.Second
+	}
+	per /= time.Duration(n)
+	ok, rtt, err := pinger.Probe(ctx, icmp.Target{Addr: s.Addr}, n, per)
+	if err != nil {
+		return "", fmt.Errorf("ping: %w", err)
+	}
+	if !ok {
+		return "", fmt.Errorf("ping: no echo reply from %s (%d attempts)", s.Addr, n)
+	}
+	return fmt.Sprintf("echo reply in %s", rtt.Round(time.Microsecond)), nil
+}
+
+// checkExternal runs checkcommand VIP VPORT RIP RPORT (no shell) in its own
+// process group; at the timeout the whole group is killed, so a script that
+// forked a hanging child cannot keep the check (or its pipes) alive.
+func checkExternal(ctx context.Context, s *Spec) (string, error) {
+	if s.Command == "" {
+		return "", errors.New("external: no checkcommand")
+	}
+	rip := s.Addr.String()
+	cmd := exec.Command(s.Command, s.VIP, strconv.Itoa(int(s.VPort)), rip, strconv.Itoa(int(s.RealPort)))
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	var out bytes.Buffer
+	cmd.Stdout = &limitWriter{w: &out, n: 4096}
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		return "", fmt.Errorf("external: %w", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			return "", fmt.Errorf("external %s: %v%s", s.Command, err, tail(out.String()))
+		}
+		return "external " + s.Command + ": exit 0", nil
+	case <-ctx.Done():
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-done
+		return "", fmt.Errorf("external %s: killed (process group) at timeout", s.Command)
+	}
+}
+
+type limitWriter struct {
+	mu sync.Mutex
+	w  *bytes.Buffer
+	n  int
+}
+
+func (l *limitWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if room := l.n - l.w.Len(); room > 0 {
+		if len(p) > room {
+			l.w.Write(p[:room])
+		} else {
+			l.w.Write(p)
+		}
+	}
+	return len(p), nil
+}
+
+func tail(s string) string {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return ""
+	}
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		s = s[i+1:]
+	}
+	if len(s) > 200 {
+		s = s[:200]
+	}
+	return ": " + s
+}
+
+// MaintNames are the file names ldirectord looks for in maintenancedir for
+// a real: ip:port, ip, and when the address has a name, fqdn:port, fqdn,
+// short:port, short.
+func MaintNames(addr netip.Addr, port uint16, fqdn string) []string {
+	p := strconv.Itoa(int(port))
+	ip := addr.String()
+	n := []string{ip + ":" + p, ip}
+	fqdn = strings.TrimSuffix(fqdn, ".")
+	if fqdn != "" {
+		n = append(n, fqdn+":"+p, fqdn)
+		if i := strings.IndexByte(fqdn, '.'); i > 0 {
+			n = append(n, fqdn[:i]+":"+p, fqdn[:i])
+		}
+	}
+	return n
+}
+
+func timeUntil(t time.Time) time.Duration {
+	d := time.Until(t)
+	if d < time.Millisecond {
+		d = time.Millisecond
+	}
+	return d
+}

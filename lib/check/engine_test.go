@@ -1,0 +1,294 @@
+package check
+
+import (
+	"context"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func TestStepFailureCount(t *testing.T) {
+	type step struct {
+		ok   bool
+		want State
+	}
+	cases := []struct {
+		name  string
+		fc    int
+		steps []step
+	}{
+		{"fc1", 1, []step{{true, Up}, {false, Down}, {false, Down}, {true, Up}}},
+		{"fc3 soft failures", 3, []step{{true, Up}, {false, Up}, {false, Up}, {false, Down}, {true, Up}}},
+		{"fc3 reset by success", 3, []step{{true, Up}, {false, Up}, {false, Up}, {true, Up}, {false, Up}, {false, Up}, {false, Down}}},
+		{"unknown first failure is down", 3, []step{{false, Down}, {false, Down}, {true, Up}}},
+		{"fc0 behaves as 1", 0, []step{{true, Up}, {false, Down}}},
+	}
+	for _, c := range cases {
+		st, fails := Unknown, 0
+		for i, s := range c.steps {
+			st, fails = Step(st, fails, s.ok, c.fc)
+			if st != s.want {
+				t.Fatalf("%s: step %d (ok=%v): %v, want %v", c.name, i, s.ok, st, s.want)
+			}
+		}
+	}
+}
+
+func TestFirstDelayJitter(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	const iv = 10 * time.Second
+	var buckets [10]int
+	for i := 0; i < 10000; i++ {
+		d := firstDelay(r, iv)
+		if d < 0 || d >= iv {
+			t.Fatalf("delay %v outside [0,%v)", d, iv)
+		}
+		buckets[d/time.Second]++
+	}
+	for i, n := range buckets { // uniform: ~1000 each
+		if n < 800 || n > 1200 {
+			t.Fatalf("bucket %d has %d of 10000: not spread (%v)", i, n, buckets)
+		}
+	}
+	if firstDelay(r, 0) != 0 {
+		t.Fatal("zero interval must not delay")
+	}
+}
+
+func TestNextRun(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	if got := nextRun(t0, t0.Add(100*time.Millisecond), time.Second); !got.Equal(t0.Add(time.Second)) {
+		t.Fatalf("fixed rate: %v", got)
+	}
+	if got := nextRun(t0, t0.Add(3*time.Second), time.Second); !got.Equal(t0.Add(3 * time.Second)) {
+		t.Fatalf("slow check must rerun now, not in the past: %v", got)
+	}
+}
+
+// fakeProbe answers from a per-address switch and counts calls.
+type fakeProbe struct {
+	mu     sync.Mutex
+	ok     map[string]bool
+	calls  map[string]int
+	inFly  atomic.Int64
+	maxFly atomic.Int64
+	delay  time.Duration
+}
+
+func newFake() *fakeProbe { return &fakeProbe{ok: map[string]bool{}, calls: map[string]int{}} }
+
+func (f *fakeProbe) set(hp string, ok bool) { f.mu.Lock(); f.ok[hp] = ok; f.mu.Unlock() }
+
+func (f *fakeProbe) probe(ctx context.Context, s *Spec) Result {
+	n := f.inFly.Add(1)
+	for {
+		m := f.maxFly.Load()
+		if n <= m || f.maxFly.CompareAndSwap(m, n) {
+			break
+		}
+	}
+	defer f.inFly.Add(-1)
+	if f.delay > 0 {
+		select {
+		case <-time.After(f.delay):
+		case <-ctx.Done():
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	k := s.HostPort() + "/" + s.Type
+	f.calls[k]++
+	ok := f.ok[s.HostPort()]
+	return Result{OK: ok, Reason: map[bool]string{true: "fake ok", false: "fake fail"}[ok]}
+}
+
+func sub(id, addr string, port uint16, iv time.Duration, fc int) Sub {
+	sp := Spec{Type: "connect", Addr: mustAddr(addr), Port: port, CheckTimeout: time.Second}
+	return Sub{ID: id, Spec: sp, Interval: iv, FailureCount: fc}
+}
+
+func waitEvent(t *testing.T, ch <-chan Event, id string, to State) Event {
+	t.Helper()
+	deadline := time.After(5 * time.Second)
+	for {
+		select {
+		case ev, ok := <-ch:
+			if !ok {
+				t.Fatalf("events closed waiting for %s %v", id, to)
+			}
+			if ev.Sub.ID == id && ev.To == to {
+				return ev
+			}
+		case <-deadline:
+			t.Fatalf("no event %s -> %v", id, to)
+		}
+	}
+}
+
+func TestEngineTransitionsAndFailureCount(t *testing.T) {
+	f := newFake()
+	f.set("10.0.0.1:80", true)
+	e := New(Options{Probe: f.probe, Seed: 1})
+	e.Set([]Sub{sub("a", "10.0.0.1", 80, 20*time.Millisecond, 3)})
+	ctx, cancel := context.WithCancel(context.Background())
+	go e.Run(ctx)
+	defer cancel()
+	ev := waitEvent(t, e.Events(), "a", Up)
+	if ev.From != Unknown || ev.Reason != "fake ok" {
+		t.Fatalf("first event %+v", ev)
+	}
+	f.set("10.0.0.1:80", false)
+	t0 := time.Now()
+	ev = waitEvent(t, e.Events(), "a", Down)
+	if ev.Fails != 3 {
+		t.Fatalf("down after %d failures, want 3", ev.Fails)
+	}
+	if d := time.Since(t0); d < 40*time.Millisecond {
+		t.Fatalf("down after %v: soft failures were not counted", d)
+	}
+	f.set("10.0.0.1:80", true)
+	waitEvent(t, e.Events(), "a", Up)
+}
+
+func TestEngineDedupe(t *testing.T) {
+	f := newFake()
+	f.set("10.0.0.1:80", true)
+	f.set("10.0.0.2:80", true)
+	e := New(Options{Probe: f.probe})
+	// the same real in three virtuals with the same check, one other real,
+	// and the same real with a different interval (not identical).
+	e.Set([]Sub{
+		sub("v1/r1", "10.0.0.1", 80, 50*time.Millisecond, 1),
+		sub("v2/r1", "10.0.0.1", 80, 50*time.Millisecond, 1),
+		sub("v3/r1", "10.0.0.1", 80, 50*time.Millisecond, 2),
+		sub("v1/r2", "10.0.0.2", 80, 50*time.Millisecond, 1),
+	})
+	if e.Jobs() != 2 {
+		t.Fatalf("%d probes scheduled, want 2 (dedupe)", e.Jobs())
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { e.Run(ctx); close(done) }()
+	ups := map[string]bool{}
+	for len(ups) < 4 {
+		ev := <-e.Events()
+		ups[ev.Sub.ID] = ev.To == Up
+	}
+	time.Sleep(200 * time.Millisecond)
+	cancel()
+	<-done
+	f.mu.Lock()
+	c1, c2 := f.calls["10.0.0.1:80/connect"], f.calls["10.0.0.2:80/connect"]
+	f.mu.Unlock()
+	if c1 > c2+1 || c1 < c2-1 {
+		t.Fatalf("shared real probed %d times, single real %d: not shared", c1, c2)
+	}
+	// each virtual keeps its own failurecount
+	snap := e.Snapshot()
+	for _, id := range []string{"v1/r1", "v2/r1", "v3/r1", "v1/r2"} {
+		if snap[id] != Up {
+			t.Fatalf("%s is %v", id, snap[id])
+		}
+	}
+}
+
+func TestEngineConcurrencyBound(t *testing.T) {
+	f := newFake()
+	f.delay = 20 * time.Millisecond
+	var subs []Sub
+	for i := 0; i < 500; i++ {
+		a := mustAddr("10.1.0.0").As4()
+		a[2], a[3] = byte(i>>8), byte(i)
+		s := sub("r"+itoa(i), addrFrom4(a), 80, 10*time.Millisecond, 1)
+		subs = append(subs, s)
+	}
+	e := New(Options{Probe: f.probe, MaxConcurrent: 16})
+	e.Set(subs)
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	go func() {
+		for range e.Events() {
+		}
+	}()
+	e.Run(ctx)
+	if m := f.maxFly.Load(); m > 16 || m < 8 {
+		t.Fatalf("max in flight %d, bound 16", m)
+	}
+	if e.Runs() < 100 {
+		t.Fatalf("only %d runs", e.Runs())
+	}
+}
+
+func TestEngineMaintenance(t *testing.T) {
+	dir := t.TempDir()
+	f := newFake()
+	f.set("10.0.0.1:80", true)
+	s := sub("a", "10.0.0.1", 80, 20*time.Millisecond, 1)
+	s.MaintNames = MaintNames(mustAddr("10.0.0.1"), 80, "web1.example.com")
+	e := New(Options{Probe: f.probe, MaintenanceDir: dir, MaintenanceScan: 10 * time.Millisecond})
+	e.Set([]Sub{s})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go e.Run(ctx)
+	waitEvent(t, e.Events(), "a", Up)
+	for _, name := range []string{"10.0.0.1:80", "10.0.0.1", "web1.example.com", "web1:80"} {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, nil, 0o644)
+		ev := waitEvent(t, e.Events(), "a", Down)
+		if ev.Reason != "maintenance: "+name {
+			t.Fatalf("reason %q", ev.Reason)
+		}
+		os.Remove(p)
+		waitEvent(t, e.Events(), "a", Up)
+	}
+}
+
+func TestEngineCombined(t *testing.T) {
+	f := newFake()
+	f.set("10.0.0.1:80", true)
+	s := sub("a", "10.0.0.1", 80, 5*time.Millisecond, 1)
+	s.Spec.Type, s.Spec.NegotiateEvery, s.Spec.Service = "combined", 3, "http"
+	e := New(Options{Probe: f.probe})
+	e.Set([]Sub{s})
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	go func() {
+		for range e.Events() {
+		}
+	}()
+	e.Run(ctx)
+	f.mu.Lock()
+	c, n := f.calls["10.0.0.1:80/connect"], f.calls["10.0.0.1:80/negotiate"]
+	f.mu.Unlock()
+	// connect, connect, connect, negotiate, ...: 3 connects per negotiate
+	if n == 0 || c < 2*n || c > 4*n+3 {
+		t.Fatalf("%d connects, %d negotiates: want 3 per negotiate", c, n)
+	}
+}
+
+func TestEngineReloadKeepsState(t *testing.T) {
+	f := newFake()
+	f.set("10.0.0.1:80", true)
+	f.set("10.0.0.2:80", true)
+	e := New(Options{Probe: f.probe})
+	a, b := sub("a", "10.0.0.1", 80, 20*time.Millisecond, 1), sub("b", "10.0.0.2", 80, 20*time.Millisecond, 1)
+	e.Set([]Sub{a})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go e.Run(ctx)
+	waitEvent(t, e.Events(), "a", Up)
+	e.Set([]Sub{a, b})
+	ev := waitEvent(t, e.Events(), "b", Up)
+	_ = ev
+	if e.Snapshot()["a"] != Up {
+		t.Fatal("a lost its state on reload")
+	}
+	e.Set([]Sub{b})
+	if _, ok := e.Snapshot()["a"]; ok || e.Jobs() != 1 {
+		t.Fatal("a still scheduled after removal")
+	}
+}

@@ -1,0 +1,172 @@
+package check
+
+import (
+	"context"
+	"crypto/md5"
+	"crypto/tls"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// receiveRE compiles a receive pattern once. ldirectord's are Perl regexes;
+// Go's RE2 accepts the common subset (no backreferences or lookaround).
+var reCache sync.Map
+
+func receiveRE(pat string) (*regexp.Regexp, error) {
+	if v, ok := reCache.Load(pat); ok {
+		return v.(*regexp.Regexp), nil
+	}
+	re, err := regexp.Compile(pat)
+	if err != nil {
+		return nil, fmt.Errorf("receive %q: %v", pat, err)
+	}
+	reCache.Store(pat, re)
+	return re, nil
+}
+
+type proxyKey struct{}
+
+// One transport per TLS mode, shared by all checks. No keep-alive: each
+// check opens a new connection, as ldirectord does, so a real whose
+// listener died is seen at once and 10,000 reals don't hold 10,000 idle fds.
+func newTransport(verify bool, serverName string) *http.Transport {
+	return &http.Transport{
+		Proxy: func(r *http.Request) (*url.URL, error) {
+			u, _ := r.Context().Value(proxyKey{}).(*url.URL)
+			return u, nil
+		},
+		DialContext:            dial,
+		DisableKeepAlives:      true,
+		DisableCompression:     true,
+		TLSClientConfig:        &tls.Config{InsecureSkipVerify: !verify, ServerName: serverName},
+		MaxResponseHeaderBytes: 64 << 10,
+	}
+}
+
+var clients = map[bool]*http.Client{
+	false: {Transport: newTransport(false, "")},
+	true:  {Transport: newTransport(true, "")},
+}
+
+// CheckURL is the URL an http/https/http_proxy check requests: the request
+// itself when it is an absolute URL, else scheme://rip:port/request.
+func CheckURL(s *Spec) string {
+	if strings.HasPrefix(s.Request, "http://") || strings.HasPrefix(s.Request, "https://") {
+		return s.Request
+	}
+	scheme := "http"
+	if s.Service == "https" {
+		scheme = "https"
+	}
+	return scheme + "://" + s.HostPort() + "/" + strings.TrimPrefix(s.Request, "/")
+}
+
+func checkHTTP(ctx context.Context, s *Spec) (string, error) {
+	u := CheckURL(s)
+	method := s.HTTPMethod
+	if method == "" {
+		method = "GET"
+	}
+	if s.Service == "http_proxy" {
+		// the real is the proxy; the request must name the origin.
+		ctx = context.WithValue(ctx, proxyKey{}, &url.URL{Scheme: "http", Host: s.HostPort()})
+		if !strings.Contains(s.Request, "://") {
+			return "", fmt.Errorf("http_proxy: request %q is not an absolute http:// URL", s.Request)
+		}
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, nil)
+	if err != nil {
+		return "", fmt.Errorf("http: %v", err)
+	}
+	if s.Service != "http_proxy" {
+		if s.VirtualHost != "" {
+			req.Host = s.VirtualHost
+		} else if h, _, err := net.SplitHostPort(req.URL.Host); err == nil {
+			req.Host = h // ldirectord sends the bare address, no port
+		}
+	}
+	req.Header.Set("User-Agent", "ocf-lvs-check")
+	resp, err := clientFor(s).Do(req)
+	if err != nil {
+		return "", fmt.Errorf("http: %v", unwrapURLErr(err))
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return "", fmt.Errorf("http: reading body: %v", err)
+	}
+	status := resp.Status
+	if !statusOK(resp.StatusCode, s.StatusCodes) {
+		return "", fmt.Errorf("HTTP %s from %s", status, u)
+	}
+	if s.Digest != "" {
+		sum := md5.Sum(body)
+		if got := hex.EncodeToString(sum[:]); !strings.EqualFold(got, s.Digest) {
+			return "", fmt.Errorf("HTTP %s: body digest %s, want %s", status, got, s.Digest)
+		}
+	}
+	if s.Receive != "" {
+		re, err := receiveRE(s.Receive)
+		if err != nil {
+			return "", err
+		}
+		if !re.Match(body) {
+			return "", fmt.Errorf("HTTP %s: receive /%s/ not in body (%d bytes)", status, s.Receive, len(body))
+		}
+	}
+	return "HTTP " + status, nil
+}
+
+// clientFor: SNI must name the virtual host when one is given; those
+// (rare) checks get their own client, the rest share two.
+var sniClients sync.Map
+
+func clientFor(s *Spec) *http.Client {
+	if s.Service != "https" || s.VirtualHost == "" {
+		return clients[s.VerifyTLS]
+	}
+	k := strconv.FormatBool(s.VerifyTLS) + s.VirtualHost
+	if c, ok := sniClients.Load(k); ok {
+		return c.(*http.Client)
+	}
+	c := &http.Client{Transport: newTransport(s.VerifyTLS, s.VirtualHost)}
+	sniClients.Store(k, c)
+	return c
+}
+
+func unwrapURLErr(err error) error {
+	if ue, ok := err.(*url.Error); ok {
+		return ue.Err
+	}
+	return err
+}
+
+// statusOK: ldirectord wants 2xx (after redirects); keepalived's
+// status_code lists ranges ("200-299,302").
+func statusOK(code int, ranges string) bool {
+	if ranges == "" {
+		return code >= 200 && code <= 299
+	}
+	for _, r := range strings.Split(ranges, ",") {
+		r = strings.TrimSpace(r)
+		lo, hi, found := strings.Cut(r, "-")
+		l, err1 := strconv.Atoi(strings.TrimSpace(lo))
+		h := l
+		var err2 error
+		if found {
+			h, err2 = strconv.Atoi(strings.TrimSpace(hi))
+		}
+		if err1 == nil && err2 == nil && code >= l && code <= h {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,180 @@
+// Package check runs ldirectord's (and keepalived's) health checks against
+// real servers and reports state changes. It knows nothing about IPVS: the
+// director rules turn its events into table operations.
+//
+// Spec describes one check of one real server; Run performs it once, bounded
+// by the context. Engine schedules thousands of them (interval with start-up
+// jitter, bounded concurrency, failurecount, maintenance directory) and
+// shares identical checks between virtual services.
+package check
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Spec is everything a single check needs. Two subscriptions whose Specs
+// (and intervals) are equal share one probe.
+type Spec struct {
+	Type           string // connect, ping, external, negotiate, combined, on, off
+	Service        string // negotiate: http, https, http_proxy, dns, mysql, ...
+	NegotiateEvery int    // combined (checktype=N): negotiate after N good connects
+	Protocol       string // the virtual's protocol: tcp, udp or fwm
+
+	Addr     netip.Addr // the real server
+	Port     uint16     // port checked: checkport, else the real's, else the service's
+	RealPort uint16     // the real's own port (external's 4th argument)
+	VIP      string     // virtual address or fwmark (external's 1st argument)
+	VPort    uint16     // virtual port (external's 2nd argument)
+
+	Request, Receive        string
+	HTTPMethod, VirtualHost string
+	Login, Passwd           string
+	Database, Secret        string
+	Command                 string // external: checkcommand
+	CheckTimeout            time.Duration
+	NegotiateTimeout        time.Duration
+	Count                   int    // ping attempts (checkcount)
+	VerifyTLS               bool   // https/ldaps/pops/imaps: verify the certificate
+	StatusCodes             string // keepalived status_code ranges, "200-299,302"; "" = any 2xx
+	Digest                  string // keepalived HTTP_GET digest: md5 hex of the body
+	DNSType, DNSName        string // keepalived DNS_CHECK; ldirectord: A/PTR of Request
+}
+
+// Key identifies identical checks (dedupe).
+func (s *Spec) Key() string { return fmt.Sprintf("%+v", *s) }
+
+// HostPort is the address checked, "ip:port" or "[v6]:port".
+func (s *Spec) HostPort() string {
+	return net.JoinHostPort(s.Addr.String(), strconv.Itoa(int(s.Port)))
+}
+
+// Timeout is the bound on one run: checktimeout for connect, ping and
+// external; negotiatetimeout for negotiate (as ldirectord does).
+func (s *Spec) Timeout() time.Duration {
+	d := s.CheckTimeout
+	if s.Type == "negotiate" {
+		d = s.NegotiateTimeout
+	}
+	if d <= 0 {
+		d = 5 * time.Second
+	}
+	return d
+}
+
+// Result of one run.
+type Result struct {
+	OK      bool
+	Reason  string // why: "HTTP 200 OK", "connect: connection refused", ...
+	Latency time.Duration
+}
+
+// ServicePorts are ldirectord's default service for a virtual port, and the
+// port a service is checked on when neither checkport nor the real's port
+// says.
+var ServicePorts = map[string]uint16{
+	"ftp": 21, "smtp": 25, "dns": 53, "http": 80, "pop": 110, "nntp": 119,
+	"imap": 143, "ldap": 389, "https": 443, "submission": 587, "ldaps": 636,
+	"imaps": 993, "pops": 995, "oracle": 1521, "radius": 1812,
+	"http_proxy": 3128, "mysql": 3306, "sip": 5060, "pgsql": 5432,
+}
+
+// ServiceForPort is ldirectord's default service for a virtual port.
+func ServiceForPort(port uint16) string {
+	for s, p := range ServicePorts {
+		if p == port {
+			return s
+		}
+	}
+	return "none"
+}
+
+// Services lists every negotiate service Run understands.
+var Services = []string{"http", "https", "http_proxy", "dns", "mysql", "pgsql",
+	"oracle", "ldap", "ldaps", "smtp", "submission", "pop", "pops", "imap",
+	"imaps", "nntp", "ftp", "radius", "sip", "simpletcp", "none"}
+
+// Run performs one check, bounded by ctx and by s.Timeout().
+func Run(ctx context.Context, s *Spec) Result {
+	ctx, cancel := context.WithTimeout(ctx, s.Timeout())
+	defer cancel()
+	t0 := time.Now()
+	reason, err := run(ctx, s)
+	r := Result{OK: err == nil, Reason: reason, Latency: time.Since(t0)}
+	if err != nil {
+		r.Reason = errReason(ctx, err)
+	}
+	if strings.ContainsAny(r.Reason, "\r\n\t") { // one line for logs and events
+		r.Reason = strings.Join(strings.Fields(r.Reason), " ")
+	}
+	return r
+}
+
+func errReason(ctx context.Context, err error) string {
+	if ctx.Err() == context.DeadlineExceeded {
+		return "timeout: " + err.Error()
+	}
+	return err.Error()
+}
+
+func run(ctx context.Context, s *Spec) (string, error) {
+	switch s.Type {
+	case "on":
+		return "checktype on", nil
+	case "off":
+		return "", fmt.Errorf("checktype off")
+	case "connect":
+		if s.Protocol == "udp" { // ldirectord pings udp reals for connect
+			return checkPing(ctx, s)
+		}
+		return checkConnect(ctx, s)
+	case "ping":
+		return checkPing(ctx, s)
+	case "external", "external-perl":
+		return checkExternal(ctx, s)
+	case "negotiate", "":
+		return negotiate(ctx, s)
+	}
+	return "", fmt.Errorf("unknown checktype %q", s.Type)
+}
+
+func negotiate(ctx context.Context, s *Spec) (string, error) {
+	switch s.Service {
+	case "http", "https", "http_proxy":
+		return checkHTTP(ctx, s)
+	case "dns":
+		return checkDNS(ctx, s)
+	case "mysql":
+		return checkMySQL(ctx, s)
+	case "pgsql":
+		return checkPgSQL(ctx, s)
+	case "oracle":
+		return "", fmt.Errorf("oracle: unsupported (no pure-Go Oracle driver is available); use checktype=connect or external")
+	case "ldap", "ldaps":
+		return checkLDAP(ctx, s)
+	case "smtp", "submission":
+		return checkSMTP(ctx, s)
+	case "pop", "pops":
+		return checkPOP(ctx, s)
+	case "imap", "imaps":
+		return checkIMAP(ctx, s)
+	case "nntp":
+		return checkNNTP(ctx, s)
+	case "ftp":
+		return checkFTP(ctx, s)
+	case "radius":
+		return checkRADIUS(ctx, s)
+	case "sip":
+		return checkSIP(ctx, s)
+	case "simpletcp":
+		return checkSimpleTCP(ctx, s)
+	case "none", "":
+		return "service none", nil
+	}
+	return "", fmt.Errorf("unknown service %q", s.Service)
+}
