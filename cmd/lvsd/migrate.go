@@ -1,0 +1,52 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/ocf-lvs/ocf-lvs/lib/config"
+)
+
+func init() {
+	register(subcommand{name: "migrate", summary: "print an ldirectord.cf or keepalived.conf as ocf-lvs TOML", run: runMigrate})
+}
+
+const migrateHelp = `usage: lvsd migrate FILE > lvs.toml
+
+Reads FILE (ldirectord.cf, keepalived.conf, or TOML) and prints the
+equivalent ocf-lvs TOML on stdout. ` + "`lvsd check`" + ` of the output prints the
+same plan as of FILE. Host and service names are resolved once, as
+ldirectord does, and written as addresses and port numbers. What the
+source says that ocf-lvs cannot express is reported on stderr, line by line.
+
+Exit status: 0 done, 2 FILE is invalid (errors as FILE:LINE: message).
+`
+
+func runMigrate(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(fs.Output(), migrateHelp) }
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stdout)
+			fs.Usage()
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return 2
+	}
+	cfg, ok := loadReport(fs.Arg(0), stderr)
+	if !ok {
+		return 2
+	}
+	if err := config.WriteTOML(stdout, cfg); err != nil {
+		fmt.Fprintf(stderr, "lvsd migrate: %v\n", err)
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,899 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// The ocf-lvs TOML format: the same model, strict (an unknown key is an
+// error naming its line). Director keys keep ldirectord's names
+// (checktimeout, quiescent, ...); VRRP keys keep keepalived's
+// (virtual_router_id, advert_int, ...). Durations are "5s", "1.5s", "100ms"
+// or a number of seconds.
+
+type duration struct {
+	d   time.Duration
+	set bool
+}
+
+func (d *duration) UnmarshalTOML(v any) error {
+	switch x := v.(type) {
+	case int64:
+		if x < 0 || x > 1<<31 {
+			return fmt.Errorf("duration %d out of range", x)
+		}
+		d.d = time.Duration(x) * time.Second
+	case float64:
+		if x < 0 || x > 1<<31 || x != x {
+			return fmt.Errorf("duration %v out of range", x)
+		}
+		d.d = time.Duration(x * float64(time.Second))
+	case string:
+		p, err := time.ParseDuration(x)
+		if err != nil {
+			return fmt.Errorf("invalid duration %q (want e.g. \"5s\", \"100ms\" or a number of seconds)", x)
+		}
+		if p < 0 {
+			return fmt.Errorf("negative duration %q", x)
+		}
+		d.d = p
+	default:
+		return fmt.Errorf("invalid duration %v (want e.g. \"5s\" or a number of seconds)", v)
+	}
+	d.set = true
+	return nil
+}
+
+type tomlFile struct {
+	Global        tomlGlobal    `toml:"global"`
+	Virtual       []tomlVirtual `toml:"virtual"`
+	VRRPInstance  []tomlVRRP    `toml:"vrrp_instance"`
+	VRRPScript    []tomlScript  `toml:"vrrp_script"`
+	VRRPSyncGroup []tomlSync    `toml:"vrrp_sync_group"`
+}
+
+type tomlGlobal struct {
+	CheckInterval    duration  `toml:"checkinterval"`
+	CheckTimeout     duration  `toml:"checktimeout"`
+	NegotiateTimeout duration  `toml:"negotiatetimeout"`
+	CheckCount       *int      `toml:"checkcount"`
+	FailureCount     *int      `toml:"failurecount"`
+	Fallback         *tomlReal `toml:"fallback"`
+	Fallback6        *tomlReal `toml:"fallback6"`
+	FallbackCommand  string    `toml:"fallbackcommand"`
+	AutoReload       bool      `toml:"autoreload"`
+	Callback         string    `toml:"callback"`
+	LogFile          *string   `toml:"logfile"`
+	Execute          []string  `toml:"execute"`
+	Fork             bool      `toml:"fork"`
+	Supervised       bool      `toml:"supervised"`
+	Quiescent        bool      `toml:"quiescent"`
+	ReaddQuiescent   bool      `toml:"readdquiescent"`
+	CleanStop        *bool     `toml:"cleanstop"`
+	MaintenanceDir   string    `toml:"maintenancedir"`
+	EmailAlert       string    `toml:"emailalert"`
+	EmailAlertFreq   duration  `toml:"emailalertfreq"`
+	EmailAlertStatus []string  `toml:"emailalertstatus"`
+	EmailAlertFrom   string    `toml:"emailalertfrom"`
+	SMTP             string    `toml:"smtp"`
+}
+
+type tomlVirtual struct {
+	Address          string     `toml:"address"`
+	FWMark           uint32     `toml:"fwmark"`
+	Family           int        `toml:"family"`
+	Protocol         string     `toml:"protocol"`
+	Scheduler        string     `toml:"scheduler"`
+	SchedFlags       []string   `toml:"schedflags"`
+	Persistent       duration   `toml:"persistent"`
+	Netmask          string     `toml:"netmask"`
+	OPS              bool       `toml:"ops"`
+	Fallback         *tomlReal  `toml:"fallback"`
+	FallbackCommand  *string    `toml:"fallbackcommand"`
+	Quiescent        *bool      `toml:"quiescent"`
+	CleanStop        *bool      `toml:"cleanstop"`
+	MonitorFile      string     `toml:"monitorfile"`
+	ServiceName      string     `toml:"servicename"`
+	Comment          string     `toml:"comment"`
+	EmailAlert       *string    `toml:"emailalert"`
+	EmailAlertFreq   duration   `toml:"emailalertfreq"`
+	EmailAlertStatus []string   `toml:"emailalertstatus"`
+	SMTP             *string    `toml:"smtp"`
+	Quorum           int        `toml:"quorum"`
+	Hysteresis       int        `toml:"hysteresis"`
+	QuorumUp         string     `toml:"quorum_up"`
+	QuorumDown       string     `toml:"quorum_down"`
+	InhibitOnFailure bool       `toml:"inhibit_on_failure"`
+	Check            *tomlCheck `toml:"check"`
+	Real             []tomlReal `toml:"real"`
+}
+
+type tomlReal struct {
+	Address   string     `toml:"address"`
+	Forward   string     `toml:"forward"`
+	Weight    *int       `toml:"weight"`
+	Lower     int        `toml:"lower"`
+	Upper     int        `toml:"upper"`
+	Request   *string    `toml:"request"`
+	Receive   *string    `toml:"receive"`
+	Quiescent *bool      `toml:"quiescent"`
+	Check     *tomlCheck `toml:"check"`
+}
+
+type tomlCheck struct {
+	Type             string   `toml:"type"`
+	NegotiateEvery   int      `toml:"negotiate_every"`
+	Service          string   `toml:"service"`
+	Port             int      `toml:"port"`
+	Request          *string  `toml:"request"`
+	Receive          string   `toml:"receive"`
+	HTTPMethod       string   `toml:"httpmethod"`
+	VirtualHost      string   `toml:"virtualhost"`
+	Login            string   `toml:"login"`
+	Passwd           string   `toml:"passwd"`
+	Database         string   `toml:"database"`
+	Secret           string   `toml:"secret"`
+	Command          string   `toml:"checkcommand"`
+	Interval         duration `toml:"checkinterval"`
+	CheckTimeout     duration `toml:"checktimeout"`
+	NegotiateTimeout duration `toml:"negotiatetimeout"`
+	Count            *int     `toml:"checkcount"`
+	FailureCount     *int     `toml:"failurecount"`
+	VerifyTLS        bool     `toml:"verify_tls"`
+	StatusCodes      []string `toml:"status_codes"`
+	Digest           string   `toml:"digest"`
+	DNSType          string   `toml:"dns_type"`
+	DNSName          string   `toml:"dns_name"`
+	RetryDelay       duration `toml:"retry_delay"`
+}
+
+type tomlVRRP struct {
+	Name              string      `toml:"name"`
+	Interface         string      `toml:"interface"`
+	VirtualRouterID   int         `toml:"virtual_router_id"`
+	Priority          *int        `toml:"priority"`
+	State             string      `toml:"state"`
+	NoPreempt         bool        `toml:"nopreempt"`
+	PreemptDelay      duration    `toml:"preempt_delay"`
+	AdvertInt         duration    `toml:"advert_int"`
+	Version           int         `toml:"version"`
+	AuthType          string      `toml:"auth_type"`
+	AuthPass          string      `toml:"auth_pass"`
+	UnicastSrcIP      string      `toml:"unicast_src_ip"`
+	UnicastPeer       []string    `toml:"unicast_peer"`
+	VirtualIPAddress  []string    `toml:"virtual_ipaddress"`
+	TrackScript       []tomlTrack `toml:"track_script"`
+	TrackInterface    []tomlTrack `toml:"track_interface"`
+	TrackFile         []tomlTrack `toml:"track_file"`
+	NotifyMaster      string      `toml:"notify_master"`
+	NotifyBackup      string      `toml:"notify_backup"`
+	NotifyFault       string      `toml:"notify_fault"`
+	NotifyStop        string      `toml:"notify_stop"`
+	Notify            string      `toml:"notify"`
+	GARPMasterDelay   *duration   `toml:"garp_master_delay"`
+	GARPMasterRepeat  *int        `toml:"garp_master_repeat"`
+	GARPMasterRefresh duration    `toml:"garp_master_refresh"`
+	GARPRefreshRepeat *int        `toml:"garp_master_refresh_repeat"`
+}
+
+type tomlTrack struct {
+	Name   string `toml:"name"`
+	Weight int    `toml:"weight"`
+}
+
+type tomlScript struct {
+	Name     string   `toml:"name"`
+	Script   string   `toml:"script"`
+	Interval duration `toml:"interval"`
+	Timeout  duration `toml:"timeout"`
+	Weight   int      `toml:"weight"`
+	Rise     *int     `toml:"rise"`
+	Fall     *int     `toml:"fall"`
+}
+
+type tomlSync struct {
+	Name         string   `toml:"name"`
+	Group        []string `toml:"group"`
+	NotifyMaster string   `toml:"notify_master"`
+	NotifyBackup string   `toml:"notify_backup"`
+	NotifyFault  string   `toml:"notify_fault"`
+	Notify       string   `toml:"notify"`
+}
+
+// tomlLines maps key paths to the line that sets them, both with array
+// indexes ("virtual[2].real[0].address") and without ("virtual.real.address",
+// first occurrence): BurntSushi/toml does not expose key positions.
+type tomlLines struct {
+	indexed, plain map[string]int
+}
+
+var (
+	reHeader = regexp.MustCompile(`^\s*(\[\[?)\s*([A-Za-z0-9_.\s"-]+?)\s*\]\]?\s*(#.*)?$`)
+	reKey    = regexp.MustCompile(`^\s*([A-Za-z0-9_-]+)\s*=`)
+)
+
+func scanTOMLLines(data []byte) tomlLines {
+	tl := tomlLines{indexed: map[string]int{}, plain: map[string]int{}}
+	count := map[string]int{} // array-table path -> elements so far
+	ctxI, ctxP := "", ""
+	for i, line := range strings.Split(string(data), "\n") {
+		n := i + 1
+		if m := reHeader.FindStringSubmatch(line); m != nil {
+			segs := strings.Split(strings.ReplaceAll(m[2], " ", ""), ".")
+			if m[1] == "[[" {
+				p := strings.Join(segs, ".")
+				count[p]++
+				for k := range count { // a new parent element restarts its children
+					if strings.HasPrefix(k, p+".") {
+						delete(count, k)
+					}
+				}
+			}
+			ctxI, ctxP = "", strings.Join(segs, ".")
+			for j := range segs {
+				p := strings.Join(segs[:j+1], ".")
+				if ctxI != "" {
+					ctxI += "."
+				}
+				ctxI += segs[j]
+				if c, ok := count[p]; ok {
+					ctxI += fmt.Sprintf("[%d]", c-1)
+				}
+			}
+			tl.indexed[ctxI] = n
+			if _, ok := tl.plain[ctxP]; !ok {
+				tl.plain[ctxP] = n
+			}
+			continue
+		}
+		if m := reKey.FindStringSubmatch(line); m != nil {
+			ki, kp := m[1], m[1]
+			if ctxI != "" {
+				ki, kp = ctxI+"."+ki, ctxP+"."+kp
+			}
+			tl.indexed[ki] = n
+			if _, ok := tl.plain[kp]; !ok {
+				tl.plain[kp] = n
+			}
+		}
+	}
+	return tl
+}
+
+// line finds the line of an indexed path, else of its nearest parent.
+func (tl tomlLines) line(path string) int {
+	for path != "" {
+		if n, ok := tl.indexed[path]; ok {
+			return n
+		}
+		i := strings.LastIndexAny(path, ".[")
+		if i < 0 {
+			break
+		}
+		path = path[:i]
+	}
+	return 0
+}
+
+type tomlReader struct {
+	d     diags
+	o     Options
+	lines tomlLines
+}
+
+func parseTOML(name string, data []byte, o Options) (*Config, error) {
+	r := &tomlReader{d: diags{file: name}, o: o, lines: scanTOMLLines(data)}
+	var f tomlFile
+	md, err := toml.Decode(string(data), &f)
+	if err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			msg := pe.Message
+			if pe.LastKey != "" {
+				msg = fmt.Sprintf("%s: %s", pe.LastKey, msg)
+			}
+			r.d.errorf(pe.Position.Line, "%s", msg)
+		} else {
+			r.d.errorf(0, "%v", err)
+		}
+		return nil, r.d.errs
+	}
+	for _, k := range md.Undecoded() {
+		p := k.String()
+		n := r.lines.plain[p]
+		r.d.errorf(n, "unknown key %q", p)
+	}
+	cfg := r.build(&f)
+	cfg.Source, cfg.Format = name, "toml"
+	cfg.Warnings = sorted(r.d.warnings)
+	if len(r.d.errs) > 0 {
+		return nil, Errors(sorted(r.d.errs))
+	}
+	return cfg, nil
+}
+
+func (r *tomlReader) errorf(path, format string, args ...any) {
+	r.d.errorf(r.lines.line(path), "%s: %s", path, fmt.Sprintf(format, args...))
+}
+
+func orInt(p *int, def int) int {
+	if p != nil {
+		return *p
+	}
+	return def
+}
+
+func orDur(d duration, def time.Duration) time.Duration {
+	if d.set {
+		return d.d
+	}
+	return def
+}
+
+func (r *tomlReader) build(f *tomlFile) *Config {
+	c := &Config{}
+	tg := &f.Global
+	g := &c.Global
+	g.CheckInterval = orDur(tg.CheckInterval, DefaultCheckInterval)
+	g.CheckTimeout = orDur(tg.CheckTimeout, 0)
+	g.NegotiateTimeout = orDur(tg.NegotiateTimeout, 0)
+	g.CheckCount = orInt(tg.CheckCount, 1)
+	g.FailureCount = orInt(tg.FailureCount, 1)
+	if g.CheckInterval <= 0 {
+		r.errorf("global.checkinterval", "must be positive")
+	}
+	if g.CheckCount < 1 || g.FailureCount < 1 {
+		r.errorf("global", "checkcount and failurecount must be at least 1")
+	}
+	if tg.Fallback != nil {
+		g.Fallback = r.real("global.fallback", tg.Fallback, 4, "tcp", true)
+	}
+	if tg.Fallback6 != nil {
+		g.Fallback6 = r.real("global.fallback6", tg.Fallback6, 6, "tcp", true)
+	}
+	g.FallbackCommand, g.AutoReload, g.Callback = tg.FallbackCommand, tg.AutoReload, tg.Callback
+	g.LogFile = DefaultLogFile
+	if tg.LogFile != nil {
+		g.LogFile = *tg.LogFile
+	}
+	g.Execute, g.Fork, g.Supervised = tg.Execute, tg.Fork, tg.Supervised
+	g.Quiescent, g.ReaddQuiescent = tg.Quiescent, tg.ReaddQuiescent
+	g.CleanStop = tg.CleanStop == nil || *tg.CleanStop
+	g.MaintenanceDir, g.EmailAlert, g.EmailAlertFrom, g.SMTP = tg.MaintenanceDir, tg.EmailAlert, tg.EmailAlertFrom, tg.SMTP
+	g.EmailAlertFreq = orDur(tg.EmailAlertFreq, 0)
+	g.EmailAlertStatus = r.emailStatus("global.emailalertstatus", tg.EmailAlertStatus)
+
+	seen := map[string]int{}
+	for i := range f.Virtual {
+		path := fmt.Sprintf("virtual[%d]", i)
+		v := r.virtual(path, &f.Virtual[i], c)
+		if v == nil {
+			continue
+		}
+		if j, dup := seen[v.Key()]; dup {
+			r.errorf(path, "duplicate virtual service %s (also virtual[%d])", v.Key(), j)
+		}
+		seen[v.Key()] = i
+		c.Virtuals = append(c.Virtuals, v)
+	}
+	r.vrrp(f, c)
+	return c
+}
+
+func (r *tomlReader) emailStatus(path string, s []string) []string {
+	if len(s) == 0 {
+		return []string{"all"}
+	}
+	for _, x := range s {
+		switch x {
+		case "all", "none", "starting", "running", "stopping", "reloading":
+		default:
+			r.errorf(path, "invalid email alert status %q", x)
+		}
+		if x == "none" && len(s) > 1 {
+			r.errorf(path, "\"none\" cannot be combined with other statuses")
+		}
+	}
+	return s
+}
+
+func (r *tomlReader) virtual(path string, tv *tomlVirtual, c *Config) *Virtual {
+	g := &c.Global
+	v := &Virtual{Line: r.lines.line(path), Scheduler: "wrr", Family: 4}
+	switch {
+	case tv.Address != "" && tv.FWMark != 0:
+		r.errorf(path, "give either address or fwmark, not both")
+		return nil
+	case tv.FWMark != 0:
+		v.Protocol, v.FWMark = "fwm", tv.FWMark
+		switch tv.Family {
+		case 0, 4:
+		case 6:
+			v.Family = 6
+		default:
+			r.errorf(path+".family", "family must be 4 or 6")
+		}
+		if tv.Protocol != "" && tv.Protocol != "fwm" {
+			r.errorf(path+".protocol", "protocol must be fwm (or absent) for a firewall mark")
+		}
+	case tv.Address != "":
+		host, port, ok := splitHostPort(tv.Address)
+		if !ok {
+			r.errorf(path+".address", "invalid address %q (want ip:port or [ipv6]:port)", tv.Address)
+			return nil
+		}
+		a, err := netip.ParseAddr(host)
+		if err != nil {
+			addrs, rerr := r.o.Resolver(host, strings.Contains(tv.Address, "["))
+			if rerr != nil || len(addrs) == 0 || !validHostname(host) {
+				r.errorf(path+".address", "cannot resolve %q", host)
+				return nil
+			}
+			a = addrs[0]
+		}
+		v.Addr = a.Unmap()
+		if v.Addr.Is6() {
+			v.Family = 6
+		}
+		v.Protocol = "tcp"
+		if port == "53" || port == "domain" {
+			v.Protocol = "udp"
+		}
+		switch tv.Protocol {
+		case "":
+		case "tcp", "udp":
+			v.Protocol = tv.Protocol
+		default:
+			r.errorf(path+".protocol", "protocol must be tcp or udp for an address, not %q", tv.Protocol)
+		}
+		p, ok := lookupPort(port, v.Protocol)
+		if !ok {
+			r.errorf(path+".address", "invalid port %q", port)
+		}
+		v.Port = p
+		if tv.Family != 0 && tv.Family != v.Family {
+			r.errorf(path+".family", "family %d does not match address %s", tv.Family, v.Addr)
+		}
+	default:
+		r.errorf(path, "a virtual service needs address = \"ip:port\" or fwmark = N")
+		return nil
+	}
+	if tv.Scheduler != "" {
+		if strings.TrimLeft(tv.Scheduler, "abcdefghijklmnopqrstuvwxyz") != "" {
+			r.errorf(path+".scheduler", "invalid scheduler %q (lowercase letters only)", tv.Scheduler)
+		}
+		v.Scheduler = tv.Scheduler
+	}
+	v.SchedFlags = tv.SchedFlags
+	v.Persistent = orDur(tv.Persistent, 0)
+	if v.Persistent%time.Second != 0 {
+		r.errorf(path+".persistent", "persistence is whole seconds")
+	}
+	if tv.Netmask != "" {
+		if v.Family == 6 {
+			if x, err := strconv.Atoi(tv.Netmask); err != nil || x < 1 || x > 128 {
+				r.errorf(path+".netmask", "invalid netmask %q: a prefix length 1..128 is required", tv.Netmask)
+			}
+		} else if a, err := netip.ParseAddr(tv.Netmask); err != nil || !a.Is4() {
+			r.errorf(path+".netmask", "invalid netmask %q: dotted quad required", tv.Netmask)
+		}
+		v.Netmask = tv.Netmask
+	}
+	v.OnePacket = tv.OPS
+	if v.OnePacket && v.Protocol != "udp" {
+		r.errorf(path+".ops", "ops (one-packet scheduling) needs protocol udp")
+	}
+	v.MonitorFile, v.ServiceName, v.Comment = tv.MonitorFile, tv.ServiceName, tv.Comment
+	v.Quorum, v.Hysteresis, v.QuorumUp, v.QuorumDown = tv.Quorum, tv.Hysteresis, tv.QuorumUp, tv.QuorumDown
+	v.InhibitOnFailure = tv.InhibitOnFailure
+
+	// behaviour: the virtual's value, else the global one
+	v.Quiescent = g.Quiescent || tv.InhibitOnFailure
+	if tv.Quiescent != nil {
+		v.Quiescent = *tv.Quiescent
+	}
+	v.CleanStop = g.CleanStop
+	if tv.CleanStop != nil {
+		v.CleanStop = *tv.CleanStop
+	}
+	v.FallbackCommand = g.FallbackCommand
+	if tv.FallbackCommand != nil {
+		v.FallbackCommand = *tv.FallbackCommand
+	}
+	v.EmailAlert, v.EmailAlertFreq, v.EmailAlertStatus, v.SMTP = g.EmailAlert, g.EmailAlertFreq, g.EmailAlertStatus, g.SMTP
+	if tv.EmailAlert != nil {
+		v.EmailAlert = *tv.EmailAlert
+	}
+	v.EmailAlertFreq = orDur(tv.EmailAlertFreq, v.EmailAlertFreq)
+	if tv.EmailAlertStatus != nil {
+		v.EmailAlertStatus = r.emailStatus(path+".emailalertstatus", tv.EmailAlertStatus)
+	}
+	if tv.SMTP != nil {
+		v.SMTP = *tv.SMTP
+	}
+
+	v.Check = r.check(path+".check", tv.Check, v, g, nil)
+	for i := range tv.Real {
+		rp := fmt.Sprintf("%s.real[%d]", path, i)
+		rl := r.real(rp, &tv.Real[i], v.Family, v.Protocol, false)
+		if rl == nil {
+			continue
+		}
+		if rl.Port == 0 && v.Protocol != "fwm" {
+			rl.Port = v.Port
+		}
+		if tv.Real[i].Check != nil {
+			ch := r.check(rp+".check", tv.Real[i].Check, v, g, &v.Check)
+			rl.Check = &ch
+		}
+		for _, o := range v.Reals {
+			if o.Addr == rl.Addr && o.Port == rl.Port {
+				r.errorf(rp, "duplicate real server %s", rl.HostPort())
+			}
+		}
+		v.Reals = append(v.Reals, rl)
+	}
+	if tv.Fallback != nil {
+		v.Fallback = r.real(path+".fallback", tv.Fallback, v.Family, v.Protocol, true)
+	} else if gf := map[bool]*Real{false: g.Fallback, true: g.Fallback6}[v.Family == 6]; gf != nil {
+		fb := *gf
+		v.Fallback, v.FallbackFromGlobal = &fb, true
+	}
+	if v.Fallback != nil && v.Fallback.Port == 0 {
+		v.Fallback.Port = v.Port
+	}
+	return v
+}
+
+// real reads a real server (or a fallback) table.
+func (r *tomlReader) real(path string, tr *tomlReal, family int, proto string, fallback bool) *Real {
+	rl := &Real{Line: r.lines.line(path), Forward: "gate", Weight: orInt(tr.Weight, 1)}
+	s := tr.Address
+	host, port := s, ""
+	if h, p, ok := splitHostPort(s); ok {
+		host, port = h, p
+	} else if strings.HasPrefix(s, "[") && strings.HasSuffix(s, "]") {
+		host = s[1 : len(s)-1]
+	}
+	a, err := netip.ParseAddr(host)
+	if err != nil {
+		addrs, rerr := r.o.Resolver(host, family == 6)
+		if host == "" || rerr != nil || len(addrs) == 0 || !validHostname(host) {
+			r.errorf(path+".address", "invalid address %q", s)
+			return nil
+		}
+		a = addrs[0]
+	}
+	rl.Addr = a.Unmap()
+	if (rl.Addr.Is6()) != (family == 6) {
+		r.errorf(path+".address", "address %s is not of the virtual service's family (IPv%d)", rl.Addr, family)
+	}
+	if port != "" {
+		p, ok := lookupPort(port, proto)
+		if !ok {
+			r.errorf(path+".address", "invalid port %q", port)
+		}
+		rl.Port = p
+	}
+	if tr.Forward != "" {
+		if !isForward(tr.Forward) {
+			r.errorf(path+".forward", "forward must be gate, masq or ipip, not %q", tr.Forward)
+		}
+		rl.Forward = tr.Forward
+	}
+	if rl.Weight < 0 || rl.Weight > 65535 {
+		r.errorf(path+".weight", "weight must be 0..65535")
+	}
+	if tr.Lower < 0 || tr.Upper < 0 {
+		r.errorf(path, "thresholds must not be negative")
+	}
+	rl.Lower, rl.Upper = tr.Lower, tr.Upper
+	if (tr.Request == nil) != (tr.Receive == nil) {
+		r.errorf(path, "request and receive are overridden together")
+	} else if tr.Request != nil {
+		rl.Request, rl.Receive, rl.HasOverride = *tr.Request, *tr.Receive, true
+	}
+	rl.Quiescent = tr.Quiescent
+	if fallback && (tr.Check != nil || tr.Request != nil || tr.Quiescent != nil) {
+		r.errorf(path, "a fallback server has no check, request, receive or quiescent")
+	}
+	return rl
+}
+
+var reStatus = regexp.MustCompile(`^([1-5][0-9][0-9])(?:-([1-5][0-9][0-9]))?$`)
+
+// check reads a [check] table; base (for a per-real check) is the virtual's.
+func (r *tomlReader) check(path string, tc *tomlCheck, v *Virtual, g *Global, base *Check) Check {
+	if tc == nil {
+		tc = &tomlCheck{}
+	}
+	c := Check{Type: "negotiate", Request: "/", HTTPMethod: "GET"}
+	if tc.Type != "" {
+		c.Type = tc.Type
+	}
+	switch c.Type {
+	case "negotiate", "connect", "ping", "external", "on", "off":
+		if tc.NegotiateEvery != 0 {
+			r.errorf(path+".negotiate_every", "only for type = \"combined\"")
+		}
+	case "combined":
+		if tc.NegotiateEvery < 0 {
+			r.errorf(path+".negotiate_every", "must not be negative")
+		}
+		c.NegotiateEvery = tc.NegotiateEvery
+	default:
+		r.errorf(path+".type", "type must be negotiate, connect, ping, external, on, off or combined, not %q", c.Type)
+	}
+	c.Service = tc.Service
+	if c.Service == "" {
+		if v.Protocol == "fwm" {
+			c.Service = "none"
+		} else {
+			c.Service = ServiceForPort(v.Port)
+		}
+	} else if !isService(c.Service) {
+		r.errorf(path+".service", "unknown service %q (one of %s)", c.Service, strings.Join(Services, ", "))
+	}
+	if tc.Port < 0 || tc.Port > 65535 {
+		r.errorf(path+".port", "port must be 1..65535")
+	}
+	c.Port = uint16(tc.Port)
+	if tc.Request != nil {
+		c.Request = *tc.Request
+	}
+	c.Receive = tc.Receive
+	if tc.HTTPMethod != "" {
+		c.HTTPMethod = strings.ToUpper(tc.HTTPMethod)
+		if c.HTTPMethod != "GET" && c.HTTPMethod != "HEAD" {
+			r.errorf(path+".httpmethod", "httpmethod must be GET or HEAD")
+		}
+	}
+	c.VirtualHost, c.Login, c.Passwd, c.Database, c.Secret = tc.VirtualHost, tc.Login, tc.Passwd, tc.Database, tc.Secret
+	if c.Service == "ftp" && c.Login == "" {
+		c.Login = "anonymous"
+	}
+	c.Command = tc.Command
+	if c.Type == "external" && c.Command == "" {
+		c.Command = "/bin/true"
+	}
+	c.VerifyTLS, c.Digest, c.DNSType, c.DNSName = tc.VerifyTLS, tc.Digest, tc.DNSType, tc.DNSName
+	for _, s := range tc.StatusCodes {
+		m := reStatus.FindStringSubmatch(s)
+		if m == nil {
+			r.errorf(path+".status_codes", "invalid status code range %q (want 200 or 200-299)", s)
+			continue
+		}
+		lo, _ := strconv.Atoi(m[1])
+		hi := lo
+		if m[2] != "" {
+			hi, _ = strconv.Atoi(m[2])
+		}
+		if hi < lo {
+			r.errorf(path+".status_codes", "invalid range %q", s)
+		}
+		c.StatusCodes = append(c.StatusCodes, StatusRange{lo, hi})
+	}
+	c.RetryDelay = orDur(tc.RetryDelay, 0)
+	// timing: this check's, else (per-real) the virtual's, else global, as ldirectord resolves it
+	ct, nt := tc.CheckTimeout, tc.NegotiateTimeout
+	gi, gc, gf := g.CheckInterval, g.CheckCount, g.FailureCount
+	if base != nil {
+		gi, gc, gf = base.Interval, base.Count, base.FailureCount
+	}
+	c.Interval = orDur(tc.Interval, gi)
+	c.Count = orInt(tc.Count, gc)
+	c.FailureCount = orInt(tc.FailureCount, gf)
+	if c.Interval <= 0 || c.Count < 1 || c.FailureCount < 1 {
+		r.errorf(path, "checkinterval must be positive, checkcount and failurecount at least 1")
+	}
+	c.CheckTimeout, c.NegotiateTimeout = ResolveTimeouts(ct.d, nt.d, g.CheckTimeout, g.NegotiateTimeout)
+	if base != nil && !ct.set && !nt.set {
+		c.CheckTimeout, c.NegotiateTimeout = base.CheckTimeout, base.NegotiateTimeout
+	}
+	return c
+}
+
+// ResolveTimeouts is ldirectord's ld_setup rule (0 = not given):
+// checktimeout = virtual checktimeout, virtual negotiatetimeout, global
+// checktimeout, global negotiatetimeout, 5s; negotiatetimeout = virtual
+// negotiatetimeout, virtual checktimeout, global negotiatetimeout, global
+// checktimeout, 30s.
+func ResolveTimeouts(vCheck, vNeg, gCheck, gNeg time.Duration) (check, neg time.Duration) {
+	first := func(ds ...time.Duration) time.Duration {
+		for _, d := range ds {
+			if d > 0 {
+				return d
+			}
+		}
+		return 0
+	}
+	return first(vCheck, vNeg, gCheck, gNeg, DefaultCheckTimeout),
+		first(vNeg, vCheck, gNeg, gCheck, DefaultNegotiateTimeout)
+}
+
+func (r *tomlReader) vrrp(f *tomlFile, c *Config) {
+	names := map[string]bool{}
+	for i, ts := range f.VRRPScript {
+		path := fmt.Sprintf("vrrp_script[%d]", i)
+		s := &TrackScript{Line: r.lines.line(path), Name: ts.Name, Script: ts.Script,
+			Interval: orDur(ts.Interval, time.Second), Timeout: orDur(ts.Timeout, 0),
+			Weight: ts.Weight, Rise: orInt(ts.Rise, 1), Fall: orInt(ts.Fall, 1)}
+		if s.Name == "" || s.Script == "" {
+			r.errorf(path, "a vrrp_script needs name and script")
+		}
+		if s.Weight < -253 || s.Weight > 253 {
+			r.errorf(path+".weight", "weight must be -253..253")
+		}
+		names[s.Name] = true
+		c.Scripts = append(c.Scripts, s)
+	}
+	inst := map[string]bool{}
+	for i := range f.VRRPInstance {
+		path := fmt.Sprintf("vrrp_instance[%d]", i)
+		in := r.vrrpInstance(path, &f.VRRPInstance[i], names)
+		if inst[in.Name] {
+			r.errorf(path+".name", "duplicate vrrp_instance %q", in.Name)
+		}
+		inst[in.Name] = true
+		c.VRRP = append(c.VRRP, in)
+	}
+	for i, ts := range f.VRRPSyncGroup {
+		path := fmt.Sprintf("vrrp_sync_group[%d]", i)
+		g := &SyncGroup{Line: r.lines.line(path), Name: ts.Name, Members: ts.Group,
+			NotifyMaster: ts.NotifyMaster, NotifyBackup: ts.NotifyBackup, NotifyFault: ts.NotifyFault, Notify: ts.Notify}
+		if g.Name == "" || len(g.Members) == 0 {
+			r.errorf(path, "a vrrp_sync_group needs name and group")
+		}
+		for _, m := range g.Members {
+			if !inst[m] {
+				r.errorf(path+".group", "unknown vrrp_instance %q", m)
+			}
+		}
+		c.SyncGroups = append(c.SyncGroups, g)
+	}
+}
+
+func (r *tomlReader) vrrpInstance(path string, t *tomlVRRP, scripts map[string]bool) *VRRPInstance {
+	in := &VRRPInstance{Line: r.lines.line(path), Name: t.Name, Interface: t.Interface, VRID: t.VirtualRouterID,
+		Priority: orInt(t.Priority, 100), State: strings.ToUpper(t.State), NoPreempt: t.NoPreempt,
+		PreemptDelay: orDur(t.PreemptDelay, 0), AdvertInt: orDur(t.AdvertInt, time.Second), Version: t.Version,
+		AuthType: strings.ToUpper(t.AuthType), AuthPass: t.AuthPass,
+		NotifyMaster: t.NotifyMaster, NotifyBackup: t.NotifyBackup, NotifyFault: t.NotifyFault, NotifyStop: t.NotifyStop, Notify: t.Notify,
+		GARPMasterDelay: 5 * time.Second, GARPMasterRepeat: 5, GARPMasterRefresh: orDur(t.GARPMasterRefresh, 0), GARPRefreshRepeat: 1}
+	if t.GARPMasterDelay != nil {
+		in.GARPMasterDelay = t.GARPMasterDelay.d
+	}
+	in.GARPMasterRepeat = orInt(t.GARPMasterRepeat, 5)
+	in.GARPRefreshRepeat = orInt(t.GARPRefreshRepeat, 1)
+	if in.State == "" {
+		in.State = "BACKUP"
+	}
+	if in.Version == 0 {
+		in.Version = 2
+	}
+	if in.Name == "" || in.Interface == "" {
+		r.errorf(path, "a vrrp_instance needs name and interface")
+	}
+	if in.VRID < 1 || in.VRID > 255 {
+		r.errorf(path+".virtual_router_id", "virtual_router_id must be 1..255")
+	}
+	if in.Priority < 1 || in.Priority > 255 {
+		r.errorf(path+".priority", "priority must be 1..255")
+	}
+	if in.State != "MASTER" && in.State != "BACKUP" {
+		r.errorf(path+".state", "state must be MASTER or BACKUP")
+	}
+	if in.Version != 2 && in.Version != 3 {
+		r.errorf(path+".version", "version must be 2 or 3")
+	}
+	if in.AuthType != "" && in.AuthType != "PASS" && in.AuthType != "AH" {
+		r.errorf(path+".auth_type", "auth_type must be PASS or AH")
+	}
+	if err := checkAdvert(in); err != "" {
+		r.errorf(path+".advert_int", "%s", err)
+	}
+	if t.UnicastSrcIP != "" {
+		a, err := netip.ParseAddr(t.UnicastSrcIP)
+		if err != nil {
+			r.errorf(path+".unicast_src_ip", "invalid address %q", t.UnicastSrcIP)
+		}
+		in.UnicastSrc = a
+	}
+	for _, s := range t.UnicastPeer {
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			r.errorf(path+".unicast_peer", "invalid address %q", s)
+			continue
+		}
+		in.UnicastPeers = append(in.UnicastPeers, a)
+	}
+	for _, s := range t.VirtualIPAddress {
+		p, dev, err := parseVIP(strings.Fields(s))
+		if err != "" {
+			r.errorf(path+".virtual_ipaddress", "%s", err)
+			continue
+		}
+		addVIP(in, p, dev)
+	}
+	if len(in.VirtualIPs) == 0 {
+		r.errorf(path+".virtual_ipaddress", "a vrrp_instance needs at least one virtual_ipaddress")
+	}
+	for _, ts := range t.TrackScript {
+		if !scripts[ts.Name] {
+			r.errorf(path+".track_script", "unknown vrrp_script %q", ts.Name)
+		}
+		in.TrackScripts = append(in.TrackScripts, TrackRef(ts))
+	}
+	for _, ts := range t.TrackInterface {
+		in.TrackInterfaces = append(in.TrackInterfaces, TrackRef(ts))
+	}
+	for _, ts := range t.TrackFile {
+		in.TrackFiles = append(in.TrackFiles, TrackRef(ts))
+	}
+	return in
+}
+
+// checkAdvert enforces what each VRRP version can carry on the wire.
+func checkAdvert(in *VRRPInstance) string {
+	a := in.AdvertInt
+	if in.Version == 2 && (a < time.Second || a > 255*time.Second || a%time.Second != 0) {
+		return fmt.Sprintf("advert_int %s: VRRPv2 carries whole seconds 1..255", a)
+	}
+	if in.Version == 3 && (a < 10*time.Millisecond || a > 40950*time.Millisecond || a%(10*time.Millisecond) != 0) {
+		return fmt.Sprintf("advert_int %s: VRRPv3 carries centiseconds 0.01..40.95 s", a)
+	}
+	return ""
+}
+
+// parseVIP reads keepalived's `ADDR[/LEN] [dev IF] [label L] ...`.
+func parseVIP(f []string) (netip.Prefix, string, string) {
+	if len(f) == 0 {
+		return netip.Prefix{}, "", "empty virtual_ipaddress"
+	}
+	var p netip.Prefix
+	var err error
+	if strings.Contains(f[0], "/") {
+		p, err = netip.ParsePrefix(f[0])
+	} else {
+		var a netip.Addr
+		a, err = netip.ParseAddr(f[0])
+		if err == nil {
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+	}
+	if err != nil {
+		return p, "", fmt.Sprintf("invalid virtual address %q", f[0])
+	}
+	dev := ""
+	for i := 1; i < len(f); i++ {
+		switch f[i] {
+		case "dev":
+			if i+1 < len(f) {
+				dev = f[i+1]
+				i++
+			}
+		case "label", "brd", "scope", "broadcast":
+			i++ // value ignored: lvsd sets the address the same way without it
+		default:
+			return p, "", fmt.Sprintf("unsupported virtual_ipaddress option %q", f[i])
+		}
+	}
+	return p, dev, ""
+}
+
+func addVIP(in *VRRPInstance, p netip.Prefix, dev string) {
+	in.VirtualIPs = append(in.VirtualIPs, p)
+	if dev != "" {
+		if in.VirtualIPDevs == nil {
+			in.VirtualIPDevs = map[string]string{}
+		}
+		in.VirtualIPDevs[p.String()] = dev
+	}
+}

@@ -1,0 +1,383 @@
+package config
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// WriteTOML prints c in the ocf-lvs TOML format. Reading the output back
+// gives the same plan (WritePlan) as c: values a virtual inherits from the
+// global section are written once, in [global].
+func WriteTOML(w io.Writer, c *Config) error {
+	t := &tomlWriter{}
+	t.comment("ocf-lvs configuration")
+	if c.Source != "" {
+		t.comment(fmt.Sprintf("migrated from %s (%s) by lvsd migrate", c.Source, c.Format))
+	}
+	t.global(&c.Global)
+	for _, v := range c.Virtuals {
+		t.virtual(v, &c.Global)
+	}
+	for _, s := range c.Scripts {
+		t.header("[[vrrp_script]]")
+		t.str("name", s.Name)
+		t.str("script", s.Script)
+		t.dur("interval", s.Interval)
+		if s.Timeout > 0 {
+			t.dur("timeout", s.Timeout)
+		}
+		t.int("weight", s.Weight)
+		t.int("rise", s.Rise)
+		t.int("fall", s.Fall)
+	}
+	for _, in := range c.VRRP {
+		t.vrrp(in)
+	}
+	for _, g := range c.SyncGroups {
+		t.header("[[vrrp_sync_group]]")
+		t.str("name", g.Name)
+		t.strs("group", g.Members)
+		t.optStr("notify_master", g.NotifyMaster)
+		t.optStr("notify_backup", g.NotifyBackup)
+		t.optStr("notify_fault", g.NotifyFault)
+		t.optStr("notify", g.Notify)
+	}
+	_, err := io.WriteString(w, t.b.String())
+	return err
+}
+
+type tomlWriter struct{ b strings.Builder }
+
+func (t *tomlWriter) comment(s string) { fmt.Fprintf(&t.b, "# %s\n", s) }
+func (t *tomlWriter) header(h string)  { fmt.Fprintf(&t.b, "\n%s\n", h) }
+func (t *tomlWriter) str(k, v string)  { fmt.Fprintf(&t.b, "%s = %s\n", k, tomlQuote(v)) }
+func (t *tomlWriter) optStr(k, v string) {
+	if v != "" {
+		t.str(k, v)
+	}
+}
+func (t *tomlWriter) int(k string, v int) { fmt.Fprintf(&t.b, "%s = %d\n", k, v) }
+func (t *tomlWriter) bool(k string, v bool) {
+	fmt.Fprintf(&t.b, "%s = %t\n", k, v)
+}
+func (t *tomlWriter) dur(k string, d time.Duration) { t.str(k, durText(d)) }
+func (t *tomlWriter) strs(k string, v []string) {
+	q := make([]string, len(v))
+	for i, s := range v {
+		q[i] = tomlQuote(s)
+	}
+	fmt.Fprintf(&t.b, "%s = [%s]\n", k, strings.Join(q, ", "))
+}
+
+func durText(d time.Duration) string {
+	if d%time.Second == 0 {
+		return fmt.Sprintf("%ds", d/time.Second)
+	}
+	return d.String()
+}
+
+// tomlQuote writes a TOML basic string.
+func tomlQuote(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range s {
+		switch {
+		case r == '"':
+			b.WriteString(`\"`)
+		case r == '\\':
+			b.WriteString(`\\`)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&b, `\u%04X`, r)
+		case r == 0xFFFD:
+			b.WriteRune(r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
+func (t *tomlWriter) global(g *Global) {
+	t.header("[global]")
+	t.dur("checkinterval", g.CheckInterval)
+	if g.CheckTimeout > 0 {
+		t.dur("checktimeout", g.CheckTimeout)
+	}
+	if g.NegotiateTimeout > 0 {
+		t.dur("negotiatetimeout", g.NegotiateTimeout)
+	}
+	t.int("checkcount", g.CheckCount)
+	t.int("failurecount", g.FailureCount)
+	t.bool("quiescent", g.Quiescent)
+	t.bool("readdquiescent", g.ReaddQuiescent)
+	t.bool("cleanstop", g.CleanStop)
+	t.bool("autoreload", g.AutoReload)
+	t.bool("fork", g.Fork)
+	t.bool("supervised", g.Supervised)
+	t.str("logfile", g.LogFile)
+	t.optStr("fallbackcommand", g.FallbackCommand)
+	t.optStr("callback", g.Callback)
+	if len(g.Execute) > 0 {
+		t.strs("execute", g.Execute)
+	}
+	t.optStr("maintenancedir", g.MaintenanceDir)
+	t.optStr("emailalert", g.EmailAlert)
+	if g.EmailAlertFreq > 0 {
+		t.dur("emailalertfreq", g.EmailAlertFreq)
+	}
+	t.strs("emailalertstatus", g.EmailAlertStatus)
+	t.optStr("emailalertfrom", g.EmailAlertFrom)
+	t.optStr("smtp", g.SMTP)
+	if g.Fallback != nil {
+		t.inlineReal("fallback", g.Fallback)
+	}
+	if g.Fallback6 != nil {
+		t.inlineReal("fallback6", g.Fallback6)
+	}
+}
+
+func (t *tomlWriter) inlineReal(k string, r *Real) {
+	fmt.Fprintf(&t.b, "%s = { address = %s, forward = %s }\n", k, tomlQuote(realAddr(r)), tomlQuote(r.Forward))
+}
+
+func realAddr(r *Real) string {
+	if r.Port == 0 {
+		if r.Addr.Is6() {
+			return "[" + r.Addr.String() + "]"
+		}
+		return r.Addr.String()
+	}
+	return r.HostPort()
+}
+
+func sameStrs(a, b []string) bool { return strings.Join(a, "\x00") == strings.Join(b, "\x00") }
+
+func (t *tomlWriter) virtual(v *Virtual, g *Global) {
+	t.header("[[virtual]]")
+	if v.Protocol == "fwm" {
+		t.int("fwmark", int(v.FWMark))
+		if v.Family == 6 {
+			t.int("family", 6)
+		}
+	} else {
+		t.str("address", v.addrPort())
+		t.str("protocol", v.Protocol)
+	}
+	t.str("scheduler", v.Scheduler)
+	if len(v.SchedFlags) > 0 {
+		t.strs("schedflags", v.SchedFlags)
+	}
+	if v.Persistent > 0 {
+		t.dur("persistent", v.Persistent)
+	}
+	t.optStr("netmask", v.Netmask)
+	if v.OnePacket {
+		t.bool("ops", true)
+	}
+	if v.Quiescent != g.Quiescent {
+		t.bool("quiescent", v.Quiescent)
+	}
+	if v.CleanStop != g.CleanStop {
+		t.bool("cleanstop", v.CleanStop)
+	}
+	if v.FallbackCommand != g.FallbackCommand {
+		t.str("fallbackcommand", v.FallbackCommand)
+	}
+	t.optStr("monitorfile", v.MonitorFile)
+	t.optStr("servicename", v.ServiceName)
+	t.optStr("comment", v.Comment)
+	if v.EmailAlert != g.EmailAlert {
+		t.str("emailalert", v.EmailAlert)
+	}
+	if v.EmailAlertFreq != g.EmailAlertFreq {
+		t.dur("emailalertfreq", v.EmailAlertFreq)
+	}
+	if !sameStrs(v.EmailAlertStatus, g.EmailAlertStatus) {
+		t.strs("emailalertstatus", v.EmailAlertStatus)
+	}
+	if v.SMTP != g.SMTP {
+		t.str("smtp", v.SMTP)
+	}
+	if v.Quorum != 0 {
+		t.int("quorum", v.Quorum)
+	}
+	if v.Hysteresis != 0 {
+		t.int("hysteresis", v.Hysteresis)
+	}
+	t.optStr("quorum_up", v.QuorumUp)
+	t.optStr("quorum_down", v.QuorumDown)
+	if v.InhibitOnFailure {
+		t.bool("inhibit_on_failure", true)
+	}
+	if v.Fallback != nil && !v.FallbackFromGlobal {
+		t.inlineReal("fallback", v.Fallback)
+	}
+	t.header("[virtual.check]")
+	gc, gn := ResolveTimeouts(0, 0, g.CheckTimeout, g.NegotiateTimeout)
+	t.check(&v.Check, v, gc, gn, g.CheckInterval, g.CheckCount, g.FailureCount)
+	for _, r := range v.Reals {
+		t.header("[[virtual.real]]")
+		if v.Protocol != "fwm" && r.Port == v.Port {
+			// the port is the virtual's: keep the file short
+			if r.Addr.Is6() {
+				t.str("address", "["+r.Addr.String()+"]:"+fmt.Sprint(r.Port))
+			} else {
+				t.str("address", r.HostPort())
+			}
+		} else {
+			t.str("address", realAddr(r))
+		}
+		t.str("forward", r.Forward)
+		t.int("weight", r.Weight)
+		if r.Lower > 0 {
+			t.int("lower", r.Lower)
+		}
+		if r.Upper > 0 {
+			t.int("upper", r.Upper)
+		}
+		if r.HasOverride {
+			t.str("request", r.Request)
+			t.str("receive", r.Receive)
+		}
+		if r.Quiescent != nil {
+			t.bool("quiescent", *r.Quiescent)
+		}
+		if r.Check != nil {
+			t.header("[virtual.real.check]")
+			c := &v.Check
+			t.check(r.Check, v, c.CheckTimeout, c.NegotiateTimeout, c.Interval, c.Count, c.FailureCount)
+		}
+	}
+}
+
+// check writes a check table; the base values are what the reader would
+// derive when a key is absent, so only differences are written.
+func (t *tomlWriter) check(c *Check, v *Virtual, baseCT, baseNT, baseIntv time.Duration, baseCount, baseFail int) {
+	t.str("type", c.Type)
+	if c.Type == "combined" {
+		t.int("negotiate_every", c.NegotiateEvery)
+	}
+	t.str("service", c.Service)
+	if c.Port != 0 {
+		t.int("port", int(c.Port))
+	}
+	if c.Request != "/" {
+		t.str("request", c.Request)
+	}
+	t.optStr("receive", c.Receive)
+	if c.HTTPMethod != "GET" {
+		t.str("httpmethod", c.HTTPMethod)
+	}
+	t.optStr("virtualhost", c.VirtualHost)
+	if !(c.Service == "ftp" && c.Login == "anonymous") {
+		t.optStr("login", c.Login)
+	}
+	t.optStr("passwd", c.Passwd)
+	t.optStr("database", c.Database)
+	t.optStr("secret", c.Secret)
+	if !(c.Type == "external" && c.Command == "/bin/true") {
+		t.optStr("checkcommand", c.Command)
+	}
+	if c.VerifyTLS {
+		t.bool("verify_tls", true)
+	}
+	if len(c.StatusCodes) > 0 {
+		var s []string
+		for _, r := range c.StatusCodes {
+			if r.Lo == r.Hi {
+				s = append(s, fmt.Sprint(r.Lo))
+			} else {
+				s = append(s, fmt.Sprintf("%d-%d", r.Lo, r.Hi))
+			}
+		}
+		t.strs("status_codes", s)
+	}
+	t.optStr("digest", c.Digest)
+	t.optStr("dns_type", c.DNSType)
+	t.optStr("dns_name", c.DNSName)
+	if c.RetryDelay > 0 {
+		t.dur("retry_delay", c.RetryDelay)
+	}
+	if c.Interval != baseIntv {
+		t.dur("checkinterval", c.Interval)
+	}
+	if c.CheckTimeout != baseCT || c.NegotiateTimeout != baseNT {
+		t.dur("checktimeout", c.CheckTimeout)
+		t.dur("negotiatetimeout", c.NegotiateTimeout)
+	}
+	if c.Count != baseCount {
+		t.int("checkcount", c.Count)
+	}
+	if c.FailureCount != baseFail {
+		t.int("failurecount", c.FailureCount)
+	}
+}
+
+func (t *tomlWriter) vrrp(in *VRRPInstance) {
+	t.header("[[vrrp_instance]]")
+	t.str("name", in.Name)
+	t.str("interface", in.Interface)
+	t.int("virtual_router_id", in.VRID)
+	t.int("priority", in.Priority)
+	t.str("state", in.State)
+	if in.NoPreempt {
+		t.bool("nopreempt", true)
+	}
+	if in.PreemptDelay > 0 {
+		t.dur("preempt_delay", in.PreemptDelay)
+	}
+	t.dur("advert_int", in.AdvertInt)
+	t.int("version", in.Version)
+	t.optStr("auth_type", in.AuthType)
+	t.optStr("auth_pass", in.AuthPass)
+	if in.UnicastSrc.IsValid() {
+		t.str("unicast_src_ip", in.UnicastSrc.String())
+	}
+	if len(in.UnicastPeers) > 0 {
+		var s []string
+		for _, p := range in.UnicastPeers {
+			s = append(s, p.String())
+		}
+		t.strs("unicast_peer", s)
+	}
+	var vips []string
+	for _, p := range in.VirtualIPs {
+		s := p.String()
+		if d := in.VirtualIPDevs[s]; d != "" {
+			s += " dev " + d
+		}
+		vips = append(vips, s)
+	}
+	t.strs("virtual_ipaddress", vips)
+	tracks := func(k string, refs []TrackRef) {
+		if len(refs) == 0 {
+			return
+		}
+		var s []string
+		for _, r := range refs {
+			s = append(s, fmt.Sprintf("{ name = %s, weight = %d }", tomlQuote(r.Name), r.Weight))
+		}
+		fmt.Fprintf(&t.b, "%s = [%s]\n", k, strings.Join(s, ", "))
+	}
+	tracks("track_script", in.TrackScripts)
+	tracks("track_interface", in.TrackInterfaces)
+	tracks("track_file", in.TrackFiles)
+	t.optStr("notify_master", in.NotifyMaster)
+	t.optStr("notify_backup", in.NotifyBackup)
+	t.optStr("notify_fault", in.NotifyFault)
+	t.optStr("notify_stop", in.NotifyStop)
+	t.optStr("notify", in.Notify)
+	t.dur("garp_master_delay", in.GARPMasterDelay)
+	t.int("garp_master_repeat", in.GARPMasterRepeat)
+	if in.GARPMasterRefresh > 0 {
+		t.dur("garp_master_refresh", in.GARPMasterRefresh)
+	}
+	t.int("garp_master_refresh_repeat", in.GARPRefreshRepeat)
+}
