@@ -131,6 +131,7 @@ func TestPlanRejects(t *testing.T) {
 		{Family: 6, Protocol: "tcp", Addr: vip, Port: 80, Scheduler: "rr"},
 		web(gate(1, 1), gate(1, 2)),
 		web(Dest{Addr: rip(1), Weight: 70000}),
+		web(Dest{Addr: rip(1), Weight: 1, Lower: 5}),
 		{Family: 4, Protocol: "tcp", Addr: vip, Port: 80, Scheduler: "rr", Flags: FlagPersistent, Netmask: 33},
 	}
 	for i, s := range bad {

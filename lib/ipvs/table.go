@@ -288,6 +288,10 @@ func (s *Service) Validate() error {
 		if d.Addr.Is4() != (s.Family == 4) {
 			return fmt.Errorf("%s: real %s: not IPv%d like its virtual", s.Key(), d.Key(), s.Family)
 		}
+		if d.Lower > d.Upper {
+			// The kernel refuses it with ERANGE, an upper of 0 (none) included.
+			return fmt.Errorf("%s: real %s: lower threshold %d above the upper one %d (l:N needs u:M with M >= N)", s.Key(), d.Key(), d.Lower, d.Upper)
+		}
 		if seen[d.Key()] {
 			return fmt.Errorf("%s: real %s twice", s.Key(), d.Key())
 		}
