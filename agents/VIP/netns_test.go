@@ -1,0 +1,321 @@
+package vip
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ocf-lvs/ocf-lvs/internal/netns"
+	"github.com/ocf-lvs/ocf-lvs/internal/testenv"
+	"github.com/ocf-lvs/ocf-lvs/lib/addr"
+	"github.com/ocf-lvs/ocf-lvs/ocf"
+)
+
+var (
+	binOnce sync.Once
+	binDir  string
+	binErr  error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
+// agentBin builds cmd/VIP once, in a directory user nobody can read
+// (ocf-tester runs meta-data as nobody; the not-root tests run as nobody).
+func agentBin(t *testing.T) string {
+	t.Helper()
+	binOnce.Do(func() {
+		if binDir, binErr = os.MkdirTemp("", "vip-bin-"); binErr != nil {
+			return
+		}
+		os.Chmod(binDir, 0o755)
+		out, err := exec.Command("go", "build", "-o", filepath.Join(binDir, "VIP"), "github.com/ocf-lvs/ocf-lvs/cmd/VIP").CombinedOutput()
+		if err != nil {
+			binErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if binErr != nil {
+		t.Fatal(binErr)
+	}
+	return filepath.Join(binDir, "VIP")
+}
+
+// host runs agents in one namespace with one HA_RSCTMP.
+type host struct {
+	t      *testing.T
+	ns     string
+	rsctmp string
+	agent  string // path of the agent to run
+}
+
+func newHost(t *testing.T, ns, agent string) *host {
+	d := t.TempDir()
+	os.Chmod(d, 0o777) // the not-root cases run as nobody
+	return &host{t: t, ns: ns, rsctmp: d, agent: agent}
+}
+
+// run runs one action with OCF_RESKEY_ k=v pairs (and any other NAME=v
+// given as "env:NAME=v"); it returns the exit code and stderr.
+func (h *host) run(action string, kv ...string) (int, string) {
+	h.t.Helper()
+	env := []string{"PATH=" + os.Getenv("PATH"), "OCF_ROOT=/usr/lib/ocf", "HA_RSCTMP=" + h.rsctmp,
+		"OCF_RESOURCE_INSTANCE=vip-test"}
+	var pre []string
+	for _, s := range kv {
+		switch {
+		case strings.HasPrefix(s, "env:"):
+			env = append(env, s[4:])
+		case s == "as:nobody":
+			pre = []string{"setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"}
+		default:
+			env = append(env, "OCF_RESKEY_"+s)
+		}
+	}
+	args := []string{}
+	if h.ns != "" {
+		args = append(args, "ip", "netns", "exec", h.ns)
+	}
+	args = append(append(append(args, pre...), h.agent), action)
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Env = env
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		h.t.Fatalf("%s %s: %v", h.agent, action, err)
+	}
+	return code, stderr.String()
+}
+
+func (h *host) want(code int, action string, kv ...string) string {
+	h.t.Helper()
+	got, stderr := h.run(action, kv...)
+	if got != code {
+		h.t.Errorf("%s %s %v: exit %d, want %d\n%s", filepath.Base(h.agent), action, kv, got, code, stderr)
+	}
+	return stderr
+}
+
+// addrInfo is one entry of `ip -j addr`'s addr_info, plus the interface.
+type addrInfo map[string]any
+
+// addrsOf returns ns's addresses equal to ip (ip -j addr), keyed "ifname".
+func addrsOf(t *testing.T, ns, ip string) map[string]addrInfo {
+	t.Helper()
+	out, err := exec.Command("ip", "-n", ns, "-j", "addr", "show").Output()
+	if err != nil {
+		t.Fatalf("ip -j addr: %v", err)
+	}
+	var links []struct {
+		Ifname   string     `json:"ifname"`
+		AddrInfo []addrInfo `json:"addr_info"`
+	}
+	if err := json.Unmarshal(out, &links); err != nil {
+		t.Fatal(err)
+	}
+	res := map[string]addrInfo{}
+	for _, l := range links {
+		for _, a := range l.AddrInfo {
+			if a["local"] == ip {
+				res[l.Ifname] = a
+			}
+		}
+	}
+	return res
+}
+
+// frames returns the captured frames equal to one of want.
+func matching(c *netns.Capture, want [][]byte) [][]byte {
+	var got [][]byte
+	for _, f := range c.Frames() {
+		for _, w := range want {
+			if bytes.Equal(f, w) {
+				got = append(got, f)
+			}
+		}
+	}
+	return got
+}
+
+func TestNetnsStartMonitorStop(t *testing.T) {
+	p := netns.New(t)
+	h := newHost(t, p.A, agentBin(t))
+	for _, fam := range []string{"v4", "v6"} {
+		t.Run(fam, func(t *testing.T) {
+			h.t = t
+			ip, et := p.V4(100), addr.EtherTypeARP
+			params := []string{"ip=" + ip, "iflabel=web", "broadcast=+", "arp_count=3", "arp_interval=100"}
+			if fam == "v6" {
+				ip, et = p.V6(100), addr.EtherTypeIPv6
+				params = []string{"ip=" + ip, "arp_count=3", "arp_interval=100"}
+			}
+			vip := netip.MustParseAddr(ip)
+			want, _ := addr.AnnounceFrames(p.MACA, vip, false)
+			capt := netns.NewCapture(t, p.B, "eth0", et)
+
+			h.want(7, "monitor", params...)
+			t0 := time.Now()
+			h.want(0, "start", params...)
+			took := time.Since(t0)
+			as := addrsOf(t, p.A, ip)
+			a, ok := as["eth0"]
+			if !ok || len(as) != 1 {
+				t.Fatalf("after start: %v", as)
+			}
+			if fam == "v4" {
+				if a["prefixlen"] != 24.0 || a["label"] != "eth0:web" || a["broadcast"] != p.V4(255) {
+					t.Errorf("v4 address: %v", a)
+				}
+				// start returns after the first pair; the rest come from the background.
+				if took > 250*time.Millisecond {
+					t.Errorf("start took %v: announcements should not hold it", took)
+				}
+			} else if a["prefixlen"] != 64.0 || a["tentative"] == true {
+				t.Errorf("v6 address: %v", a)
+			}
+			h.want(0, "monitor", params...)
+			h.want(0, "monitor", append(params, "env:OCF_RESKEY_CRM_meta_interval=10000")...)
+			h.want(0, "start", params...)
+
+			// 3 rounds, about 100 ms apart, byte for byte as built.
+			var got [][]byte
+			netns.WaitFor(3*time.Second, func() bool { got = matching(capt, want); return len(got) >= 3*len(want) })
+			if len(got) != 3*len(want) {
+				t.Errorf("peer saw %d announcement frames, want %d", len(got), 3*len(want))
+			}
+
+			// arp_count_refresh: monitor announces again.
+			before := len(matching(capt, want))
+			h.want(0, "monitor", append(params, "arp_count_refresh=1")...)
+			if !netns.WaitFor(2*time.Second, func() bool { return len(matching(capt, want)) >= before+len(want) }) {
+				t.Errorf("monitor with arp_count_refresh=1 sent nothing")
+			}
+
+			h.want(0, "stop", params...)
+			h.want(0, "stop", params...)
+			h.want(7, "monitor", params...)
+			if as := addrsOf(t, p.A, ip); len(as) != 0 {
+				t.Errorf("after stop: %v", as)
+			}
+			if ents, _ := os.ReadDir(h.rsctmp); len(ents) != 0 {
+				t.Errorf("state left behind: %v", ents)
+			}
+		})
+	}
+}
+
+// DAD: the peer already holds the address. IPv6 fails DAD; IPv4 with
+// run_arping sees the peer answer. Start fails and leaves nothing.
+func TestNetnsDuplicateAddress(t *testing.T) {
+	p := netns.New(t)
+	h := newHost(t, p.A, agentBin(t))
+	stderr := h.want(ocf.ErrGeneric, "start", "ip="+p.V6(2))
+	if !strings.Contains(stderr, "ocf-exit-reason:") || !strings.Contains(stderr, "DAD") || !strings.Contains(stderr, "removed") {
+		t.Errorf("v6 DAD reason: %s", stderr)
+	}
+	if as := addrsOf(t, p.A, p.V6(2)); len(as) != 0 {
+		t.Errorf("v6 address left behind after DAD failure: %v", as)
+	}
+	h.want(7, "monitor", "ip="+p.V6(2))
+
+	stderr = h.want(ocf.ErrGeneric, "start", "ip="+p.V4(2), "run_arping=true")
+	if !strings.Contains(stderr, "collision") || !strings.Contains(stderr, p.MACB.String()) {
+		t.Errorf("v4 run_arping reason: %s", stderr)
+	}
+	if as := addrsOf(t, p.A, p.V4(2)); len(as) != 0 {
+		t.Errorf("v4 address added despite the collision: %v", as)
+	}
+	// a free address passes the check
+	h.want(0, "start", "ip="+p.V4(3), "run_arping=true")
+	h.want(0, "stop", "ip="+p.V4(3), "run_arping=true")
+}
+
+// Link down (the peer's end goes down: no carrier) = not running, unless
+// check_link_status=false.
+func TestNetnsLinkDown(t *testing.T) {
+	p := netns.New(t)
+	h := newHost(t, p.A, agentBin(t))
+	ip := "ip=" + p.V4(100)
+	h.want(0, "start", ip, "arp_count=1")
+	p.Run(t, p.B, "ip", "link", "set", "eth0", "down")
+	h.want(7, "monitor", ip, "env:OCF_RESKEY_CRM_meta_interval=10000")
+	h.want(0, "monitor", ip, "check_link_status=false")
+	p.Run(t, p.B, "ip", "link", "set", "eth0", "up")
+	if !netns.WaitFor(5*time.Second, func() bool { c, _ := h.run("monitor", ip); return c == 0 }) {
+		t.Error("monitor not 0 after the link came back")
+	}
+	h.want(0, "stop", ip)
+}
+
+// lvs_support: a /32 of the VIP on lo (LVS-DR real server) leaves lo while
+// the VIP runs, and comes back on stop.
+func TestNetnsLVSSupport(t *testing.T) {
+	p := netns.New(t)
+	h := newHost(t, p.A, agentBin(t))
+	vip := p.V4(100)
+	p.Run(t, p.A, "ip", "addr", "add", vip+"/32", "dev", "lo")
+	params := []string{"ip=" + vip, "lvs_support=true", "arp_count=1"}
+	h.want(0, "start", params...)
+	as := addrsOf(t, p.A, vip)
+	if _, onLo := as["lo"]; onLo || as["eth0"] == nil {
+		t.Errorf("after start: %v, want on eth0 only", as)
+	}
+	if _, err := os.Stat(filepath.Join(h.rsctmp, vip)); err != nil {
+		t.Errorf("loopback state file (IPaddr2's name): %v", err)
+	}
+	h.want(0, "monitor", params...)
+	h.want(0, "stop", params...)
+	as = addrsOf(t, p.A, vip)
+	if lo := as["lo"]; lo == nil || lo["prefixlen"] != 32.0 || as["eth0"] != nil {
+		t.Errorf("after stop: %v, want %s/32 back on lo only", as, vip)
+	}
+}
+
+// network_namespace: the agent, started outside, works inside the namespace.
+func TestNetnsNetworkNamespaceParam(t *testing.T) {
+	p := netns.New(t)
+	h := newHost(t, "", agentBin(t))
+	params := []string{"ip=" + p.V4(100), "network_namespace=" + p.A, "arp_count=2", "arp_interval=50"}
+	h.want(0, "start", params...)
+	if as := addrsOf(t, p.A, p.V4(100)); as["eth0"] == nil {
+		t.Errorf("not in %s: %v", p.A, as)
+	}
+	h.want(0, "monitor", params...)
+	h.want(0, "stop", params...)
+	h.want(7, "monitor", params...)
+	if code, _ := h.run("monitor", "ip="+p.V4(100), "network_namespace=nosuch-ns"); code == 0 || code == 7 {
+		t.Errorf("missing namespace: monitor %d", code)
+	}
+}
+
+func TestNetnsOCFTester(t *testing.T) {
+	tester := testenv.Command(t, "ocf-tester")
+	p := netns.New(t)
+	bin := agentBin(t)
+	for _, c := range []struct{ name, ip string }{{"v4", p.V4(100)}, {"v6", p.V6(100)}} {
+		t.Run(c.name, func(t *testing.T) {
+			cmd := p.Cmd(p.A, tester, "-n", "vip_"+c.name, "-o", "ip="+c.ip, "-o", "arp_count=2", bin)
+			cmd.Env = append(os.Environ(), "HA_RSCTMP="+t.TempDir())
+			out, err := cmd.CombinedOutput()
+			if err != nil || !strings.Contains(string(out), "passed all tests") {
+				t.Fatalf("ocf-tester: %v\n%s", err, out)
+			}
+		})
+	}
+}
