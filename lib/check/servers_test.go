@@ -31,6 +31,12 @@ type daemon struct {
 // start runs a server in its own process group; Cleanup kills it by PID.
 func start(t *testing.T, dir string, env []string, name string, args ...string) *daemon {
 	t.Helper()
+	return startAs(t, nil, dir, env, name, args...)
+}
+
+// startAs runs the server as another user (postgres refuses root).
+func startAs(t *testing.T, cred *syscall.Credential, dir string, env []string, name string, args ...string) *daemon {
+	t.Helper()
 	logf := filepath.Join(dir, filepath.Base(name)+".log")
 	f, err := os.Create(logf)
 	if err != nil {
@@ -40,7 +46,7 @@ func start(t *testing.T, dir string, env []string, name string, args ...string) 
 	cmd.Dir = dir
 	cmd.Stdout, cmd.Stderr = f, f
 	cmd.Env = append(os.Environ(), env...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: cred}
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", name, err)
 	}
@@ -453,4 +459,157 @@ service pop3-login {
 	// stopping the master alone leaves its login processes answering:
 	// stop the whole group (hangAndKill signals the process group).
 	hangAndKill(t, d, imap)
+}
+
+func userCred(t *testing.T, name string) *syscall.Credential {
+	t.Helper()
+	out, err := exec.Command("id", "-u", name).Output()
+	if err != nil {
+		testenv.Skip(t, "no user %s", name)
+	}
+	uid, _ := strconv.Atoi(strings.TrimSpace(string(out)))
+	out, _ = exec.Command("id", "-g", name).Output()
+	gid, _ := strconv.Atoi(strings.TrimSpace(string(out)))
+	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
+}
+
+func TestRealPostgres(t *testing.T) {
+	testenv.Root(t)
+	bin := "/usr/lib/postgresql/15/bin"
+	if m, _ := filepath.Glob("/usr/lib/postgresql/*/bin/postgres"); len(m) > 0 {
+		bin = filepath.Dir(m[len(m)-1])
+	} else {
+		testenv.Skip(t, "no PostgreSQL server (package postgresql)")
+	}
+	cred := userCred(t, "postgres")
+	dir := openDir(t)
+	data := dir + "/data"
+	os.MkdirAll(data, 0o700)
+	os.MkdirAll(dir+"/sock", 0o755)
+	os.WriteFile(dir+"/pw", []byte("pgsecret\n"), 0o644)
+	for _, p := range []string{data, dir + "/sock"} {
+		os.Chown(p, int(cred.Uid), int(cred.Gid))
+	}
+	initdb := exec.Command(bin+"/initdb", "-D", data, "-U", "postgres", "--auth=scram-sha-256", "--pwfile="+dir+"/pw")
+	initdb.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	if out, err := initdb.CombinedOutput(); err != nil {
+		t.Fatalf("initdb: %v\n%s", err, out)
+	}
+	port := freePort(t)
+	d := startAs(t, cred, dir, nil, bin+"/postgres", "-D", data, "-k", dir+"/sock",
+		"-p", strconv.Itoa(int(port)), "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off")
+
+	s := realSpec("pgsql", port)
+	s.Login, s.Passwd, s.Database, s.Request = "postgres", "pgsecret", "postgres", "SELECT 1"
+	waitUp(t, s, 30*time.Second)
+	bad := s
+	bad.Passwd = "wrong"
+	mustDown(t, bad, "password authentication failed")
+	bad = s
+	bad.Request = "SELECT 1 WHERE false"
+	mustDown(t, bad, "no rows")
+	bad = s
+	bad.Request = "SELECT * FROM nosuchtable"
+	mustDown(t, bad, "does not exist")
+	bad = s
+	bad.Database = "nosuchdb"
+	mustDown(t, bad, "nosuchdb")
+
+	hangAndKill(t, d, s)
+}
+
+func TestRealMariaDB(t *testing.T) {
+	testenv.Root(t)
+	installDB := testenv.Command(t, "mariadb-install-db")
+	mariadbd := testenv.Command(t, "mariadbd")
+	client := testenv.Command(t, "mariadb")
+	dir := openDir(t)
+	if err := run1(installDB, "--no-defaults", "--datadir="+dir+"/db", "--user=root", "--skip-test-db", "--auth-root-authentication-method=socket"); err != nil {
+		t.Fatal(err)
+	}
+	port := freePort(t)
+	sock := dir + "/mysqld.sock"
+	d := start(t, dir, nil, mariadbd, "--no-defaults", "--datadir="+dir+"/db", "--socket="+sock,
+		"--port="+strconv.Itoa(int(port)), "--bind-address=127.0.0.1", "--user=root",
+		"--pid-file="+dir+"/mysqld.pid", "--skip-log-bin", "--innodb-buffer-pool-size=16M")
+	deadline := time.Now().Add(60 * time.Second)
+	setup := "CREATE DATABASE lvs; CREATE TABLE lvs.pool (host VARCHAR(40), enabled INT);" +
+		"INSERT INTO lvs.pool VALUES ('web1', 1), ('web2', 0);" +
+		"CREATE USER chk@'%' IDENTIFIED BY 'mysecret'; GRANT SELECT ON lvs.* TO chk@'%';"
+	for {
+		err := run1(client, "--no-defaults", "-S", sock, "-u", "root", "-e", setup)
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("mariadb never answered: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	s := realSpec("mysql", port)
+	s.Login, s.Passwd, s.Database = "chk", "mysecret", "lvs"
+	s.Request = "SELECT * FROM pool WHERE host='web1' AND enabled=1"
+	waitUp(t, s, 30*time.Second)
+	bad := s
+	bad.Request = "SELECT * FROM pool WHERE host='web2' AND enabled=1" // disabled in the table
+	mustDown(t, bad, "no rows")
+	bad = s
+	bad.Passwd = "wrong"
+	mustDown(t, bad, "Access denied")
+	bad = s
+	bad.Request = "SELECT * FROM nosuch"
+	mustDown(t, bad, "doesn't exist")
+
+	hangAndKill(t, d, s)
+}
+
+func TestRealFreeRADIUS(t *testing.T) {
+	testenv.Root(t)
+	radiusd := testenv.Command(t, "freeradius")
+	src := "/etc/freeradius/3.0"
+	if _, err := os.Stat(src + "/radiusd.conf"); err != nil {
+		testenv.Skip(t, "no %s (package freeradius)", src)
+	}
+	dir := openDir(t)
+	conf := dir + "/raddb"
+	if err := run1("cp", "-a", src, conf); err != nil {
+		t.Fatal(err)
+	}
+	// EAP needs certificates the package does not make; the check does not use it.
+	os.Remove(conf + "/mods-enabled/eap")
+	port := freePort(t)
+	ents, _ := os.ReadDir(conf + "/sites-enabled")
+	for _, e := range ents {
+		os.Remove(conf + "/sites-enabled/" + e.Name())
+	}
+	site := "server default {\n listen {\n  type = auth\n  ipaddr = 127.0.0.1\n  port = " + strconv.Itoa(int(port)) + "\n }\n" +
+		" authorize {\n  if (&User-Name == \"bob\") {\n   update control {\n    &Cleartext-Password := \"hello\"\n   }\n  }\n  pap\n }\n authenticate {\n  Auth-Type PAP {\n   pap\n  }\n }\n}\n"
+	os.WriteFile(conf+"/sites-enabled/default", []byte(site), 0o640)
+	os.WriteFile(conf+"/clients.conf", []byte("client lvs {\n ipaddr = 127.0.0.1\n secret = testing123\n}\n"), 0o640)
+	os.MkdirAll(dir+"/run", 0o755)
+	os.MkdirAll(dir+"/log", 0o755)
+	exec.Command("chown", "-R", "freerad:freerad", conf, dir+"/run", dir+"/log").Run()
+	b, _ := os.ReadFile(conf + "/radiusd.conf")
+	rc := strings.Replace(string(b), "run_dir = ${localstatedir}/run/${name}", "run_dir = "+dir+"/run", 1)
+	rc = strings.Replace(rc, "logdir = /var/log/freeradius", "logdir = "+dir+"/log", 1)
+	os.WriteFile(conf+"/radiusd.conf", []byte(rc), 0o640)
+	d := start(t, dir, nil, radiusd, "-f", "-l", "stdout", "-d", conf)
+
+	s := realSpec("radius", port)
+	s.Protocol, s.Login, s.Passwd, s.Secret = "udp", "bob", "hello", "testing123"
+	waitUp(t, s, 30*time.Second)
+	r := mustUp(t, s)
+	if !strings.Contains(r.Reason, "Accept") {
+		t.Fatalf("reason %q", r.Reason)
+	}
+	rej := s // a reject is an answer: up, as ldirectord
+	rej.Passwd = "wrong"
+	if r := mustUp(t, rej); !strings.Contains(r.Reason, "Reject") {
+		t.Fatalf("reason %q", r.Reason)
+	}
+	bad := s // wrong secret: the reply does not verify (or none comes)
+	bad.Secret, bad.NegotiateTimeout = "wrongsecret", time.Second
+	mustDown(t, bad, "no answer")
+
+	hangAndKill(t, d, s)
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"strconv"
 	"strings"
 
@@ -17,6 +18,9 @@ import (
 // it returns at least one row. ldirectord's DBI calls have no timeout;
 // here the whole dialogue is bounded by negotiatetimeout. One connection
 // per check, no pool: nothing stays open between checks.
+
+// The driver logs connection errors on its own; the check reports them.
+func init() { mysql.SetLogger(log.New(io.Discard, "", 0)) }
 
 func sqlQuery(s *Spec) (string, error) {
 	q := strings.TrimPrefix(s.Request, "/")
