@@ -26,6 +26,23 @@ type daemon struct {
 	t   *testing.T
 	cmd *exec.Cmd
 	log string
+	// pidFile of a server that makes its own session (postfix's master):
+	// its process group is signalled too.
+	pidFile string
+}
+
+// groups are the process groups to signal: the one we started, and the
+// group of the pid file's process when the server detaches into its own.
+func (d *daemon) groups() []int {
+	g := []int{d.cmd.Process.Pid}
+	if d.pidFile != "" {
+		if b, err := os.ReadFile(d.pidFile); err == nil {
+			if p, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && p > 1 {
+				g = append(g, p)
+			}
+		}
+	}
+	return g
 }
 
 // start runs a server in its own process group; Cleanup kills it by PID.
@@ -55,8 +72,10 @@ func startAs(t *testing.T, cred *syscall.Credential, dir string, env []string, n
 	exited := make(chan struct{})
 	go func() { cmd.Wait(); close(exited) }()
 	t.Cleanup(func() {
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGCONT)
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		for _, g := range d.groups() {
+			syscall.Kill(-g, syscall.SIGCONT)
+			syscall.Kill(-g, syscall.SIGKILL)
+		}
 		<-exited
 		if t.Failed() {
 			b, _ := os.ReadFile(logf)
@@ -86,7 +105,11 @@ func tailN(s string, n int) string {
 	return s
 }
 
-func (d *daemon) signal(sig syscall.Signal) { syscall.Kill(-d.cmd.Process.Pid, sig) }
+func (d *daemon) signal(sig syscall.Signal) {
+	for _, g := range d.groups() {
+		syscall.Kill(-g, sig)
+	}
+}
 
 func freePort(t *testing.T) uint16 {
 	t.Helper()
@@ -610,6 +633,53 @@ func TestRealFreeRADIUS(t *testing.T) {
 	bad := s // wrong secret: the reply does not verify (or none comes)
 	bad.Secret, bad.NegotiateTimeout = "wrongsecret", time.Second
 	mustDown(t, bad, "no answer")
+
+	hangAndKill(t, d, s)
+}
+
+func TestRealPostfix(t *testing.T) {
+	testenv.Root(t)
+	postfix := testenv.Command(t, "postfix")
+	dir := openDir(t)
+	for _, d := range []string{"conf", "spool", "data"} {
+		os.MkdirAll(dir+"/"+d, 0o755)
+	}
+	exec.Command("chown", "postfix", dir+"/data").Run()
+	p, ps, pr := freePort(t), freePort(t), freePort(t)
+	main := fmt.Sprintf(`compatibility_level = 3.6
+queue_directory = %[1]s/spool
+data_directory = %[1]s/data
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+myhostname = mx.lvs.test
+mydestination =
+maillog_file = /dev/stdout
+`, dir)
+	master := fmt.Sprintf(`127.0.0.1:%d inet n - n - - smtpd
+127.0.0.1:%d inet n - n - - smtpd -o syslog_name=postfix/submission
+127.0.0.1:%d inet n - n - - smtpd -o smtpd_delay_reject=no -o smtpd_client_restrictions=reject
+postlog unix-dgram n - n - 1 postlogd
+cleanup unix n - n - 0 cleanup
+rewrite unix - - n - - trivial-rewrite
+anvil unix - - n - 1 anvil
+proxymap unix - - n - - proxymap
+defer unix - - n - 0 bounce
+bounce unix - - n - 0 bounce
+trace unix - - n - 0 bounce
+verify unix - - n - 1 verify
+qmgr unix n - n 300 1 qmgr
+scache unix - - n - 1 scache
+`, p, ps, pr)
+	os.WriteFile(dir+"/conf/main.cf", []byte(main), 0o644)
+	os.WriteFile(dir+"/conf/master.cf", []byte(master), 0o644)
+	d := start(t, dir, nil, postfix, "-c", dir+"/conf", "start-fg")
+	d.pidFile = dir + "/spool/pid/master.pid" // master makes its own session
+
+	s := realSpec("smtp", p)
+	waitUp(t, s, 30*time.Second)
+	sub := realSpec("submission", ps)
+	mustUp(t, sub)
+	mustDown(t, realSpec("smtp", pr), "554") // a server that refuses us
 
 	hangAndKill(t, d, s)
 }
