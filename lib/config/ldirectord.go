@@ -55,6 +55,7 @@ type ldParser struct {
 	fallback, fallback6            *lineVal
 	virtuals                       []*ldVirtual
 	seen                           map[string]int
+	trailing                       bool // the current line ends in blanks
 }
 
 func parseLdirectord(name string, data []byte, o Options) (*Config, error) {
@@ -78,6 +79,7 @@ func parseLdirectord(name string, data []byte, o Options) (*Config, error) {
 		n := i + 1
 		raw = strings.TrimRight(raw, "\r")
 		trimmed := strings.TrimSpace(raw)
+		p.trailing = strings.TrimRight(raw, " \t") != raw
 		if trimmed == "" {
 			if cur != nil && blankAfter == 0 {
 				blankAfter = n
@@ -194,10 +196,11 @@ func (p *ldParser) quoted(line int, key, v string, required bool) (string, bool)
 
 func (p *ldParser) yesNo(line int, key, v string) (bool, bool) {
 	switch v {
-	case "yes":
-		return true, true
-	case "no":
-		return false, true
+	case "yes", "no":
+		if p.trailing {
+			p.d.warnf(line, "%s: blank after %q ignored (ldirectord rejects it)", key, v)
+		}
+		return v == "yes", true
 	}
 	if l := strings.ToLower(strings.TrimSpace(v)); l == "yes" || l == "no" {
 		p.d.warnf(line, "%s: %q read as %q (ldirectord accepts only exactly yes or no)", key, v, l)

@@ -121,7 +121,10 @@ type Check struct {
 	VirtualHost      string
 	Login, Passwd    string
 	Database, Secret string
-	Command          string        // checkcommand for external
+	Command          string // checkcommand for external
+	// MiscPath: Command is a keepalived MISC_CHECK misc_path, a command line
+	// run by /bin/sh -c as is, without ldirectord's four arguments.
+	MiscPath         bool
 	Interval         time.Duration // effective checkinterval
 	CheckTimeout     time.Duration // effective, resolved as ldirectord does
 	NegotiateTimeout time.Duration // effective, resolved as ldirectord does
@@ -131,9 +134,12 @@ type Check struct {
 	// keepalived HTTP_GET/SSL_GET, DNS_CHECK
 	StatusCodes []StatusRange
 	Digest      string
-	DNSType     string
-	DNSName     string
-	RetryDelay  time.Duration // delay_before_retry
+	// DNSType/DNSName (keepalived DNS_CHECK, service dns): query this name and
+	// type; any answer is up. When empty, ldirectord's dns check applies
+	// (query Request, up when an answer matches Receive).
+	DNSType    string
+	DNSName    string
+	RetryDelay time.Duration // delay_before_retry
 }
 
 // StatusRange is an inclusive range of accepted HTTP status codes.

@@ -221,6 +221,9 @@ func checkLine(c *Check, v *Virtual) string {
 	}
 	if c.Type == "external" {
 		s += fmt.Sprintf(" command=%q", c.Command)
+		if c.MiscPath {
+			s += " shell=yes"
+		}
 	}
 	for i, r := range c.StatusCodes {
 		if i == 0 {

@@ -141,6 +141,7 @@ type tomlCheck struct {
 	Database         string   `toml:"database"`
 	Secret           string   `toml:"secret"`
 	Command          string   `toml:"checkcommand"`
+	CommandShell     bool     `toml:"checkcommand_shell"`
 	Interval         duration `toml:"checkinterval"`
 	CheckTimeout     duration `toml:"checktimeout"`
 	NegotiateTimeout duration `toml:"negotiatetimeout"`
@@ -215,8 +216,9 @@ type tomlLines struct {
 }
 
 var (
-	reHeader = regexp.MustCompile(`^\s*(\[\[?)\s*([A-Za-z0-9_.\s"-]+?)\s*\]\]?\s*(#.*)?$`)
-	reKey    = regexp.MustCompile(`^\s*([A-Za-z0-9_-]+)\s*=`)
+	reTOMLErrLine = regexp.MustCompile(`^toml: line (\d+) \(last key "([^"]*)"\): (.*)$`)
+	reHeader      = regexp.MustCompile(`^\s*(\[\[?)\s*([A-Za-z0-9_.\s"-]+?)\s*\]\]?\s*(#.*)?$`)
+	reKey         = regexp.MustCompile(`^\s*([A-Za-z0-9_-]+)\s*=`)
 )
 
 func scanTOMLLines(data []byte) tomlLines {
@@ -294,12 +296,19 @@ func parseTOML(name string, data []byte, o Options) (*Config, error) {
 	md, err := toml.Decode(string(data), &f)
 	if err != nil {
 		var pe toml.ParseError
-		if errors.As(err, &pe) {
+		var ppe *toml.ParseError
+		if errors.As(err, &ppe) {
+			pe = *ppe
+		}
+		if errors.As(err, &pe) || ppe != nil {
 			msg := pe.Message
 			if pe.LastKey != "" {
 				msg = fmt.Sprintf("%s: %s", pe.LastKey, msg)
 			}
 			r.d.errorf(pe.Position.Line, "%s", msg)
+		} else if m := reTOMLErrLine.FindStringSubmatch(err.Error()); m != nil {
+			n, _ := strconv.Atoi(m[1])
+			r.d.errorf(n, "%s: %s", m[2], m[3])
 		} else {
 			r.d.errorf(0, "%v", err)
 		}
@@ -659,7 +668,7 @@ func (r *tomlReader) check(path string, tc *tomlCheck, v *Virtual, g *Global, ba
 	if c.Service == "ftp" && c.Login == "" {
 		c.Login = "anonymous"
 	}
-	c.Command = tc.Command
+	c.Command, c.MiscPath = tc.Command, tc.CommandShell
 	if c.Type == "external" && c.Command == "" {
 		c.Command = "/bin/true"
 	}

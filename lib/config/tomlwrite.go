@@ -285,6 +285,9 @@ func (t *tomlWriter) check(c *Check, v *Virtual, baseCT, baseNT, baseIntv time.D
 	if !(c.Type == "external" && c.Command == "/bin/true") {
 		t.optStr("checkcommand", c.Command)
 	}
+	if c.MiscPath {
+		t.bool("checkcommand_shell", true)
+	}
 	if c.VerifyTLS {
 		t.bool("verify_tls", true)
 	}

@@ -1,0 +1,1147 @@
+package config
+
+import (
+	"fmt"
+	"net/netip"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// keepalived.conf import. keepalived's grammar is `keyword args...` per
+// line, with `{ ... }` blocks; `!` and `#` start comments; `include GLOB`
+// inlines files. Everything the model can express is imported; everything
+// else is reported, line by line: a warning when ignoring it changes nothing
+// for the load balancer (router_id, smtp_alert, snmp names), an error when
+// it would (virtual_server_group, a second checker on one real_server).
+
+type kaToken struct {
+	text string
+	file string
+	line int
+	nl   bool // first token of a line
+}
+
+type kaStmt struct {
+	key      string
+	args     []string
+	file     string
+	line     int
+	children []*kaStmt
+	block    bool
+}
+
+type kaReader struct {
+	d     diags
+	o     Options
+	depth int
+	files int
+}
+
+func (r *kaReader) errorf(file string, line int, format string, args ...any) {
+	if len(r.d.errs) < maxErrors {
+		r.d.errs = append(r.d.errs, Diag{File: file, Line: line, Msg: fmt.Sprintf(format, args...)})
+	}
+}
+
+func (r *kaReader) warnf(file string, line int, format string, args ...any) {
+	if len(r.d.warnings) < maxErrors {
+		r.d.warnings = append(r.d.warnings, Diag{File: file, Line: line, Msg: fmt.Sprintf(format, args...)})
+	}
+}
+
+// tokenize splits a file into tokens, expanding includes in place.
+func (r *kaReader) tokenize(name string, data []byte, out []kaToken) []kaToken {
+	for i, line := range strings.Split(string(data), "\n") {
+		n := i + 1
+		first := true
+		var toks []kaToken
+		s := line
+		for len(s) > 0 {
+			c := s[0]
+			switch {
+			case c == ' ' || c == '\t' || c == '\r':
+				s = s[1:]
+				continue
+			case c == '!' || c == '#':
+				s = ""
+				continue
+			case c == '{' || c == '}':
+				toks = append(toks, kaToken{text: string(c), file: name, line: n})
+				s = s[1:]
+				continue
+			case c == '"':
+				end := strings.IndexByte(s[1:], '"')
+				if end < 0 {
+					r.errorf(name, n, "missing closing quote")
+					toks = append(toks, kaToken{text: s[1:], file: name, line: n})
+					s = ""
+					continue
+				}
+				toks = append(toks, kaToken{text: s[1 : end+1], file: name, line: n})
+				s = s[end+2:]
+				continue
+			}
+			j := strings.IndexAny(s, " \t\r{}\"")
+			if j < 0 {
+				j = len(s)
+			}
+			toks = append(toks, kaToken{text: s[:j], file: name, line: n})
+			s = s[j:]
+		}
+		if len(toks) == 0 {
+			continue
+		}
+		toks[0].nl = first
+		if toks[0].text == "include" {
+			if len(toks) != 2 {
+				r.errorf(name, n, "include needs exactly one file pattern")
+				continue
+			}
+			out = r.include(name, n, toks[1].text, out)
+			continue
+		}
+		out = append(out, toks...)
+	}
+	return out
+}
+
+func (r *kaReader) include(from string, line int, pattern string, out []kaToken) []kaToken {
+	if r.depth >= 8 {
+		r.errorf(from, line, "include nested too deep (a loop?)")
+		return out
+	}
+	if !filepath.IsAbs(pattern) {
+		pattern = filepath.Join(filepath.Dir(from), pattern)
+	}
+	matches, err := r.o.Glob(pattern)
+	if err != nil {
+		r.errorf(from, line, "include %s: %v", pattern, err)
+		return out
+	}
+	if len(matches) == 0 {
+		r.warnf(from, line, "include %s: no file matches", pattern)
+		return out
+	}
+	sort.Strings(matches)
+	for _, m := range matches {
+		r.files++
+		if r.files > 1000 {
+			r.errorf(from, line, "too many included files")
+			return out
+		}
+		data, err := r.o.ReadFile(m)
+		if err != nil {
+			r.errorf(from, line, "include %s: %v", m, err)
+			continue
+		}
+		r.depth++
+		out = r.tokenize(m, data, out)
+		r.depth--
+	}
+	return out
+}
+
+// parseBlock builds statements until a closing brace (or the end).
+func (r *kaReader) parseBlock(toks []kaToken, i int, top bool, open kaToken) ([]*kaStmt, int) {
+	var out []*kaStmt
+	var cur *kaStmt
+	for i < len(toks) {
+		t := toks[i]
+		switch {
+		case t.text == "}":
+			if top {
+				r.errorf(t.file, t.line, "unexpected '}'")
+				i++
+				cur = nil
+				continue
+			}
+			return out, i + 1
+		case t.text == "{":
+			if cur == nil {
+				r.errorf(t.file, t.line, "'{' without a keyword")
+				cur = &kaStmt{file: t.file, line: t.line}
+			}
+			cur.block = true
+			cur.children, i = r.parseBlock(toks, i+1, false, t)
+			cur = nil
+			continue
+		case t.nl || cur == nil:
+			cur = &kaStmt{key: t.text, file: t.file, line: t.line}
+			out = append(out, cur)
+		default:
+			cur.args = append(cur.args, t.text)
+		}
+		i++
+	}
+	if !top {
+		r.errorf(open.file, open.line, "block opened here is not closed")
+	}
+	return out, i
+}
+
+func parseKeepalived(name string, data []byte, o Options) (*Config, error) {
+	r := &kaReader{d: diags{file: name}, o: o}
+	toks := r.tokenize(name, data, nil)
+	stmts, _ := r.parseBlock(toks, 0, true, kaToken{})
+	cfg := &Config{Source: name, Format: "keepalived"}
+	g := &cfg.Global
+	g.CheckInterval, g.CheckCount, g.FailureCount = 60*time.Second, 1, 1
+	g.CleanStop, g.LogFile, g.EmailAlertStatus = true, DefaultLogFile, []string{"all"}
+	im := &kaImport{r: r, cfg: cfg, vsSeen: map[string]*Virtual{}, version: 2}
+	for _, s := range stmts {
+		if s.key == "global_defs" {
+			im.globalDefs(s)
+		}
+	}
+	for _, s := range stmts {
+		switch s.key {
+		case "global_defs":
+		case "vrrp_script":
+			im.script(s)
+		}
+	}
+	for _, s := range stmts {
+		switch s.key {
+		case "global_defs", "vrrp_script":
+		case "vrrp_instance":
+			im.instance(s)
+		case "vrrp_sync_group":
+			im.syncGroup(s)
+		case "virtual_server":
+			im.virtualServer(s)
+		case "virtual_server_group":
+			r.errorf(s.file, s.line, "virtual_server_group is not supported: write one virtual_server per address")
+		case "static_ipaddress", "static_routes", "static_rules", "virtual_routes", "virtual_rules":
+			r.warnf(s.file, s.line, "%s not imported: lvsd does not manage static addresses or routes; configure them in the system", s.key)
+		case "linkbeat_interfaces", "vrrp_track_file", "track_file", "vrrp_track_process", "track_process", "garp_group", "bfd_instance", "net_namespace", "instance", "use_pid_dir":
+			r.errorf(s.file, s.line, "%s is not supported by lvsd", s.key)
+		default:
+			r.errorf(s.file, s.line, "unknown keyword %q", s.key)
+		}
+	}
+	im.finish()
+	cfg.Warnings = sorted(r.d.warnings)
+	if len(r.d.errs) > 0 {
+		return nil, Errors(sorted(r.d.errs))
+	}
+	return cfg, nil
+}
+
+type kaImport struct {
+	r       *kaReader
+	cfg     *Config
+	vsSeen  map[string]*Virtual
+	scripts map[string]*TrackScript
+	version int
+	garp    struct {
+		delay, refresh          time.Duration
+		repeat, refreshRepeat   int
+		delaySet, refreshSet    bool
+		repeatSet, refRepeatSet bool
+	}
+}
+
+func (im *kaImport) want(s *kaStmt, n int) bool {
+	if len(s.args) != n {
+		im.r.errorf(s.file, s.line, "%s takes %d value(s), got %d", s.key, n, len(s.args))
+		return false
+	}
+	return true
+}
+
+func (im *kaImport) num(s *kaStmt, min, max int) (int, bool) {
+	if !im.want(s, 1) {
+		return 0, false
+	}
+	x, err := strconv.Atoi(s.args[0])
+	if err != nil || x < min || x > max {
+		im.r.errorf(s.file, s.line, "%s: invalid value %q (%d..%d)", s.key, s.args[0], min, max)
+		return 0, false
+	}
+	return x, true
+}
+
+// timer reads keepalived's <TIMER>: seconds, possibly fractional.
+func (im *kaImport) timer(s *kaStmt) (time.Duration, bool) {
+	if !im.want(s, 1) {
+		return 0, false
+	}
+	f, err := strconv.ParseFloat(s.args[0], 64)
+	if err != nil || f < 0 || f > 1e6 {
+		im.r.errorf(s.file, s.line, "%s: invalid time %q (seconds)", s.key, s.args[0])
+		return 0, false
+	}
+	return time.Duration(f * float64(time.Second)).Round(time.Millisecond), true
+}
+
+func (im *kaImport) ignored(s *kaStmt, why string) {
+	im.r.warnf(s.file, s.line, "%s ignored: %s", s.key, why)
+}
+
+func (im *kaImport) noBlock(s *kaStmt) bool {
+	if s.block {
+		im.r.errorf(s.file, s.line, "%s does not take a block", s.key)
+		return false
+	}
+	return true
+}
+
+func (im *kaImport) globalDefs(b *kaStmt) {
+	g := &im.cfg.Global
+	for _, s := range b.children {
+		switch s.key {
+		case "notification_email":
+			var to []string
+			for _, c := range s.children {
+				to = append(to, c.key)
+				to = append(to, c.args...)
+			}
+			g.EmailAlert = strings.Join(to, ",")
+		case "notification_email_from":
+			if im.want(s, 1) {
+				g.EmailAlertFrom = s.args[0]
+			}
+		case "smtp_server":
+			if len(s.args) >= 1 {
+				g.SMTP = s.args[0]
+				if len(s.args) > 1 {
+					im.r.warnf(s.file, s.line, "smtp_server port %s ignored: alerts use port 25", s.args[1])
+				}
+			}
+		case "vrrp_version":
+			if x, ok := im.num(s, 2, 3); ok {
+				im.version = x
+			}
+		case "vrrp_garp_master_delay":
+			if x, ok := im.num(s, 0, 1000); ok {
+				im.garp.delay, im.garp.delaySet = time.Duration(x)*time.Second, true
+			}
+		case "vrrp_garp_master_repeat":
+			if x, ok := im.num(s, 0, 1000); ok {
+				im.garp.repeat, im.garp.repeatSet = x, true
+			}
+		case "vrrp_garp_master_refresh":
+			if x, ok := im.num(s, 0, 100000); ok {
+				im.garp.refresh, im.garp.refreshSet = time.Duration(x)*time.Second, true
+			}
+		case "vrrp_garp_master_refresh_repeat":
+			if x, ok := im.num(s, 0, 1000); ok {
+				im.garp.refreshRepeat, im.garp.refRepeatSet = x, true
+			}
+		case "router_id", "smtp_connect_timeout", "smtp_helo_name", "smtp_alert", "smtp_alert_vrrp", "smtp_alert_checker",
+			"enable_traps", "enable_snmp_keepalived", "enable_snmp_checker", "enable_snmp_vrrp", "enable_snmp_rfc",
+			"enable_dbus", "script_user", "enable_script_security", "max_auto_priority", "vrrp_skip_check_adv_addr",
+			"vrrp_strict", "vrrp_garp_interval", "vrrp_gna_interval", "lvs_timeouts", "checker_log_all_failures",
+			"vrrp_no_swap", "checker_no_swap", "vrrp_priority", "checker_priority", "vrrp_rlimit_rttime",
+			"checker_rlimit_rttime", "dynamic_interfaces", "process_names", "vrrp_check_unicast_src",
+			"vrrp_lower_prio_no_advert", "vrrp_higher_prio_send_advert", "vrrp_garp_lower_prio_delay",
+			"vrrp_garp_lower_prio_repeat", "lvs_flush", "lvs_flush_onstop", "default_interface", "vrrp_mcast_group4",
+			"vrrp_mcast_group6", "vrrp_iptables", "vrrp_ipsets", "nftables", "snmp_socket", "umask", "lvs_sync_daemon":
+			im.ignored(s, "not used by lvsd")
+		default:
+			im.ignored(s, "unknown global_defs keyword")
+		}
+	}
+}
+
+func (im *kaImport) script(b *kaStmt) {
+	if !im.want(b, 1) {
+		return
+	}
+	t := &TrackScript{Line: b.line, Name: b.args[0], Interval: time.Second, Rise: 1, Fall: 1}
+	for _, s := range b.children {
+		switch s.key {
+		case "script":
+			t.Script = strings.Join(s.args, " ")
+		case "interval":
+			t.Interval, _ = im.timer(s)
+		case "timeout":
+			t.Timeout, _ = im.timer(s)
+		case "weight":
+			if len(s.args) == 2 && s.args[1] == "reverse" {
+				im.r.errorf(s.file, s.line, "weight ... reverse is not supported")
+				s.args = s.args[:1]
+			}
+			t.Weight, _ = im.num(s, -253, 253)
+		case "rise":
+			t.Rise, _ = im.num(s, 1, 1000000)
+		case "fall":
+			t.Fall, _ = im.num(s, 1, 1000000)
+		case "user":
+			im.ignored(s, "lvsd runs track scripts as the user it runs as")
+		case "init_fail":
+			im.ignored(s, "lvsd starts every script in the failed state until it passes `rise` times")
+		default:
+			im.r.errorf(s.file, s.line, "unknown vrrp_script keyword %q", s.key)
+		}
+	}
+	if t.Script == "" {
+		im.r.errorf(b.file, b.line, "vrrp_script %s has no script", t.Name)
+	}
+	if im.scripts == nil {
+		im.scripts = map[string]*TrackScript{}
+	}
+	if o := im.scripts[t.Name]; o != nil {
+		if reflect.DeepEqual(*o, withLine(*t, o.Line)) {
+			im.r.warnf(b.file, b.line, "vrrp_script %s repeated identically; kept once", t.Name)
+			return
+		}
+		im.r.errorf(b.file, b.line, "vrrp_script %s defined twice differently (first at line %d)", t.Name, o.Line)
+		return
+	}
+	im.scripts[t.Name] = t
+	im.cfg.Scripts = append(im.cfg.Scripts, t)
+}
+
+func withLine(t TrackScript, l int) TrackScript { t.Line = l; return t }
+
+func (im *kaImport) tracks(b *kaStmt, what string) []TrackRef {
+	var out []TrackRef
+	for _, s := range b.children {
+		ref := TrackRef{Name: s.key}
+		a := s.args
+		if len(a) >= 2 && a[0] == "weight" {
+			w, err := strconv.Atoi(a[1])
+			if err != nil || w < -254 || w > 254 {
+				im.r.errorf(s.file, s.line, "%s %s: invalid weight %q", what, s.key, a[1])
+			}
+			ref.Weight = w
+			a = a[2:]
+		}
+		if len(a) > 0 {
+			im.r.errorf(s.file, s.line, "%s %s: unsupported options %q", what, s.key, strings.Join(a, " "))
+		}
+		if what == "track_script" {
+			if sc := im.scripts[s.key]; sc == nil {
+				im.r.errorf(s.file, s.line, "track_script %s: no vrrp_script of that name", s.key)
+			} else if len(s.args) == 0 {
+				ref.Weight = sc.Weight
+			}
+		}
+		out = append(out, ref)
+	}
+	return out
+}
+
+func (im *kaImport) instance(b *kaStmt) {
+	if !im.want(b, 1) {
+		return
+	}
+	in := &VRRPInstance{Line: b.line, Name: b.args[0], Priority: 100, State: "BACKUP", AdvertInt: time.Second,
+		Version: im.version, GARPMasterDelay: 5 * time.Second, GARPMasterRepeat: 5, GARPRefreshRepeat: 1}
+	if im.garp.delaySet {
+		in.GARPMasterDelay = im.garp.delay
+	}
+	if im.garp.repeatSet {
+		in.GARPMasterRepeat = im.garp.repeat
+	}
+	if im.garp.refreshSet {
+		in.GARPMasterRefresh = im.garp.refresh
+	}
+	if im.garp.refRepeatSet {
+		in.GARPRefreshRepeat = im.garp.refreshRepeat
+	}
+	for _, o := range im.cfg.VRRP {
+		if o.Name == in.Name {
+			im.r.errorf(b.file, b.line, "vrrp_instance %s defined twice (first at line %d)", in.Name, o.Line)
+		}
+	}
+	versionSet := false
+	given := map[string]bool{}
+	for _, s := range b.children {
+		given[s.key] = true
+		switch s.key {
+		case "state":
+			if im.want(s, 1) {
+				in.State = strings.ToUpper(s.args[0])
+				if in.State != "MASTER" && in.State != "BACKUP" {
+					im.r.errorf(s.file, s.line, "state must be MASTER or BACKUP")
+				}
+			}
+		case "interface":
+			if im.want(s, 1) {
+				in.Interface = s.args[0]
+			}
+		case "virtual_router_id":
+			in.VRID, _ = im.num(s, 1, 255)
+		case "priority":
+			in.Priority, _ = im.num(s, 1, 255)
+		case "advert_int":
+			in.AdvertInt, _ = im.timer(s)
+		case "version":
+			in.Version, _ = im.num(s, 2, 3)
+			versionSet = true
+		case "nopreempt":
+			in.NoPreempt = true
+		case "preempt":
+			in.NoPreempt = false
+		case "preempt_delay":
+			in.PreemptDelay, _ = im.timer(s)
+		case "authentication":
+			for _, a := range s.children {
+				switch a.key {
+				case "auth_type":
+					if im.want(a, 1) {
+						in.AuthType = strings.ToUpper(a.args[0])
+						if in.AuthType != "PASS" && in.AuthType != "AH" {
+							im.r.errorf(a.file, a.line, "auth_type must be PASS or AH")
+						}
+					}
+				case "auth_pass":
+					if im.want(a, 1) {
+						in.AuthPass = a.args[0]
+						if len(in.AuthPass) > 8 {
+							im.r.warnf(a.file, a.line, "auth_pass longer than 8 characters: only the first 8 are sent (as keepalived does)")
+						}
+					}
+				default:
+					im.r.errorf(a.file, a.line, "unknown authentication keyword %q", a.key)
+				}
+			}
+		case "unicast_src_ip":
+			if im.want(s, 1) {
+				a, err := netip.ParseAddr(s.args[0])
+				if err != nil {
+					im.r.errorf(s.file, s.line, "unicast_src_ip: invalid address %q", s.args[0])
+				}
+				in.UnicastSrc = a
+			}
+		case "unicast_peer":
+			for _, p := range s.children {
+				a, err := netip.ParseAddr(p.key)
+				if err != nil {
+					im.r.errorf(p.file, p.line, "unicast_peer: invalid address %q", p.key)
+					continue
+				}
+				if len(p.args) > 0 {
+					im.r.warnf(p.file, p.line, "unicast_peer options %q ignored", strings.Join(p.args, " "))
+				}
+				in.UnicastPeers = append(in.UnicastPeers, a)
+			}
+		case "virtual_ipaddress":
+			for _, v := range s.children {
+				p, dev, err := parseVIP(append([]string{v.key}, v.args...))
+				if err != "" {
+					im.r.errorf(v.file, v.line, "%s", err)
+					continue
+				}
+				for _, k := range v.args {
+					if k == "label" || k == "brd" || k == "scope" || k == "broadcast" {
+						im.r.warnf(v.file, v.line, "virtual_ipaddress option %q ignored: lvsd adds the address with default brd and scope, no label", k)
+					}
+				}
+				addVIP(in, p, dev)
+			}
+		case "virtual_ipaddress_excluded":
+			im.r.errorf(s.file, s.line, "virtual_ipaddress_excluded is not supported: lvsd would advertise these addresses; list them in virtual_ipaddress or manage them outside")
+		case "track_script":
+			in.TrackScripts = im.tracks(s, "track_script")
+		case "track_interface":
+			in.TrackInterfaces = im.tracks(s, "track_interface")
+		case "track_file":
+			in.TrackFiles = im.tracks(s, "track_file")
+		case "notify_master", "notify_backup", "notify_fault", "notify_stop", "notify":
+			cmd := strings.Join(s.args, " ")
+			switch s.key {
+			case "notify_master":
+				in.NotifyMaster = cmd
+			case "notify_backup":
+				in.NotifyBackup = cmd
+			case "notify_fault":
+				in.NotifyFault = cmd
+			case "notify_stop":
+				in.NotifyStop = cmd
+			default:
+				in.Notify = cmd
+			}
+		case "garp_master_delay":
+			if x, ok := im.num(s, 0, 1000); ok {
+				in.GARPMasterDelay = time.Duration(x) * time.Second
+			}
+		case "garp_master_repeat":
+			in.GARPMasterRepeat, _ = im.num(s, 0, 1000)
+		case "garp_master_refresh":
+			if x, ok := im.num(s, 0, 100000); ok {
+				in.GARPMasterRefresh = time.Duration(x) * time.Second
+			}
+		case "garp_master_refresh_repeat":
+			in.GARPRefreshRepeat, _ = im.num(s, 0, 1000)
+		case "smtp_alert", "lvs_sync_daemon_interface", "dont_track_primary", "debug", "native_ipv6", "accept",
+			"no_accept", "garp_lower_prio_delay", "garp_lower_prio_repeat", "lower_prio_no_advert",
+			"higher_prio_send_advert", "skip_check_adv_addr", "strict_mode", "kernel_rx_buf_size", "mcast_src_ip",
+			"check_unicast_src", "unicast_ttl", "down_timer_adverts", "linkbeat_use_polling", "track_src_ip":
+			im.ignored(s, "not used by lvsd")
+		case "use_vmac", "vmac_xmit_base", "virtual_routes", "virtual_rules", "track_process", "track_bfd", "unicast_fault_no_peer", "old_unicast_checksum":
+			im.r.errorf(s.file, s.line, "%s is not supported by lvsd", s.key)
+		default:
+			im.r.errorf(s.file, s.line, "unknown vrrp_instance keyword %q", s.key)
+		}
+	}
+	if !versionSet && len(in.VirtualIPs) > 0 && in.VirtualIPs[0].Addr().Is6() {
+		in.Version = 3 // keepalived: IPv6 instances use VRRPv3
+	}
+	if in.Interface == "" {
+		im.r.errorf(b.file, b.line, "vrrp_instance %s has no interface", in.Name)
+	}
+	if !given["virtual_router_id"] {
+		im.r.errorf(b.file, b.line, "vrrp_instance %s has no virtual_router_id", in.Name)
+	}
+	if len(in.VirtualIPs) == 0 && !given["virtual_ipaddress"] {
+		im.r.errorf(b.file, b.line, "vrrp_instance %s has no virtual_ipaddress", in.Name)
+	}
+	if msg := checkAdvert(in); msg != "" {
+		im.r.errorf(b.file, b.line, "vrrp_instance %s: %s", in.Name, msg)
+	}
+	if in.Version == 3 && in.AuthType != "" {
+		im.r.warnf(b.file, b.line, "vrrp_instance %s: VRRPv3 has no authentication; authentication ignored", in.Name)
+		in.AuthType, in.AuthPass = "", ""
+	}
+	im.cfg.VRRP = append(im.cfg.VRRP, in)
+}
+
+func (im *kaImport) syncGroup(b *kaStmt) {
+	if !im.want(b, 1) {
+		return
+	}
+	g := &SyncGroup{Line: b.line, Name: b.args[0]}
+	for _, s := range b.children {
+		switch s.key {
+		case "group":
+			for _, m := range s.children {
+				g.Members = append(g.Members, m.key)
+				g.Members = append(g.Members, m.args...)
+			}
+		case "notify_master":
+			g.NotifyMaster = strings.Join(s.args, " ")
+		case "notify_backup":
+			g.NotifyBackup = strings.Join(s.args, " ")
+		case "notify_fault":
+			g.NotifyFault = strings.Join(s.args, " ")
+		case "notify":
+			g.Notify = strings.Join(s.args, " ")
+		case "smtp_alert", "global_tracking", "sync_group_tracking_weight", "notify_stop":
+			im.ignored(s, "not used by lvsd")
+		case "track_script", "track_interface", "track_file":
+			im.r.errorf(s.file, s.line, "%s in a vrrp_sync_group is not supported: put it in each vrrp_instance", s.key)
+		default:
+			im.r.errorf(s.file, s.line, "unknown vrrp_sync_group keyword %q", s.key)
+		}
+	}
+	for _, o := range im.cfg.SyncGroups {
+		if o.Name == g.Name {
+			if reflect.DeepEqual(o.Members, g.Members) && o.Notify == g.Notify && o.NotifyMaster == g.NotifyMaster {
+				im.r.warnf(b.file, b.line, "vrrp_sync_group %s repeated identically; kept once", g.Name)
+				return
+			}
+			im.r.errorf(b.file, b.line, "vrrp_sync_group %s defined twice (first at line %d)", g.Name, o.Line)
+			return
+		}
+	}
+	im.cfg.SyncGroups = append(im.cfg.SyncGroups, g)
+}
+
+// checkDefaults are the checker options a virtual_server or real_server
+// sets for the checkers below it.
+type checkDefaults struct {
+	connectTimeout, retryDelay, interval time.Duration
+	retry                                int
+	set                                  map[string]bool
+	virtualHost                          string
+}
+
+func (im *kaImport) checkDefault(s *kaStmt, d *checkDefaults) bool {
+	if d.set == nil {
+		d.set = map[string]bool{}
+	}
+	switch s.key {
+	case "connect_timeout":
+		d.connectTimeout, _ = im.timer(s)
+	case "delay_before_retry":
+		d.retryDelay, _ = im.timer(s)
+	case "delay_loop":
+		d.interval, _ = im.timer(s)
+		if d.interval <= 0 {
+			im.r.errorf(s.file, s.line, "delay_loop must be positive")
+		}
+	case "retry", "nb_get_retry":
+		d.retry, _ = im.num(s, 0, 1000)
+		s.key = "retry"
+	case "virtualhost":
+		if im.want(s, 1) {
+			d.virtualHost = s.args[0]
+		}
+	case "warmup", "alpha", "log_all_failures":
+		im.ignored(s, "lvsd checks every real at once on start and starts it down until a check passes")
+		return true
+	default:
+		return false
+	}
+	d.set[s.key] = true
+	return true
+}
+
+var kaForward = map[string]string{"NAT": "masq", "DR": "gate", "TUN": "ipip"}
+
+func (im *kaImport) method(s *kaStmt) (string, bool) {
+	if len(s.args) == 0 {
+		im.r.errorf(s.file, s.line, "%s needs NAT, DR or TUN", s.key)
+		return "", false
+	}
+	f, ok := kaForward[strings.ToUpper(s.args[0])]
+	if !ok {
+		im.r.errorf(s.file, s.line, "%s must be NAT, DR or TUN, not %q", s.key, s.args[0])
+		return "", false
+	}
+	if len(s.args) > 1 && !(len(s.args) == 3 && s.args[1] == "type" && s.args[2] == "ipip") {
+		im.r.errorf(s.file, s.line, "%s %s: tunnel options %q are not supported (ipip only)", s.key, s.args[0], strings.Join(s.args[1:], " "))
+	}
+	return f, true
+}
+
+func (im *kaImport) hostPort(s *kaStmt, args []string, needPort bool) (netip.Addr, uint16, bool) {
+	if len(args) == 0 || len(args) > 2 {
+		im.r.errorf(s.file, s.line, "%s: want ADDRESS [PORT]", s.key)
+		return netip.Addr{}, 0, false
+	}
+	a, err := netip.ParseAddr(args[0])
+	if err != nil {
+		im.r.errorf(s.file, s.line, "%s: invalid address %q", s.key, args[0])
+		return netip.Addr{}, 0, false
+	}
+	var port uint16
+	if len(args) == 2 {
+		p, err := strconv.ParseUint(args[1], 10, 16)
+		if err != nil {
+			im.r.errorf(s.file, s.line, "%s: invalid port %q", s.key, args[1])
+			return netip.Addr{}, 0, false
+		}
+		port = uint16(p)
+	}
+	return a.Unmap(), port, true
+}
+
+func (im *kaImport) virtualServer(b *kaStmt) {
+	v := &Virtual{Line: b.line, Family: 4, Protocol: "tcp", Scheduler: "wlc"}
+	switch {
+	case len(b.args) >= 1 && b.args[0] == "group":
+		im.r.errorf(b.file, b.line, "virtual_server group is not supported: write one virtual_server per address")
+		return
+	case len(b.args) >= 2 && b.args[0] == "fwmark":
+		m, err := strconv.ParseUint(b.args[1], 10, 32)
+		if err != nil || m == 0 {
+			im.r.errorf(b.file, b.line, "virtual_server fwmark: invalid mark %q", b.args[1])
+			return
+		}
+		v.Protocol, v.FWMark = "fwm", uint32(m)
+		if len(b.args) == 3 && b.args[2] == "inet6" {
+			v.Family = 6
+		}
+	default:
+		a, p, ok := im.hostPort(b, b.args, true)
+		if !ok {
+			return
+		}
+		v.Addr, v.Port = a, p
+		if a.Is6() {
+			v.Family = 6
+		}
+	}
+	vsFwd := "masq" // keepalived's default lvs_method is NAT
+	var defs checkDefaults
+	defs.interval = 60 * time.Second
+	var sorry *kaStmt
+	var sorryFwd string
+	var reals []*kaStmt
+	protoSet := false
+	for _, s := range b.children {
+		if im.checkDefault(s, &defs) {
+			continue
+		}
+		if s.key == "protocol" {
+			protoSet = true
+		}
+		switch s.key {
+		case "lb_algo", "lvs_sched":
+			if im.want(s, 1) {
+				v.Scheduler = s.args[0]
+				if strings.TrimLeft(v.Scheduler, "abcdefghijklmnopqrstuvwxyz") != "" {
+					im.r.errorf(s.file, s.line, "invalid scheduler %q", v.Scheduler)
+				}
+			}
+		case "lb_kind", "lvs_method":
+			if f, ok := im.method(s); ok {
+				vsFwd = f
+			}
+		case "protocol":
+			if im.want(s, 1) {
+				switch strings.ToUpper(s.args[0]) {
+				case "TCP":
+					v.Protocol = "tcp"
+				case "UDP":
+					v.Protocol = "udp"
+				default:
+					im.r.errorf(s.file, s.line, "protocol %s is not supported (TCP or UDP)", s.args[0])
+				}
+				if v.FWMark != 0 {
+					v.Protocol = "fwm"
+				}
+			}
+		case "persistence_timeout":
+			if len(s.args) == 0 {
+				v.Persistent = 360 * time.Second
+			} else if x, ok := im.num(s, 0, 1<<30); ok {
+				v.Persistent = time.Duration(x) * time.Second
+			}
+		case "persistence_granularity":
+			if im.want(s, 1) {
+				v.Netmask = s.args[0]
+			}
+		case "ops":
+			v.OnePacket = true
+		case "flag-1", "flag-2", "flag-3", "sh-port", "sh-fallback", "mh-port", "mh-fallback":
+			v.SchedFlags = append(v.SchedFlags, s.key)
+		case "inhibit_on_failure":
+			v.InhibitOnFailure = len(s.args) == 0 || isTrue(s.args[0])
+		case "quorum":
+			v.Quorum, _ = im.num(s, 0, 1<<30)
+		case "hysteresis":
+			v.Hysteresis, _ = im.num(s, 0, 1<<30)
+		case "quorum_up":
+			v.QuorumUp = strings.Join(s.args, " ")
+		case "quorum_down":
+			v.QuorumDown = strings.Join(s.args, " ")
+		case "sorry_server":
+			sorry = s
+		case "sorry_server_lvs_method":
+			sorryFwd, _ = im.method(s)
+		case "real_server":
+			reals = append(reals, s)
+		case "ip_family":
+			if im.want(s, 1) && s.args[0] == "inet6" {
+				v.Family = 6
+			}
+		case "ha_suspend", "smtp_alert", "snmp_name", "omega", "sorry_server_inhibit", "persistence_engine", "net_mask":
+			im.ignored(s, "not supported by lvsd")
+		default:
+			im.r.errorf(s.file, s.line, "unknown virtual_server keyword %q", s.key)
+		}
+	}
+	if !protoSet && v.Protocol != "fwm" {
+		v.Protocol = "udp"
+		im.r.warnf(b.file, b.line, "virtual_server without protocol: UDP, as keepalived defaults to (write protocol TCP if that is what you meant)")
+	}
+	v.Quiescent = v.InhibitOnFailure
+	v.CleanStop = true
+	v.EmailAlertStatus = []string{"all"}
+	if v.Persistent == 0 && v.Netmask != "" {
+		im.r.warnf(b.file, b.line, "persistence_granularity without persistence_timeout has no effect")
+	}
+	if v.OnePacket && v.Protocol != "udp" {
+		im.r.warnf(b.file, b.line, "ops applies to UDP only; ignored")
+		v.OnePacket = false
+	}
+	if sorry != nil {
+		a, p, ok := im.hostPort(sorry, sorry.args, false)
+		if ok {
+			if p == 0 {
+				p = v.Port
+			}
+			f := vsFwd
+			if sorryFwd != "" {
+				f = sorryFwd
+			}
+			v.Fallback = &Real{Line: sorry.line, Addr: a, Port: p, Forward: f, Weight: 1}
+		}
+	}
+	var checks []*Check
+	for _, s := range reals {
+		r, c := im.realServer(s, v, vsFwd, defs)
+		if r == nil {
+			continue
+		}
+		v.Reals = append(v.Reals, r)
+		checks = append(checks, c)
+	}
+	// inhibit_on_failure on every real_server is the virtual's quiescent
+	if len(v.Reals) > 0 && !v.Quiescent {
+		all := true
+		for _, r := range v.Reals {
+			all = all && r.Quiescent != nil && *r.Quiescent
+		}
+		if all {
+			v.Quiescent = true
+			for _, r := range v.Reals {
+				r.Quiescent = nil
+			}
+		}
+	}
+	// one check for the virtual when every real has the same one
+	if len(checks) > 0 {
+		v.Check = *checks[0]
+		for i, r := range v.Reals {
+			if !reflect.DeepEqual(*checks[i], v.Check) {
+				r.Check = checks[i]
+			}
+		}
+	} else {
+		v.Check = im.newCheck(v, defs, "on")
+	}
+	key := v.Key()
+	if o := im.vsSeen[key]; o != nil {
+		// seed 003 mixes DR and TUN reals under one service with two blocks
+		if o.Scheduler != v.Scheduler || o.Persistent != v.Persistent || o.Netmask != v.Netmask || !reflect.DeepEqual(o.SchedFlags, v.SchedFlags) {
+			im.r.errorf(b.file, b.line, "virtual_server %s defined again (line %d) with different service settings", key, o.Line)
+			return
+		}
+		im.r.warnf(b.file, b.line, "virtual_server %s defined again (first at line %d): its real servers are merged into the first", key, o.Line)
+		for _, r := range v.Reals {
+			if !reflect.DeepEqual(v.Check, o.Check) && r.Check == nil {
+				c := v.Check
+				r.Check = &c
+			}
+			o.Reals = append(o.Reals, r)
+		}
+		return
+	}
+	im.vsSeen[key] = v
+	im.cfg.Virtuals = append(im.cfg.Virtuals, v)
+}
+
+func isTrue(s string) bool {
+	switch strings.ToLower(s) {
+	case "on", "true", "yes", "1":
+		return true
+	}
+	return false
+}
+
+func (im *kaImport) newCheck(v *Virtual, d checkDefaults, typ string) Check {
+	c := Check{Type: typ, Service: "none", Request: "/", HTTPMethod: "GET", Interval: d.interval, Count: 1,
+		CheckTimeout: 5 * time.Second, NegotiateTimeout: 5 * time.Second, FailureCount: 2, RetryDelay: time.Second}
+	if d.set["connect_timeout"] {
+		c.CheckTimeout, c.NegotiateTimeout = d.connectTimeout, d.connectTimeout
+	}
+	return c
+}
+
+func (im *kaImport) realServer(b *kaStmt, v *Virtual, fwd string, vdefs checkDefaults) (*Real, *Check) {
+	a, p, ok := im.hostPort(b, b.args, false)
+	if !ok {
+		return nil, nil
+	}
+	if a.Is6() != (v.Family == 6) && v.Protocol != "fwm" {
+		im.r.errorf(b.file, b.line, "real_server %s is not of the virtual server's address family", a)
+		return nil, nil
+	}
+	if p == 0 && v.Protocol != "fwm" {
+		p = v.Port
+	}
+	r := &Real{Line: b.line, Addr: a, Port: p, Forward: fwd, Weight: 1}
+	defs := vdefs
+	defs.set = map[string]bool{}
+	for k := range vdefs.set {
+		defs.set[k] = true
+	}
+	var checker *kaStmt
+	for _, s := range b.children {
+		if im.checkDefault(s, &defs) {
+			continue
+		}
+		switch s.key {
+		case "weight":
+			r.Weight, _ = im.num(s, 0, 65535)
+		case "lvs_method":
+			if f, ok := im.method(s); ok {
+				r.Forward = f
+			}
+		case "inhibit_on_failure":
+			q := len(s.args) == 0 || isTrue(s.args[0])
+			r.Quiescent = &q
+		case "uthreshold":
+			r.Upper, _ = im.num(s, 0, 1<<30)
+		case "lthreshold":
+			r.Lower, _ = im.num(s, 0, 1<<30)
+		case "TCP_CHECK", "HTTP_GET", "SSL_GET", "DNS_CHECK", "MISC_CHECK", "SMTP_CHECK", "PING_CHECK":
+			if checker != nil {
+				im.r.errorf(s.file, s.line, "a second checker (%s) on one real_server is not supported (first: %s at line %d)", s.key, checker.key, checker.line)
+				continue
+			}
+			checker = s
+		case "UDP_CHECK", "FILE_CHECK", "BFD_CHECK":
+			im.r.errorf(s.file, s.line, "%s is not supported by lvsd", s.key)
+		case "notify_up", "notify_down", "smtp_alert", "snmp_name":
+			im.ignored(s, "not supported by lvsd")
+		default:
+			im.r.errorf(s.file, s.line, "unknown real_server keyword %q", s.key)
+		}
+	}
+	for _, o := range v.Reals {
+		if o.Addr == r.Addr && o.Port == r.Port {
+			im.r.errorf(b.file, b.line, "real_server %s defined twice in this virtual_server", r.HostPort())
+			return nil, nil
+		}
+	}
+	if r.Quiescent != nil && *r.Quiescent == v.Quiescent {
+		r.Quiescent = nil
+	}
+	if checker == nil {
+		im.r.warnf(b.file, b.line, "real_server %s has no checker: always up (checktype on)", r.HostPort())
+		c := im.newCheck(v, defs, "on")
+		return r, &c
+	}
+	c := im.checker(checker, v, defs)
+	return r, &c
+}
+
+func (im *kaImport) checker(b *kaStmt, v *Virtual, defs checkDefaults) Check {
+	c := im.newCheck(v, defs, "connect")
+	retry := 1
+	c.RetryDelay = time.Second
+	switch b.key {
+	case "HTTP_GET", "SSL_GET":
+		c.Type, c.Service, c.RetryDelay = "negotiate", "http", 3*time.Second
+		if b.key == "SSL_GET" {
+			c.Service = "https"
+		}
+		c.VirtualHost = defs.virtualHost
+	case "DNS_CHECK":
+		c.Type, c.Service, c.DNSType, c.DNSName, retry, c.RetryDelay = "negotiate", "dns", "SOA", ".", 3, c.Interval
+	case "MISC_CHECK":
+		c.Type, retry, c.MiscPath = "external", 0, true
+	case "SMTP_CHECK":
+		c.Type, c.Service = "negotiate", "smtp"
+	case "PING_CHECK":
+		c.Type = "ping"
+	}
+	if defs.set["retry"] {
+		retry = defs.retry
+	}
+	if defs.set["delay_before_retry"] {
+		c.RetryDelay = defs.retryDelay
+	}
+	urls := 0
+	for _, s := range b.children {
+		d := defs
+		if im.checkDefault(s, &d) {
+			switch s.key {
+			case "connect_timeout":
+				c.CheckTimeout, c.NegotiateTimeout = d.connectTimeout, d.connectTimeout
+			case "delay_before_retry":
+				c.RetryDelay = d.retryDelay
+			case "delay_loop":
+				c.Interval = d.interval
+			case "retry":
+				retry = d.retry
+			case "virtualhost":
+				c.VirtualHost = d.virtualHost
+			}
+			continue
+		}
+		switch s.key {
+		case "connect_port":
+			if x, ok := im.num(s, 1, 65535); ok {
+				c.Port = uint16(x)
+			}
+		case "connect_ip", "bindto", "bind_port", "bind_if", "fwmark":
+			im.r.errorf(s.file, s.line, "%s is not supported by lvsd checks (they connect from the director to the real server)", s.key)
+		case "url":
+			urls++
+			if urls > 1 {
+				im.r.errorf(s.file, s.line, "a second url block is not supported: lvsd checks one URL per real server")
+				continue
+			}
+			im.url(s, &c)
+		case "http_protocol", "fast_recovery", "enable_sni", "tls_compliant":
+			im.ignored(s, "lvsd sends HTTP/1.1 with SNI")
+		case "type":
+			if im.want(s, 1) {
+				c.DNSType = strings.ToUpper(s.args[0])
+			}
+		case "name":
+			if im.want(s, 1) {
+				c.DNSName = s.args[0]
+			}
+		case "misc_path":
+			c.Command = strings.Join(s.args, " ")
+		case "misc_timeout":
+			if x, ok := im.num(s, 1, 1<<20); ok {
+				c.CheckTimeout, c.NegotiateTimeout = time.Duration(x)*time.Second, time.Duration(x)*time.Second
+			}
+		case "misc_dynamic":
+			im.r.errorf(s.file, s.line, "misc_dynamic (weight from the exit code) is not supported")
+		case "user":
+			im.ignored(s, "lvsd runs check commands as the user it runs as")
+		case "helo_name":
+			im.ignored(s, "lvsd sends its host name in EHLO")
+		case "host":
+			im.r.errorf(s.file, s.line, "SMTP_CHECK host blocks are not supported: the real server is checked")
+		default:
+			im.r.errorf(s.file, s.line, "unknown %s keyword %q", b.key, s.key)
+		}
+	}
+	if b.key == "MISC_CHECK" && c.Command == "" {
+		im.r.errorf(b.file, b.line, "MISC_CHECK without misc_path")
+	}
+	c.FailureCount = retry + 1
+	if c.Type == "connect" || c.Type == "ping" {
+		c.Service = "none"
+	}
+	return c
+}
+
+func (im *kaImport) url(b *kaStmt, c *Check) {
+	for _, s := range b.children {
+		switch s.key {
+		case "path":
+			if im.want(s, 1) {
+				c.Request = s.args[0]
+			}
+		case "status_code":
+			for _, a := range s.args {
+				m := reStatus.FindStringSubmatch(a)
+				if m == nil {
+					im.r.errorf(s.file, s.line, "invalid status_code %q", a)
+					continue
+				}
+				lo, _ := strconv.Atoi(m[1])
+				hi := lo
+				if m[2] != "" {
+					hi, _ = strconv.Atoi(m[2])
+				}
+				c.StatusCodes = append(c.StatusCodes, StatusRange{lo, hi})
+			}
+		case "digest":
+			if im.want(s, 1) {
+				c.Digest = strings.ToLower(s.args[0])
+			}
+		case "virtualhost":
+			if im.want(s, 1) {
+				c.VirtualHost = s.args[0]
+			}
+		case "regex":
+			c.Receive = strings.Join(s.args, " ")
+		case "regex_no_match", "regex_options", "regex_stack", "regex_min_offset", "regex_max_offset":
+			im.r.errorf(s.file, s.line, "%s is not supported (regex must match)", s.key)
+		default:
+			im.r.errorf(s.file, s.line, "unknown url keyword %q", s.key)
+		}
+	}
+}
+
+func (im *kaImport) finish() {
+	names := map[string]bool{}
+	for _, in := range im.cfg.VRRP {
+		names[in.Name] = true
+	}
+	for _, g := range im.cfg.SyncGroups {
+		for _, m := range g.Members {
+			if !names[m] {
+				im.r.errorf(im.r.d.file, g.Line, "vrrp_sync_group %s: no vrrp_instance %q", g.Name, m)
+			}
+		}
+	}
+}
