@@ -87,6 +87,9 @@ func checkExternal(ctx context.Context, s *Spec) (string, error) {
 	}
 	rip := s.Addr.String()
 	cmd := exec.Command(s.Command, s.VIP, strconv.Itoa(int(s.VPort)), rip, strconv.Itoa(int(s.RealPort)))
+	if s.Shell {
+		cmd = exec.Command("/bin/sh", "-c", s.Command)
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	var out bytes.Buffer
 	cmd.Stdout = &limitWriter{w: &out, n: 4096}

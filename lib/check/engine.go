@@ -16,6 +16,7 @@ type Sub struct {
 	Spec         Spec
 	Interval     time.Duration // checkinterval
 	FailureCount int           // consecutive failures before an up real goes down
+	RetryDelay   time.Duration // keepalived delay_before_retry: next run after a soft failure (0 = Interval)
 	MaintNames   []string      // file names in the maintenance dir that force it down
 	Data         any           // opaque to the engine, handed back in events
 }
@@ -61,6 +62,7 @@ type job struct {
 	key      string
 	spec     Spec
 	interval time.Duration
+	retry    time.Duration
 	subs     []*subState
 	next     time.Time
 	idx      int // in the heap; -1 when not queued
@@ -139,7 +141,9 @@ func (e *Engine) Runs() uint64 {
 	return e.runs
 }
 
-func jobKey(s *Sub) string { return s.Spec.Key() + "|" + s.Interval.String() }
+func jobKey(s *Sub) string {
+	return s.Spec.Key() + "|" + s.Interval.String() + "|" + s.RetryDelay.String()
+}
 
 // Set replaces the checked Subs (start and reload). A Sub whose ID and check
 // are unchanged keeps its state; new checks start after a random part of
@@ -164,7 +168,7 @@ func (e *Engine) Set(subs []Sub) {
 			if j != nil {
 				j.subs = nil
 			} else {
-				j = &job{key: k, spec: s.Spec, interval: s.Interval, idx: -1,
+				j = &job{key: k, spec: s.Spec, interval: s.Interval, retry: s.RetryDelay, idx: -1,
 					next: now.Add(firstDelay(e.rnd, s.Interval))}
 			}
 			jobs[k] = j
@@ -288,6 +292,7 @@ func (e *Engine) runJob(ctx context.Context, j *job) {
 	now := time.Now()
 
 	e.mu.Lock()
+	soft := false
 	if probe && ctx.Err() == nil {
 		e.runs++
 		if j.spec.Type == "combined" {
@@ -304,6 +309,9 @@ func (e *Engine) runJob(ctx context.Context, j *job) {
 			if s.maint {
 				continue
 			}
+			if !res.OK && j.retry > 0 && s.state == Up && s.fails+1 < s.sub.FailureCount {
+				soft = true // retry sooner, as keepalived's delay_before_retry
+			}
 			from := s.state
 			s.state, s.fails = Step(s.state, s.fails, res.OK, s.sub.FailureCount)
 			if s.state != from {
@@ -314,7 +322,11 @@ func (e *Engine) runJob(ctx context.Context, j *job) {
 	}
 	j.running = false
 	if !j.gone {
-		j.next = nextRun(start, now, j.interval)
+		iv := j.interval
+		if soft && j.retry < iv {
+			iv = j.retry
+		}
+		j.next = nextRun(start, now, iv)
 		heap.Push(&e.queue, j)
 	}
 	e.mu.Unlock()

@@ -37,6 +37,7 @@ type Spec struct {
 	Login, Passwd           string
 	Database, Secret        string
 	Command                 string // external: checkcommand
+	Shell                   bool   // keepalived MISC_CHECK: Command is a sh -c line, no arguments added
 	CheckTimeout            time.Duration
 	NegotiateTimeout        time.Duration
 	Count                   int    // ping attempts (checkcount)

@@ -1,0 +1,114 @@
+package check
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ocf-lvs/ocf-lvs/lib/config"
+)
+
+// Pair is what a Sub built by FromConfig carries in Data: the virtual and
+// the real it watches.
+type Pair struct {
+	V *config.Virtual
+	R *config.Real
+}
+
+// SubID names a (virtual, real) pair: "tcp:192.0.2.1:80 10.0.0.1:80".
+func SubID(v *config.Virtual, r *config.Real) string { return v.Key() + " " + r.HostPort() }
+
+// FromConfig turns every real of every virtual into a Sub. lookup gives a
+// real's host name for the maintenance directory's fqdn/short names (nil:
+// addresses only); it is called only when maintenancedir is set.
+func FromConfig(cfg *config.Config, lookup func(netip.Addr) string) []Sub {
+	var subs []Sub
+	seen := map[string]bool{}
+	for _, v := range cfg.Virtuals {
+		for _, r := range v.Reals {
+			id := SubID(v, r)
+			if seen[id] {
+				continue // the same real listed twice: one state
+			}
+			seen[id] = true
+			c := v.Check
+			if r.Check != nil {
+				c = *r.Check
+			}
+			sp := SpecFor(v, r, &c)
+			s := Sub{ID: id, Spec: sp, Interval: c.Interval, FailureCount: c.FailureCount,
+				RetryDelay: c.RetryDelay, Data: Pair{v, r}}
+			if s.Interval <= 0 {
+				s.Interval = 10 * time.Second
+			}
+			if s.FailureCount <= 0 {
+				s.FailureCount = 1
+			}
+			if cfg.Global.MaintenanceDir != "" {
+				name := ""
+				if lookup != nil {
+					name = lookup(r.Addr)
+				}
+				s.MaintNames = MaintNames(r.Addr, sp.RealPort, name)
+			}
+			subs = append(subs, s)
+		}
+	}
+	return subs
+}
+
+// SpecFor resolves the check of real r of virtual v as ldirectord does:
+// service from the virtual's port when not given, port = checkport, else
+// the real's, else the service's; the real's request/receive override.
+func SpecFor(v *config.Virtual, r *config.Real, c *config.Check) Spec {
+	typ := c.Type
+	if typ == "" {
+		typ = "negotiate"
+	}
+	svc := c.Service
+	if svc == "" {
+		svc = ServiceForPort(v.Port)
+	}
+	rport := r.Port
+	if rport == 0 && v.Protocol != "fwm" {
+		rport = v.Port
+	}
+	port := c.Port
+	if port == 0 {
+		port = rport
+	}
+	if port == 0 {
+		port = ServicePorts[svc]
+	}
+	req, rcv := c.Request, c.Receive
+	if r.HasOverride || r.Request != "" {
+		req = r.Request
+	}
+	if r.HasOverride || r.Receive != "" {
+		rcv = r.Receive
+	}
+	vip := v.Addr.String()
+	if v.Protocol == "fwm" {
+		vip = strconv.FormatUint(uint64(v.FWMark), 10)
+	}
+	var codes []string
+	for _, sr := range c.StatusCodes {
+		if sr.Lo == sr.Hi {
+			codes = append(codes, strconv.Itoa(sr.Lo))
+		} else {
+			codes = append(codes, fmt.Sprintf("%d-%d", sr.Lo, sr.Hi))
+		}
+	}
+	return Spec{
+		Type: typ, Service: svc, NegotiateEvery: c.NegotiateEvery, Protocol: v.Protocol,
+		Addr: r.Addr, Port: port, RealPort: rport, VIP: vip, VPort: v.Port,
+		Request: req, Receive: rcv, HTTPMethod: c.HTTPMethod, VirtualHost: c.VirtualHost,
+		Login: c.Login, Passwd: c.Passwd, Database: c.Database, Secret: c.Secret,
+		Command: c.Command, Shell: c.MiscPath,
+		CheckTimeout: c.CheckTimeout, NegotiateTimeout: c.NegotiateTimeout, Count: c.Count,
+		VerifyTLS: c.VerifyTLS, StatusCodes: strings.Join(codes, ","), Digest: c.Digest,
+		DNSType: c.DNSType, DNSName: c.DNSName,
+	}
+}

@@ -1,0 +1,91 @@
+package check
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/ocf-lvs/ocf-lvs/lib/config"
+)
+
+func TestFromConfig(t *testing.T) {
+	cf := `checktimeout=3
+checkinterval=2
+failurecount=3
+maintenancedir=/tmp/maint
+virtual=192.0.2.10:80
+	real=10.0.0.1:8080 masq
+	real=10.0.0.2:80 gate 2 ".healthz", "ok"
+	service=http
+	request="/index.html"
+	receive="Welcome"
+	virtualhost=www.example.com
+virtual=192.0.2.10:53
+	real=10.0.0.1 gate
+	protocol=udp
+	request="www.example.com"
+	receive="192.0.2.1"
+virtual=192.0.2.11:3306
+	real=10.0.0.1:3306 gate
+	checkport=3307
+	login="chk"
+	passwd="pw"
+	database="db"
+	request="SELECT 1"
+virtual=192.0.2.12:80
+	real=10.0.0.1:80 gate
+	real=10.0.0.3:80 gate
+	checktype=2
+	service=http
+`
+	cfg, err := config.Parse("t.cf", []byte(cf))
+	if err != nil {
+		t.Fatal(err)
+	}
+	subs := FromConfig(cfg, func(a netip.Addr) string {
+		if a == netip.MustParseAddr("10.0.0.1") {
+			return "web1.example.com."
+		}
+		return ""
+	})
+	by := map[string]Sub{}
+	for _, s := range subs {
+		by[s.ID] = s
+	}
+	if len(subs) != 6 {
+		t.Fatalf("%d subs: %v", len(subs), by)
+	}
+	h := by["tcp:192.0.2.10:80 10.0.0.1:8080"]
+	if h.Spec.Service != "http" || h.Spec.Port != 8080 || h.Spec.Request != "/index.html" || h.Spec.Receive != "Welcome" ||
+		h.Spec.VirtualHost != "www.example.com" || h.Interval != 2*time.Second || h.FailureCount != 3 || h.Spec.CheckTimeout != 3*time.Second {
+		t.Fatalf("http spec %+v", h)
+	}
+	if CheckURL(&h.Spec) != "http://10.0.0.1:8080/index.html" {
+		t.Fatalf("url %s", CheckURL(&h.Spec))
+	}
+	if got := h.MaintNames; len(got) != 6 || got[2] != "web1.example.com:8080" || got[5] != "web1" {
+		t.Fatalf("maint names %v", got)
+	}
+	o := by["tcp:192.0.2.10:80 10.0.0.2:80"]
+	if o.Spec.Request != ".healthz" || o.Spec.Receive != "ok" {
+		t.Fatalf("per-real override %+v", o.Spec)
+	}
+	d := by["udp:192.0.2.10:53 10.0.0.1:53"]
+	if d.Spec.Service != "dns" || d.Spec.Port != 53 || d.Spec.Protocol != "udp" {
+		t.Fatalf("dns spec %+v", d.Spec)
+	}
+	m := by["tcp:192.0.2.11:3306 10.0.0.1:3306"]
+	if m.Spec.Service != "mysql" || m.Spec.Port != 3307 || m.Spec.RealPort != 3306 || m.Spec.Login != "chk" || m.Spec.Database != "db" {
+		t.Fatalf("mysql spec %+v", m.Spec)
+	}
+	n := by["tcp:192.0.2.12:80 10.0.0.3:80"]
+	if n.Spec.Type != "combined" || n.Spec.NegotiateEvery != 2 {
+		t.Fatalf("checktype=2 spec %+v", n.Spec)
+	}
+	// the same check on the same real in two virtuals is one probe
+	e := New(Options{})
+	e.Set(subs)
+	if e.Jobs() != 6 {
+		t.Fatalf("%d jobs", e.Jobs())
+	}
+}
