@@ -48,7 +48,16 @@ type Spec struct {
 }
 
 // Key identifies identical checks (dedupe).
-func (s *Spec) Key() string { return fmt.Sprintf("%+v", *s) }
+// The virtual's address and the real's own port matter only to external
+// checks (they are its arguments): a real checked the same way in two
+// virtual services is probed once.
+func (s *Spec) Key() string {
+	c := *s
+	if (c.Type != "external" && c.Type != "external-perl") || c.Shell {
+		c.VIP, c.VPort, c.RealPort = "", 0, 0
+	}
+	return fmt.Sprintf("%+v", c)
+}
 
 // HostPort is the address checked, "ip:port" or "[v6]:port".
 func (s *Spec) HostPort() string {

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestRunHelp(t *testing.T) {
+	var out, errb bytes.Buffer
+	if rc := run([]string{"run", "--help"}, &out, &errb); rc != 0 || !strings.Contains(out.String(), "--dry-run") {
+		t.Fatalf("rc %d\n%s%s", rc, out.String(), errb.String())
+	}
+	if rc := run([]string{"run", "x.cf"}, &out, &errb); rc != 2 || !strings.Contains(errb.String(), "--dry-run") {
+		t.Fatalf("without --dry-run: rc %d %s", rc, errb.String())
+	}
+}
+
+func TestRunDryRunBadConfig(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "bad.cf")
+	os.WriteFile(p, []byte("virtual=192.0.2.1:80\n\treal=10.0.0.1:80 masq\n\tnosuchdirective=1\n"), 0o644)
+	var out, errb bytes.Buffer
+	if rc := run([]string{"run", "--dry-run", "--for", "100ms", p}, &out, &errb); rc != 2 || !strings.Contains(errb.String(), "bad.cf:3") {
+		t.Fatalf("rc %d, stderr %q", rc, errb.String())
+	}
+}
+
+// A real http server up, a closed port down: the dry run prints both
+// changes with reasons and the ipvsadm operations (fallback off when the
+// first real comes up, the down real left out with quiescent=no, weight 0
+// with quiescent=yes).
+func TestRunDryRun(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "Welcome home") }))
+	defer srv.Close()
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	closed := ln.Addr().String()
+	ln.Close()
+	up := strings.TrimPrefix(srv.URL, "http://")
+	cf := fmt.Sprintf(`checkinterval=1
+checktimeout=1
+virtual=192.0.2.10:80
+	real=%s masq 2
+	real=%s masq 3
+	fallback=127.0.0.1:80 gate
+	service=http
+	request="/"
+	receive="Welcome"
+virtual=192.0.2.11:80
+	real=%s masq
+	real=%s masq
+	quiescent=yes
+	service=http
+	request="/"
+	receive="Welcome"
+`, up, closed, up, closed)
+	p := filepath.Join(t.TempDir(), "l.cf")
+	os.WriteFile(p, []byte(cf), 0o644)
+	var out, errb bytes.Buffer
+	if rc := run([]string{"run", "--dry-run", "--for", "1500ms", p}, &out, &errb); rc != 0 {
+		t.Fatalf("rc %d: %s", rc, errb.String())
+	}
+	o := out.String()
+	for _, want := range []string{
+		"start: no real server known up yet",
+		"fallback on for tcp:192.0.2.10:80",
+		"-a -t 192.0.2.10:80 -r 127.0.0.1:80 -g -w 1",
+		"up   tcp:192.0.2.10:80 real " + up + ": HTTP 200 OK",
+		"-a -t 192.0.2.10:80 -r " + up + " -m -w 2",
+		"-d -t 192.0.2.10:80 -r 127.0.0.1:80",
+		"# fallback off",
+		"down tcp:192.0.2.10:80 real " + closed + ": http: dial tcp " + closed,
+		"-a -t 192.0.2.11:80 -r " + closed + " -m -w 0", // quiescent: kept at weight 0
+	} {
+		if !strings.Contains(o, want) {
+			t.Errorf("output lacks %q", want)
+		}
+	}
+	if strings.Contains(o, "-a -t 192.0.2.10:80 -r "+closed) {
+		t.Error("down real added with quiescent=no")
+	}
+	if !strings.Contains(errb.String(), "4 real checks (2 distinct probes)") {
+		t.Errorf("identical checks not shared: %s", errb.String())
+	}
+	if t.Failed() {
+		t.Log(o)
+	}
+}
