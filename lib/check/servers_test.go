@@ -202,7 +202,13 @@ func realSpec(service string, port uint16) Spec {
 		Port: port, CheckTimeout: 5 * time.Second, NegotiateTimeout: 5 * time.Second}
 }
 
-func TestRealNginx(t *testing.T) {
+// srv is a started server and the checks that pass against it.
+type srv struct {
+	d     *daemon
+	specs map[string]Spec
+}
+
+func startNginx(t *testing.T) *srv {
 	testenv.Root(t)
 	nginx := testenv.Command(t, "nginx")
 	dir := openDir(t)
@@ -227,6 +233,16 @@ http {
 	h := realSpec("http", ph)
 	h.Request, h.Receive = "/check.html", "alive"
 	waitUp(t, h, 20*time.Second)
+	s := realSpec("https", ps)
+	s.Request, s.Receive = "/check.html", "alive"
+	p := realSpec("http_proxy", pp)
+	p.Request, p.Receive = "http://origin.example/check.html", "alive"
+	return &srv{d, map[string]Spec{"http": h, "https": s, "http_proxy": p}}
+}
+
+func TestRealNginx(t *testing.T) {
+	x := startNginx(t)
+	d, h, s, p := x.d, x.specs["http"], x.specs["https"], x.specs["http_proxy"]
 	h.Request = "/moved"
 	mustUp(t, h)
 	bad := h
@@ -236,14 +252,10 @@ http {
 	bad.Request = "/nothere"
 	mustDown(t, bad, "404")
 
-	s := realSpec("https", ps)
-	s.Request, s.Receive = "/check.html", "alive"
 	mustUp(t, s)
 	s.VerifyTLS = true // self-signed: refused when verification is asked for
 	mustDown(t, s, "certificate")
 
-	p := realSpec("http_proxy", pp)
-	p.Request, p.Receive = "http://origin.example/check.html", "alive"
 	mustUp(t, p)
 	p.Receive = "dead"
 	mustDown(t, p, "receive")
@@ -251,7 +263,7 @@ http {
 	hangAndKill(t, d, h)
 }
 
-func TestRealUnbound(t *testing.T) {
+func startUnbound(t *testing.T) *srv {
 	testenv.Root(t)
 	unbound := testenv.Command(t, "unbound")
 	dir := openDir(t)
@@ -283,6 +295,12 @@ remote-control:
 	s := realSpec("dns", port)
 	s.Protocol, s.Request, s.Receive = "udp", "www.lvs.test", `192\.0\.2\.80`
 	waitUp(t, s, 20*time.Second)
+	return &srv{d, map[string]Spec{"dns": s}}
+}
+
+func TestRealUnbound(t *testing.T) {
+	x := startUnbound(t)
+	d, s := x.d, x.specs["dns"]
 	tc := s
 	tc.Protocol = "tcp" // a tcp virtual queries over tcp
 	mustUp(t, tc)
@@ -304,7 +322,7 @@ remote-control:
 	hangAndKill(t, d, s)
 }
 
-func TestRealSlapd(t *testing.T) {
+func startSlapd(t *testing.T) *srv {
 	testenv.Root(t)
 	slapd := testenv.Command(t, "slapd")
 	slapadd := testenv.Command(t, "slapadd")
@@ -339,6 +357,14 @@ directory %[1]s/db
 	s := realSpec("ldap", p)
 	s.Request, s.Receive = "/ou=web,dc=lvs,dc=test", "^ou=web"
 	waitUp(t, s, 20*time.Second)
+	tls := s
+	tls.Service, tls.Port = "ldaps", ps
+	return &srv{d, map[string]Spec{"ldap": s, "ldaps": tls}}
+}
+
+func TestRealSlapd(t *testing.T) {
+	x := startSlapd(t)
+	d, s := x.d, x.specs["ldap"]
 	auth := s
 	auth.Login, auth.Passwd = "cn=admin,dc=lvs,dc=test", "secret"
 	mustUp(t, auth)
@@ -350,14 +376,12 @@ directory %[1]s/db
 	bad = s
 	bad.Receive = "^cn=other"
 	mustDown(t, bad, "does not match")
-	tls := s
-	tls.Service, tls.Port = "ldaps", ps
-	mustUp(t, tls)
+	mustUp(t, x.specs["ldaps"])
 
 	hangAndKill(t, d, s)
 }
 
-func TestRealVsftpd(t *testing.T) {
+func startVsftpd(t *testing.T) *srv {
 	testenv.Root(t)
 	vsftpd := testenv.Command(t, "vsftpd")
 	dir := openDir(t)
@@ -388,6 +412,12 @@ pasv_address=127.0.0.1
 	s := realSpec("ftp", port)
 	s.Request, s.Receive = "/pub/check.txt", "alive"
 	waitUp(t, s, 20*time.Second)
+	return &srv{d, map[string]Spec{"ftp": s}}
+}
+
+func TestRealVsftpd(t *testing.T) {
+	x := startVsftpd(t)
+	d, s := x.d, x.specs["ftp"]
 	login := s // login only
 	login.Request, login.Receive = "", ""
 	mustUp(t, login)
@@ -404,7 +434,7 @@ pasv_address=127.0.0.1
 	hangAndKill(t, d, s)
 }
 
-func TestRealDovecot(t *testing.T) {
+func startDovecot(t *testing.T) *srv {
 	testenv.Root(t)
 	dovecot := testenv.Command(t, "dovecot")
 	dir := openDir(t)
@@ -463,13 +493,21 @@ service pop3-login {
 	imap := realSpec("imap", pi)
 	imap.Login, imap.Passwd = "bob", "secret"
 	waitUp(t, imap, 20*time.Second)
-	for _, c := range []struct {
-		svc  string
-		port uint16
-	}{{"imaps", pis}, {"pop", pp}, {"pops", pps}} {
-		s := realSpec(c.svc, c.port)
+	specs := map[string]Spec{"imap": imap}
+	for svc, port := range map[string]uint16{"imaps": pis, "pop": pp, "pops": pps} {
+		s := realSpec(svc, port)
 		s.Login, s.Passwd = "bob", "secret"
 		waitUp(t, s, 10*time.Second)
+		specs[svc] = s
+	}
+	return &srv{d, specs}
+}
+
+func TestRealDovecot(t *testing.T) {
+	x := startDovecot(t)
+	d, imap := x.d, x.specs["imap"]
+	for _, svc := range []string{"imaps", "pop", "pops"} {
+		s := x.specs[svc]
 		s.Passwd = "wrong"
 		mustDown(t, s, "login")
 		s.Login = ""
@@ -496,7 +534,7 @@ func userCred(t *testing.T, name string) *syscall.Credential {
 	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
 }
 
-func TestRealPostgres(t *testing.T) {
+func startPostgres(t *testing.T) *srv {
 	testenv.Root(t)
 	bin := "/usr/lib/postgresql/15/bin"
 	if m, _ := filepath.Glob("/usr/lib/postgresql/*/bin/postgres"); len(m) > 0 {
@@ -525,6 +563,12 @@ func TestRealPostgres(t *testing.T) {
 	s := realSpec("pgsql", port)
 	s.Login, s.Passwd, s.Database, s.Request = "postgres", "pgsecret", "postgres", "SELECT 1"
 	waitUp(t, s, 30*time.Second)
+	return &srv{d, map[string]Spec{"pgsql": s}}
+}
+
+func TestRealPostgres(t *testing.T) {
+	x := startPostgres(t)
+	d, s := x.d, x.specs["pgsql"]
 	bad := s
 	bad.Passwd = "wrong"
 	mustDown(t, bad, "password authentication failed")
@@ -541,7 +585,7 @@ func TestRealPostgres(t *testing.T) {
 	hangAndKill(t, d, s)
 }
 
-func TestRealMariaDB(t *testing.T) {
+func startMariaDB(t *testing.T) *srv {
 	testenv.Root(t)
 	installDB := testenv.Command(t, "mariadb-install-db")
 	mariadbd := testenv.Command(t, "mariadbd")
@@ -573,6 +617,12 @@ func TestRealMariaDB(t *testing.T) {
 	s.Login, s.Passwd, s.Database = "chk", "mysecret", "lvs"
 	s.Request = "SELECT * FROM pool WHERE host='web1' AND enabled=1"
 	waitUp(t, s, 30*time.Second)
+	return &srv{d, map[string]Spec{"mysql": s}}
+}
+
+func TestRealMariaDB(t *testing.T) {
+	x := startMariaDB(t)
+	d, s := x.d, x.specs["mysql"]
 	bad := s
 	bad.Request = "SELECT * FROM pool WHERE host='web2' AND enabled=1" // disabled in the table
 	mustDown(t, bad, "no rows")
@@ -586,7 +636,7 @@ func TestRealMariaDB(t *testing.T) {
 	hangAndKill(t, d, s)
 }
 
-func TestRealFreeRADIUS(t *testing.T) {
+func startFreeRADIUS(t *testing.T) *srv {
 	testenv.Root(t)
 	radiusd := testenv.Command(t, "freeradius")
 	src := "/etc/freeradius/3.0"
@@ -621,6 +671,12 @@ func TestRealFreeRADIUS(t *testing.T) {
 	s := realSpec("radius", port)
 	s.Protocol, s.Login, s.Passwd, s.Secret = "udp", "bob", "hello", "testing123"
 	waitUp(t, s, 30*time.Second)
+	return &srv{d, map[string]Spec{"radius": s}}
+}
+
+func TestRealFreeRADIUS(t *testing.T) {
+	x := startFreeRADIUS(t)
+	d, s := x.d, x.specs["radius"]
 	r := mustUp(t, s)
 	if !strings.Contains(r.Reason, "Accept") {
 		t.Fatalf("reason %q", r.Reason)
@@ -637,7 +693,7 @@ func TestRealFreeRADIUS(t *testing.T) {
 	hangAndKill(t, d, s)
 }
 
-func TestRealPostfix(t *testing.T) {
+func startPostfix(t *testing.T) *srv {
 	testenv.Root(t)
 	postfix := testenv.Command(t, "postfix")
 	dir := openDir(t)
@@ -677,9 +733,14 @@ scache unix - - n - 1 scache
 
 	s := realSpec("smtp", p)
 	waitUp(t, s, 30*time.Second)
-	sub := realSpec("submission", ps)
-	mustUp(t, sub)
-	mustDown(t, realSpec("smtp", pr), "554") // a server that refuses us
+	return &srv{d, map[string]Spec{"smtp": s, "submission": realSpec("submission", ps), "smtp-refusing": realSpec("smtp", pr)}}
+}
+
+func TestRealPostfix(t *testing.T) {
+	x := startPostfix(t)
+	d, s := x.d, x.specs["smtp"]
+	mustUp(t, x.specs["submission"])
+	mustDown(t, x.specs["smtp-refusing"], "554") // a server that refuses us
 
 	hangAndKill(t, d, s)
 }
