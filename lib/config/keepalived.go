@@ -631,6 +631,10 @@ func (im *kaImport) syncGroup(b *kaStmt) {
 			im.r.errorf(s.file, s.line, "unknown vrrp_sync_group keyword %q", s.key)
 		}
 	}
+	if len(g.Members) == 0 {
+		im.r.errorf(b.file, b.line, "vrrp_sync_group %s has no group members", g.Name)
+		return
+	}
 	for _, o := range im.cfg.SyncGroups {
 		if o.Name == g.Name {
 			if reflect.DeepEqual(o.Members, g.Members) && o.Notify == g.Notify && o.NotifyMaster == g.NotifyMaster {
@@ -660,12 +664,17 @@ func (im *kaImport) checkDefault(s *kaStmt, d *checkDefaults) bool {
 	switch s.key {
 	case "connect_timeout":
 		d.connectTimeout, _ = im.timer(s)
+		if d.connectTimeout < time.Millisecond {
+			im.r.errorf(s.file, s.line, "connect_timeout must be positive")
+			d.connectTimeout = 5 * time.Second
+		}
 	case "delay_before_retry":
 		d.retryDelay, _ = im.timer(s)
 	case "delay_loop":
 		d.interval, _ = im.timer(s)
-		if d.interval <= 0 {
+		if d.interval < time.Millisecond {
 			im.r.errorf(s.file, s.line, "delay_loop must be positive")
+			d.interval = 60 * time.Second
 		}
 	case "retry", "nb_get_retry":
 		d.retry, _ = im.num(s, 0, 1000)
@@ -978,6 +987,9 @@ func (im *kaImport) realServer(b *kaStmt, v *Virtual, fwd string, vdefs checkDef
 		default:
 			im.r.errorf(s.file, s.line, "unknown real_server keyword %q", s.key)
 		}
+	}
+	if msg := fixRealPort(v, r); msg != "" {
+		im.r.warnf(b.file, b.line, "%s", msg)
 	}
 	for _, o := range v.Reals {
 		if o.Addr == r.Addr && o.Port == r.Port {

@@ -37,6 +37,7 @@ type ldVirtual struct {
 	persistentLine, netmaskLine         int
 	reals                               []lineVal
 	addrRaw, portRaw                    string
+	realSeen                            map[netip.AddrPort]int
 }
 
 type lineVal struct {
@@ -871,8 +872,9 @@ func (p *ldParser) finishVirtual(lv *ldVirtual) {
 		p.seen[id] = v.Line
 	}
 
+	lv.realSeen = make(map[netip.AddrPort]int, len(lv.reals))
 	for _, r := range lv.reals {
-		p.addReals(v, r.line, r.val)
+		p.addReals(lv, r.line, r.val)
 	}
 
 	// Fallback: the virtual's own, else the global one of its family.
@@ -932,7 +934,8 @@ func firstSet(vals ...int) int {
 
 // addReals parses one real= line (possibly a range) into the virtual:
 // ip|host[->ip|host][:port] gate|masq|ipip [weight] ["request", "receive"] [l:N] [u:N]
-func (p *ldParser) addReals(v *Virtual, n int, val string) {
+func (p *ldParser) addReals(lv *ldVirtual, n int, val string) {
+	v := lv.v
 	six := v.Family == 6
 	spec, rest := val, ""
 	if i := strings.IndexAny(val, " \t"); i >= 0 {
@@ -1003,15 +1006,18 @@ func (p *ldParser) addReals(v *Virtual, n int, val string) {
 			addrs = append(addrs, a)
 		}
 	}
+	if msg := fixRealPort(v, &tmpl); msg != "" {
+		p.d.warnf(n, "%s", msg)
+	}
 	for _, a := range addrs {
 		r := tmpl
 		r.Addr = a
-		for _, o := range v.Reals {
-			if o.Addr == r.Addr && o.Port == r.Port {
-				p.d.errorf(n, "duplicate real server %s in this virtual service (first at line %d)", r.HostPort(), o.Line)
-				return
-			}
+		ap := netip.AddrPortFrom(r.Addr, r.Port)
+		if first, dup := lv.realSeen[ap]; dup {
+			p.d.errorf(n, "duplicate real server %s in this virtual service (first at line %d)", r.HostPort(), first)
+			return
 		}
+		lv.realSeen[ap] = n
 		v.Reals = append(v.Reals, &r)
 	}
 }
@@ -1116,4 +1122,17 @@ func (v *Virtual) Key() string {
 		return fmt.Sprintf("fwm:%d", v.FWMark)
 	}
 	return v.Protocol + ":" + netip.AddrPortFrom(v.Addr, v.Port).String()
+}
+
+// fixRealPort applies the kernel's rule: with gate or ipip forwarding the
+// real server receives the packet unchanged, so IPVS sets its port to the
+// virtual's (keepalived says "ports don't match - resetting"). A fwmark
+// service has no port of its own.
+func fixRealPort(v *Virtual, r *Real) string {
+	if v.Protocol == "fwm" || r.Forward == "masq" || r.Port == v.Port {
+		return ""
+	}
+	msg := fmt.Sprintf("real server port %d differs from the virtual's %d: with %s forwarding the kernel uses %d", r.Port, v.Port, r.Forward, v.Port)
+	r.Port = v.Port
+	return msg
 }

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Resolver turns a host name into addresses of one family (v6 false: IPv4).
@@ -78,6 +79,9 @@ func Parse(name string, data []byte) (*Config, error) {
 // ParseWith is Parse with options.
 func ParseWith(name string, data []byte, o Options) (*Config, error) {
 	o.fill()
+	if errs := checkUTF8(name, data); errs != nil {
+		return nil, errs
+	}
 	switch Detect(name, data) {
 	case "toml":
 		return parseTOML(name, data, o)
@@ -106,11 +110,19 @@ func Detect(name string, data []byte) string {
 		return "toml"
 	}
 	eq, brace, first := 0, 0, ""
-	for _, raw := range bytes.Split(data, []byte("\n")) {
+	seen := 0
+	for len(data) > 0 && seen < 200 { // the head of a file tells
+		raw := data
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			raw, data = data[:i], data[i+1:]
+		} else {
+			data = nil
+		}
 		line := strings.TrimSpace(string(raw))
 		if line == "" || line[0] == '#' || line[0] == '!' {
 			continue
 		}
+		seen++
 		if reTOMLTable.MatchString(line) {
 			return "toml"
 		}
@@ -128,4 +140,23 @@ func Detect(name string, data []byte) string {
 		return "keepalived"
 	}
 	return "ldirectord"
+}
+
+// checkUTF8 rejects values that are not UTF-8 (TOML cannot carry them and
+// the plan would print them mangled); comment lines may hold anything.
+func checkUTF8(name string, data []byte) Errors {
+	if utf8.Valid(data) {
+		return nil
+	}
+	var errs Errors
+	for i, line := range bytes.Split(data, []byte("\n")) {
+		t := bytes.TrimSpace(line)
+		if utf8.Valid(line) || len(t) > 0 && (t[0] == '#' || t[0] == '!') {
+			continue
+		}
+		if len(errs) < maxErrors {
+			errs = append(errs, Diag{File: name, Line: i + 1, Msg: "invalid UTF-8 outside a comment (save the file as UTF-8)"})
+		}
+	}
+	return errs
 }

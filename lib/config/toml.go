@@ -538,6 +538,9 @@ func (r *tomlReader) virtual(path string, tv *tomlVirtual, c *Config) *Virtual {
 		if rl.Port == 0 && v.Protocol != "fwm" {
 			rl.Port = v.Port
 		}
+		if msg := fixRealPort(v, rl); msg != "" {
+			r.d.warnf(rl.Line, "%s: %s", rp, msg)
+		}
 		if tv.Real[i].Check != nil {
 			ch := r.check(rp+".check", tv.Real[i].Check, v, g, &v.Check)
 			rl.Check = &ch
