@@ -7,7 +7,7 @@ CONFIG_SOAKTIME ?= 10m
 fuzz-config-soak: ## each configuration reader fuzzed for CONFIG_SOAKTIME (default 10m)
 	@set -e; for f in FuzzLdirectord FuzzKeepalived FuzzTOML; do \
 	  echo "fuzz ./lib/config $$f ($(CONFIG_SOAKTIME))"; \
-	  $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(CONFIG_SOAKTIME) ./lib/config; done
+	  $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(CONFIG_SOAKTIME) -fuzzminimizetime 10s ./lib/config; done
 
 bench-config: build ## lvsd check vs ldirectord on 1k/10k/100k reals; parse benchmark
 	$(GO) run ./bench/config -lvsd bin/lvsd

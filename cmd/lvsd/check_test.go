@@ -1,0 +1,90 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func checkRun(args ...string) (int, string, string) {
+	var out, errb bytes.Buffer
+	code := run(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestCheckValid(t *testing.T) {
+	code, out, errs := checkRun("check", "../../testdata/config/ldirectord/debian-sample.cf")
+	if code != 0 || errs != "" {
+		t.Fatalf("exit %d, stderr %q", code, errs)
+	}
+	if !strings.Contains(out, "TCP  192.168.6.240:80 rr\n") || !strings.Contains(out, "-> 192.168.6.2:80") {
+		t.Errorf("plan:\n%s", out)
+	}
+}
+
+func TestCheckWarningsOnStderr(t *testing.T) {
+	code, _, errs := checkRun("check", "../../testdata/config/ldirectord/lenient.cf")
+	if code != 0 || !strings.Contains(errs, "lenient.cf:3: warning: quiescent: blank after") {
+		t.Fatalf("exit %d, stderr %q", code, errs)
+	}
+}
+
+func TestCheckInvalid(t *testing.T) {
+	code, out, errs := checkRun("check", "../../testdata/config/errors/bad-forward.cf")
+	if code != 2 || out != "" {
+		t.Fatalf("exit %d, stdout %q", code, out)
+	}
+	if want := "../../testdata/config/errors/bad-forward.cf:4: forward method must be gate, masq or ipip"; !strings.HasPrefix(errs, want) {
+		t.Errorf("stderr %q, want prefix %q", errs, want)
+	}
+}
+
+func TestCheckJSON(t *testing.T) {
+	code, out, _ := checkRun("check", "--json", "../../testdata/config/keepalived/seed004.conf")
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	var v struct {
+		Format   string
+		Virtuals []struct{ Port int }
+		VRRP     []struct{ VRID int }
+	}
+	if err := json.Unmarshal([]byte(out), &v); err != nil {
+		t.Fatal(err)
+	}
+	if v.Format != "keepalived" || len(v.Virtuals) != 1 || v.Virtuals[0].Port != 80 || v.VRRP[0].VRID != 200 {
+		t.Errorf("json: %+v", v)
+	}
+}
+
+func TestMigrateThenCheck(t *testing.T) {
+	src := "../../testdata/config/ldirectord/every-directive.cf"
+	code, toml, errs := checkRun("migrate", src)
+	if code != 0 {
+		t.Fatalf("migrate: exit %d: %s", code, errs)
+	}
+	f := filepath.Join(t.TempDir(), "lvs.toml")
+	if err := os.WriteFile(f, []byte(toml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, p1, _ := checkRun("check", src)
+	code, p2, errs := checkRun("check", f)
+	if code != 0 || p1 != p2 {
+		t.Fatalf("check of the migrated file: exit %d %s\n%s\nvs\n%s", code, errs, p1, p2)
+	}
+}
+
+func TestHelp(t *testing.T) {
+	for _, c := range []string{"check", "migrate"} {
+		code, out, _ := checkRun(c, "--help")
+		if code != 0 || !strings.Contains(out, "usage: lvsd "+c) {
+			t.Errorf("%s --help: exit %d %q", c, code, out)
+		}
+	}
+	if code, _, _ := checkRun("check"); code != 2 {
+		t.Errorf("check without FILE: exit %d", code)
+	}
+}
