@@ -149,7 +149,7 @@ func runApply(args []string, stdout, stderr io.Writer) int {
 type emptyKernel struct{}
 
 func (emptyKernel) Services() ([]ipvs.Service, error) { return nil, nil }
-func (emptyKernel) Apply(ipvs.Op) error              { return ipvs.ErrNoIPVS }
+func (emptyKernel) Apply(ipvs.Op) error               { return ipvs.ErrNoIPVS }
 
 func readState(path string) ([]ipvs.Key, error) {
 	if path == "" {

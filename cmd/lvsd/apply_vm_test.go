@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ocf-lvs/ocf-lvs/internal/netns"
 	"github.com/ocf-lvs/ocf-lvs/internal/vm"
 )
 
@@ -120,60 +122,110 @@ const labVIP = "10.99.2.100"
 // newLab builds the lab for a forwarding method: masq reals route back
 // through the director; gate and ipip reals hold the VIP (lo, arp_ignore=1,
 // arp_announce=2, as the seeds' DR setups do) and answer the client
-// directly.
+// directly. One `ip -batch` per namespace: process starts are slow under
+// emulation.
 func newLab(t *testing.T, fwd string, reals int) *lab {
 	cleanTable(t)
 	l := &lab{t: t, sfx: fmt.Sprint(os.Getpid() % 100000), reals: reals, dir: t.TempDir()}
 	s := l.sfx
-	script := fmt.Sprintf(`
-sysctl -qw net.ipv4.ip_forward=1
-ip link add br%[1]s type bridge; ip link set br%[1]s up
-ip addr add 10.99.0.1/24 dev br%[1]s; ip addr add 10.99.1.1/24 dev br%[1]s; ip addr add %[2]s/32 dev br%[1]s
-ip netns add c%[1]s
-ip link add vc%[1]s type veth peer name eth0 netns c%[1]s
-ip link set vc%[1]s master br%[1]s up
-ip -n c%[1]s link set lo up; ip -n c%[1]s link set eth0 up
-ip -n c%[1]s addr add 10.99.1.2/24 dev eth0; ip -n c%[1]s route add default via 10.99.1.1
+	t.Cleanup(l.close)
+	if err := os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte("1"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	top := fmt.Sprintf(`netns add c%[1]s
+link add br%[1]s type bridge
+link set br%[1]s up
+addr add 10.99.0.1/24 dev br%[1]s
+addr add 10.99.1.1/24 dev br%[1]s
+addr add %[2]s/32 dev br%[1]s
+link add vc%[1]s type veth peer name eth0 netns c%[1]s
+link set vc%[1]s master br%[1]s up
 `, s, labVIP)
 	for i := 1; i <= reals; i++ {
-		script += fmt.Sprintf(`
-ip netns add r%[2]d%[1]s
-ip link add vr%[2]d%[1]s type veth peer name eth0 netns r%[2]d%[1]s
-ip link set vr%[2]d%[1]s master br%[1]s up
-ip -n r%[2]d%[1]s link set lo up; ip -n r%[2]d%[1]s link set eth0 up
-ip -n r%[2]d%[1]s addr add 10.99.0.1%[2]d/24 dev eth0; ip -n r%[2]d%[1]s route add default via 10.99.0.1
-mkdir -p %[3]s/www%[2]d; echo r%[2]d > %[3]s/www%[2]d/index.html
-`, s, i, l.dir)
-		if fwd != "masq" {
-			script += fmt.Sprintf(`
-ip netns exec r%[2]d%[1]s sh -ec 'sysctl -qw net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2 net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
-ip addr add %[3]s/32 dev lo
-ip route add 10.99.1.0/24 dev eth0 src 10.99.0.1%[2]d
-ip link set tunl0 up; sysctl -qw net.ipv4.conf.tunl0.rp_filter=0'
-`, s, i, labVIP)
-		}
+		top = fmt.Sprintf("netns add r%[2]d%[1]s\n", s, i) + top +
+			fmt.Sprintf("link add vr%[2]d%[1]s type veth peer name eth0 netns r%[2]d%[1]s\nlink set vr%[2]d%[1]s master br%[1]s up\n", s, i)
 	}
-	t.Cleanup(l.close)
-	shell(t, script)
+	ipBatch(t, "", top)
+	ipBatch(t, "c"+s, "link set lo up\nlink set eth0 up\naddr add 10.99.1.2/24 dev eth0\nroute add default via 10.99.1.1\n")
 	for i := 1; i <= reals; i++ {
-		l.bg(fmt.Sprintf("r%d%s", i, s), "busybox", "httpd", "-f", "-p", "80", "-h", fmt.Sprintf("%s/www%d", l.dir, i))
-		l.bg(fmt.Sprintf("r%d%s", i, s), "busybox", "nc", "-ll", "-p", "9000", "-e", "cat")
+		ns := fmt.Sprintf("r%d%s", i, s)
+		b := fmt.Sprintf("link set lo up\nlink set eth0 up\naddr add 10.99.0.1%d/24 dev eth0\nroute add default via 10.99.0.1\n", i)
+		if fwd != "masq" {
+			b += fmt.Sprintf("addr add %s/32 dev lo\nroute add 10.99.1.0/24 dev eth0 src 10.99.0.1%d\nlink set tunl0 up\n", labVIP, i)
+			err := netns.Do(ns, func() error {
+				for k, v := range map[string]string{"all/arp_ignore": "1", "all/arp_announce": "2", "all/rp_filter": "0",
+					"default/rp_filter": "0", "tunl0/rp_filter": "0"} {
+					if err := os.WriteFile("/proc/sys/net/ipv4/conf/"+k, []byte(v), 0o644); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		ipBatch(t, ns, b)
+		www := fmt.Sprintf("%s/www%d", l.dir, i)
+		os.MkdirAll(www, 0o755)
+		os.WriteFile(www+"/index.html", []byte(fmt.Sprintf("r%d\n", i)), 0o644)
+		l.bg(ns, "busybox", "httpd", "-f", "-p", "80", "-h", www)
+		l.bg(ns, "busybox", "nc", "-ll", "-p", "9000", "-e", "cat")
 	}
 	// Poll until every real answers (directly, not through IPVS).
 	for i := 1; i <= reals; i++ {
-		deadline := time.Now().Add(30 * time.Second)
-		for {
-			out, err := exec.Command("curl", "-s", "-m", "2", fmt.Sprintf("http://10.99.0.1%d/", i)).Output()
-			if err == nil && strings.TrimSpace(string(out)) == fmt.Sprintf("r%d", i) {
-				break
+		addr, want := fmt.Sprintf("10.99.0.1%d:80", i), fmt.Sprintf("r%d", i)
+		var got string
+		var err error
+		if !netns.WaitFor(30*time.Second, func() bool { got, err = httpGet(addr); return got == want }) {
+			t.Fatalf("real %d never answered: %q %v", i, got, err)
+		}
+		echo := fmt.Sprintf("10.99.0.1%d:9000", i)
+		if !netns.WaitFor(30*time.Second, func() bool {
+			c, err := net.DialTimeout("tcp", echo, time.Second)
+			if err == nil {
+				c.Close()
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("real %d never answered: %v %s", i, err, out)
-			}
-			time.Sleep(100 * time.Millisecond)
+			return err == nil
+		}) {
+			t.Fatalf("echo server of real %d never answered", i)
 		}
 	}
 	return l
+}
+
+// ipBatch runs iproute2 commands, one per line, in namespace ns ("" = ours).
+func ipBatch(t *testing.T, ns, cmds string) {
+	t.Helper()
+	args := []string{"-batch", "-"}
+	if ns != "" {
+		args = append([]string{"-n", ns}, args...)
+	}
+	cmd := exec.Command("ip", args...)
+	cmd.Stdin = strings.NewReader(cmds)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("ip %v:\n%s\n%v %s", args, cmds, err, out)
+	}
+}
+
+// httpGet fetches / over HTTP/1.0 on a new connection and returns the body.
+func httpGet(addr string) (string, error) {
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	fmt.Fprintf(c, "GET / HTTP/1.0\r\nHost: vip\r\n\r\n")
+	b, err := io.ReadAll(c)
+	if err != nil {
+		return "", err
+	}
+	_, body, ok := strings.Cut(string(b), "\r\n\r\n")
+	if !ok {
+		return "", fmt.Errorf("not HTTP: %q", b)
+	}
+	return strings.TrimSpace(body), nil
 }
 
 func (l *lab) bg(ns string, argv ...string) {
@@ -218,12 +270,18 @@ func (l *lab) config(name, sched string, realLines ...string) string {
 // connection. It returns which real answered each.
 func (l *lab) get(n int) []string {
 	var out []string
-	for i := 0; i < n; i++ {
-		b, err := exec.Command("ip", "netns", "exec", "c"+l.sfx, "curl", "-s", "-m", "5", "http://"+labVIP+"/").CombinedOutput()
-		if err != nil {
-			l.t.Fatalf("request %d through the VIP: %v %s\nipvsadm:\n%s", i, err, b, shell(l.t, "ipvsadm -Ln"))
+	err := netns.Do("c"+l.sfx, func() error {
+		for i := 0; i < n; i++ {
+			b, err := httpGet(labVIP + ":80")
+			if err != nil {
+				return fmt.Errorf("request %d through the VIP: %v", i, err)
+			}
+			out = append(out, b)
 		}
-		out = append(out, strings.TrimSpace(string(b)))
+		return nil
+	})
+	if err != nil {
+		l.t.Fatalf("%v\nipvsadm:\n%s", err, shell(l.t, "ipvsadm -Ln"))
 	}
 	return out
 }
@@ -270,38 +328,33 @@ func TestTrafficIPIP(t *testing.T) { testTraffic(t, "ipip") }
 // echoConn is a long-lived TCP connection from the client namespace
 // through the VIP to an echo server on a real.
 type echoConn struct {
-	cmd *exec.Cmd
-	in  io.WriteCloser
+	c   net.Conn
 	out *bufio.Reader
 }
 
 func (l *lab) dialEcho() *echoConn {
-	cmd := exec.Command("ip", "netns", "exec", "c"+l.sfx, "busybox", "nc", labVIP, "9000")
-	in, _ := cmd.StdinPipe()
-	out, _ := cmd.StdoutPipe()
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
+	var c net.Conn
+	err := netns.Do("c"+l.sfx, func() (err error) {
+		c, err = net.DialTimeout("tcp", labVIP+":9000", 5*time.Second)
+		return err
+	})
+	if err != nil {
 		l.t.Fatal(err)
 	}
-	l.procs = append(l.procs, cmd)
-	return &echoConn{cmd: cmd, in: in, out: bufio.NewReader(out)}
+	l.t.Cleanup(func() { c.Close() })
+	return &echoConn{c: c, out: bufio.NewReader(c)}
 }
 
 // ping sends a line and waits for its echo.
 func (e *echoConn) ping(t *testing.T, msg string) {
 	t.Helper()
-	if _, err := fmt.Fprintln(e.in, msg); err != nil {
+	e.c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := fmt.Fprintln(e.c, msg); err != nil {
 		t.Fatalf("send %q: %v", msg, err)
 	}
-	got := make(chan string, 1)
-	go func() { s, _ := e.out.ReadString('\n'); got <- s }()
-	select {
-	case s := <-got:
-		if strings.TrimSpace(s) != msg {
-			t.Fatalf("echo of %q: got %q (connection reset?)", msg, s)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatalf("no echo of %q within 10s", msg)
+	s, err := e.out.ReadString('\n')
+	if err != nil || strings.TrimSpace(s) != msg {
+		t.Fatalf("echo of %q: got %q, %v (connection reset?)", msg, s, err)
 	}
 }
 
