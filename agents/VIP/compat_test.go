@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/ocf-lvs/ocf-lvs/internal/netns"
@@ -153,6 +154,9 @@ func TestNetnsSideBySideIPaddr2(t *testing.T) {
 		{"ip=" + p.V4(100), "as:nobody"},
 		{"ip=10.0.0.999", "as:nobody"},
 	}
+	// The runs are independent: a few at a time (IPaddr2 is slow).
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 4)
 	for _, params := range cases {
 		for _, action := range []string{"start", "validate-all", "monitor", "stop"} {
 			for _, extra := range [][]string{nil, {recurring}} {
@@ -160,12 +164,19 @@ func TestNetnsSideBySideIPaddr2(t *testing.T) {
 					continue
 				}
 				ps := append(append([]string{}, params...), extra...)
-				rc1, e1 := ra.run(action, ps...)
-				rc2, e2 := our.run(action, ps...)
-				if rc1 != rc2 {
-					t.Errorf("%s %v: IPaddr2 %d, VIP %d\nIPaddr2: %s\nVIP: %s", action, ps, rc1, rc2, e1, e2)
-				}
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					sem <- struct{}{}
+					defer func() { <-sem }()
+					rc1, e1 := ra.run(action, ps...)
+					rc2, e2 := our.run(action, ps...)
+					if rc1 != rc2 {
+						t.Errorf("%s %v: IPaddr2 %d, VIP %d\nIPaddr2: %s\nVIP: %s", action, ps, rc1, rc2, e1, e2)
+					}
+				}()
 			}
 		}
 	}
+	wg.Wait()
 }

@@ -98,7 +98,7 @@ func (h *host) run(action string, kv ...string) (int, string) {
 	if ee, ok := err.(*exec.ExitError); ok {
 		code = ee.ExitCode()
 	} else if err != nil {
-		h.t.Fatalf("%s %s: %v", h.agent, action, err)
+		return -1, fmt.Sprintf("running %s %s: %v", h.agent, action, err) // no Fatal: may run in a goroutine
 	}
 	return code, stderr.String()
 }

@@ -183,15 +183,24 @@ func Find(ip netip.Addr) ([]Address, error) {
 }
 
 // Has reports whether dev carries exactly p (address and prefix length),
-// the test IPaddr2 makes to decide whether the address is served.
+// the test IPaddr2 makes to decide whether the address is served. A
+// missing dev carries nothing.
 func Has(dev string, p netip.Prefix) (Address, bool, error) {
-	as, err := Find(p.Addr())
+	l, err := netlink.LinkByName(dev)
+	if err != nil {
+		var nf netlink.LinkNotFoundError
+		if errors.As(err, &nf) || errors.Is(err, unix.ENODEV) {
+			return Address{}, false, nil
+		}
+		return Address{}, false, err
+	}
+	as, err := retry(func() ([]netlink.Addr, error) { return netlink.AddrList(l, family(p.Addr())) })
 	if err != nil {
 		return Address{}, false, err
 	}
 	for _, a := range as {
-		if a.Dev == dev && a.Prefix == p {
-			return a, true, nil
+		if x := toAddress(dev, a); x.Prefix == p {
+			return x, true, nil
 		}
 	}
 	return Address{}, false, nil
