@@ -285,6 +285,36 @@ func TestNetnsLVSSupport(t *testing.T) {
 	if lo := as["lo"]; lo == nil || lo["prefixlen"] != 32.0 || as["eth0"] != nil {
 		t.Errorf("after stop: %v, want %s/32 back on lo only", as, vip)
 	}
+
+	// A failed start (no carrier) puts lo back as it was.
+	p.Run(t, p.B, "ip", "link", "set", "eth0", "down")
+	stderr := h.want(ocf.ErrGeneric, "start", params...)
+	if !strings.Contains(stderr, "carrier") {
+		t.Errorf("start without carrier: %s", stderr)
+	}
+	as = addrsOf(t, p.A, vip)
+	if lo := as["lo"]; lo == nil || as["eth0"] != nil {
+		t.Errorf("after a failed start: %v, want %s/32 on lo only", as, vip)
+	}
+}
+
+// status prints running/stopped as IPaddr2 does.
+func TestNetnsStatus(t *testing.T) {
+	p := netns.New(t)
+	for _, c := range []struct {
+		code int
+		out  string
+	}{{7, "stopped"}, {0, "running"}} {
+		if c.code == 0 {
+			p.Run(t, p.A, "ip", "addr", "add", p.V4(100)+"/24", "dev", "eth0")
+		}
+		cmd := p.Cmd(p.A, agentBin(t), "status")
+		cmd.Env = []string{"OCF_RESKEY_ip=" + p.V4(100), "HA_RSCTMP=" + t.TempDir(), "OCF_RESKEY_CRM_meta_interval=1000"}
+		out, _ := cmd.Output()
+		if code := cmd.ProcessState.ExitCode(); code != c.code || strings.TrimSpace(string(out)) != c.out {
+			t.Errorf("status: %d %q, want %d %q", code, out, c.code, c.out)
+		}
+	}
 }
 
 // network_namespace: the agent, started outside, works inside the namespace.

@@ -146,6 +146,10 @@ func (s Settings) CheckAddress() error {
 	if s.BadNetmask {
 		return configErr("parameter cidr_netmask=%q: invalid netmask specification", s.NetmaskRaw)
 	}
+	if s.IP.Is6() && s.Broadcast != "" {
+		// IPaddr2 accepts it here and fails to add the address (exit 1).
+		return configErr("parameter broadcast=%q: broadcast can be set only for IPv4 addresses (ip=%s)", s.Broadcast, s.IPRaw)
+	}
 	if s.IP.Is4() && s.Broadcast != "" {
 		if _, err := addr.Broadcast(s.IP, 24, s.Broadcast); err != nil {
 			return configErr("parameter broadcast=%q: %v", s.Broadcast, err)

@@ -166,11 +166,14 @@ func monitor(c *ocf.Context) error {
 	if err != nil {
 		return ocf.Errorf(ocf.ErrGeneric, "reading addresses: %v", err)
 	}
-	if !ok {
-		return ocf.ErrNotRunning
-	}
-	if s.CheckLinkStatus && linkDown(l) {
+	if ok && s.CheckLinkStatus && linkDown(l) {
 		c.Log.Warn("%s is on %s but the link is down (up=%v carrier=%v): not running", r.PrefixAddr(), r.Nic, l.Up, l.LowerUp)
+		ok = false
+	}
+	if !ok {
+		if c.Action == "status" {
+			fmt.Fprintln(c.Stdout, "stopped")
+		}
 		return ocf.ErrNotRunning
 	}
 	if s.ARPCountRefresh > 0 && !l.Loopback {
@@ -200,11 +203,6 @@ func start(c *ocf.Context) error {
 		return ocf.Errorf(ocf.ErrGeneric, "Failed to add %s: %v", s.IPRaw, err)
 	}
 	wasUp := l.Up
-	if s.LVSSupport {
-		if err := takeFromLoopback(c, r.IP); err != nil {
-			return ocf.Errorf(ocf.ErrGeneric, "Failed to add %s: lvs_support: %v", s.IPRaw, err)
-		}
-	}
 	if s.RunARPing && r.IP.Is4() && !l.Loopback {
 		ctx, cancel := actionContext(c)
 		mac, err := addr.ProbeARP(ctx, l, r.IP, 2, 500*time.Millisecond, time.Second)
@@ -215,6 +213,11 @@ func start(c *ocf.Context) error {
 			return ocf.Errorf(ocf.ErrGeneric, "IPv4 address collision %s [DAD]: %s answers for it on %s; not added", r.IP, mac, r.Nic)
 		}
 	}
+	if s.LVSSupport {
+		if err := takeFromLoopback(c, r.IP); err != nil {
+			return ocf.Errorf(ocf.ErrGeneric, "Failed to add %s: lvs_support: %v", s.IPRaw, err)
+		}
+	}
 	lft, _ := s.PreferredLifetime()
 	spec := addr.Spec{Dev: r.Nic, Prefix: p, Broadcast: r.Broadcast, Label: r.Label,
 		NoDAD: s.NoDAD, NoPrefixRoute: s.NoPrefixRoute}
@@ -223,6 +226,9 @@ func start(c *ocf.Context) error {
 	}
 	c.Log.Info("Adding %s to %s%s", p, r.Nic, describe(r))
 	if err := addr.Add(spec); err != nil {
+		if s.LVSSupport {
+			restoreLoopback(c, r.IP)
+		}
 		return ocf.Errorf(ocf.ErrGeneric, "Failed to add %s: %v", s.IPRaw, err)
 	}
 	// From here on, a failure removes what was added.

@@ -182,6 +182,10 @@ func TestBadInput(t *testing.T) {
 	if code, _, stderr := runEnv(env, "validate-all"); code != ocf.ErrConfigured || !strings.Contains(stderr, "lvs_support") {
 		t.Errorf("IPv6 lvs_support: %d %s", code, stderr)
 	}
+	env = map[string]string{"OCF_RESKEY_ip": "::1", "OCF_RESKEY_nic": "lo", "OCF_RESKEY_cidr_netmask": "128", "OCF_RESKEY_broadcast": "+"}
+	if code, _, stderr := runEnv(env, "validate-all"); code != ocf.ErrConfigured || !strings.Contains(stderr, `broadcast="+"`) {
+		t.Errorf("IPv6 broadcast: %d %s", code, stderr)
+	}
 	env = map[string]string{"OCF_RESKEY_ip": "127.0.0.9", "OCF_RESKEY_CRM_meta_clone_max": "2"}
 	if code, _, stderr := runEnv(env, "validate-all"); code != ocf.ErrConfigured || !strings.Contains(stderr, "clone") {
 		t.Errorf("cloned: %d %s", code, stderr)
