@@ -1095,6 +1095,9 @@ func (im *kaImport) checker(b *kaStmt, v *Virtual, defs checkDefaults) Check {
 			im.r.errorf(s.file, s.line, "unknown %s keyword %q", b.key, s.key)
 		}
 	}
+	if b.key == "TCP_CHECK" && v.Protocol == "udp" {
+		im.r.warnf(b.file, b.line, "TCP_CHECK on a UDP virtual_server: lvsd's connect check pings UDP reals (as ldirectord does) where keepalived opens a TCP connection")
+	}
 	if b.key == "MISC_CHECK" && c.Command == "" {
 		im.r.errorf(b.file, b.line, "MISC_CHECK without misc_path")
 	}
