@@ -73,11 +73,16 @@ func parseLdirectord(name string, data []byte, o Options) (*Config, error) {
 	g.LogFile = DefaultLogFile
 	g.EmailAlertStatus = []string{"all"}
 
-	lines := strings.Split(string(data), "\n")
+	rest := string(data) // lines below are substrings of this one copy
 	var cur *ldVirtual
 	blankAfter := 0 // line of a blank line seen inside the current virtual
-	for i, raw := range lines {
-		n := i + 1
+	for n := 1; rest != ""; n++ {
+		raw := rest
+		if i := strings.IndexByte(rest, '\n'); i >= 0 {
+			raw, rest = rest[:i], rest[i+1:]
+		} else {
+			rest = ""
+		}
 		raw = strings.TrimRight(raw, "\r")
 		trimmed := strings.TrimSpace(raw)
 		p.trailing = strings.TrimRight(raw, " \t") != raw

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -14,7 +15,7 @@ import (
 // it) and says nothing about where the values came from, so an ldirectord.cf
 // and the TOML `lvsd migrate` made of it print the same plan.
 func WritePlan(w io.Writer, c *Config) error {
-	b := &strings.Builder{}
+	b := bufio.NewWriterSize(w, 1<<16)
 	writeGlobal(b, &c.Global)
 	if len(c.Virtuals) > 0 {
 		fmt.Fprintln(b, "Prot LocalAddress:Port Scheduler Flags")
@@ -34,8 +35,7 @@ func WritePlan(w io.Writer, c *Config) error {
 	for _, in := range c.VRRP {
 		writeVRRP(b, in)
 	}
-	_, err := io.WriteString(w, b.String())
-	return err
+	return b.Flush()
 }
 
 func yn(b bool) string {
@@ -63,7 +63,7 @@ func kvs(pairs ...string) string {
 	return s
 }
 
-func writeGlobal(b *strings.Builder, g *Global) {
+func writeGlobal(b *bufio.Writer, g *Global) {
 	to := func(d time.Duration) string {
 		if d == 0 {
 			return "unset"
@@ -157,7 +157,7 @@ func realLine(prefix string, r *Real) string {
 	return strings.TrimRight(s, " ")
 }
 
-func writeVirtual(b *strings.Builder, v *Virtual) {
+func writeVirtual(b *bufio.Writer, v *Virtual) {
 	fmt.Fprintln(b, v.VirtualHeader())
 	for _, r := range v.Reals {
 		fmt.Fprintln(b, realLine("->", r))
@@ -250,7 +250,7 @@ func timingLine(c *Check) string {
 	return s
 }
 
-func writeVRRP(b *strings.Builder, in *VRRPInstance) {
+func writeVRRP(b *bufio.Writer, in *VRRPInstance) {
 	fmt.Fprintf(b, "vrrp_instance %s interface=%s virtual_router_id=%d priority=%d state=%s version=%d advert_int=%s",
 		in.Name, in.Interface, in.VRID, in.Priority, in.State, in.Version, dur(in.AdvertInt))
 	if in.NoPreempt {
