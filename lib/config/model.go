@@ -95,13 +95,13 @@ type Virtual struct {
 type Real struct {
 	Line        int
 	Addr        netip.Addr
-	Port        uint16 // 0 when not given and the virtual is a fwmark
+	Port        uint16 // the virtual's port when not given (and always with gate/ipip); 0 for a fwmark
 	Forward     string // "gate", "masq" or "ipip"
 	Weight      int
 	Upper       int    // u:N upper connection threshold, 0 = none
 	Lower       int    // l:N lower connection threshold, 0 = none
-	Request     string // per-real override; "" = the virtual's
-	Receive     string // per-real override; "" = the virtual's
+	Request     string // per-real override, valid when HasOverride
+	Receive     string // per-real override, valid when HasOverride
 	HasOverride bool   // request/receive given on the real= line
 	Check       *Check // per-real check (keepalived real_server blocks); nil = the virtual's
 	// Quiescent overrides the virtual's Quiescent for this real (keepalived's
@@ -115,8 +115,8 @@ type Check struct {
 	NegotiateEvery   int    // for checktype=N: negotiate every Nth cycle
 	Service          string // http, https, dns, ... (negotiate)
 	Port             uint16 // checkport; 0 = the real's port or the service default
-	Request          string
-	Receive          string
+	Request          string // as written (default "/"): http path or URL, dns name, SQL query, simpletcp bytes ...
+	Receive          string // regular expression; "" = any answer (dns: down, as ldirectord)
 	HTTPMethod       string // GET or HEAD
 	VirtualHost      string
 	Login, Passwd    string

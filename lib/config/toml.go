@@ -827,7 +827,12 @@ func (r *tomlReader) vrrpInstance(path string, t *tomlVRRP, scripts map[string]b
 		in.UnicastPeers = append(in.UnicastPeers, a)
 	}
 	for _, s := range t.VirtualIPAddress {
-		p, dev, err := parseVIP(strings.Fields(s))
+		f := strings.Fields(s)
+		if len(f) != 1 && !(len(f) == 3 && f[1] == "dev") {
+			r.errorf(path+".virtual_ipaddress", "%q: want \"ADDR[/LEN]\" or \"ADDR[/LEN] dev IFACE\"", s)
+			continue
+		}
+		p, dev, err := parseVIP(f)
 		if err != "" {
 			r.errorf(path+".virtual_ipaddress", "%s", err)
 			continue
@@ -864,7 +869,8 @@ func checkAdvert(in *VRRPInstance) string {
 	return ""
 }
 
-// parseVIP reads keepalived's `ADDR[/LEN] [dev IF] [label L] ...`.
+// parseVIP reads keepalived's `ADDR[/LEN] [dev IF] [label L] ...`; label,
+// brd and scope are skipped (the keepalived reader warns about them).
 func parseVIP(f []string) (netip.Prefix, string, string) {
 	if len(f) == 0 {
 		return netip.Prefix{}, "", "empty virtual_ipaddress"
