@@ -877,7 +877,9 @@ func (p *ldParser) finishVirtual(lv *ldVirtual) {
 		p.seen[id] = v.Line
 	}
 
-	lv.realSeen = make(map[netip.AddrPort]int, len(lv.reals))
+	if len(lv.reals) > 16 { // a few reals are faster to compare than to hash
+		lv.realSeen = make(map[netip.AddrPort]int, len(lv.reals))
+	}
 	for _, r := range lv.reals {
 		p.addReals(lv, r.line, r.val)
 	}
@@ -1017,14 +1019,31 @@ func (p *ldParser) addReals(lv *ldVirtual, n int, val string) {
 	for _, a := range addrs {
 		r := tmpl
 		r.Addr = a
-		ap := netip.AddrPortFrom(r.Addr, r.Port)
-		if first, dup := lv.realSeen[ap]; dup {
+		if first := lv.seenReal(&r); first != 0 {
 			p.d.errorf(n, "duplicate real server %s in this virtual service (first at line %d)", r.HostPort(), first)
 			return
 		}
-		lv.realSeen[ap] = n
 		v.Reals = append(v.Reals, &r)
 	}
+}
+
+// seenReal returns the line of an earlier real with r's address and port
+// (0: none), and remembers r.
+func (lv *ldVirtual) seenReal(r *Real) int {
+	ap := netip.AddrPortFrom(r.Addr, r.Port)
+	if lv.realSeen != nil {
+		if first, dup := lv.realSeen[ap]; dup {
+			return first
+		}
+		lv.realSeen[ap] = r.Line
+		return 0
+	}
+	for _, o := range lv.v.Reals {
+		if o.Addr == r.Addr && o.Port == r.Port {
+			return o.Line
+		}
+	}
+	return 0
 }
 
 // realFlags reads `gate|masq|ipip [weight] ["request", "receive"] [l:N] [u:N]`.
