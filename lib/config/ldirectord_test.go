@@ -83,3 +83,34 @@ func TestLdirectordErrorsCollected(t *testing.T) {
 		}
 	}
 }
+
+// TestTimeoutResolution walks every level of ldirectord's ld_setup rule.
+func TestTimeoutResolution(t *testing.T) {
+	s := time.Second
+	for _, c := range []struct {
+		vc, vn, gc, gn time.Duration
+		check, neg     time.Duration
+	}{
+		{0, 0, 0, 0, 5 * s, 30 * s},
+		{7 * s, 0, 3 * s, 20 * s, 7 * s, 7 * s},
+		{0, 9 * s, 3 * s, 20 * s, 9 * s, 9 * s},
+		{0, 0, 3 * s, 20 * s, 3 * s, 20 * s},
+		{0, 0, 3 * s, 0, 3 * s, 3 * s},
+		{0, 0, 0, 20 * s, 20 * s, 20 * s},
+		{2 * s, 8 * s, 3 * s, 20 * s, 2 * s, 8 * s},
+	} {
+		ct, nt := ResolveTimeouts(c.vc, c.vn, c.gc, c.gn)
+		if ct != c.check || nt != c.neg {
+			t.Errorf("%v: got %v/%v, want %v/%v", c, ct, nt, c.check, c.neg)
+		}
+	}
+	// the ldirectord reader applies the same rule
+	cfg, err := parseLD(t, "negotiatetimeout=20\nvirtual=www.example.com:http\n\treal=web1 gate\n\tchecktimeout=4\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := cfg.Virtuals[0]
+	if v.Addr.String() != "192.0.2.80" || v.Port != 80 || v.Check.CheckTimeout != 4*s || v.Check.NegotiateTimeout != 4*s {
+		t.Fatalf("%s: %v/%v", v.Key(), v.Check.CheckTimeout, v.Check.NegotiateTimeout)
+	}
+}
