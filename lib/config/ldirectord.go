@@ -37,6 +37,7 @@ type ldVirtual struct {
 	persistentLine, netmaskLine         int
 	reals                               []lineVal
 	addrRaw, portRaw                    string
+	addrOK                              bool // addrRaw/portRaw parsed
 	realSeen                            map[netip.AddrPort]int
 }
 
@@ -438,7 +439,7 @@ func (p *ldParser) newVirtual(n int, six bool, val string) *ldVirtual {
 		return lv
 	}
 	host, port, ok := splitHostPort(spec)
-	if !ok {
+	if !ok || host == "" {
 		p.d.errorf(n, "invalid address for virtual server %q (want address:port, [v6address]:port or a firewall mark)", spec)
 		return lv
 	}
@@ -446,7 +447,7 @@ func (p *ldParser) newVirtual(n int, six bool, val string) *ldVirtual {
 		p.d.errorf(n, "cannot specify an IPv6 address here, use virtual6")
 		return lv
 	}
-	lv.addrRaw, lv.portRaw = host, port
+	lv.addrRaw, lv.portRaw, lv.addrOK = host, port, true
 	if port == "53" || port == "domain" {
 		v.Protocol = "udp"
 	}
@@ -842,7 +843,7 @@ func (p *ldParser) finish() {
 func (p *ldParser) finishVirtual(lv *ldVirtual) {
 	v, g := lv.v, &p.cfg.Global
 	six := v.Family == 6
-	if v.Protocol != "fwm" && lv.addrRaw != "" {
+	if v.Protocol != "fwm" && lv.addrOK {
 		if a, ok := p.resolveOne(v.Line, lv.addrRaw, six, "virtual service"); ok {
 			v.Addr = a
 		}
