@@ -21,16 +21,16 @@ func TestFindInterface(t *testing.T) {
 		return Route{Dst: pfx(dst), Dev: dev, Type: TypeUnicast, Scope: ScopeUniverse, Table: TableMain}
 	}
 	routes := []Route{
-		{Dev: "eth9", Type: TypeUnicast, Table: TableMain},                                  // default
-		{Dst: pfx("10.0.0.0/8"), Dev: "eth8", Type: 6 /* blackhole */, Table: TableMain},     // ignored
-		{Dst: pfx("10.1.0.0/16"), Dev: "eth8", Type: 7 /* unreachable */, Table: TableMain},  // ignored
+		{Dev: "eth9", Type: TypeUnicast, Table: TableMain},                                    // default
+		{Dst: pfx("10.0.0.0/8"), Dev: "eth8", Type: 6 /* blackhole */, Table: TableMain},      // ignored
+		{Dst: pfx("10.1.0.0/16"), Dev: "eth8", Type: 7 /* unreachable */, Table: TableMain},   // ignored
 		{Dst: pfx("10.1.2.0/25"), Dev: "eth7", Type: TypeUnicast, Scope: 0, Table: TableMain}, // via a gateway: ignored
 		link("10.1.0.0/16", "eth1"),
 		link("10.1.2.0/24", "eth2"),
 		link("10.1.2.128/26", "eth3"),
 		link("10.1.2.5/32", "eth4"), // host route: ignored, as findif does
 		link("192.168.0.0/24", "eth5"),
-		link("192.168.0.0/24", "eth6"), // tie: the later route wins
+		link("192.168.0.0/24", "eth6"),                                                          // tie: the later route wins
 		{Dst: pfx("10.1.2.0/24"), Dev: "eth2", Type: TypeUnicast, Scope: ScopeLink, Table: 100}, // other table
 		{Dst: pfx("127.0.0.0/8"), Dev: "lo", Type: TypeLocal, Scope: ScopeHost, Table: TableLocal},
 		v6("2001:db8::/32", "eth1"),
@@ -72,7 +72,6 @@ func TestFindInterface(t *testing.T) {
 		}
 	}
 }
-
 
 func TestBroadcast(t *testing.T) {
 	ip := netip.MustParseAddr("10.1.2.77")
