@@ -1,0 +1,93 @@
+#!/bin/sh
+# Runs inside the test VM (bench/ipvs.sh boots it): lvsd apply vs
+# ldirectord driving real ipvsadm, same kernel, same configs, side by side.
+# Emulated CPU: only the ratios mean something.
+#   REALS     reals of the single-service convergence (default 200)
+#   LD_BUDGET seconds ldirectord may take to converge (default 1200)
+set -u
+LVSD=${LVSD:-bin/lvsd}
+REALS=${REALS:-200}
+LD_BUDGET=${LD_BUDGET:-1200}
+W=/tmp/bench-ipvs
+mkdir -p $W
+now() { date +%s.%N; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.0fx", a / b; else print "n/a" }'; }
+# reals in the table, from /proc (no ipvsadm fork while ldirectord runs)
+nreals() { awk '/->/ && $2 != "RemoteAddress:Port" { n++ } END { print n + 0 }' /proc/net/ip_vs; }
+writes() { sed -n 's/.*applied \([0-9]*\) netlink writes (\([0-9]*\) reads).*/\1 writes, \2 reads/p' "$1"; }
+ldwrites() { grep -c 'Added \|Deleted \|Restored \|Quiescent ' /tmp/ldirectord.log 2>/dev/null || echo 0; }
+ldkill() { pkill -9 -F /var/run/ldirectord.$1.pid 2>/dev/null; rm -f /var/run/ldirectord.$1.pid; }
+
+# Reals need a route on the director (IPVS refuses some addresses otherwise).
+ip link add dum-bench type dummy && ip link set dum-bench up && ip addr add 10.1.255.254/16 dev dum-bench
+
+sh bench/ipvs/gen.sh 1 "$REALS" 1 > $W/one.cf
+sh bench/ipvs/gen.sh 1 "$REALS" 5 > $W/one-changed.cf
+sh bench/ipvs/gen.sh 1000 10 1 > $W/big.cf
+sh bench/ipvs/gen.sh 1000 10 5 > $W/big-changed.cf
+echo "bench/ipvs: $(uname -r), $(nproc) vCPU ($(grep -q hypervisor /proc/cpuinfo && echo emulated)), ipvsadm $(ipvsadm -v 2>&1 | awk '{print $2}'), $(ldirectord -v 2>&1 | head -1)"
+
+echo
+echo "== 1. converge an empty table to 1 service x $REALS reals"
+ipvsadm -C
+t0=$(now); $LVSD apply --quiet $W/one.cf > $W/lvsd1.out; t1=$(now)
+lv1=$(secs $t0 $t1)
+echo "lvsd apply:  ${lv1}s  ($(writes $W/lvsd1.out)), $(nreals) reals"
+ipvsadm -C; rm -f /tmp/ldirectord.log
+t0=$(now)
+ldirectord $W/one.cf start >/dev/null 2>&1
+while [ "$(nreals)" -lt "$REALS" ]; do
+	if [ "$(secs $t0 $(now) | cut -d. -f1)" -ge "$LD_BUDGET" ]; then break; fi
+	sleep 0.5
+done
+t1=$(now)
+ld1=$(secs $t0 $t1); got=$(nreals)
+ldkill one
+if [ "$got" -ge "$REALS" ]; then
+	echo "ldirectord:  ${ld1}s  ($(ldwrites) ipvsadm writes, each after 2 full-table ipvsadm reads)"
+	echo "ratio (ldirectord / lvsd): $(ratio $ld1 $lv1)"
+else
+	echo "ldirectord:  stopped at the ${LD_BUDGET}s budget with $got of $REALS reals ($(ldwrites) ipvsadm writes)"
+	echo "ratio (ldirectord / lvsd): more than $(ratio $ld1 $lv1)"
+fi
+
+echo
+echo "== 2. one-real change (a weight) on the 1 x $REALS table"
+$LVSD apply --quiet $W/one.cf >/dev/null
+t0=$(now); $LVSD apply $W/one-changed.cf > $W/lvsd2.out; t1=$(now)
+lv2=$(secs $t0 $t1)
+echo "lvsd apply:  ${lv2}s  ($(writes $W/lvsd2.out)): $(grep '^-e' $W/lvsd2.out)"
+$LVSD apply --quiet $W/one.cf >/dev/null; rm -f /tmp/ldirectord.log
+# ldirectord on the same table with the changed config: it walks every real
+# (two ipvsadm reads each) and edits the one that differs.
+t0=$(now)
+ldirectord $W/one-changed.cf start >/dev/null 2>&1
+while ! ipvsadm -Ln -t 10.200.0.1:80 2>/dev/null | grep -q ' 5 '; do
+	if [ "$(secs $t0 $(now) | cut -d. -f1)" -ge "$LD_BUDGET" ]; then break; fi
+	sleep 0.5
+done
+t1=$(now); ld2=$(secs $t0 $t1)
+ldkill one-changed
+echo "ldirectord:  ${ld2}s  ($(ldwrites) ipvsadm writes, after reading the whole table twice per real)"
+echo "ratio (ldirectord / lvsd): $(ratio $ld2 $lv2)"
+
+echo
+echo "== 3. 1,000 services x 10 reals"
+ipvsadm -C
+t0=$(now); $LVSD apply --quiet $W/big.cf > $W/lvsd3.out; t1=$(now)
+lv3=$(secs $t0 $t1)
+echo "lvsd apply, empty -> 1000x10:  ${lv3}s  ($(writes $W/lvsd3.out)), $(nreals) reals"
+t0=$(now); $LVSD apply --quiet $W/big.cf > $W/lvsd4.out; t1=$(now)
+echo "lvsd apply, again (no change): $(secs $t0 $t1)s  ($(writes $W/lvsd4.out))"
+t0=$(now); $LVSD apply $W/big-changed.cf > $W/lvsd5.out; t1=$(now)
+echo "lvsd apply, one-real change:   $(secs $t0 $t1)s  ($(writes $W/lvsd5.out)): $(grep '^-e' $W/lvsd5.out)"
+ipvsadm -Sn > $W/big.rules; ipvsadm -C
+t0=$(now); ipvsadm -R < $W/big.rules; t1=$(now)
+echo "ipvsadm -R of the same table (one process, no diff): $(secs $t0 $t1)s"
+if [ "$got" -ge "$REALS" ]; then
+	echo "ldirectord, 1000x10: not run; at its $REALS-real pace (${ld1}s) it would need at least" \
+		"$(awk -v t="$ld1" -v n="$REALS" 'BEGIN { printf "%.0f", t / n * 10000 }')s (reads grow with the table)," \
+		"ratio more than $(awk -v t="$ld1" -v n="$REALS" -v l="$lv3" 'BEGIN { printf "%.0fx", t / n * 10000 / l }')"
+fi
+ipvsadm -C
