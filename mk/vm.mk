@@ -26,3 +26,8 @@ vmtest: build $(VM_CACHE)/vmrun
 # An interactive-less shell command in the VM: make vmshell CMD='ipvsadm -Ln'
 vmshell: build $(VM_CACHE)/vmrun
 	$(VM_CACHE)/vmrun -- sh -c '$(CMD)'
+
+.PHONY: bench-ipvs
+# lvsd apply vs ldirectord+ipvsadm in the VM: REALS=200 LD_BUDGET=1200
+bench-ipvs:
+	sh bench/ipvs.sh
