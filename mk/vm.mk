@@ -7,6 +7,7 @@ VM_TIMEOUT ?= 14m
 
 .PHONY: vmtest vmrun vmshell
 TEST_TIERS += vmtest
+FUZZ += ./lib/ipvs:FuzzPlan
 
 $(VM_CACHE)/vmrun: $(wildcard internal/vm/*.go vm/vmrun/*.go)
 	@mkdir -p $(VM_CACHE)
