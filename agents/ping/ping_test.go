@@ -181,8 +181,11 @@ func TestNetnsProbes(t *testing.T) {
 			t.Errorf("%s: up=%v want %v (err %v)", r.Host.Spec, r.Up, want[i], r.Err)
 		}
 	}
-	if el > time.Second+50*time.Millisecond {
-		t.Errorf("probe round took %v, want at most one timeout (1s) + 50ms", el)
+	// Parallelism, not speed, is asserted here (speed is bench/ping.sh's job):
+	// eight silent targets probed one after another would take 8 s; in
+	// parallel the round is one timeout, plus slack for a loaded CI machine.
+	if el > 1900*time.Millisecond {
+		t.Errorf("probe round took %v: the silent targets were not probed in parallel (one timeout is 1s)", el)
 	}
 }
 
