@@ -2,9 +2,11 @@ package config
 
 import (
 	"bufio"
+	"encoding"
 	"encoding/json"
 	"fmt"
 	"io"
+	"reflect"
 	"strings"
 	"time"
 )
@@ -298,10 +300,54 @@ func writeVRRP(b *bufio.Writer, in *VRRPInstance) {
 		dur(in.GARPMasterDelay), in.GARPMasterRepeat, dur(in.GARPMasterRefresh), in.GARPRefreshRepeat)
 }
 
-// WriteJSON prints the resolved configuration as JSON (durations in
-// nanoseconds, as Go encodes time.Duration).
+// WriteJSON prints the resolved configuration as JSON: field names as in
+// the Go model, durations as strings ("5s"), addresses as text.
 func WriteJSON(w io.Writer, c *Config) error {
 	e := json.NewEncoder(w)
 	e.SetIndent("", "  ")
-	return e.Encode(c)
+	return e.Encode(jsonValue(reflect.ValueOf(c)))
+}
+
+var durationType = reflect.TypeOf(time.Duration(0))
+
+// jsonValue mirrors v with time.Duration rendered by its String method.
+func jsonValue(v reflect.Value) any {
+	if v.Type() == durationType {
+		return v.Interface().(time.Duration).String()
+	}
+	if m, ok := v.Interface().(encoding.TextMarshaler); ok && v.Kind() != reflect.Pointer {
+		b, _ := m.MarshalText()
+		return string(b)
+	}
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Interface:
+		if v.IsNil() {
+			return nil
+		}
+		return jsonValue(v.Elem())
+	case reflect.Struct:
+		out := make(map[string]any, v.NumField())
+		for i := 0; i < v.NumField(); i++ {
+			if f := v.Type().Field(i); f.IsExported() {
+				out[f.Name] = jsonValue(v.Field(i))
+			}
+		}
+		return out
+	case reflect.Slice:
+		if v.IsNil() {
+			return []any{}
+		}
+		out := make([]any, v.Len())
+		for i := range out {
+			out[i] = jsonValue(v.Index(i))
+		}
+		return out
+	case reflect.Map:
+		out := make(map[string]any, v.Len())
+		for _, k := range v.MapKeys() {
+			out[fmt.Sprint(k.Interface())] = jsonValue(v.MapIndex(k))
+		}
+		return out
+	}
+	return v.Interface()
 }
