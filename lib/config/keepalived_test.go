@@ -1,0 +1,50 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestKeepalivedIncludes(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("keepalived.conf", "global_defs {\n}\ninclude vs/*.conf\ninclude none/*.conf\n")
+	write("vs/b.conf", "virtual_server 192.0.2.1 80 {\n  protocol TCP\n  real_server 192.0.2.3 80 {\n    weight 2\n  }\n}\n")
+	write("vs/a.conf", "virtual_server 192.0.2.1 443 {\n  protocol TCP\n  real_server 192.0.2.2 443 {\n    TCP_CHECK {\n    }\n  }\n}\n")
+	c, err := Load(filepath.Join(dir, "keepalived.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Virtuals) != 2 || c.Virtuals[0].Port != 443 || c.Virtuals[1].Port != 80 {
+		t.Fatalf("includes not expanded in sorted order: %+v", c.Virtuals)
+	}
+	var msgs []string
+	for _, w := range c.Warnings {
+		msgs = append(msgs, w.String())
+	}
+	all := strings.Join(msgs, "\n")
+	for _, want := range []string{"keepalived.conf:4: include " + dir + "/none/*.conf: no file matches",
+		"vs/b.conf:3: real_server 192.0.2.3:80 has no checker"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("warnings lack %q:\n%s", want, all)
+		}
+	}
+
+	// an include loop is reported, not followed forever
+	write("loop.conf", "include loop.conf\n")
+	_, err = Load(filepath.Join(dir, "loop.conf"))
+	var errs Errors
+	if !errors.As(err, &errs) || !strings.Contains(errs.Error(), "include nested too deep") {
+		t.Fatalf("loop: %v", err)
+	}
+}
