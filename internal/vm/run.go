@@ -299,7 +299,7 @@ $B mount -t devtmpfs dev $R/dev
 $B mkdir -p $R/dev/pts $R/dev/shm
 $B mount -t devpts devpts $R/dev/pts
 $B mount -t tmpfs tmpfs $R/dev/shm
-$B mount -t tmpfs tmpfs $R/tmp
+# /tmp comes from the overlay (writable): a tmpfs here would hide a checkout under /tmp
 $B mount -t tmpfs tmpfs $R/run
 $B mkdir -p $R/run/netns $R/var/run
 $B mkdir -p $R/lib/modules/%s
