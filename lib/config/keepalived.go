@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -39,7 +40,62 @@ type kaReader struct {
 	o     Options
 	depth int
 	files int
+	vars  map[string]string // $NAME=value definitions
 }
+
+var reKAVar = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)`)
+
+// preprocess handles keepalived's per-line features: `$NAME=value`
+// definitions (used as $NAME or ${NAME}; undefined names are left alone, as
+// keepalived does) and `@id` / `@^id` conditional lines, kept when the
+// config id (-i, default the short host name) matches / does not match.
+// It returns the line to tokenize, or ok false to drop it.
+func (r *kaReader) preprocess(file string, n int, line string) (string, bool) {
+	t := strings.TrimSpace(line)
+	if strings.HasPrefix(t, "$") {
+		name, val, isDef := strings.Cut(t[1:], "=")
+		if isDef && reKAName.MatchString(name) {
+			if strings.HasSuffix(val, "\\") {
+				r.errorf(file, n, "multi-line definition $%s is not supported", name)
+				return "", false
+			}
+			if r.vars == nil {
+				r.vars = map[string]string{}
+			}
+			r.vars[name] = strings.TrimSpace(val)
+			return "", false
+		}
+		if strings.Contains(name, "(") {
+			r.errorf(file, n, "parameterised definitions are not supported")
+			return "", false
+		}
+	}
+	if len(r.vars) > 0 && strings.Contains(line, "$") {
+		line = reKAVar.ReplaceAllStringFunc(line, func(m string) string {
+			k := strings.Trim(m, "${}")
+			if v, ok := r.vars[k]; ok {
+				return v
+			}
+			return m
+		})
+		t = strings.TrimSpace(line)
+	}
+	if strings.HasPrefix(t, "@") {
+		id, rest, _ := strings.Cut(t[1:], " ")
+		if i := strings.IndexByte(id, '\t'); i >= 0 {
+			id, rest = id[:i], id[i+1:]+" "+rest
+		}
+		neg := strings.HasPrefix(id, "^")
+		id = strings.TrimPrefix(id, "^")
+		if (id == r.o.ConfigID) == neg {
+			return "", false
+		}
+		return rest, true
+	}
+	return line, true
+}
+
+var reKAName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 func (r *kaReader) errorf(file string, line int, format string, args ...any) {
 	if len(r.d.errs) < maxErrors {
@@ -59,7 +115,10 @@ func (r *kaReader) tokenize(name string, data []byte, out []kaToken) []kaToken {
 		n := i + 1
 		first := true
 		var toks []kaToken
-		s := line
+		s, keep := r.preprocess(name, n, line)
+		if !keep {
+			continue
+		}
 		for len(s) > 0 {
 			c := s[0]
 			switch {

@@ -48,3 +48,36 @@ func TestKeepalivedIncludes(t *testing.T) {
 		t.Fatalf("loop: %v", err)
 	}
 }
+
+func TestKeepalivedConditionalsAndVariables(t *testing.T) {
+	src := `$VIP=192.0.2.10
+$IFACE=eth0
+vrrp_instance VI_1 {
+    interface ${IFACE}
+    virtual_router_id 51
+    @lvs-a priority 150
+    @^lvs-a priority 100
+    @lvs-a state MASTER
+    virtual_ipaddress {
+        $VIP/24 dev $IFACE
+    }
+    notify "/bin/echo $HOME"
+}
+`
+	for id, want := range map[string]int{"lvs-a": 150, "lvs-b": 100} {
+		c, err := ParseWith("keepalived.conf", []byte(src), Options{Resolver: fakeResolver, ConfigID: id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := c.VRRP[0]
+		if in.Priority != want || in.Interface != "eth0" || in.VirtualIPs[0].String() != "192.0.2.10/24" || in.VirtualIPDevs["192.0.2.10/24"] != "eth0" {
+			t.Errorf("%s: %+v", id, in)
+		}
+		if (in.State == "MASTER") != (id == "lvs-a") {
+			t.Errorf("%s: state %s", id, in.State)
+		}
+		if in.Notify != "/bin/echo $HOME" {
+			t.Errorf("undefined variables are left alone: %q", in.Notify)
+		}
+	}
+}

@@ -40,6 +40,9 @@ type Options struct {
 	ReadFile func(string) ([]byte, error)
 	// Glob expands include patterns; nil: filepath.Glob.
 	Glob func(string) ([]string, error)
+	// ConfigID selects keepalived's `@id` conditional lines (keepalived -i);
+	// "": the host name up to its first dot, as keepalived.
+	ConfigID string
 }
 
 func (o *Options) fill() {
@@ -51,6 +54,10 @@ func (o *Options) fill() {
 	}
 	if o.Glob == nil {
 		o.Glob = filepath.Glob
+	}
+	if o.ConfigID == "" {
+		h, _ := os.Hostname()
+		o.ConfigID, _, _ = strings.Cut(h, ".")
 	}
 }
 
