@@ -113,17 +113,27 @@ func TestNetnsSideBySideIPaddr2(t *testing.T) {
 		{"ip=" + p.V6(100), "cidr_netmask=80", "preferred_lft=0", "nodad=true"},
 		{"ip=" + p.V6(100), "noprefixroute=true", "nodad=true"},
 		{"ip=" + p.V6(100)},
+		{"ip=" + p.V6(100), "nodad=true", "lvs_ipv6_addrlabel=true"},
+		{"ip=" + p.V6(100), "nodad=true", "lvs_ipv6_addrlabel=true", "lvs_ipv6_addrlabel_value=77"},
 	} {
 		ip := strings.TrimPrefix(params[0], "ip=")
 		params = append(params, "arp_count=1")
 		ra.want(0, "start", params...)
 		want := addrsOf(t, p.A, ip)
+		wantLbl := labelsOf(t, p.A, ip)
 		ra.want(0, "monitor", params...)
 		ra.want(0, "stop", params...)
 		our.want(0, "start", params...)
 		got := addrsOf(t, p.B, ip)
+		gotLbl := labelsOf(t, p.B, ip)
 		our.want(0, "monitor", params...)
 		our.want(0, "stop", params...)
+		if strings.Contains(strings.Join(params, " "), "addrlabel=true") != (gotLbl != "") {
+			t.Errorf("%v: ip addrlabel after VIP start: %q", params, gotLbl)
+		}
+		if wantLbl != gotLbl || labelsOf(t, p.B, ip) != "" {
+			t.Errorf("%v: ip addrlabel: IPaddr2 %q, VIP %q (after stop %q)", params, wantLbl, gotLbl, labelsOf(t, p.B, ip))
+		}
 		for _, m := range []map[string]addrInfo{want, got} {
 			for _, a := range m {
 				delete(a, "valid_life_time") // counts down
@@ -151,6 +161,7 @@ func TestNetnsSideBySideIPaddr2(t *testing.T) {
 		{"ip=192.0.2.1"}, // no route covers it
 		{"ip=" + p.V6(100), "lvs_support=true"},
 		{"ip=fe80::99"}, // link-local without nic
+		{"ip=" + p.V4(100), "lvs_ipv6_addrlabel=true"},
 		{"ip=" + p.V4(100), "as:nobody"},
 		{"ip=10.0.0.999", "as:nobody"},
 	}
@@ -179,4 +190,20 @@ func TestNetnsSideBySideIPaddr2(t *testing.T) {
 		}
 	}
 	wg.Wait()
+}
+
+// labelsOf returns ns's `ip addrlabel list` lines about ip.
+func labelsOf(t *testing.T, ns, ip string) string {
+	t.Helper()
+	out, err := exec.Command("ip", "-n", ns, "addrlabel", "list").Output()
+	if err != nil {
+		t.Fatalf("ip addrlabel list: %v", err)
+	}
+	var lines []string
+	for _, l := range strings.Split(string(out), "\n") {
+		if strings.Contains(l, ip+"/") {
+			lines = append(lines, strings.TrimSpace(l))
+		}
+	}
+	return strings.Join(lines, "; ")
 }

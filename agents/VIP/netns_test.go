@@ -354,3 +354,19 @@ func TestNetnsOCFTester(t *testing.T) {
 		})
 	}
 }
+
+// lvs_ipv6_addrlabel: the VIP gets a label while it runs.
+func TestNetnsIPv6AddrLabel(t *testing.T) {
+	p := netns.New(t)
+	h := newHost(t, p.A, agentBin(t))
+	params := []string{"ip=" + p.V6(100), "nodad=true", "lvs_ipv6_addrlabel=true", "lvs_ipv6_addrlabel_value=42", "arp_count=1"}
+	h.want(0, "start", params...)
+	want := "prefix " + p.V6(100) + "/128 label 42"
+	if out := p.Run(t, p.A, "ip", "addrlabel", "list"); !strings.Contains(out, want) {
+		t.Errorf("after start, no %q in:\n%s", want, out)
+	}
+	h.want(0, "stop", params...)
+	if out := p.Run(t, p.A, "ip", "addrlabel", "list"); strings.Contains(out, want) {
+		t.Errorf("after stop, still %q", want)
+	}
+}

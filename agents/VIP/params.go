@@ -27,6 +27,8 @@ type Settings struct {
 	Broadcast  string
 
 	LVSSupport       bool
+	AddrLabel        bool // lvs_ipv6_addrlabel
+	AddrLabelValue   int
 	ARPInterval      int // ms
 	ARPCount         int
 	ARPCountRefresh  int
@@ -51,6 +53,8 @@ func ReadSettings(v ocf.Values, env func(string) string) Settings {
 		Broadcast:        strings.TrimSpace(v.String("broadcast")),
 		Label:            v.String("iflabel"),
 		LVSSupport:       v.Bool("lvs_support"),
+		AddrLabel:        v.Bool("lvs_ipv6_addrlabel"),
+		AddrLabelValue:   v.Int("lvs_ipv6_addrlabel_value"),
 		ARPInterval:      v.Int("arp_interval"),
 		ARPCount:         v.Int("arp_count"),
 		ARPCountRefresh:  v.Int("arp_count_refresh"),
@@ -114,6 +118,12 @@ func (s Settings) CheckStatic() error {
 			return configErr("LVS and load sharing do not go together well (lvs_support with clone_max=%d)", s.CloneMax)
 		}
 		return configErr("VIP cannot be cloned (clone_max=%d): IPaddr2's CLUSTERIP load sharing is not supported", s.CloneMax)
+	}
+	if !s.IsV6() && s.AddrLabel {
+		return configErr("parameter lvs_ipv6_addrlabel=true: IPv4 does not support lvs_ipv6_addrlabel (ip=%s)", s.IPRaw)
+	}
+	if s.IsV6() && s.AddrLabel && (s.AddrLabelValue < 0 || int64(s.AddrLabelValue) > 0xffffffff) {
+		return configErr("parameter lvs_ipv6_addrlabel_value=%d: must be a non-negative integer", s.AddrLabelValue)
 	}
 	if s.IsV6() && s.LVSSupport {
 		return configErr("parameter lvs_support=true: IPv6 does not support lvs_support (address %s)", s.IPRaw)

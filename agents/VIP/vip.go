@@ -47,6 +47,11 @@ var Agent = &ocf.Agent{
 		{Name: "lvs_support", Type: ocf.Boolean, Default: "false", Short: "Enable support for LVS direct routing",
 			Long: "If the address is configured as a /32 on lo (an LVS-DR real server), take it off lo " +
 				"while the VIP runs and put it back on stop. IPv4 only."},
+		{Name: "lvs_ipv6_addrlabel", Type: ocf.Boolean, Default: "false", Short: "Add an IPv6 address label for the VIP",
+			Long: "LVS-DR with IPv6: while the VIP runs, give it an address-selection label (ip addrlabel) so that the director's " +
+				"own traffic (health checks to the real servers) does not use the VIP as its source address (RFC 6724)."},
+		{Name: "lvs_ipv6_addrlabel_value", Type: ocf.Integer, Default: "99", Short: "IPv6 address label value",
+			Long: "The label used by lvs_ipv6_addrlabel; an unused one in `ip addrlabel list`."},
 		{Name: "arp_interval", Type: ocf.Integer, Default: "200", Short: "Interval between announcements (ms)",
 			Long: "Milliseconds between two gratuitous ARP (IPv4) or Neighbor Advertisement (IPv6) rounds."},
 		{Name: "arp_count", Type: ocf.Integer, Default: "5", Short: "Announcements sent on start",
@@ -218,6 +223,11 @@ func start(c *ocf.Context) error {
 			return ocf.Errorf(ocf.ErrGeneric, "Failed to add %s: lvs_support: %v", s.IPRaw, err)
 		}
 	}
+	if s.AddrLabel && r.IP.Is6() {
+		if err := addr.AddLabel(netip.PrefixFrom(r.IP, 128), uint32(s.AddrLabelValue)); err != nil {
+			c.Log.Warn("%v", err) // IPaddr2 goes on too
+		}
+	}
 	lft, _ := s.PreferredLifetime()
 	spec := addr.Spec{Dev: r.Nic, Prefix: p, Broadcast: r.Broadcast, Label: r.Label,
 		NoDAD: s.NoDAD, NoPrefixRoute: s.NoPrefixRoute}
@@ -229,6 +239,7 @@ func start(c *ocf.Context) error {
 		if s.LVSSupport {
 			restoreLoopback(c, r.IP)
 		}
+		delAddrLabel(s, r)
 		return ocf.Errorf(ocf.ErrGeneric, "Failed to add %s: %v", s.IPRaw, err)
 	}
 	// From here on, a failure removes what was added.
@@ -239,6 +250,7 @@ func start(c *ocf.Context) error {
 		if s.LVSSupport {
 			restoreLoopback(c, r.IP)
 		}
+		delAddrLabel(s, r)
 		return reason
 	}
 	if err := addr.SetUp(r.Nic); err != nil {
@@ -282,6 +294,7 @@ func stop(c *ocf.Context) error {
 			return ocf.Errorf(ocf.ErrGeneric, "Unable to remove IP [%s] from interface [%s]: %v", s.IPRaw, r.Nic, err)
 		}
 		c.Log.Info("Removed %s from %s", r.PrefixAddr(), r.Nic)
+		delAddrLabel(s, r)
 		if s.FlushRoutes {
 			if err := addr.FlushRouteCache(r.IP); err != nil {
 				c.Log.Warn("flushing the route cache: %v", err)
@@ -366,4 +379,12 @@ func describe(r Resolved) string {
 		b.WriteString(" label " + r.Label)
 	}
 	return b.String()
+}
+
+// delAddrLabel removes the lvs_ipv6_addrlabel label (errors ignored, as
+// IPaddr2 does: it may never have been added).
+func delAddrLabel(s Settings, r Resolved) {
+	if s.AddrLabel && r.IP.Is6() {
+		_ = addr.DelLabel(netip.PrefixFrom(r.IP, 128), uint32(s.AddrLabelValue))
+	}
 }

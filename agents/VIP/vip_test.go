@@ -166,6 +166,8 @@ func TestBadInput(t *testing.T) {
 		{"lvs_support", "maybe", `lvs_support="maybe"`},
 		{"preferred_lft", "later", `preferred_lft="later"`},
 		{"check_link_status", "perhaps", `check_link_status="perhaps"`},
+		{"lvs_ipv6_addrlabel", "true", "lvs_ipv6_addrlabel=true"},
+		{"lvs_ipv6_addrlabel_value", "x", `lvs_ipv6_addrlabel_value="x"`},
 	} {
 		env := map[string]string{"OCF_RESKEY_ip": "127.0.0.9", "OCF_RESKEY_nic": "lo", "OCF_RESKEY_cidr_netmask": "8",
 			"HA_RSCTMP": t.TempDir()}

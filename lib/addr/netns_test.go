@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -162,4 +163,29 @@ func TestNetnsDADAndProbe(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+func TestNetnsAddrLabel(t *testing.T) {
+	p := netns.New(t)
+	pr := netip.PrefixFrom(netip.MustParseAddr(p.V6(100)), 128)
+	in(t, p.A, func() error {
+		if err := AddLabel(pr, 99); err != nil {
+			return err
+		}
+		if err := AddLabel(pr, 99); err == nil {
+			t.Error("second AddLabel: no error")
+		}
+		return nil
+	})
+	want := "prefix " + p.V6(100) + "/128 label 99"
+	if out := p.Run(t, p.A, "ip", "addrlabel", "list"); !strings.Contains(out, want) {
+		t.Errorf("ip addrlabel list lacks %q:\n%s", want, out)
+	}
+	in(t, p.A, func() error { return DelLabel(pr, 99) })
+	if out := p.Run(t, p.A, "ip", "addrlabel", "list"); strings.Contains(out, want) {
+		t.Errorf("label still there after DelLabel:\n%s", out)
+	}
+	if err := AddLabel(netip.MustParsePrefix("10.0.0.1/32"), 1); err == nil {
+		t.Error("IPv4 label: no error")
+	}
 }
