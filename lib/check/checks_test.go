@@ -450,3 +450,21 @@ func countFDs(t *testing.T) int {
 	}
 	return len(ents)
 }
+
+func FuzzStatusRanges(f *testing.F) {
+	for _, s := range []string{"200-299", "200,302", "", "x-", "-5", "1-2-3, 4"} {
+		f.Add(200, s)
+	}
+	f.Fuzz(func(t *testing.T, code int, ranges string) {
+		statusOK(code, ranges) // must not panic
+	})
+}
+
+// Replies come from the network: no input may panic the parser.
+func FuzzRadiusReply(f *testing.F) {
+	f.Add([]byte{2, 7, 0, 20, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16})
+	f.Add([]byte{2, 7, 0, 255})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		radiusCheckReply(b, 7, [16]byte{}, "s")
+	})
+}

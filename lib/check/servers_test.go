@@ -9,6 +9,7 @@ package check
 import (
 	"context"
 	"fmt"
+	mrand "math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -79,7 +80,7 @@ func startAs(t *testing.T, cred *syscall.Credential, dir string, env []string, n
 		<-exited
 		if t.Failed() {
 			b, _ := os.ReadFile(logf)
-			t.Logf("%s log:\n%s", name, tailN(string(b), 3000))
+			t.Logf("%s log:\n%s", name, tailN(string(b), 1500))
 		}
 	})
 	return d
@@ -111,20 +112,27 @@ func (d *daemon) signal(sig syscall.Signal) {
 	}
 }
 
+// freePort picks a port below the ephemeral range (so that no client
+// socket of a parallel test takes it before the server binds) that is free
+// for both TCP and UDP.
 func freePort(t *testing.T) uint16 {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	// also free for UDP (dns, radius)
-	p := ln.Addr().(*net.TCPAddr).Port
-	if pc, err := net.ListenPacket("udp", "127.0.0.1:"+strconv.Itoa(p)); err == nil {
+	for i := 0; i < 1000; i++ {
+		p := 20000 + mrand.IntN(12000)
+		ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
+		if err != nil {
+			continue
+		}
+		pc, err := net.ListenPacket("udp", "127.0.0.1:"+strconv.Itoa(p))
+		ln.Close()
+		if err != nil {
+			continue
+		}
 		pc.Close()
 		return uint16(p)
 	}
-	return freePort(t)
+	t.Fatal("no free port")
+	return 0
 }
 
 // waitUp polls the check until it passes (servers start at their own pace).
