@@ -510,6 +510,7 @@ func (im *kaImport) instance(b *kaStmt) {
 		}
 	}
 	versionSet := false
+	vipEntries := 0
 	given := map[string]bool{}
 	for _, s := range b.children {
 		given[s.key] = true
@@ -582,6 +583,7 @@ func (im *kaImport) instance(b *kaStmt) {
 				in.UnicastPeers = append(in.UnicastPeers, a)
 			}
 		case "virtual_ipaddress":
+			vipEntries += len(s.children)
 			for _, v := range s.children {
 				p, dev, err := parseVIP(append([]string{v.key}, v.args...))
 				if err != "" {
@@ -649,7 +651,7 @@ func (im *kaImport) instance(b *kaStmt) {
 	if !given["virtual_router_id"] {
 		im.r.errorf(b.file, b.line, "vrrp_instance %s has no virtual_router_id", in.Name)
 	}
-	if len(in.VirtualIPs) == 0 && !given["virtual_ipaddress"] {
+	if len(in.VirtualIPs) == 0 && vipEntries == 0 { // (bad entries are reported already)
 		im.r.errorf(b.file, b.line, "vrrp_instance %s has no virtual_ipaddress", in.Name)
 	}
 	if msg := checkAdvert(in); msg != "" {
