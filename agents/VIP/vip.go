@@ -89,7 +89,8 @@ var Agent = &ocf.Agent{
 	Monitor:  monitor,
 }
 
-// run holds what validate found for the action that follows.
+// run holds what validate found for the action that follows (one action
+// per process; ocf.Run calls validate, then the action, on one goroutine).
 type run struct {
 	s   Settings
 	r   Resolved
