@@ -4,7 +4,9 @@
 # Emulated CPU: only the ratios mean something.
 #   REALS     reals of the single-service convergence (default 200)
 #   LD_BUDGET seconds ldirectord may take to converge (default 1200)
+#   TOOLS     which peers to run (default "ldirectord keepalived")
 set -u
+TOOLS=${TOOLS:-ldirectord keepalived}
 LVSD=${LVSD:-bin/lvsd}
 REALS=${REALS:-200}
 LD_BUDGET=${LD_BUDGET:-1200}
@@ -28,6 +30,8 @@ sh bench/ipvs/gen.sh 1000 10 1 > $W/big.cf
 sh bench/ipvs/gen.sh 1000 10 5 > $W/big-changed.cf
 echo "bench/ipvs: $(uname -r), $(nproc) vCPU ($(grep -q hypervisor /proc/cpuinfo && echo emulated)), ipvsadm $(ipvsadm -v 2>&1 | awk '{print $2}'), $(ldirectord -v 2>&1 | head -1)"
 
+got=0
+case " $TOOLS " in *" ldirectord "*)
 echo
 echo "== 1. converge an empty table to 1 service x $REALS reals"
 ipvsadm -C
@@ -71,6 +75,7 @@ t1=$(now); ld2=$(secs $t0 $t1)
 ldkill one-changed
 echo "ldirectord:  ${ld2}s  ($(ldwrites) ipvsadm writes, after reading the whole table twice per real)"
 echo "ratio (ldirectord / lvsd): $(ratio $ld2 $lv2)"
+;; esac
 
 echo
 echo "== 3. 1,000 services x 10 reals"
@@ -90,4 +95,50 @@ if [ "$got" -ge "$REALS" ]; then
 		"$(awk -v t="$ld1" -v n="$REALS" 'BEGIN { printf "%.0f", t / n * 10000 }')s (reads grow with the table)," \
 		"ratio more than $(awk -v t="$ld1" -v n="$REALS" -v l="$lv3" 'BEGIN { printf "%.0fx", t / n * 10000 / l }')"
 fi
+ipvsadm -C
+
+case " $TOOLS " in *" keepalived "*)
+# keepalived: the same tables as keepalived.conf (no health checker: every
+# real is alive at start), read by both keepalived (checker process only)
+# and lvsd apply.
+sh bench/ipvs/genk.sh 1 "$REALS" 1 > $W/one.conf
+sh bench/ipvs/genk.sh 1 "$REALS" 5 > $W/one-changed.conf
+sh bench/ipvs/genk.sh 1000 10 1 > $W/big.conf
+kstart() { keepalived -C -n -f "$1" -p $W/k.pid -c $W/kc.pid >$W/keepalived.log 2>&1 & }
+kstop() { kill -9 $(cat $W/kc.pid $W/k.pid 2>/dev/null) 2>/dev/null; rm -f $W/k.pid $W/kc.pid; sleep 1; ipvsadm -C; }
+kwait() { # kwait N: until N reals, at most LD_BUDGET seconds
+	t0k=$(now)
+	while [ "$(nreals)" -lt "$1" ]; do
+		if [ "$(secs $t0k $(now) | cut -d. -f1)" -ge "$LD_BUDGET" ]; then break; fi
+		sleep 0.2
+	done
+}
+for size in one:$REALS big:10000; do
+	name=${size%%:*}; n=${size#*:}
+	echo
+	echo "== keepalived.conf $name ($n reals): converge an empty table"
+	ipvsadm -C
+	t0=$(now); $LVSD apply --quiet $W/$name.conf > $W/lvsdk.out 2>/dev/null; t1=$(now); lvk=$(secs $t0 $t1)
+	echo "lvsd apply:  ${lvk}s  ($(writes $W/lvsdk.out)), $(nreals) reals"
+	ipvsadm -C
+	t0=$(now); kstart $W/$name.conf; kwait $n; t1=$(now); kk=$(secs $t0 $t1)
+	echo "keepalived:  ${kk}s  ($(nreals) reals; start to the last real in the table)"
+	echo "ratio (keepalived / lvsd): $(ratio $kk $lvk)"
+	if [ $name = one ]; then
+		# one-real change: keepalived reloads (SIGHUP) a changed file
+		cp $W/one-changed.conf $W/one.conf.new; cp $W/one.conf $W/one.conf.orig; cp $W/one-changed.conf $W/one.conf
+		t0=$(now); kill -HUP $(cat $W/k.pid)
+		while ! ipvsadm -Ln -t 10.200.0.1:80 2>/dev/null | grep -q ' 5 '; do
+			if [ "$(secs $t0 $(now) | cut -d. -f1)" -ge "$LD_BUDGET" ]; then break; fi
+			sleep 0.2
+		done
+		t1=$(now); kr=$(secs $t0 $t1)
+		kstop; cp $W/one.conf.orig $W/one.conf
+		$LVSD apply --quiet $W/one.conf >/dev/null 2>&1
+		t0=$(now); $LVSD apply $W/one-changed.conf > $W/lvsdk2.out 2>/dev/null; t1=$(now); lvk2=$(secs $t0 $t1)
+		echo "one-real change: lvsd apply ${lvk2}s ($(writes $W/lvsdk2.out)), keepalived reload ${kr}s; ratio $(ratio $kr $lvk2)"
+	fi
+	kstop
+done
+;; esac
 ipvsadm -C
