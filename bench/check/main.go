@@ -36,6 +36,8 @@ const (
 	nsAddr   = "198.19.0.2"
 )
 
+var serverPid int // ip netns exec -> nginx master -> worker
+
 func sh(args ...string) error {
 	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
 	if err != nil {
@@ -81,8 +83,8 @@ func setupNet(dir string) {
 	cleanups = append(cleanups, func() { sh("ip", "route", "del", "198.18.0.0/16") })
 	must(sh("ip", "netns", "exec", ns, "sysctl", "-qw", "net.core.somaxconn=8192", "net.ipv4.tcp_tw_reuse=1", "net.ipv4.tcp_max_syn_backlog=8192"))
 	must(sh("sysctl", "-qw", "net.ipv4.ip_local_port_range=1024 65000"))
-	nft := "table inet ck { chain input { type filter hook input priority 0; } }"
-	must(sh("ip", "netns", "exec", ns, "nft", nft))
+	must(sh("ip", "netns", "exec", ns, "nft", "add table inet ck"))
+	must(sh("ip", "netns", "exec", ns, "nft", "add chain inet ck input { type filter hook input priority 0 ; }"))
 
 	os.MkdirAll(dir+"/www", 0o755)
 	os.WriteFile(dir+"/www/check.html", []byte("real server alive\n"), 0o644)
@@ -97,9 +99,10 @@ http { access_log %[1]s/access.log; client_body_temp_path %[1]s/tmp; proxy_temp_
 	cmd := exec.Command("ip", "netns", "exec", ns, "nginx", "-e", dir+"/nginx.err", "-c", dir+"/nginx.conf")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	must(cmd.Start())
+	serverPid = cmd.Process.Pid
 	cleanups = append(cleanups, func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); cmd.Wait() })
 	for i := 0; ; i++ {
-		if exec.Command("ip", "netns", "exec", ns, "sh", "-c", "exec 3<>/dev/tcp/127.0.0.1/80").Run() == nil {
+		if exec.Command("ip", "netns", "exec", ns, "bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/80").Run() == nil {
 			break
 		}
 		if i > 100 {
@@ -183,6 +186,7 @@ type result struct {
 	n         int
 	checksPS  float64
 	cpuPct    float64
+	serverPct float64
 	rssMB     float64
 	detect    time.Duration
 	detectErr string
@@ -190,14 +194,31 @@ type result struct {
 
 // measure runs cmd (the checker) until `warm` passes, then measures over
 // window; then kills one real and waits for downSeen.
-func measure(name string, n int, dir string, cmd *exec.Cmd, warm, window time.Duration, downSeen func() bool) result {
+func measure(name string, n int, dir string, cmd *exec.Cmd, warm, window time.Duration, downSeen func() bool, arm func()) result {
 	r := result{name: name, n: n}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	must(cmd.Start())
-	defer func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); cmd.Wait() }()
+	defer func() {
+		// TERM first: lvsd flushes its output (and a CPU profile)
+		cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+		}
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-done
+	}()
 	pid := cmd.Process.Pid
+	// warm-up: until the checks have started (ldirectord first adds and
+	// removes every real, forking ipvsadm three times each), then `warm`
+	base := accessLines(dir)
+	for w0 := time.Now(); accessLines(dir) < base+n && time.Since(w0) < 5*time.Minute; {
+		time.Sleep(200 * time.Millisecond)
+	}
 	time.Sleep(warm)
-	a0, c0, t0 := accessLines(dir), cpuTicks(pid), time.Now()
+	a0, c0, s0, t0 := accessLines(dir), cpuTicks(pid), cpuTicks(serverPid), time.Now()
 	peak := 0
 	for time.Since(t0) < window {
 		time.Sleep(500 * time.Millisecond)
@@ -205,12 +226,14 @@ func measure(name string, n int, dir string, cmd *exec.Cmd, warm, window time.Du
 			peak = k
 		}
 	}
-	a1, c1, el := accessLines(dir), cpuTicks(pid), time.Since(t0)
+	a1, c1, s1, el := accessLines(dir), cpuTicks(pid), cpuTicks(serverPid), time.Since(t0)
 	r.checksPS = float64(a1-a0) / el.Seconds()
 	r.cpuPct = float64(c1-c0) / 100 / el.Seconds() * 100 // USER_HZ=100
+	r.serverPct = float64(s1-s0) / 100 / el.Seconds() * 100
 	r.rssMB = float64(peak) / 1024
 
 	// kill real #n/2: its connections are reset, as a crashed server's
+	arm()
 	victim := realAddr(n / 2)
 	rule := fmt.Sprintf("add rule inet ck input ip daddr %s tcp dport 80 reject with tcp reset", victim)
 	must(sh("ip", "netns", "exec", ns, "nft", rule))
@@ -257,15 +280,15 @@ func main() {
 		writeConfig(cf, n)
 		outPath := fmt.Sprintf("%s/lvsd-%d.out", dir, n)
 		out, _ := os.Create(outPath)
-		cmd := exec.Command(lvsdAbs, "run", "--dry-run", "--quiet", cf)
+		cmd := exec.Command(lvsdAbs, append([]string{"run", "--dry-run", "--quiet"}, append(strings.Fields(os.Getenv("LVSD_RUN_ARGS")), cf)...)...)
 		cmd.Stdout, cmd.Stderr = out, out
 		victim := realAddr(n/2) + ":80: "
-		seen := func() bool { return fileHasLine(outPath, "down tcp:192.0.2.1:80 real "+victim) }
+		seen := func() bool { return countLines(outPath, "down tcp:192.0.2.1:80 real "+victim) > 0 }
 		w := *warm
 		if n >= 5000 {
 			w += 5 * time.Second
 		}
-		r := measure("lvsd", n, dir, cmd, w, *window, seen)
+		r := measure("lvsd", n, dir, cmd, w, *window, seen, func() {})
 		out.Close()
 		results = append(results, r)
 		report(r)
@@ -287,9 +310,11 @@ func main() {
 		out, _ := os.Create(ldDir + "/out")
 		cmd.Stdout, cmd.Stderr = out, out
 		victim := "-d -t 192.0.2.1:80 -r " + realAddr(n/2) + ":80"
-		seen := func() bool { return fileHasLine(ldDir+"/ipvsadm.log", victim) }
-		// ldirectord first adds every real, one ipvsadm fork each
-		r := measure("ldirectord", n, dir, cmd, *warm+10*time.Second, *window, seen)
+		// it removed every real once at start: wait for one removal more
+		before := 0
+		seen := func() bool { return countLines(ldDir+"/ipvsadm.log", victim) > before }
+		arm := func() { before = countLines(ldDir+"/ipvsadm.log", victim) }
+		r := measure("ldirectord", n, dir, cmd, *warm, *window, seen, arm)
 		out.Close()
 		results = append(results, r)
 		report(r)
@@ -314,23 +339,24 @@ func report(r result) {
 	if r.detectErr != "" {
 		det = r.detectErr
 	}
-	fmt.Printf("%-10s N=%-6d %8.0f checks/s (%5.1f%% of N/s)  CPU %5.1f%%  RSS %6.1f MB  killed real down after %s\n",
-		r.name, r.n, r.checksPS, 100*r.checksPS/float64(r.n), r.cpuPct, r.rssMB, det)
+	fmt.Printf("%-10s N=%-6d %8.0f checks/s (%5.1f%% of N/s)  CPU %5.1f%%  RSS %6.1f MB  killed real down after %-8s (nginx CPU %5.1f%%)\n",
+		r.name, r.n, r.checksPS, 100*r.checksPS/float64(r.n), r.cpuPct, r.rssMB, det, r.serverPct)
 }
 
-func fileHasLine(path, sub string) bool {
+func countLines(path, sub string) int {
 	f, err := os.Open(path)
 	if err != nil {
-		return false
+		return 0
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	n := 0
 	for sc.Scan() {
 		if strings.Contains(sc.Text(), sub) {
-			return true
+			n++
 		}
 	}
-	return false
+	return n
 }
 

@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -52,6 +53,7 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	stats := fs.Duration("stats", 0, "print check throughput to stderr at this period (0: never)")
 	maxc := fs.Int("max-concurrent", 1024, "checks (and so sockets) in flight at most")
 	quiet := fs.Bool("quiet", false, "print state changes only, not the IPVS operations")
+	cpuprof := fs.String("cpuprofile", "", "write a Go CPU profile to this file (performance work)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), runHelp)
 		fs.PrintDefaults()
@@ -75,6 +77,15 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	cfg, ok := loadReport(fs.Arg(0), stderr)
 	if !ok {
 		return 2
+	}
+	if *cpuprof != "" {
+		f, err := os.Create(*cpuprof)
+		if err != nil {
+			fmt.Fprintf(stderr, "lvsd run: %v\n", err)
+			return 1
+		}
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
 	}
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
