@@ -359,4 +359,3 @@ func countLines(path, sub string) int {
 	}
 	return n
 }
-

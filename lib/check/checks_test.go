@@ -17,6 +17,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/ocf-lvs/ocf-lvs/internal/testenv"
 )
 
 func specFor(t *testing.T, service, hostport string) Spec {
@@ -467,4 +469,17 @@ func FuzzRadiusReply(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		radiusCheckReply(b, 7, [16]byte{}, "s")
 	})
+}
+
+func TestPingCheck(t *testing.T) {
+	testenv.Root(t) // raw ICMP sockets (unprivileged ping sockets depend on ping_group_range)
+	s := Spec{Type: "ping", Addr: mustAddr("127.0.0.1"), CheckTimeout: time.Second, Count: 2}
+	mustUp(t, s)
+	s.Addr = mustAddr("::1")
+	mustUp(t, s)
+	// a udp virtual's connect check pings, as ldirectord does
+	s = Spec{Type: "connect", Protocol: "udp", Addr: mustAddr("127.0.0.1"), Port: 53, CheckTimeout: time.Second}
+	if r := mustUp(t, s); !strings.Contains(r.Reason, "echo reply") {
+		t.Fatalf("udp connect did not ping: %s", r.Reason)
+	}
 }
