@@ -87,12 +87,12 @@ func TestSideBySideWithLdirectord(t *testing.T) {
 	virtual(21, []string{port(ftp.specs["ftp"]), closed}, "service=ftp", `request="/pub/check.txt"`, `receive="alive"`)
 	virtual(21, []string{port(ftp.specs["ftp"])}, "service=ftp", `request="/pub/check.txt"`, `receive="dead"`)
 	known[virtual(143, []string{port(dc.specs["imap"]), closed}, "service=imap", `login="bob"`, `passwd="secret"`)] =
-		"ldirectord's Net::IMAP::Simple login fails against Dovecot 2.3 with valid credentials"
+		"ldirectord bug: Net::IMAP::Simple ignores its port option when the server is an IPv4 address, so the check goes to port 143, not the real's port"
 	virtual(110, []string{port(dc.specs["pop"]), closed}, "service=pop", `login="bob"`, `passwd="secret"`)
 	known[virtual(993, []string{port(dc.specs["imaps"])}, "service=imaps", `login="bob"`, `passwd="secret"`)] =
-		"self-signed certificate: ldirectord's IO::Socket::SSL verifies it"
+		"ldirectord bug: Net::IMAP::Simple::SSL ignores the port for an IPv4 address (goes to 993)"
 	known[virtual(995, []string{port(dc.specs["pops"])}, "service=pops", `login="bob"`, `passwd="secret"`)] =
-		"self-signed certificate: ldirectord's IO::Socket::SSL verifies it"
+		"ldirectord's Mail::POP3Client TLS connection fails (IO::Socket::SSL error) against the self-signed certificate"
 	virtual(25, []string{port(pf.specs["smtp"]), closed, port(pf.specs["smtp-refusing"])}, "service=smtp")
 	virtual(587, []string{port(pf.specs["submission"])}, "service=submission")
 	virtual(5432, []string{port(pg.specs["pgsql"]), closed}, "service=pgsql", `login="postgres"`, `passwd="pgsecret"`, `database="postgres"`, `request="SELECT 1"`)
