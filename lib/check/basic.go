@@ -43,12 +43,23 @@ type ctxConn struct {
 
 func (c *ctxConn) Close() error { c.stop(); return c.Conn.Close() }
 
+// abort closes with a reset (SO_LINGER 0): for a check that is done with
+// the connection. No TIME_WAIT is left on the director (10,000 connect
+// checks a second would otherwise hold 600,000 of them), and the kernel
+// skips the FIN exchange. HAProxy's health checks do the same.
+func (c *ctxConn) abort() error {
+	if tc, ok := c.Conn.(*net.TCPConn); ok {
+		tc.SetLinger(0)
+	}
+	return c.Close()
+}
+
 func checkConnect(ctx context.Context, s *Spec) (string, error) {
 	c, err := dial(ctx, "tcp", s.HostPort())
 	if err != nil {
 		return "", fmt.Errorf("connect: %w", err)
 	}
-	c.Close()
+	c.(*ctxConn).abort()
 	return "connected to " + s.HostPort(), nil
 }
 

@@ -188,6 +188,7 @@ func fastGET(ctx context.Context, s *Spec, method, rawURL string) (int, string, 
 	if err != nil {
 		return 0, "", nil, fmt.Errorf("reading body: %v", err)
 	}
+	c.(*ctxConn).abort() // the whole answer is read
 	return resp.StatusCode, resp.Status, body, nil
 }
 
