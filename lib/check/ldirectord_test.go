@@ -27,7 +27,6 @@ func TestSideBySideWithLdirectord(t *testing.T) {
 	testenv.Root(t)
 	testenv.Short(t)
 	ldirectord := testenv.Command(t, "ldirectord")
-	testenv.Command(t, "python3")
 	for _, m := range []string{"DBD::mysql", "DBD::Pg", "LWP::Protocol::https"} {
 		if exec.Command("perl", "-M"+m, "-e1").Run() != nil {
 			testenv.Skip(t, "perl module %s missing (libdbd-mysql-perl, libdbd-pg-perl, liblwp-protocol-https-perl)", m)
