@@ -147,7 +147,7 @@ func TestEngineTransitionsAndFailureCount(t *testing.T) {
 	if ev.Fails != 3 {
 		t.Fatalf("down after %d failures, want 3", ev.Fails)
 	}
-	if d := time.Since(t0); d < 40*time.Millisecond {
+	if d := time.Since(t0); d < 30*time.Millisecond { // 3 failures span 2 intervals
 		t.Fatalf("down after %v: soft failures were not counted", d)
 	}
 	f.set("10.0.0.1:80", true)
@@ -184,7 +184,8 @@ func TestEngineDedupe(t *testing.T) {
 	f.mu.Lock()
 	c1, c2 := f.calls["10.0.0.1:80/connect"], f.calls["10.0.0.2:80/connect"]
 	f.mu.Unlock()
-	if c1 > c2+1 || c1 < c2-1 {
+	if c1 > c2+2 || c1 < c2-2 { // three virtuals, one probe: not 3x
+
 		t.Fatalf("shared real probed %d times, single real %d: not shared", c1, c2)
 	}
 	// each virtual keeps its own failurecount
