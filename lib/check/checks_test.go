@@ -180,14 +180,14 @@ func TestHangingServerIsDownWithinTimeout(t *testing.T) {
 		if r.OK {
 			t.Errorf("%s: up against a silent server", svc)
 		}
-		if d > 600*time.Millisecond {
+		if d > time.Second { // 300ms timeout plus slack for a loaded CI machine
 			t.Errorf("%s: took %v with a 300ms timeout", svc, d)
 		}
 		t.Logf("%-10s down in %v: %s", svc, d.Round(time.Millisecond), r.Reason)
 	}
 	s := specFor(t, "dns", udp) // dns over udp too
 	s.Protocol, s.NegotiateTimeout, s.Request, s.Receive = "udp", 300*time.Millisecond, "x.example", "."
-	if r := Run(context.Background(), &s); r.OK || r.Latency > 600*time.Millisecond {
+	if r := Run(context.Background(), &s); r.OK || r.Latency > time.Second {
 		t.Errorf("dns/udp: %+v", r)
 	}
 }

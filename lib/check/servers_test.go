@@ -184,7 +184,7 @@ func hangAndKill(t *testing.T, d *daemon, s Spec) {
 	if r.OK {
 		t.Fatalf("%s: up while the server is stopped: %s", s.Service, r.Reason)
 	}
-	if el > 900*time.Millisecond {
+	if el > 1200*time.Millisecond { // the timeout plus scheduling slack on a loaded machine
 		t.Fatalf("%s: stopped server took %v to be down (timeout 500ms)", s.Service, el)
 	}
 	t.Logf("%s hanging: down in %v: %s", s.Service, el.Round(time.Millisecond), r.Reason)
