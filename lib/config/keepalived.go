@@ -41,6 +41,8 @@ type kaReader struct {
 	depth int
 	files int
 	vars  map[string]string // $NAME=value definitions
+	slab  []kaStmt          // see newStmt
+	words []string          // statement arguments, see parseBlock
 }
 
 var reKAVar = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)`)
@@ -109,16 +111,25 @@ func (r *kaReader) warnf(file string, line int, format string, args ...any) {
 	}
 }
 
-// tokenize splits a file into tokens, expanding includes in place.
+// tokenize splits a file into tokens, expanding includes in place. Tokens
+// are substrings of one copy of the file: no allocation per token or line.
 func (r *kaReader) tokenize(name string, data []byte, out []kaToken) []kaToken {
-	for i, line := range strings.Split(string(data), "\n") {
-		n := i + 1
-		first := true
-		var toks []kaToken
+	text := string(data)
+	if out == nil {
+		out = make([]kaToken, 0, len(text)/8+16) // about one token per 8 bytes
+	}
+	for n := 1; len(text) > 0; n++ {
+		line := text
+		if i := strings.IndexByte(text, '\n'); i >= 0 {
+			line, text = text[:i], text[i+1:]
+		} else {
+			text = ""
+		}
 		s, keep := r.preprocess(name, n, line)
 		if !keep {
 			continue
 		}
+		start := len(out)
 		for len(s) > 0 {
 			c := s[0]
 			switch {
@@ -129,43 +140,52 @@ func (r *kaReader) tokenize(name string, data []byte, out []kaToken) []kaToken {
 				s = ""
 				continue
 			case c == '{' || c == '}':
-				toks = append(toks, kaToken{text: string(c), file: name, line: n})
+				out = append(out, kaToken{text: s[:1], file: name, line: n})
 				s = s[1:]
 				continue
 			case c == '"':
 				end := strings.IndexByte(s[1:], '"')
 				if end < 0 {
 					r.errorf(name, n, "missing closing quote")
-					toks = append(toks, kaToken{text: s[1:], file: name, line: n})
+					out = append(out, kaToken{text: s[1:], file: name, line: n})
 					s = ""
 					continue
 				}
-				toks = append(toks, kaToken{text: s[1 : end+1], file: name, line: n})
+				out = append(out, kaToken{text: s[1 : end+1], file: name, line: n})
 				s = s[end+2:]
 				continue
 			}
-			j := strings.IndexAny(s, " \t\r{}\"")
-			if j < 0 {
-				j = len(s)
-			}
-			toks = append(toks, kaToken{text: s[:j], file: name, line: n})
+			j := tokenEnd(s)
+			out = append(out, kaToken{text: s[:j], file: name, line: n})
 			s = s[j:]
 		}
-		if len(toks) == 0 {
+		if len(out) == start {
 			continue
 		}
-		toks[0].nl = first
-		if toks[0].text == "include" {
+		out[start].nl = true
+		if out[start].text == "include" {
+			toks := out[start:]
+			out = out[:start]
 			if len(toks) != 2 {
 				r.errorf(name, n, "include needs exactly one file pattern")
 				continue
 			}
 			out = r.include(name, n, toks[1].text, out)
-			continue
 		}
-		out = append(out, toks...)
 	}
 	return out
+}
+
+// tokenEnd is the length of the word at the start of s: up to a blank, a
+// brace or a quote.
+func tokenEnd(s string) int {
+	for j := 0; j < len(s); j++ {
+		switch s[j] {
+		case ' ', '\t', '\r', '{', '}', '"':
+			return j
+		}
+	}
+	return len(s)
 }
 
 func (r *kaReader) include(from string, line int, pattern string, out []kaToken) []kaToken {
@@ -204,6 +224,18 @@ func (r *kaReader) include(from string, line int, pattern string, out []kaToken)
 	return out
 }
 
+// newStmt allocates statements by the hundred (a generated file has tens
+// of thousands).
+func (r *kaReader) newStmt(t kaToken) *kaStmt {
+	if len(r.slab) == 0 {
+		r.slab = make([]kaStmt, 256)
+	}
+	s := &r.slab[0]
+	r.slab = r.slab[1:]
+	*s = kaStmt{key: t.text, file: t.file, line: t.line}
+	return s
+}
+
 // parseBlock builds statements until a closing brace (or the end).
 func (r *kaReader) parseBlock(toks []kaToken, i int, top bool, open kaToken) ([]*kaStmt, int) {
 	var out []*kaStmt
@@ -229,8 +261,23 @@ func (r *kaReader) parseBlock(toks []kaToken, i int, top bool, open kaToken) ([]
 			cur = nil
 			continue
 		case t.nl || cur == nil:
-			cur = &kaStmt{key: t.text, file: t.file, line: t.line}
+			cur = r.newStmt(t)
 			out = append(out, cur)
+			// the rest of the line up to a brace: the arguments, taken
+			// from one shared array
+			j := i + 1
+			for j < len(toks) && !toks[j].nl && toks[j].text != "{" && toks[j].text != "}" {
+				j++
+			}
+			if j > i+1 {
+				a := len(r.words)
+				for _, w := range toks[i+1 : j] {
+					r.words = append(r.words, w.text)
+				}
+				cur.args = r.words[a:len(r.words):len(r.words)]
+			}
+			i = j
+			continue
 		default:
 			cur.args = append(cur.args, t.text)
 		}
@@ -296,7 +343,21 @@ type kaImport struct {
 	vsSeen  map[string]*Virtual
 	scripts map[string]*TrackScript
 	version int
-	garp    struct {
+	// the check shared by the reals without a checker of one virtual_server
+	onCheck   *Check
+	onCheckVS *Virtual
+	onDefs    checkDefaults
+	// reals without a checker: one warning for all of them (a generated
+	// file has thousands), naming the first
+	unchecked struct {
+		n, vs       int
+		lastVS      *Virtual
+		file, first string
+		line        int
+		lastFile    string
+		lastLine    int
+	}
+	garp struct {
 		delay, refresh          time.Duration
 		repeat, refreshRepeat   int
 		delaySet, refreshSet    bool
@@ -714,14 +775,19 @@ func (im *kaImport) syncGroup(b *kaStmt) {
 type checkDefaults struct {
 	connectTimeout, retryDelay, interval time.Duration
 	retry                                int
-	set                                  map[string]bool
+	set                                  defSet // which of them the block set
 	virtualHost                          string
 }
 
+// defSet is a set of checker option names, as bits: copied with the
+// defaults it belongs to, at no cost per real_server.
+type defSet uint8
+
+var defBits = map[string]defSet{"connect_timeout": 1, "delay_before_retry": 2, "delay_loop": 4, "retry": 8, "virtualhost": 16}
+
+func (d defSet) has(key string) bool { return d&defBits[key] != 0 }
+
 func (im *kaImport) checkDefault(s *kaStmt, d *checkDefaults) bool {
-	if d.set == nil {
-		d.set = map[string]bool{}
-	}
 	switch s.key {
 	case "connect_timeout":
 		d.connectTimeout, _ = im.timer(s)
@@ -750,7 +816,7 @@ func (im *kaImport) checkDefault(s *kaStmt, d *checkDefaults) bool {
 	default:
 		return false
 	}
-	d.set[s.key] = true
+	d.set |= defBits[s.key]
 	return true
 }
 
@@ -907,6 +973,16 @@ func (im *kaImport) virtualServer(b *kaStmt) {
 	v.Quiescent = v.InhibitOnFailure
 	v.CleanStop = true
 	v.EmailAlertStatus = []string{"all"}
+	if v.Netmask != "" {
+		// what the TOML model (and lvsd migrate) can carry
+		if v.Family == 6 {
+			if x, err := strconv.Atoi(v.Netmask); err != nil || x < 1 || x > 128 {
+				im.r.errorf(b.file, b.line, "persistence_granularity %q: a prefix length 1..128 is required for IPv6", v.Netmask)
+			}
+		} else if a, err := netip.ParseAddr(v.Netmask); err != nil || !a.Is4() {
+			im.r.errorf(b.file, b.line, "persistence_granularity %q: a dotted quad (e.g. 255.255.255.0) is required for IPv4", v.Netmask)
+		}
+	}
 	if v.Persistent == 0 && v.Netmask != "" {
 		im.r.warnf(b.file, b.line, "persistence_granularity without persistence_timeout has no effect")
 	}
@@ -953,8 +1029,9 @@ func (im *kaImport) virtualServer(b *kaStmt) {
 	if len(checks) > 0 {
 		v.Check = *checks[0]
 		for i, r := range v.Reals {
-			if !reflect.DeepEqual(*checks[i], v.Check) {
-				r.Check = checks[i]
+			if !reflect.DeepEqual(checks[i], &v.Check) { // pointers: no copy boxed
+				c := *checks[i] // checks may be shared by reals
+				r.Check = &c
 			}
 		}
 	} else {
@@ -992,7 +1069,7 @@ func isTrue(s string) bool {
 func (im *kaImport) newCheck(v *Virtual, d checkDefaults, typ string) Check {
 	c := Check{Type: typ, Service: "none", Request: "/", HTTPMethod: "GET", Interval: d.interval, Count: 1,
 		CheckTimeout: 5 * time.Second, NegotiateTimeout: 5 * time.Second, FailureCount: 2, RetryDelay: time.Second}
-	if d.set["connect_timeout"] {
+	if d.set.has("connect_timeout") {
 		c.CheckTimeout, c.NegotiateTimeout = d.connectTimeout, d.connectTimeout
 	}
 	return c
@@ -1012,10 +1089,6 @@ func (im *kaImport) realServer(b *kaStmt, v *Virtual, fwd string, vdefs checkDef
 	}
 	r := &Real{Line: b.line, Addr: a, Port: p, Forward: fwd, Weight: 1}
 	defs := vdefs
-	defs.set = map[string]bool{}
-	for k := range vdefs.set {
-		defs.set[k] = true
-	}
 	var checker *kaStmt
 	for _, s := range b.children {
 		if im.checkDefault(s, &defs) {
@@ -1062,9 +1135,14 @@ func (im *kaImport) realServer(b *kaStmt, v *Virtual, fwd string, vdefs checkDef
 		r.Quiescent = nil
 	}
 	if checker == nil {
-		im.r.warnf(b.file, b.line, "real_server %s has no checker: always up (checktype on)", r.HostPort())
-		c := im.newCheck(v, defs, "on")
-		return r, &c
+		im.noChecker(b, r, v)
+		// reals without a checker under the same defaults share one
+		// (10,000 such reals must not cost 10,000 checks)
+		if im.onCheck == nil || im.onCheckVS != v || im.onDefs != defs {
+			c := im.newCheck(v, defs, "on")
+			im.onCheck, im.onCheckVS, im.onDefs = &c, v, defs
+		}
+		return r, im.onCheck
 	}
 	c := im.checker(checker, v, defs)
 	return r, &c
@@ -1090,10 +1168,10 @@ func (im *kaImport) checker(b *kaStmt, v *Virtual, defs checkDefaults) Check {
 	case "PING_CHECK":
 		c.Type = "ping"
 	}
-	if defs.set["retry"] {
+	if defs.set.has("retry") {
 		retry = defs.retry
 	}
-	if defs.set["delay_before_retry"] {
+	if defs.set.has("delay_before_retry") {
 		c.RetryDelay = defs.retryDelay
 	}
 	urls := 0
@@ -1208,7 +1286,31 @@ func (im *kaImport) url(b *kaStmt, c *Check) {
 	}
 }
 
+// noChecker records a real_server without a checker (warned in finish).
+func (im *kaImport) noChecker(b *kaStmt, r *Real, v *Virtual) {
+	u := &im.unchecked
+	if u.n == 0 {
+		u.file, u.line, u.first = b.file, b.line, r.HostPort()
+	}
+	u.n++
+	u.lastFile, u.lastLine = b.file, b.line
+	if u.lastVS != v {
+		u.vs++
+		u.lastVS = v
+	}
+}
+
 func (im *kaImport) finish() {
+	if u := im.unchecked; u.n == 1 {
+		im.r.warnf(u.file, u.line, "real_server %s has no checker: always up (checktype on)", u.first)
+	} else if u.n > 1 {
+		last := fmt.Sprintf("line %d", u.lastLine)
+		if u.lastFile != u.file {
+			last = fmt.Sprintf("%s:%d", u.lastFile, u.lastLine)
+		}
+		im.r.warnf(u.file, u.line, "real_server %s and %d more real_servers (in %d virtual_servers, the last at %s) have no checker: always up (checktype on)",
+			u.first, u.n-1, u.vs, last)
+	}
 	names := map[string]bool{}
 	for _, in := range im.cfg.VRRP {
 		names[in.Name] = true

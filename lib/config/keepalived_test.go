@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -79,5 +80,32 @@ vrrp_instance VI_1 {
 		if in.Notify != "/bin/echo $HOME" {
 			t.Errorf("undefined variables are left alone: %q", in.Notify)
 		}
+	}
+}
+
+// Reals without a checker are one warning for the whole file, naming the
+// first (a generated file has thousands of them).
+func TestKeepalivedNoCheckerWarnedOnce(t *testing.T) {
+	var b strings.Builder
+	for v := 1; v <= 2; v++ {
+		fmt.Fprintf(&b, "virtual_server 192.0.2.%d 80 {\n  protocol TCP\n", v)
+		for r := 1; r <= 3; r++ {
+			fmt.Fprintf(&b, "  real_server 198.51.100.%d 80 {\n    weight 1\n  }\n", r)
+		}
+		b.WriteString("}\n")
+	}
+	c, err := ParseWith("k.conf", []byte(b.String()), Options{ConfigID: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, w := range c.Warnings {
+		if strings.Contains(w.Msg, "no checker") {
+			got = append(got, w.String())
+		}
+	}
+	want := "k.conf:3: real_server 198.51.100.1:80 and 5 more real_servers (in 2 virtual_servers, the last at line 21) have no checker: always up (checktype on)"
+	if len(got) != 1 || got[0] != want {
+		t.Fatalf("got %q, want [%q]", got, want)
 	}
 }

@@ -220,7 +220,12 @@ func TestKernelChanges(t *testing.T) {
 		{"adopt unchanged", func(s []Service) []Service { return s }, ""},
 		{"weight", func(s []Service) []Service { s[0].Dests[1].Weight = 5; return s }, "-e"},
 		{"scheduler", func(s []Service) []Service { s[0].Scheduler = "lc"; return s }, "-E"},
-		{"persistence", func(s []Service) []Service { s[0].Flags = FlagPersistent; s[0].Timeout = 60; s[0].Netmask = 24; return s }, "-E"},
+		{"persistence", func(s []Service) []Service {
+			s[0].Flags = FlagPersistent
+			s[0].Timeout = 60
+			s[0].Netmask = 24
+			return s
+		}, "-E"},
 		{"real added", func(s []Service) []Service {
 			s[0].Dests = append(s[0].Dests, Dest{Addr: rip(4), Port: 80, Fwd: FwdMasq, Weight: 2})
 			return s

@@ -1,0 +1,69 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/ocf-lvs/ocf-lvs/lib/config"
+	"github.com/ocf-lvs/ocf-lvs/lib/director"
+	"github.com/ocf-lvs/ocf-lvs/lib/ipvs"
+)
+
+// generateKeepalived is bench/ipvs/genk.sh in Go: nv DR virtual_servers of
+// nr real_server blocks without a checker.
+func generateKeepalived(nv, nr int) []byte {
+	var b strings.Builder
+	b.WriteString("global_defs {\n    router_id bench\n}\n\n")
+	for s := 0; s < nv; s++ {
+		fmt.Fprintf(&b, "virtual_server 10.200.%d.%d 80 {\n    lb_algo wrr\n    lb_kind DR\n    protocol TCP\n", s/250, s%250+1)
+		for r := 0; r < nr; r++ {
+			fmt.Fprintf(&b, "    real_server 10.1.%d.%d 80 {\n        weight 1\n    }\n", r/250, r%250+1)
+		}
+		b.WriteString("}\n\n")
+	}
+	return []byte(b.String())
+}
+
+// go test -bench Keepalived ./bench/config: parse time of keepalived.conf
+// files of 1k, 10k and 100k real servers (10 per virtual_server).
+func BenchmarkParseKeepalived(b *testing.B) {
+	for _, nv := range []int{100, 1000, 10000} {
+		data := generateKeepalived(nv, 10)
+		b.Run(fmt.Sprintf("reals=%d", nv*10), func(b *testing.B) {
+			b.SetBytes(int64(len(data)))
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				if _, err := config.Parse("keepalived.conf", data); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkApplyPlan is what `lvsd apply` computes before its first netlink
+// write on an empty table: parse, desired table, plan (1,000 x 10).
+func BenchmarkApplyPlan(b *testing.B) {
+	for _, f := range []struct {
+		name string
+		data []byte
+	}{{"keepalived.conf", generateKeepalived(1000, 10)}, {"ldirectord.cf", generate(1000, 10)}} {
+		b.Run(f.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				c, err := config.Parse(f.name, f.data)
+				if err != nil {
+					b.Fatal(err)
+				}
+				desired, err := director.Table(c, director.AllUp)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := ipvs.Plan(desired, nil, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
