@@ -61,8 +61,9 @@ func OpenNetlink() (*Netlink, error) {
 		return nil, ErrNoIPVS
 	}
 	n := &Netlink{Timeout: DefaultTimeout}
-	// A first read proves the generic netlink family answers.
-	if err := n.call(false, func(h *moby.Handle) error { _, err := h.GetServices(); return err }); err != nil {
+	// A first read proves the generic netlink family answers: the timeouts
+	// (a few bytes), not a dump of every service.
+	if err := n.call(false, func(h *moby.Handle) error { _, err := h.GetConfig(); return err }); err != nil {
 		n.Close()
 		return nil, fmt.Errorf("%w (%v)", ErrNoIPVS, err)
 	}
