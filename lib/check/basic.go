@@ -55,11 +55,11 @@ func (c *ctxConn) abort() error {
 }
 
 func checkConnect(ctx context.Context, s *Spec) (string, error) {
-	c, err := dial(ctx, "tcp", s.HostPort())
+	c, err := dialFast(ctx, s.HostPort())
 	if err != nil {
 		return "", fmt.Errorf("connect: %w", err)
 	}
-	c.(*ctxConn).abort()
+	c.Close()
 	return "connected to " + s.HostPort(), nil
 }
 

@@ -159,11 +159,11 @@ func fastGET(ctx context.Context, s *Spec, method, rawURL string) (int, string, 
 	if host == "" {
 		host = pu.Hostname()
 	}
-	c, err := dial(ctx, "tcp", hostport)
+	c, err := dialFast(ctx, hostport)
 	if err != nil {
 		return 0, "", nil, err
 	}
-	defer c.Close()
+	defer c.Close() // with a reset: the answer is read, or the check failed
 	path := pu.RequestURI()
 	var b strings.Builder
 	b.Grow(96 + len(path) + len(host))
@@ -179,17 +179,7 @@ func fastGET(ctx context.Context, s *Spec, method, rawURL string) (int, string, 
 	br := bufPool.Get().(*bufio.Reader)
 	br.Reset(c)
 	defer func() { br.Reset(nil); bufPool.Put(br) }()
-	resp, err := http.ReadResponse(br, &http.Request{Method: method})
-	if err != nil {
-		return 0, "", nil, err
-	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	resp.Body.Close()
-	if err != nil {
-		return 0, "", nil, fmt.Errorf("reading body: %v", err)
-	}
-	c.(*ctxConn).abort() // the whole answer is read
-	return resp.StatusCode, resp.Status, body, nil
+	return readHTTPResponse(br, method)
 }
 
 // clientFor: SNI must name the virtual host when one is given; those
