@@ -51,21 +51,8 @@ func runApply(args []string, stdout, stderr io.Writer) int {
 	state := fs.String("state", "", "JSON file of the virtual services this configuration owns: those no longer in FILE are removed; rewritten after each pass")
 	quiet := fs.Bool("quiet", false, "print only the summary")
 	timeout := fs.Duration("timeout", ipvs.DefaultTimeout, "deadline of each netlink call")
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), applyHelp)
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(stdout)
-			fs.Usage()
-			return 0
-		}
-		return 2
-	}
-	if fs.NArg() != 1 {
-		fs.Usage()
-		return 2
+	if code, done := parseFileArg(fs, applyHelp, args, stdout); done {
+		return code
 	}
 	start := time.Now()
 	cfg, ok := loadReport(fs.Arg(0), stderr)

@@ -31,21 +31,8 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	asJSON := fs.Bool("json", false, "print the resolved configuration as JSON")
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), checkHelp)
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(stdout)
-			fs.Usage()
-			return 0
-		}
-		return 2
-	}
-	if fs.NArg() != 1 {
-		fs.Usage()
-		return 2
+	if code, done := parseFileArg(fs, checkHelp, args, stdout); done {
+		return code
 	}
 	cfg, ok := loadReport(fs.Arg(0), stderr)
 	if !ok {

@@ -3,6 +3,8 @@
 package main
 
 import (
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -55,4 +57,33 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	return c.run(args[1:], stdout, stderr)
+}
+
+// parseFileArg parses a subcommand's flags and requires exactly one FILE.
+// done is true when the caller must return code: --help (0, on stdout) or
+// a usage error (2, usage on stderr).
+func parseFileArg(fs *flag.FlagSet, help string, args []string, stdout io.Writer) (code int, done bool) {
+	stderr := fs.Output()
+	usage := func(w io.Writer) {
+		fmt.Fprint(w, help)
+		fs.SetOutput(w)
+		fs.PrintDefaults()
+		fs.SetOutput(stderr)
+	}
+	// flag.Parse calls Usage itself (on stderr) before returning ErrHelp:
+	// silence it so --help prints once, on stdout.
+	fs.Usage = func() {}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			usage(stdout)
+			return 0, true
+		}
+		usage(stderr)
+		return 2, true
+	}
+	if fs.NArg() != 1 {
+		usage(stderr)
+		return 2, true
+	}
+	return 0, false
 }

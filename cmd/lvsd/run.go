@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -54,21 +53,8 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	maxc := fs.Int("max-concurrent", 1024, "checks (and so sockets) in flight at most")
 	quiet := fs.Bool("quiet", false, "print state changes only, not the IPVS operations")
 	cpuprof := fs.String("cpuprofile", "", "write a Go CPU profile to this file (performance work)")
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), runHelp)
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(stdout)
-			fs.Usage()
-			return 0
-		}
-		return 2
-	}
-	if fs.NArg() != 1 {
-		fs.Usage()
-		return 2
+	if code, done := parseFileArg(fs, runHelp, args, stdout); done {
+		return code
 	}
 	if !*dry {
 		fmt.Fprintln(stderr, "lvsd run: only --dry-run is available in this build (use `lvsd apply` to program IPVS once)")
