@@ -980,8 +980,11 @@ func (p *ldParser) addReals(lv *ldVirtual, n int, val string) {
 			return
 		}
 		rport = pt
-	} else if v.Protocol != "fwm" {
-		rport = v.Port // as ipvsadm does for -r without a port
+	}
+	if rport == 0 && v.Protocol != "fwm" {
+		// as ipvsadm does for -r without a port, or with port 0 (which the
+		// model, and so TOML, cannot tell apart from no port)
+		rport = v.Port
 	}
 	tmpl := Real{Line: n, Port: rport, Weight: 1}
 	if !p.realFlags(n, &tmpl, rest) {
