@@ -975,12 +975,8 @@ func (im *kaImport) virtualServer(b *kaStmt) {
 	v.EmailAlertStatus = []string{"all"}
 	if v.Netmask != "" {
 		// what the TOML model (and lvsd migrate) can carry
-		if v.Family == 6 {
-			if x, err := strconv.Atoi(v.Netmask); err != nil || x < 1 || x > 128 {
-				im.r.errorf(b.file, b.line, "persistence_granularity %q: a prefix length 1..128 is required for IPv6", v.Netmask)
-			}
-		} else if a, err := netip.ParseAddr(v.Netmask); err != nil || !a.Is4() {
-			im.r.errorf(b.file, b.line, "persistence_granularity %q: a dotted quad (e.g. 255.255.255.0) is required for IPv4", v.Netmask)
+		if _, err := NetmaskBits(v.Family, v.Netmask); err != nil {
+			im.r.errorf(b.file, b.line, "persistence_granularity %q: %v", v.Netmask, err)
 		}
 	}
 	if v.Persistent == 0 && v.Netmask != "" {

@@ -705,18 +705,13 @@ func (p *ldParser) checkType(n int, c *Check, val string) {
 }
 
 func (p *ldParser) netmask(n int, v *Virtual, val string) {
-	if v.Family == 6 {
-		x, err := strconv.Atoi(val)
-		if err != nil || x < 1 || x > 128 {
-			p.d.errorf(n, "invalid netmask %q: a prefix length between 1 and 128 is required", val)
-			return
+	if _, err := NetmaskBits(v.Family, val); err != nil || val == "" {
+		why := "a value is required"
+		if err != nil {
+			why = err.Error()
 		}
-	} else {
-		a, err := netip.ParseAddr(val)
-		if err != nil || !a.Is4() {
-			p.d.errorf(n, "invalid netmask %q: dotted quad notation is required", val)
-			return
-		}
+		p.d.errorf(n, "invalid netmask %q: %s", val, why)
+		return
 	}
 	v.Netmask = val
 }

@@ -486,12 +486,8 @@ func (r *tomlReader) virtual(path string, tv *tomlVirtual, c *Config) *Virtual {
 		r.errorf(path+".persistent", "persistence is whole seconds")
 	}
 	if tv.Netmask != "" {
-		if v.Family == 6 {
-			if x, err := strconv.Atoi(tv.Netmask); err != nil || x < 1 || x > 128 {
-				r.errorf(path+".netmask", "invalid netmask %q: a prefix length 1..128 is required", tv.Netmask)
-			}
-		} else if a, err := netip.ParseAddr(tv.Netmask); err != nil || !a.Is4() {
-			r.errorf(path+".netmask", "invalid netmask %q: dotted quad required", tv.Netmask)
+		if _, err := NetmaskBits(v.Family, tv.Netmask); err != nil {
+			r.errorf(path+".netmask", "invalid netmask %q: %v", tv.Netmask, err)
 		}
 		v.Netmask = tv.Netmask
 	}

@@ -153,44 +153,12 @@ func service(src string, v *config.Virtual) (ipvs.Service, error) {
 	if v.Persistent > 0 {
 		s.Flags |= ipvs.FlagPersistent
 		s.Timeout = uint32((v.Persistent + time.Second - 1) / time.Second)
-		s.Netmask, err = netmask(v)
+		s.Netmask, err = config.NetmaskBits(v.Family, v.Netmask)
 		if err != nil {
 			return s, fmt.Errorf("%s: %v", where, err)
 		}
 	}
 	return s, nil
-}
-
-// netmask reads the persistence netmask: dotted for IPv4, a prefix length
-// for IPv6; "" is the full mask.
-func netmask(v *config.Virtual) (int, error) {
-	if v.Netmask == "" {
-		if v.Family == 6 {
-			return 128, nil
-		}
-		return 32, nil
-	}
-	if v.Family == 6 {
-		n, err := strconv.Atoi(v.Netmask)
-		if err != nil || n < 1 || n > 128 {
-			return 0, fmt.Errorf("netmask %q: a prefix length 1..128", v.Netmask)
-		}
-		return n, nil
-	}
-	a, err := netip.ParseAddr(v.Netmask)
-	if err != nil || !a.Is4() {
-		return 0, fmt.Errorf("netmask %q: a dotted IPv4 mask", v.Netmask)
-	}
-	b := a.As4()
-	m := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
-	n := 0
-	for n < 32 && m&(1<<(31-n)) != 0 {
-		n++
-	}
-	if n < 32 && m<<n != 0 {
-		return 0, fmt.Errorf("netmask %q: not a contiguous mask", v.Netmask)
-	}
-	return n, nil
 }
 
 func dest(src string, v *config.Virtual, r *config.Real) (ipvs.Dest, error) {
