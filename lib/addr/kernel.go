@@ -101,16 +101,26 @@ func LinkByName(name string) (Link, error) {
 	return toLink(l), nil
 }
 
-// Routes lists the routes of ip's family in the main and local tables,
-// with interface names, for FindInterface.
-func Routes(ip netip.Addr) ([]Route, error) {
+// linkNames maps interface indexes to names (routes and addresses carry
+// only the index).
+func linkNames() (map[int]string, error) {
 	links, err := retry(netlink.LinkList)
 	if err != nil {
 		return nil, err
 	}
-	names := map[int]string{}
+	names := make(map[int]string, len(links))
 	for _, l := range links {
 		names[l.Attrs().Index] = l.Attrs().Name
+	}
+	return names, nil
+}
+
+// Routes lists the routes of ip's family in the main and local tables,
+// with interface names, for FindInterface.
+func Routes(ip netip.Addr) ([]Route, error) {
+	names, err := linkNames()
+	if err != nil {
+		return nil, err
 	}
 	rs, err := retry(func() ([]netlink.Route, error) {
 		return netlink.RouteListFiltered(family(ip), &netlink.Route{Table: unix.RT_TABLE_UNSPEC}, netlink.RT_FILTER_TABLE)
@@ -147,13 +157,9 @@ func toAddress(dev string, a netlink.Addr) Address {
 
 // Addresses lists the addresses of ip's family on every interface.
 func Addresses(ip netip.Addr) ([]Address, error) {
-	links, err := retry(netlink.LinkList)
+	names, err := linkNames()
 	if err != nil {
 		return nil, err
-	}
-	names := map[int]string{}
-	for _, l := range links {
-		names[l.Attrs().Index] = l.Attrs().Name
 	}
 	as, err := retry(func() ([]netlink.Addr, error) { return netlink.AddrList(nil, family(ip)) })
 	if err != nil {
