@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/ocf-lvs/ocf-lvs/internal/testenv"
+	"github.com/ocf-lvs/ocf-lvs/lib/config"
 )
 
 func specFor(t *testing.T, service, hostport string) Spec {
@@ -406,7 +407,7 @@ func TestNoLeakAfter10000Checks(t *testing.T) {
 		if i%10 == 9 { // some never answer: timeouts must not leak either
 			s.Addr, s.Port, s.NegotiateTimeout = hg.Addr(), hg.Port(), 20*time.Millisecond
 		}
-		subs = append(subs, Sub{ID: itoa(i), Spec: s, Interval: 5 * time.Millisecond, FailureCount: 1})
+		subs = append(subs, Sub{ID: config.RealID{Virtual: itoa(i)}, Spec: s, Interval: 5 * time.Millisecond, FailureCount: 1})
 	}
 	e := New(Options{MaxConcurrent: 64})
 	e.Set(subs)

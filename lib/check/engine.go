@@ -7,12 +7,14 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"github.com/ocf-lvs/ocf-lvs/lib/config"
 )
 
 // Sub is one (virtual, real) pair to watch. Subs with equal Spec and
 // Interval share one probe; each keeps its own failurecount state.
 type Sub struct {
-	ID           string // caller's identity of the pair, unique
+	ID           config.RealID // the (virtual, real) pair, unique
 	Spec         Spec
 	Interval     time.Duration // checkinterval
 	FailureCount int           // consecutive failures before an up real goes down
@@ -154,10 +156,14 @@ func jobKey(s *Sub) string {
 func (e *Engine) Set(subs []Sub) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	old := map[string]*subState{}
+	type oldKey struct {
+		job string
+		id  config.RealID
+	}
+	old := map[oldKey]*subState{}
 	for _, j := range e.jobs {
 		for _, s := range j.subs {
-			old[jobKeyOf(j)+"\x00"+s.sub.ID] = s
+			old[oldKey{j.key, s.sub.ID}] = s
 		}
 	}
 	jobs := map[string]*job{}
@@ -177,7 +183,7 @@ func (e *Engine) Set(subs []Sub) {
 			jobs[k] = j
 		}
 		st := &subState{sub: *s}
-		if o := old[k+"\x00"+s.ID]; o != nil {
+		if o := old[oldKey{k, s.ID}]; o != nil {
 			st.state, st.fails, st.maint = o.state, o.fails, o.maint
 		}
 		j.subs = append(j.subs, st)
@@ -198,8 +204,6 @@ func (e *Engine) Set(subs []Sub) {
 	e.jobs = jobs
 	e.poke()
 }
-
-func jobKeyOf(j *job) string { return j.key }
 
 func (e *Engine) poke() {
 	select {
@@ -373,10 +377,10 @@ func (e *Engine) runJob(ctx context.Context, j *job) {
 }
 
 // Snapshot returns the current state of every Sub by ID.
-func (e *Engine) Snapshot() map[string]State {
+func (e *Engine) Snapshot() map[config.RealID]State {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	m := map[string]State{}
+	m := map[config.RealID]State{}
 	for _, j := range e.jobs {
 		for _, s := range j.subs {
 			m[s.sub.ID] = s.state

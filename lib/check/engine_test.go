@@ -9,7 +9,12 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/ocf-lvs/ocf-lvs/lib/config"
 )
+
+// rid is a test's pair identity from a short name.
+func rid(name string) config.RealID { return config.RealID{Virtual: name} }
 
 func TestStepFailureCount(t *testing.T) {
 	type step struct {
@@ -108,7 +113,7 @@ func (f *fakeProbe) probe(ctx context.Context, s *Spec) Result {
 
 func sub(id, addr string, port uint16, iv time.Duration, fc int) Sub {
 	sp := Spec{Type: "connect", Addr: mustAddr(addr), Port: port, CheckTimeout: time.Second}
-	return Sub{ID: id, Spec: sp, Interval: iv, FailureCount: fc}
+	return Sub{ID: rid(id), Spec: sp, Interval: iv, FailureCount: fc}
 }
 
 func waitEvent(t *testing.T, ch <-chan Event, id string, to State) Event {
@@ -120,7 +125,7 @@ func waitEvent(t *testing.T, ch <-chan Event, id string, to State) Event {
 			if !ok {
 				t.Fatalf("events closed waiting for %s %v", id, to)
 			}
-			if ev.Sub.ID == id && ev.To == to {
+			if ev.Sub.ID == rid(id) && ev.To == to {
 				return ev
 			}
 		case <-deadline:
@@ -176,7 +181,7 @@ func TestEngineDedupe(t *testing.T) {
 	ups := map[string]bool{}
 	for len(ups) < 4 {
 		ev := <-e.Events()
-		ups[ev.Sub.ID] = ev.To == Up
+		ups[ev.Sub.ID.Virtual] = ev.To == Up
 	}
 	time.Sleep(200 * time.Millisecond)
 	cancel()
@@ -191,8 +196,8 @@ func TestEngineDedupe(t *testing.T) {
 	// each virtual keeps its own failurecount
 	snap := e.Snapshot()
 	for _, id := range []string{"v1/r1", "v2/r1", "v3/r1", "v1/r2"} {
-		if snap[id] != Up {
-			t.Fatalf("%s is %v", id, snap[id])
+		if snap[rid(id)] != Up {
+			t.Fatalf("%s is %v", id, snap[rid(id)])
 		}
 	}
 }
@@ -285,11 +290,11 @@ func TestEngineReloadKeepsState(t *testing.T) {
 	e.Set([]Sub{a, b})
 	ev := waitEvent(t, e.Events(), "b", Up)
 	_ = ev
-	if e.Snapshot()["a"] != Up {
+	if e.Snapshot()[rid("a")] != Up {
 		t.Fatal("a lost its state on reload")
 	}
 	e.Set([]Sub{b})
-	if _, ok := e.Snapshot()["a"]; ok || e.Jobs() != 1 {
+	if _, ok := e.Snapshot()[rid("a")]; ok || e.Jobs() != 1 {
 		t.Fatal("a still scheduled after removal")
 	}
 }

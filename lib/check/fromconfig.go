@@ -17,18 +17,15 @@ type Pair struct {
 	R *config.Real
 }
 
-// SubID names a (virtual, real) pair: "tcp:192.0.2.1:80 10.0.0.1:80".
-func SubID(v *config.Virtual, r *config.Real) string { return v.Key() + " " + r.HostPort() }
-
 // FromConfig turns every real of every virtual into a Sub. lookup gives a
 // real's host name for the maintenance directory's fqdn/short names (nil:
 // addresses only); it is called only when maintenancedir is set.
 func FromConfig(cfg *config.Config, lookup func(netip.Addr) string) []Sub {
 	var subs []Sub
-	seen := map[string]bool{}
+	seen := map[config.RealID]bool{}
 	for _, v := range cfg.Virtuals {
 		for _, r := range v.Reals {
-			id := SubID(v, r)
+			id := v.ID(r)
 			if seen[id] {
 				continue // the same real listed twice: one state
 			}

@@ -50,7 +50,7 @@ virtual=192.0.2.12:80
 	})
 	by := map[string]Sub{}
 	for _, s := range subs {
-		by[s.ID] = s
+		by[s.ID.String()] = s
 	}
 	if len(subs) != 6 {
 		t.Fatalf("%d subs: %v", len(subs), by)

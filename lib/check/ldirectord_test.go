@@ -207,13 +207,15 @@ func TestSideBySideWithLdirectord(t *testing.T) {
 		}
 	}
 	var ids []string
-	for id := range snap {
-		ids = append(ids, id)
+	state := map[string]State{}
+	for id, st := range snap {
+		ids = append(ids, id.String())
+		state[id.String()] = st
 	}
 	sort.Strings(ids)
 	same, ups := 0, 0
 	for _, id := range ids {
-		ours := snap[id] == Up
+		ours := state[id] == Up
 		if ours {
 			ups++
 		}
@@ -224,7 +226,7 @@ func TestSideBySideWithLdirectord(t *testing.T) {
 			continue
 		}
 		if ours != theirs[id] {
-			t.Errorf("%s: ours %v, ldirectord %s", id, snap[id], map[bool]string{true: "up", false: "down"}[theirs[id]])
+			t.Errorf("%s: ours %v, ldirectord %s", id, state[id], map[bool]string{true: "up", false: "down"}[theirs[id]])
 		} else {
 			same++
 		}

@@ -198,3 +198,19 @@ type SyncGroup struct {
 	Members                                         []string
 	NotifyMaster, NotifyBackup, NotifyFault, Notify string
 }
+
+// RealID names one real server of one virtual service. It is comparable
+// and built from what the configuration says (not from pointers), so the
+// health of a real survives a reload that keeps it: lib/check keys its
+// state by it and lib/director reads health by it.
+type RealID struct {
+	Virtual string         // Virtual.Key(): "tcp:192.0.2.1:80", "fwm:5"
+	Real    netip.AddrPort // the real's address and port as configured
+}
+
+// ID names real r of virtual v.
+func (v *Virtual) ID(r *Real) RealID {
+	return RealID{Virtual: v.Key(), Real: netip.AddrPortFrom(r.Addr, r.Port)}
+}
+
+func (id RealID) String() string { return id.Virtual + " " + id.Real.String() }
