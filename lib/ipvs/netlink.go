@@ -145,7 +145,8 @@ func (n *Netlink) Services() ([]Service, error) {
 				return nil, fmt.Errorf("ipvs: real of %s: bad address %v", s.Key(), md.Address)
 			}
 			s.Dests = append(s.Dests, Dest{Addr: a.Unmap(), Port: md.Port, Fwd: md.ConnectionFlags & FwdMask,
-				Weight: md.Weight, Upper: md.UpperThreshold, Lower: md.LowerThreshold})
+				Weight: md.Weight, Upper: md.UpperThreshold, Lower: md.LowerThreshold,
+				Active: md.ActiveConnections, Inactive: md.InactiveConnections})
 		}
 		out = append(out, s)
 	}

@@ -65,6 +65,9 @@ type Dest struct {
 	Weight int
 	Upper  uint32 // upper connection threshold, 0 = none
 	Lower  uint32 // lower connection threshold, 0 = none
+	// Active and Inactive are the kernel's connection counts, as read;
+	// Plan ignores them (a drain waits for Active to reach 0).
+	Active, Inactive int
 }
 
 // Key identifies a service in the kernel: what cannot be edited in place.
