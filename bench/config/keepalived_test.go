@@ -56,11 +56,11 @@ func BenchmarkApplyPlan(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				desired, err := director.Table(c, director.AllUp)
+				desired, err := director.Table(c, director.Input{Health: director.AllUp})
 				if err != nil {
 					b.Fatal(err)
 				}
-				if _, err := ipvs.Plan(desired, nil, nil); err != nil {
+				if _, err := ipvs.Plan(desired.Services, nil, nil); err != nil {
 					b.Fatal(err)
 				}
 			}

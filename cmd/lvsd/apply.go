@@ -59,7 +59,7 @@ func runApply(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return 2
 	}
-	desired, err := director.Table(cfg, director.AllUp)
+	table, err := director.Table(cfg, director.Input{Health: director.AllUp})
 	if err != nil {
 		fmt.Fprintf(stderr, "%v\n", err)
 		return 2
@@ -85,7 +85,7 @@ func runApply(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 
-	res, err := ipvs.Reconcile(k, desired, owned, *dry)
+	res, err := ipvs.Reconcile(k, table.Services, owned, *dry)
 	if res == nil {
 		fmt.Fprintf(stderr, "lvsd apply: %v\n", err)
 		return 1

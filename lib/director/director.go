@@ -13,88 +13,253 @@ import (
 	"github.com/ocf-lvs/ocf-lvs/lib/ipvs"
 )
 
-// RealKey names one real server of one virtual service.
-type RealKey struct {
-	Virtual string         // config.Virtual.Key(): "tcp:192.0.2.1:80", "fwm:5"
-	Real    netip.AddrPort // the real's address and port as configured
-}
+// RealKey names one real server of one virtual service: the identity
+// lib/check keys its state by.
+type RealKey = config.RealID
 
 // KeyOf names real r of virtual v.
-func KeyOf(v *config.Virtual, r *config.Real) RealKey {
-	return RealKey{Virtual: v.Key(), Real: netip.AddrPortFrom(r.Addr, r.Port)}
-}
+func KeyOf(v *config.Virtual, r *config.Real) RealKey { return v.ID(r) }
 
-// Health tells whether a real is up. A real missing from the map is down,
-// unless AllUp.
-type Health interface{ Up(RealKey) bool }
+// Status is what the checks know of a real.
+type Status int
 
-// HealthMap is a Health over a map; reals not in it are down.
-type HealthMap map[RealKey]bool
+const (
+	Unknown Status = iota // not checked yet
+	Up
+	Down
+)
 
-// Up implements Health.
-func (h HealthMap) Up(k RealKey) bool { return h[k] }
+func (s Status) String() string { return [...]string{"unknown", "up", "down"}[s] }
+
+// Health gives the status of each real.
+type Health interface{ Status(RealKey) Status }
+
+// HealthMap is a Health over a map; reals not in it are Unknown.
+type HealthMap map[RealKey]Status
+
+// Status implements Health.
+func (h HealthMap) Status(k RealKey) Status { return h[k] }
 
 type allUp struct{}
 
-func (allUp) Up(RealKey) bool { return true }
+func (allUp) Status(RealKey) Status { return Up }
 
 // AllUp takes every real as up (`lvsd apply`: weights as configured).
 var AllUp Health = allUp{}
 
-// Table is the desired IPVS table for cfg given health:
+// Role says why a destination is in the desired table.
+type Role int
+
+const (
+	RoleReal     Role = iota // a configured real
+	RoleFallback             // the fallback (sorry server) standing in
+	RoleDraining             // removed from the configuration, kept at weight 0 until idle
+)
+
+func (r Role) String() string { return [...]string{"real", "fallback", "draining"}[r] }
+
+// Note annotates one destination of the desired table, so that no caller
+// re-derives why it is there.
+type Note struct {
+	ID     RealKey // the configured real (or the fallback) it stands for
+	Role   Role
+	Status Status // of the real (RoleReal)
+	Why    string // "up", "down: quiescent, weight 0", "kept as the kernel has it until its first check", ...
+}
+
+// VirtualState is the outcome of the rules for one configured virtual.
+type VirtualState struct {
+	Virtual  *config.Virtual
+	Key      ipvs.Key
+	Up       int  // reals up (or, before their first check, held by the kernel with a weight)
+	UpWeight int  // their weight
+	Fallback bool // the fallback is in the table
+	Quorum   bool // keepalived quorum held (true when no quorum is configured and a real is up)
+}
+
+// Input is what the rules read besides the configuration.
+type Input struct {
+	Health Health
+	// Current is the table the kernel holds (as last read or written). A
+	// real not checked yet keeps the entry it has there (restart adoption:
+	// no flap, no reset); without one it waits for its first check.
+	Current []ipvs.Service
+	// QuorumHeld: by virtual key, whether quorum was held before
+	// (keepalived's hysteresis needs the previous state).
+	QuorumHeld map[string]bool
+	// Draining are entries removed from the configuration that stay, at
+	// weight 0, until their connections end (the engine decides when).
+	Draining []ipvs.Service
+	// ReaddQuiescent: ldirectord's readdquiescent. When false, a quiesced
+	// real missing from Current (deleted by hand) is not put back.
+	ReaddQuiescent bool
+	// Starting: the first pass of a run. ldirectord adds quiescent reals
+	// at weight 0 at start whatever readdquiescent says.
+	Starting bool
+}
+
+type destRef struct {
+	svc  ipvs.Key
+	dest ipvs.DestKey
+}
+
+// Desired is the table to program, with why each entry is there.
+type Desired struct {
+	Services []ipvs.Service
+	Virtuals []VirtualState // in configuration order
+	notes    map[destRef]Note
+}
+
+// Note tells why a destination of service k is in the table.
+func (d *Desired) Note(k ipvs.Key, dk ipvs.DestKey) (Note, bool) {
+	n, ok := d.notes[destRef{k, dk}]
+	return n, ok
+}
+
+// Owned are the keys of the desired services (what this run manages).
+func (d *Desired) Owned() []ipvs.Key {
+	out := make([]ipvs.Key, len(d.Services))
+	for i := range d.Services {
+		out[i] = d.Services[i].Key()
+	}
+	return out
+}
+
+// Table is the desired IPVS table for cfg:
 //   - an up real has its configured weight;
 //   - a down real has weight 0 when quiescent (the per-real setting, else
 //     the virtual's), else it is left out of the table;
+//   - a real not checked yet keeps what the kernel has for it (Current);
+//     without an entry it is added at weight 0 when quiescent, else left
+//     out until its first passing check (ldirectord);
+//   - readdquiescent=no: a quiesced real deleted by hand stays deleted
+//     (ldirectord: so an operator can drop its persistent connections);
 //   - when no real of a virtual is up, its fallback (its own, else the
 //     global one of its family) is added with weight 1, and removed again
 //     as soon as one real is up;
-//   - keepalived quorum: the fallback also stands in when the weight of the
-//     up reals is below the quorum.
-//
-// Quiesced reals are always present at weight 0, so ldirectord's
-// readdquiescent=yes is the only behaviour.
-func Table(cfg *config.Config, health Health) ([]ipvs.Service, error) {
-	out := make([]ipvs.Service, 0, len(cfg.Virtuals))
+//   - keepalived quorum: the fallback also stands in while the weight of
+//     the up reals is below the quorum, with hysteresis: lost below
+//     quorum-hysteresis, regained at quorum+hysteresis;
+//   - draining entries stay at weight 0.
+func Table(cfg *config.Config, in Input) (*Desired, error) {
+	health := in.Health
+	if health == nil {
+		health = HealthMap{}
+	}
+	cur := map[destRef]ipvs.Dest{}
+	for _, s := range in.Current {
+		k := s.Key()
+		for _, d := range s.Dests {
+			cur[destRef{k, d.Key()}] = d
+		}
+	}
+	out := &Desired{Services: make([]ipvs.Service, 0, len(cfg.Virtuals)), notes: map[destRef]Note{}}
+	byKey := map[ipvs.Key]int{}
 	for _, v := range cfg.Virtuals {
 		s, err := service(cfg.Source, v)
 		if err != nil {
 			return nil, err
 		}
-		upWeight, upCount := 0, 0
-		seen := map[ipvs.DestKey]bool{}
+		k := s.Key()
+		st := VirtualState{Virtual: v, Key: k}
 		for _, r := range v.Reals {
 			d, err := dest(cfg.Source, v, r)
 			if err != nil {
 				return nil, err
 			}
-			if seen[ipvsKey(s, d)] {
+			ref := destRef{k, ipvsKey(s, d)}
+			if _, dup := out.notes[ref]; dup {
 				continue // the same real twice (e.g. two ranges overlapping): once in IPVS
 			}
-			if health.Up(KeyOf(v, r)) {
-				upCount++
-				upWeight += r.Weight
-			} else if quiescent(v, r) {
+			id := v.ID(r)
+			n := Note{ID: id, Role: RoleReal, Status: health.Status(id)}
+			c, inKernel := cur[ref]
+			switch {
+			case n.Status == Up:
+				n.Why = "up"
+				st.Up++
+				st.UpWeight += r.Weight
+			case n.Status == Unknown && inKernel:
+				d.Weight = c.Weight
+				n.Why = "not checked yet: kept as the kernel has it"
+				if c.Weight > 0 {
+					st.Up++
+					st.UpWeight += c.Weight
+				}
+			case quiescent(v, r) && (inKernel || in.ReaddQuiescent || in.Starting):
 				d.Weight = 0
-			} else {
+				n.Why = n.Status.String() + ": quiescent, weight 0"
+				if n.Status == Unknown {
+					n.Why = "not checked yet: quiescent, weight 0"
+				}
+			default:
 				continue
 			}
-			seen[ipvsKey(s, d)] = true
+			out.notes[ref] = n
 			s.Dests = append(s.Dests, d)
 		}
-		needFallback := upCount == 0 || (v.Quorum > 0 && upWeight < v.Quorum)
-		if fb := v.Fallback; fb != nil && needFallback {
+		st.Quorum = st.Up > 0
+		if v.Quorum > 0 {
+			need := v.Quorum + v.Hysteresis
+			if in.QuorumHeld[v.Key()] {
+				need = v.Quorum - v.Hysteresis
+			}
+			st.Quorum = st.Up > 0 && st.UpWeight >= need
+		}
+		if fb := v.Fallback; fb != nil && !st.Quorum {
 			d, err := dest(cfg.Source, v, fb)
 			if err != nil {
 				return nil, err
 			}
 			d.Weight = 1
-			if !seen[ipvsKey(s, d)] {
+			ref := destRef{k, ipvsKey(s, d)}
+			if _, dup := out.notes[ref]; !dup {
+				why := "fallback: no real up"
+				if st.Up > 0 {
+					why = fmt.Sprintf("fallback: up weight %d below quorum %d", st.UpWeight, v.Quorum)
+				}
+				out.notes[ref] = Note{ID: v.ID(fb), Role: RoleFallback, Why: why}
 				s.Dests = append(s.Dests, d)
+				st.Fallback = true
 			}
 		}
-		out = append(out, s)
+		byKey[k] = len(out.Services)
+		out.Services = append(out.Services, s)
+		out.Virtuals = append(out.Virtuals, st)
+	}
+	for _, ds := range in.Draining {
+		k := ds.Key()
+		i, ok := byKey[k]
+		if !ok {
+			svc := ds
+			svc.Dests = nil
+			i = len(out.Services)
+			byKey[k] = i
+			out.Services = append(out.Services, svc)
+		}
+		for _, d := range ds.Dests {
+			ref := destRef{k, d.Key()}
+			if _, there := out.notes[ref]; there {
+				continue // back in the configuration: no longer draining
+			}
+			d.Weight = 0
+			out.notes[ref] = Note{ID: RealKey{Virtual: serviceName(k), Real: netip.AddrPortFrom(d.Addr, d.Port)},
+				Role: RoleDraining, Why: "removed from the configuration: draining at weight 0"}
+			out.Services[i].Dests = append(out.Services[i].Dests, d)
+		}
 	}
 	return out, nil
+}
+
+// serviceName is a virtual key ("tcp:192.0.2.1:80") for an IPVS key.
+func serviceName(k ipvs.Key) string {
+	if k.FWMark != 0 {
+		if k.Family == 6 {
+			return fmt.Sprintf("fwm6:%d", k.FWMark)
+		}
+		return fmt.Sprintf("fwm:%d", k.FWMark)
+	}
+	return k.Protocol + ":" + netip.AddrPortFrom(k.Addr, k.Port).String()
 }
 
 // ipvsKey is a dest's key as the kernel will hold it (gate/ipip reals of

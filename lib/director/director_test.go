@@ -1,6 +1,7 @@
 package director
 
 import (
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -22,11 +23,11 @@ func webVirtual() *config.Virtual {
 
 func render(t *testing.T, cfg *config.Config, h Health) string {
 	t.Helper()
-	tab, err := Table(cfg, h)
+	tab, err := Table(cfg, Input{Health: h, Starting: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ops, err := ipvs.Plan(tab, nil, nil)
+	ops, err := ipvs.Plan(tab.Services, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +49,7 @@ func TestAllUp(t *testing.T) {
 func TestDownRealQuiescentOrRemoved(t *testing.T) {
 	v := webVirtual()
 	cfg := &config.Config{Virtuals: []*config.Virtual{v}}
-	h := HealthMap{KeyOf(v, v.Reals[0]): true}
+	h := HealthMap{KeyOf(v, v.Reals[0]): Up}
 	// quiescent=no (ldirectord's default): the down real leaves the table.
 	if got := render(t, cfg, h); strings.Contains(got, "10.0.0.2") {
 		t.Fatalf("down real kept:\n%s", got)
@@ -79,12 +80,12 @@ func TestFallback(t *testing.T) {
 		t.Fatalf("got\n%s", got)
 	}
 	// One real up: the fallback goes.
-	if got := render(t, cfg, HealthMap{KeyOf(v, v.Reals[1]): true}); strings.Contains(got, "127.0.0.1") {
+	if got := render(t, cfg, HealthMap{KeyOf(v, v.Reals[1]): Up}); strings.Contains(got, "127.0.0.1") {
 		t.Fatalf("fallback kept:\n%s", got)
 	}
 	// keepalived quorum: up weight 3 < quorum 4 -> sorry server too.
 	v.Quorum = 4
-	if got := render(t, cfg, HealthMap{KeyOf(v, v.Reals[1]): true}); !strings.Contains(got, "127.0.0.1") {
+	if got := render(t, cfg, HealthMap{KeyOf(v, v.Reals[1]): Up}); !strings.Contains(got, "127.0.0.1") {
 		t.Fatalf("quorum lost without fallback:\n%s", got)
 	}
 }
@@ -109,13 +110,13 @@ func TestServiceOptions(t *testing.T) {
 func TestErrorsNameFileAndLine(t *testing.T) {
 	v := webVirtual()
 	v.Netmask, v.Persistent = "255.0.255.0", time.Minute
-	_, err := Table(&config.Config{Source: "/etc/ha.d/ldirectord.cf", Virtuals: []*config.Virtual{v}}, AllUp)
+	_, err := Table(&config.Config{Source: "/etc/ha.d/ldirectord.cf", Virtuals: []*config.Virtual{v}}, Input{Health: AllUp})
 	if err == nil || !strings.Contains(err.Error(), "/etc/ha.d/ldirectord.cf:3") {
 		t.Fatalf("got %v", err)
 	}
 	v = webVirtual()
 	v.Reals[0].Forward, v.Reals[0].Line = "bogus", 5
-	_, err = Table(&config.Config{Source: "x.cf", Virtuals: []*config.Virtual{v}}, AllUp)
+	_, err = Table(&config.Config{Source: "x.cf", Virtuals: []*config.Virtual{v}}, Input{Health: AllUp})
 	if err == nil || !strings.Contains(err.Error(), "x.cf:5") {
 		t.Fatalf("got %v", err)
 	}
@@ -127,5 +128,82 @@ func TestDuplicateRealOnce(t *testing.T) {
 	got := render(t, &config.Config{Virtuals: []*config.Virtual{v}}, AllUp)
 	if strings.Count(got, "10.0.0.1") != 1 {
 		t.Fatalf("got\n%s", got)
+	}
+}
+
+func dests(d *Desired) string {
+	var b []string
+	for _, s := range d.Services {
+		for _, x := range s.Dests {
+			n, _ := d.Note(s.Key(), x.Key())
+			b = append(b, fmt.Sprintf("%s w%d %s", x.Key(), x.Weight, n.Role))
+		}
+	}
+	return strings.Join(b, "; ")
+}
+
+// A real not checked yet keeps the kernel's entry (restart adoption); one
+// the kernel lacks waits for its first check (quiescent: weight 0 only
+// on the first pass, or with readdquiescent).
+func TestUnknownAdoptsKernel(t *testing.T) {
+	v := webVirtual()
+	v.Fallback = nil
+	cfg := &config.Config{Virtuals: []*config.Virtual{v}}
+	s, _ := Service(v)
+	s.Dests = []ipvs.Dest{{Addr: netip.MustParseAddr("10.0.0.1"), Port: 80, Weight: 7}}
+	d, err := Table(cfg, Input{Current: []ipvs.Service{s}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := dests(d); got != "10.0.0.1:80 w7 real" {
+		t.Fatalf("adoption: %s", got)
+	}
+	if d.Virtuals[0].Up != 1 {
+		t.Fatalf("adopted real with a weight not counted up: %+v", d.Virtuals[0])
+	}
+	v.Quiescent = true
+	for _, tc := range []struct {
+		in   Input
+		want string
+	}{
+		{Input{Current: []ipvs.Service{s}}, "10.0.0.1:80 w7 real"},
+		{Input{Current: []ipvs.Service{s}, Starting: true}, "10.0.0.1:80 w7 real; 10.0.0.2:8080 w0 real"},
+		{Input{Current: []ipvs.Service{s}, ReaddQuiescent: true}, "10.0.0.1:80 w7 real; 10.0.0.2:8080 w0 real"},
+		{Input{Current: []ipvs.Service{s}, Health: HealthMap{KeyOf(v, v.Reals[0]): Down}}, "10.0.0.1:80 w0 real"},
+		{Input{Health: HealthMap{KeyOf(v, v.Reals[0]): Up, KeyOf(v, v.Reals[1]): Down}}, "10.0.0.1:80 w2 real"},
+	} {
+		d, err := Table(cfg, tc.in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := dests(d); got != tc.want {
+			t.Errorf("%+v: got %s, want %s", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestDrainingAndHysteresis(t *testing.T) {
+	v := webVirtual()
+	v.Quorum, v.Hysteresis = 3, 1
+	cfg := &config.Config{Virtuals: []*config.Virtual{v}}
+	h := HealthMap{KeyOf(v, v.Reals[1]): Up} // up weight 3
+	// not held before: needs 3+1
+	d, _ := Table(cfg, Input{Health: h})
+	if !d.Virtuals[0].Fallback || d.Virtuals[0].Quorum {
+		t.Fatalf("quorum regained below quorum+hysteresis: %+v", d.Virtuals[0])
+	}
+	// held before: lost only below 3-1
+	d, _ = Table(cfg, Input{Health: h, QuorumHeld: map[string]bool{v.Key(): true}})
+	if d.Virtuals[0].Fallback || !d.Virtuals[0].Quorum {
+		t.Fatalf("quorum lost above quorum-hysteresis: %+v", d.Virtuals[0])
+	}
+	// a removed real and a removed virtual drain at weight 0
+	gone := ipvs.Service{Family: 4, Protocol: "tcp", Addr: netip.MustParseAddr("192.0.2.99"), Port: 80, Scheduler: "wrr",
+		Dests: []ipvs.Dest{{Addr: netip.MustParseAddr("10.0.0.9"), Port: 80, Weight: 5}}}
+	s, _ := Service(v)
+	s.Dests = []ipvs.Dest{{Addr: netip.MustParseAddr("10.0.0.3"), Port: 80, Weight: 4}, {Addr: netip.MustParseAddr("10.0.0.2"), Port: 8080, Weight: 3}}
+	d, _ = Table(cfg, Input{Health: h, QuorumHeld: map[string]bool{v.Key(): true}, Draining: []ipvs.Service{gone, s}})
+	if got := dests(d); got != "10.0.0.2:8080 w3 real; 10.0.0.3:80 w0 draining; 10.0.0.9:80 w0 draining" {
+		t.Fatalf("draining: %s", got)
 	}
 }
