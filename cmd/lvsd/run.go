@@ -10,111 +10,383 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/pprof"
+	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/ocf-lvs/ocf-lvs/lib/check"
 	"github.com/ocf-lvs/ocf-lvs/lib/config"
 	"github.com/ocf-lvs/ocf-lvs/lib/director"
+	"github.com/ocf-lvs/ocf-lvs/lib/engine"
 	"github.com/ocf-lvs/ocf-lvs/lib/ipvs"
 )
 
 func init() {
-	register(subcommand{name: "run", summary: "health-check the real servers of a configuration (--dry-run: print the IPVS operations, change nothing)", run: runRun})
+	register(subcommand{name: "run", summary: "run the director: health checks driving kernel IPVS (--dry-run: print the operations, change nothing)", run: runRun})
 }
 
-const runHelp = `usage: lvsd run --dry-run [options] FILE
+const runHelp = `usage: lvsd run [options] FILE
 
-Runs every health check of FILE (ldirectord.cf, keepalived.conf or ocf-lvs
-TOML) on its own interval, as the daemon will, and prints each state change
-of a real server with its reason and latency, followed by the IPVS
-operations it causes, as ipvsadm-restore lines: add (-a), edit weight 0
-(-e ... -w 0, quiescent=yes), delete (-d, quiescent=no), and the fallback
-server added when no real of a virtual is up and removed when one is.
-Nothing touches the kernel: the table starts empty and is only imagined.
+Runs the director for FILE (ldirectord.cf, keepalived.conf's virtual_server
+part, or ocf-lvs TOML) in the foreground: every health check on its own
+interval, and the kernel IPVS table kept equal to what the checks say, by
+diff (never flushed; services of other configurations never touched).
 
-Identical checks of the same real in several virtual services run once;
-failurecount, checkinterval, checktimeout/negotiatetimeout and
-maintenancedir apply as in ldirectord. Stop with Ctrl-C (or --for).
+  - Start adopts the kernel table in place: a real already there keeps its
+    weight until its first check result (a restart causes no flap and no
+    reset); a new real enters after its first passing check.
+  - quiescent, readdquiescent, fallback, fallbackcommand, failurecount,
+    checkinterval, maintenancedir and cleanstop act as in ldirectord;
+    keepalived's inhibit_on_failure, sorry_server and quorum/hysteresis
+    (quorum_up / quorum_down) as in keepalived.
+  - The kernel table is re-read every checkinterval (longer only when one
+    read costs more than 2% of that); an entry deleted or edited by hand is
+    put back and the repair logged.
+  - SIGHUP (or ` + "`lvsd reload FILE`" + `) reloads: a bad file is reported as
+    FILE:LINE and the running configuration is kept; unchanged checks keep
+    their state; a real or virtual removed from the file drains (weight 0,
+    deleted when its active connections end, --drain-timeout at most).
+  - SIGTERM / SIGINT stop; cleanstop=yes (the default) removes the virtual
+    services of FILE, cleanstop=no leaves them as they are.
 
-Exit status: 0 stopped, 2 FILE is invalid (errors as FILE:LINE: message).
+Each state change and each IPVS write is logged on stderr, one line each.
+With --dry-run nothing touches the kernel: the table starts empty, is only
+imagined, and the changes are printed on stdout as ipvsadm-restore lines.
+
+Exit status: 0 stopped, 1 the kernel has no IPVS or could not be read,
+2 FILE is invalid (errors as FILE:LINE: message).
 
 options:
 `
 
+type runFlags struct {
+	dry      bool
+	dur      time.Duration
+	stats    time.Duration
+	maxc     int
+	quiet    bool
+	cpuprof  string
+	state    string
+	pidfile  string
+	drain    time.Duration
+	resync   time.Duration
+	timeout  time.Duration
+	readyOut string
+}
+
 func runRun(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	dry := fs.Bool("dry-run", false, "check and print, never touch the kernel (required for now)")
-	dur := fs.Duration("for", 0, "stop after this long (0: until SIGINT/SIGTERM)")
-	stats := fs.Duration("stats", 0, "print check throughput to stderr at this period (0: never)")
-	maxc := fs.Int("max-concurrent", 1024, "checks (and so sockets) in flight at most")
-	quiet := fs.Bool("quiet", false, "print state changes only, not the IPVS operations")
-	cpuprof := fs.String("cpuprofile", "", "write a Go CPU profile to this file (performance work)")
+	var f runFlags
+	fs.BoolVar(&f.dry, "dry-run", false, "check and print, never touch the kernel")
+	fs.DurationVar(&f.dur, "for", 0, "stop after this long (0: until SIGINT/SIGTERM)")
+	fs.DurationVar(&f.stats, "stats", 0, "print check throughput to stderr at this period (0: never)")
+	fs.IntVar(&f.maxc, "max-concurrent", 1024, "checks (and so sockets) in flight at most")
+	fs.BoolVar(&f.quiet, "quiet", false, "dry run: print state changes only, not the IPVS operations")
+	fs.StringVar(&f.cpuprof, "cpuprofile", "", "write a Go CPU profile to this file (performance work)")
+	fs.StringVar(&f.state, "state", "", "state file: the virtual services this configuration owns (default /run/lvsd/NAME.state)")
+	fs.StringVar(&f.pidfile, "pidfile", "", "pid file (default /run/lvsd/NAME.pid; \"none\": no pid file)")
+	fs.DurationVar(&f.drain, "drain-timeout", 60*time.Second, "a removed real or virtual is deleted when its active connections end, or after this long (0: at once, as ldirectord)")
+	fs.DurationVar(&f.resync, "resync", 0, "re-read and repair the kernel table this often (0: checkinterval, longer for a costly table)")
+	fs.DurationVar(&f.timeout, "timeout", ipvs.DefaultTimeout, "deadline of each netlink call")
 	if code, done := parseFileArg(fs, runHelp, args, stdout); done {
 		return code
 	}
-	if !*dry {
-		fmt.Fprintln(stderr, "lvsd run: only --dry-run is available in this build (use `lvsd apply` to program IPVS once)")
-		return 2
-	}
-	cfg, ok := loadReport(fs.Arg(0), stderr)
+	path := fs.Arg(0)
+	cfg, ok := loadReport(path, stderr)
 	if !ok {
 		return 2
 	}
-	if *cpuprof != "" {
-		f, err := os.Create(*cpuprof)
+	if f.cpuprof != "" {
+		pf, err := os.Create(f.cpuprof)
 		if err != nil {
 			fmt.Fprintf(stderr, "lvsd run: %v\n", err)
 			return 1
 		}
-		pprof.StartCPUProfile(f)
+		pprof.StartCPUProfile(pf)
 		defer pprof.StopCPUProfile()
 	}
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
-	if *dur > 0 {
-		ctx, cancel = context.WithTimeout(ctx, *dur)
+	if f.dur > 0 {
+		ctx, cancel = context.WithTimeout(ctx, f.dur)
 		defer cancel()
 	}
-	d := newDryRun(cfg, stdout, *quiet)
-	var lookup func(netip.Addr) string
-	if cfg.Global.MaintenanceDir != "" {
-		lookup = reverseName
+	if f.dry {
+		return dryRun(ctx, cfg, f, stdout, stderr)
 	}
-	subs := check.FromConfig(cfg, lookup)
-	eng := check.New(check.Options{MaxConcurrent: *maxc, MaintenanceDir: cfg.Global.MaintenanceDir})
-	eng.Set(subs)
-	fmt.Fprintf(stderr, "lvsd run: %d real checks (%d distinct probes) from %s; dry run, the kernel is not touched\n",
-		len(subs), eng.Jobs(), cfg.Source)
-	if err := d.start(); err != nil {
-		fmt.Fprintf(stderr, "lvsd run: %v\n", err)
-		return 2
+	return daemon(ctx, path, cfg, f, stderr)
+}
+
+// instanceName is the configuration's name for its run files, as
+// ldirectord names its pid file: the file's base name.
+func instanceName(path string) string {
+	return filepath.Base(path)
+}
+
+func runFile(flagValue, path, ext string) string {
+	if flagValue != "" {
+		return flagValue
 	}
-	go eng.Run(ctx)
-	if *stats > 0 {
-		go printStats(ctx, eng, *stats, stderr)
+	return filepath.Join("/run/lvsd", instanceName(path)+ext)
+}
+
+func daemon(ctx context.Context, path string, cfg *config.Config, f runFlags, stderr io.Writer) int {
+	log := newLogger(stderr)
+	nl, err := ipvs.OpenNetlink()
+	if err != nil {
+		log.printf("lvsd run: %v", err)
+		return 1
 	}
-	for ev := range eng.Events() {
-		batch := []check.Event{ev}
-	drain: // apply every change already waiting in one table computation
-		for len(batch) < 4096 {
-			select {
-			case ev, ok := <-eng.Events():
-				if !ok {
-					break drain
-				}
-				batch = append(batch, ev)
-			default:
-				break drain
-			}
-		}
-		if err := d.apply(batch); err != nil {
-			fmt.Fprintf(stderr, "lvsd run: %v\n", err)
+	defer nl.Close()
+	nl.Timeout = f.timeout
+	statePath := runFile(f.state, path, ".state")
+	owned, err := readState(statePath)
+	if err != nil {
+		log.printf("lvsd run: %v (ignored: only the configured services are owned)", err)
+	}
+	if f.pidfile != "none" {
+		pidPath := runFile(f.pidfile, path, ".pid")
+		if err := writePidFile(pidPath); err != nil {
+			log.printf("lvsd run: %v", err)
 			return 1
 		}
+		defer os.Remove(pidPath)
+	}
+	eng := engine.New(cfg, engine.Options{
+		Kernel: nl, Owned: owned, DrainTimeout: f.drain, Resync: f.resync, MaxConcurrent: f.maxc,
+		Lookup: reverseName, Report: log.report,
+		SaveOwned: func(k []ipvs.Key) error {
+			if err := os.MkdirAll(filepath.Dir(statePath), 0o755); err != nil {
+				return err
+			}
+			return writeState(statePath, k)
+		},
+	})
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	done := make(chan error, 1)
+	go func() { done <- eng.Run(ctx) }()
+	if f.stats > 0 {
+		go printStats(ctx, eng, f.stats, stderr)
+	}
+	for {
+		select {
+		case err := <-done:
+			if err != nil {
+				log.printf("lvsd run: %v", err)
+				return 1
+			}
+			return 0
+		case <-hup:
+			next, errs := loadQuiet(path)
+			if errs != nil {
+				for _, l := range errs {
+					log.printf("%s", l)
+				}
+				log.printf("lvsd run: reload of %s refused: the running configuration is kept", path)
+				continue
+			}
+			if err := eng.Reload(ctx, next); err != nil {
+				log.printf("lvsd run: reload: %v", err)
+			}
+		}
+	}
+}
+
+// loadQuiet reads a configuration for a reload: its warnings and errors
+// as lines, errors non-nil when it cannot be used.
+func loadQuiet(path string) (*config.Config, []string) {
+	var b strings.Builder
+	cfg, ok := loadReport(path, &b)
+	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+	if !ok {
+		return nil, lines
+	}
+	return cfg, nil
+}
+
+func writePidFile(path string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	if b, err := os.ReadFile(path); err == nil {
+		if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid != os.Getpid() && alive(pid) {
+			return fmt.Errorf("already running for this configuration with pid %d (%s)", pid, path)
+		}
+	}
+	return os.WriteFile(path, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644)
+}
+
+// alive: the pid is a running lvsd (or ldirectord link) process.
+func alive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil {
+		return false
+	}
+	name := filepath.Base(strings.SplitN(string(b), "\x00", 2)[0])
+	return name == "lvsd" || name == "ldirectord" || strings.HasSuffix(name, ".test")
+}
+
+// logger writes one line per report on stderr, serialised.
+type logger struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func newLogger(w io.Writer) *logger { return &logger{w: w} }
+
+func (l *logger) printf(format string, a ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	fmt.Fprintf(l.w, "%s %s\n", stamp(time.Now()), fmt.Sprintf(format, a...))
+}
+
+func (l *logger) report(r engine.Report) {
+	line := describe(r)
+	if line == "" {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	fmt.Fprintf(l.w, "%s %s\n", stamp(r.Time), line)
+}
+
+// describe is a report as one log line.
+func describe(r engine.Report) string {
+	switch r.Kind {
+	case engine.Started:
+		return "started: " + r.Msg
+	case engine.Health:
+		return healthLine(r.Check)
+	case engine.Wrote:
+		return fmt.Sprintf("ipvsadm %s   # %s", r.Op, why(r.Op, r.Note))
+	case engine.Repaired:
+		return fmt.Sprintf("repair: ipvsadm %s   # the kernel differed (changed by hand?): %s", r.Op, why(r.Op, r.Note))
+	case engine.WriteFailed:
+		if r.Op.Service.Scheduler == "" && r.Op.Kind == 0 && r.Op.Service.Family == 0 {
+			return fmt.Sprintf("error: %v", r.Err)
+		}
+		return fmt.Sprintf("error: %v (retried on the next pass)", r.Err)
+	case engine.ReadFailed:
+		return fmt.Sprintf("error: reading the IPVS table: %v (retried)", r.Err)
+	case engine.Fallback:
+		state := "off"
+		if r.On {
+			state = "on"
+		}
+		return fmt.Sprintf("fallback %s for %s", state, r.Virtual.Key())
+	case engine.Command:
+		return "run: " + r.Msg
+	case engine.Reloaded:
+		return "reloaded: " + r.Msg
+	case engine.DrainStart:
+		if r.Op.Kind == ipvs.DelService {
+			return fmt.Sprintf("drain: virtual %s removed from the configuration: weight 0, deleted when its connections end", r.Op.Service.Key())
+		}
+		return fmt.Sprintf("drain: real %s of %s removed from the configuration: weight 0, deleted when its connections end", r.Op.Dest.Key(), r.Op.Service.Key())
+	case engine.Stopped:
+		return r.Msg
+	}
+	return ""
+}
+
+func healthLine(ev *check.Event) string {
+	extra := ""
+	if ev.Latency > 0 {
+		extra = fmt.Sprintf(" (%s", ev.Latency.Round(10*time.Microsecond))
+		if ev.To == check.Down && ev.Fails > 1 {
+			extra += fmt.Sprintf(", failure %d", ev.Fails)
+		}
+		extra += ")"
+	}
+	return fmt.Sprintf("%-4s %s real %s: %s%s", ev.To, ev.Sub.ID.Virtual, ev.Sub.ID.Real, ev.Reason, extra)
+}
+
+// why names an operation in ldirectord's terms, from the table's note.
+func why(o ipvs.Op, n director.Note) string {
+	switch o.Kind {
+	case ipvs.AddService:
+		return "add virtual service"
+	case ipvs.EditService:
+		return "edit virtual service: " + o.Why
+	case ipvs.DelService:
+		return "delete virtual service"
+	}
+	switch {
+	case n.Role == director.RoleFallback && o.Kind == ipvs.DelDest:
+		return "fallback off"
+	case n.Role == director.RoleFallback:
+		return "fallback on"
+	case n.Role == director.RoleDraining && o.Kind == ipvs.DelDest:
+		return "drained: deleted"
+	case n.Role == director.RoleDraining:
+		return "removed from the configuration: draining at weight 0"
+	case o.Kind == ipvs.DelDest && n.ID.Virtual == "":
+		return "not in the configuration"
+	case o.Kind == ipvs.DelDest:
+		return "delete real (down, quiescent=no)"
+	case o.Kind == ipvs.AddDest && o.Dest.Weight == 0:
+		return "add real at weight 0 (" + n.Why + ")"
+	case o.Kind == ipvs.AddDest:
+		return "add real (" + n.Why + ")"
+	case o.Dest.Weight == 0:
+		return "edit weight 0 (" + n.Why + ")"
+	}
+	return "edit " + o.Why + " (" + n.Why + ")"
+}
+
+// dryRun runs the same engine over an imagined, initially empty, table and
+// prints what it would do on stdout.
+func dryRun(ctx context.Context, cfg *config.Config, f runFlags, stdout, stderr io.Writer) int {
+	w := bufio.NewWriter(stdout)
+	var mu sync.Mutex
+	out := func(format string, a ...any) {
+		mu.Lock()
+		fmt.Fprintf(w, format, a...)
+		w.Flush()
+		mu.Unlock()
+	}
+	out("%s start: no real server known up yet\n", stamp(time.Now()))
+	eng := engine.New(cfg, engine.Options{
+		Kernel: ipvs.NewMem(nil), DrainTimeout: f.drain, Resync: f.resync, MaxConcurrent: f.maxc, Lookup: reverseName,
+		Command: func(string) {}, // imagined too
+		Report: func(r engine.Report) {
+			switch r.Kind {
+			case engine.Started:
+				fmt.Fprintf(stderr, "lvsd run: %s; dry run, the kernel is not touched\n", r.Msg)
+			case engine.Health:
+				out("%s %s\n", stamp(r.Time), healthLine(r.Check))
+			case engine.Fallback:
+				state := "off"
+				if r.On {
+					state = "on"
+				}
+				out("             fallback %s for %s\n", state, r.Virtual.Key())
+			case engine.Command:
+				out("             would run %s\n", r.Msg)
+			case engine.Wrote, engine.Repaired:
+				if !f.quiet {
+					out("             ipvsadm %-48s # %s\n", r.Op, why(r.Op, r.Note))
+				}
+			default:
+				if l := describe(r); l != "" {
+					out("             %s\n", l)
+				}
+			}
+		},
+	})
+	if f.stats > 0 {
+		go printStats(ctx, eng, f.stats, stderr)
+	}
+	if err := eng.Run(ctx); err != nil {
+		fmt.Fprintf(stderr, "lvsd run: %v\n", err)
+		return 1
 	}
 	return 0
 }
@@ -131,25 +403,18 @@ func reverseName(a netip.Addr) string {
 	return names[0]
 }
 
-func printStats(ctx context.Context, eng *check.Engine, every time.Duration, w io.Writer) {
+func printStats(ctx context.Context, eng *engine.Engine, every time.Duration, w io.Writer) {
 	t := time.NewTicker(every)
 	defer t.Stop()
-	last, t0 := eng.Runs(), time.Now()
+	last, t0 := eng.CheckRuns(), time.Now()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case now := <-t.C:
-			n := eng.Runs()
-			up, down := 0, 0
-			for _, s := range eng.Snapshot() {
-				switch s {
-				case check.Up:
-					up++
-				case check.Down:
-					down++
-				}
-			}
+			n := eng.CheckRuns()
+			st, _ := eng.Status(ctx)
+			up, down := st.Up, st.Down
 			fmt.Fprintf(w, "stats: %d checks in %.1fs: %.0f checks/s; %d up, %d down\n",
 				n-last, now.Sub(t0).Seconds(), float64(n-last)/now.Sub(t0).Seconds(), up, down)
 			last, t0 = n, now
@@ -157,148 +422,4 @@ func printStats(ctx context.Context, eng *check.Engine, every time.Duration, w i
 	}
 }
 
-// dryRun keeps the imagined table and prints the operations of each change.
-type dryRun struct {
-	cfg    *config.Config
-	w      *bufio.Writer
-	quiet  bool
-	health director.HealthMap
-	table  []ipvs.Service
-	owned  []ipvs.Key
-	anyUp  map[*config.Virtual]bool
-}
-
-func newDryRun(cfg *config.Config, w io.Writer, quiet bool) *dryRun {
-	return &dryRun{cfg: cfg, w: bufio.NewWriter(w), quiet: quiet, health: director.HealthMap{},
-		owned: director.Keys(cfg), anyUp: map[*config.Virtual]bool{}}
-}
-
-// start prints the table as it is set up before any check has answered:
-// virtual services, quiescent reals at weight 0, fallbacks.
-func (d *dryRun) start() error {
-	fmt.Fprintf(d.w, "%s start: no real server known up yet\n", stamp(time.Now()))
-	for _, v := range d.cfg.Virtuals {
-		d.fallbackNote(v, false)
-	}
-	err := d.replan()
-	d.w.Flush()
-	return err
-}
-
 func stamp(t time.Time) string { return t.Format("15:04:05.000") }
-
-func (d *dryRun) apply(batch []check.Event) error {
-	for _, ev := range batch {
-		p := ev.Sub.Data.(check.Pair)
-		d.health[director.KeyOf(p.V, p.R)] = ev.To == check.Up
-		extra := ""
-		if ev.Latency > 0 {
-			extra = fmt.Sprintf(" (%s", ev.Latency.Round(10*time.Microsecond))
-			if ev.To == check.Down && ev.Fails > 1 {
-				extra += fmt.Sprintf(", failure %d", ev.Fails)
-			}
-			extra += ")"
-		}
-		fmt.Fprintf(d.w, "%s %-4s %s real %s: %s%s\n", stamp(ev.Time), ev.To, p.V.Key(), p.R.HostPort(), ev.Reason, extra)
-	}
-	for _, v := range d.cfg.Virtuals {
-		up := false
-		for _, r := range v.Reals {
-			if d.health[director.KeyOf(v, r)] {
-				up = true
-				break
-			}
-		}
-		if up != d.anyUp[v] {
-			d.anyUp[v] = up
-			d.fallbackNote(v, up)
-		}
-	}
-	err := d.replan()
-	d.w.Flush()
-	return err
-}
-
-// fallbackNote says when a virtual's fallback (and fallbackcommand) would
-// be switched: on when no real is up, off when one comes up.
-func (d *dryRun) fallbackNote(v *config.Virtual, anyUp bool) {
-	if v.Fallback == nil && v.FallbackCommand == "" {
-		return
-	}
-	state, arg := "on", "start"
-	if anyUp {
-		state, arg = "off", "stop"
-	}
-	fmt.Fprintf(d.w, "             fallback %s for %s", state, v.Key())
-	if v.FallbackCommand != "" {
-		proto := v.Protocol
-		fmt.Fprintf(d.w, ": would run %s %s %s %s", v.FallbackCommand, arg, vipPort(v), proto)
-	}
-	fmt.Fprintln(d.w)
-}
-
-func vipPort(v *config.Virtual) string {
-	if v.Protocol == "fwm" {
-		return fmt.Sprint(v.FWMark)
-	}
-	return netip.AddrPortFrom(v.Addr, v.Port).String()
-}
-
-func (d *dryRun) replan() error {
-	next, err := director.Table(d.cfg, d.health)
-	if err != nil {
-		return err
-	}
-	ops, err := ipvs.Plan(next, d.table, d.owned)
-	if err != nil {
-		return err
-	}
-	d.table = next
-	if d.quiet {
-		return nil
-	}
-	for _, o := range ops {
-		line := o.String()
-		fmt.Fprintf(d.w, "             ipvsadm %-48s # %s\n", line, d.why(o))
-	}
-	return nil
-}
-
-// why names an operation in ldirectord's terms.
-func (d *dryRun) why(o ipvs.Op) string {
-	isFallback := false
-	for _, v := range d.cfg.Virtuals {
-		if fb := v.Fallback; fb != nil && fb.Addr == o.Dest.Addr && (fb.Port == o.Dest.Port || fb.Port == 0 && v.Port == o.Dest.Port) {
-			if s, err := director.Service(v); err == nil && s.Key() == o.Service.Key() {
-				isFallback = true
-			}
-		}
-	}
-	switch o.Kind {
-	case ipvs.AddService:
-		return "add virtual service"
-	case ipvs.EditService:
-		return "edit virtual service: " + o.Why
-	case ipvs.DelService:
-		return "delete virtual service"
-	case ipvs.AddDest:
-		if isFallback {
-			return "fallback on"
-		}
-		if o.Dest.Weight == 0 {
-			return "add real at weight 0 (quiescent)"
-		}
-		return "add real (up)"
-	case ipvs.EditDest:
-		if o.Dest.Weight == 0 {
-			return "edit weight 0 (down, quiescent=yes)"
-		}
-		return "edit weight " + fmt.Sprint(o.Dest.Weight) + " (up)"
-	case ipvs.DelDest:
-		if isFallback {
-			return "fallback off"
-		}
-		return "delete real (down, quiescent=no)"
-	}
-	return strings.TrimSpace(o.Why)
-}

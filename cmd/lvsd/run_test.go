@@ -17,8 +17,8 @@ func TestRunHelp(t *testing.T) {
 	if rc := run([]string{"run", "--help"}, &out, &errb); rc != 0 || !strings.Contains(out.String(), "--dry-run") {
 		t.Fatalf("rc %d\n%s%s", rc, out.String(), errb.String())
 	}
-	if rc := run([]string{"run", "x.cf"}, &out, &errb); rc != 2 || !strings.Contains(errb.String(), "--dry-run") {
-		t.Fatalf("without --dry-run: rc %d %s", rc, errb.String())
+	if rc := run([]string{"run", "x.cf"}, &out, &errb); rc != 2 || !strings.Contains(errb.String(), "x.cf") {
+		t.Fatalf("missing file: rc %d %s", rc, errb.String())
 	}
 }
 

@@ -1,0 +1,777 @@
+// Package engine runs a director: one goroutine owns its state (the
+// configuration, the health of every real, what the kernel holds, what is
+// draining) and selects over batched check events, reloads, a resync tick,
+// status requests and stop. Each change asks lib/director for the desired
+// table and lib/ipvs for the operations, then writes them. The resync tick
+// re-reads the kernel and repairs drift (an entry deleted or edited by
+// hand is put back, and the repair is reported). google/seesaw's vserver
+// loop is the model.
+//
+// The dry run is the same engine over an ipvs.Mem kernel.
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os/exec"
+	"slices"
+	"time"
+
+	"github.com/ocf-lvs/ocf-lvs/lib/check"
+	"github.com/ocf-lvs/ocf-lvs/lib/config"
+	"github.com/ocf-lvs/ocf-lvs/lib/director"
+	"github.com/ocf-lvs/ocf-lvs/lib/ipvs"
+)
+
+// Options wire an Engine to the world. Kernel is required.
+type Options struct {
+	Kernel ipvs.Kernel
+	// Owned are the services a previous run of this configuration owned
+	// (the state file): those no longer configured are drained and removed.
+	Owned []ipvs.Key
+	// SaveOwned is called with the owned services whenever they change.
+	SaveOwned func([]ipvs.Key) error
+	// DrainTimeout: a real or virtual removed from the configuration stays
+	// at weight 0 until its active connections end, at most this long.
+	// 0 deletes at once (ldirectord).
+	DrainTimeout time.Duration
+	// Resync is how often the kernel table is re-read and repaired. 0: the
+	// configuration's checkinterval, lengthened when one read is costly.
+	Resync time.Duration
+	// Probe runs one check (default check.Run); MaxConcurrent bounds them.
+	Probe         func(context.Context, *check.Spec) check.Result
+	MaxConcurrent int
+	// Lookup names a real's host for maintenancedir (nil: addresses only).
+	Lookup func(netip.Addr) string
+	// Command runs fallbackcommand / quorum_up / quorum_down lines
+	// (default: sh -c, in the background, output discarded).
+	Command func(line string)
+	// Report receives every event, in order, from the engine's goroutine.
+	Report func(Report)
+}
+
+// Kind of a Report.
+type Kind int
+
+const (
+	Started     Kind = iota // the first pass is done (Msg: summary)
+	Health                  // a real changed state (Check)
+	Wrote                   // one IPVS write made (Op, Note)
+	WriteFailed             // the kernel refused a write (Op, Err); retried
+	Repaired                // a write that repairs drift found in the kernel (Op, Note)
+	Fallback                // a virtual's fallback went on or off (Virtual, On)
+	Command                 // a command was started (Msg)
+	Reloaded                // a new configuration is running (Msg)
+	DrainStart              // an entry removed from the configuration drains (Op: its key)
+	ReadFailed              // reading the kernel table failed (Err)
+	Stopped                 // the engine stopped (Msg)
+)
+
+// Report is one thing the engine did or saw.
+type Report struct {
+	Time    time.Time
+	Kind    Kind
+	Check   *check.Event
+	Op      ipvs.Op
+	Note    director.Note
+	Virtual *config.Virtual
+	On      bool
+	Err     error
+	Msg     string
+}
+
+// Engine is one running director.
+type Engine struct {
+	opt Options
+
+	reload chan reloadReq
+	status chan chan Status
+	ready  chan struct{}
+
+	// Owned by Run's goroutine only.
+	cfg       *config.Config
+	loaded    time.Time
+	checks    *check.Engine
+	events    <-chan check.Event
+	health    director.HealthMap
+	believed  *ipvs.Mem // what the kernel holds, as last read or written
+	desired   *director.Desired
+	prev      *director.Desired // the table before the last pass: why a deleted entry was there
+	owned     map[ipvs.Key]bool
+	quorum    map[string]bool
+	fallback  map[string]bool
+	drains    map[drainRef]time.Time // removed entries and their deadline
+	dirty     bool                   // a write failed: read the kernel before the next plan
+	starting  bool
+	resync    time.Duration
+	readCost  time.Duration
+	counts    Counts
+	lastStart time.Time
+}
+
+// Counts are the engine's totals since it started.
+type Counts struct {
+	Reads, Writes, WriteErrors, Repairs, Reloads, ReloadErrors int
+}
+
+type reloadReq struct {
+	cfg  *config.Config
+	done chan error
+}
+
+// drainRef is a draining destination, or (whole) a draining service.
+type drainRef struct {
+	svc   ipvs.Key
+	dest  ipvs.DestKey
+	whole bool
+}
+
+// New makes an engine for cfg. Run starts it.
+func New(cfg *config.Config, opt Options) *Engine {
+	return &Engine{opt: opt, cfg: cfg, reload: make(chan reloadReq), status: make(chan chan Status), ready: make(chan struct{}),
+		checks: check.New(check.Options{MaxConcurrent: opt.MaxConcurrent, MaintenanceDir: cfg.Global.MaintenanceDir, Probe: opt.Probe})}
+}
+
+// CheckRuns is the number of probes completed so far (any goroutine).
+func (e *Engine) CheckRuns() uint64 { return e.checks.Runs() }
+
+// Ready is closed once the first full pass is done: the kernel read, the
+// table adopted and every write of the start made.
+func (e *Engine) Ready() <-chan struct{} { return e.ready }
+
+// Reload replaces the running configuration (already read and valid).
+// It returns once the new configuration's first pass is done.
+func (e *Engine) Reload(ctx context.Context, cfg *config.Config) error {
+	r := reloadReq{cfg: cfg, done: make(chan error, 1)}
+	select {
+	case e.reload <- r:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-r.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Status asks the engine for a snapshot of its state.
+func (e *Engine) Status(ctx context.Context) (Status, error) {
+	ch := make(chan Status, 1)
+	select {
+	case e.status <- ch:
+	case <-ctx.Done():
+		return Status{}, ctx.Err()
+	}
+	select {
+	case s := <-ch:
+		return s, nil
+	case <-ctx.Done():
+		return Status{}, ctx.Err()
+	}
+}
+
+func (e *Engine) report(r Report) {
+	if r.Time.IsZero() {
+		r.Time = time.Now()
+	}
+	if e.opt.Report != nil {
+		e.opt.Report(r)
+	}
+}
+
+// Run drives the director until ctx ends, then stops it as the
+// configuration says (cleanstop). The error is a start failure (the kernel
+// could not be read).
+func (e *Engine) Run(ctx context.Context) error {
+	e.health = director.HealthMap{}
+	e.believed = ipvs.NewMem(nil)
+	e.owned = map[ipvs.Key]bool{}
+	e.quorum = map[string]bool{}
+	e.fallback = map[string]bool{}
+	e.drains = map[drainRef]time.Time{}
+	for _, k := range e.opt.Owned {
+		e.owned[k] = true
+	}
+	if err := e.read(); err != nil {
+		return err
+	}
+	e.loaded = time.Now()
+	e.lastStart = e.loaded
+	e.resync = e.resyncPeriod()
+
+	checkCtx, stopChecks := context.WithCancel(context.Background())
+	subs := check.FromConfig(e.cfg, e.lookup())
+	e.checks.Set(subs)
+	e.events = e.checks.Events()
+	checksDone := make(chan struct{})
+	go func() { e.checks.Run(checkCtx); close(checksDone) }()
+	defer func() { stopChecks(); <-checksDone }()
+
+	e.startDrains(e.believedServices())
+	e.starting = true
+	e.pass(false)
+	e.starting = false
+	e.report(Report{Kind: Started, Msg: fmt.Sprintf("%d virtual services, %d real checks (%d distinct probes) from %s; kernel read in %s, resync every %s",
+		len(e.cfg.Virtuals), len(subs), e.checks.Jobs(), e.cfg.Source, e.readCost.Round(time.Microsecond), e.resync)})
+	close(e.ready)
+
+	tick := time.NewTicker(e.resync)
+	defer tick.Stop()
+	retry := time.NewTimer(time.Hour)
+	retry.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			e.stop()
+			return nil
+		case ev, ok := <-e.events:
+			if !ok {
+				e.events = nil
+				continue
+			}
+			e.onHealth(ev)
+			e.drainEvents()
+			e.pass(false)
+		case r := <-e.reload:
+			r.done <- e.onReload(r.cfg)
+			if e.resync != e.resyncPeriod() {
+				e.resync = e.resyncPeriod()
+				tick.Reset(e.resync)
+			}
+		case <-tick.C:
+			e.pass(true)
+		case <-retry.C:
+			e.pass(true)
+		case ch := <-e.status:
+			ch <- e.snapshot()
+		}
+		if e.dirty {
+			retry.Reset(time.Second) // a refused write is retried, from a fresh read
+		}
+	}
+}
+
+func (e *Engine) lookup() func(netip.Addr) string {
+	if e.cfg.Global.MaintenanceDir == "" {
+		return nil
+	}
+	return e.opt.Lookup
+}
+
+// resyncPeriod is checkinterval (ldirectord reads the table every cycle),
+// or 50 times the cost of one read when that is longer, so that re-reading
+// the table costs at most 2% of the time.
+func (e *Engine) resyncPeriod() time.Duration {
+	if e.opt.Resync > 0 {
+		return e.opt.Resync
+	}
+	p := e.cfg.Global.CheckInterval
+	if p <= 0 {
+		p = 10 * time.Second
+	}
+	return max(p, 50*e.readCost)
+}
+
+func (e *Engine) onHealth(ev check.Event) {
+	st := director.Down
+	switch ev.To {
+	case check.Up:
+		st = director.Up
+	case check.Unknown:
+		st = director.Unknown
+	}
+	e.health[ev.Sub.ID] = st
+	e.report(Report{Time: ev.Time, Kind: Health, Check: &ev})
+}
+
+// drainEvents takes every check event already waiting, so that a burst
+// (a switch dying with 1,000 reals behind it) is one table computation.
+func (e *Engine) drainEvents() {
+	for i := 0; i < 4096; i++ {
+		select {
+		case ev, ok := <-e.events:
+			if !ok {
+				e.events = nil
+				return
+			}
+			e.onHealth(ev)
+		default:
+			return
+		}
+	}
+}
+
+// read replaces what the engine believes the kernel holds with the kernel's
+// own table.
+func (e *Engine) read() error {
+	t0 := time.Now()
+	actual, err := e.opt.Kernel.Services()
+	if err != nil {
+		return err
+	}
+	e.readCost = time.Since(t0)
+	e.counts.Reads++
+	e.believed.Set(actual)
+	e.dirty = false
+	return nil
+}
+
+func (e *Engine) believedServices() []ipvs.Service {
+	s, _ := e.believed.Services()
+	return s
+}
+
+// pass computes the desired table and writes the difference. With fromKernel,
+// the kernel is read first and what differs from what was last written is
+// drift: its writes are reported as repairs.
+func (e *Engine) pass(fromKernel bool) {
+	if fromKernel || e.dirty {
+		before := e.believedServices()
+		if err := e.read(); err != nil {
+			e.report(Report{Kind: ReadFailed, Err: err})
+			e.dirty = true
+			return
+		}
+		e.expireDrains()
+		if !fromKernel {
+			fromKernel = !sameTable(before, e.believedServices())
+		}
+	}
+	current := e.believedServices()
+	d, err := director.Table(e.cfg, director.Input{Health: e.health, Current: current, QuorumHeld: e.quorum,
+		Draining: e.drainingServices(current), ReaddQuiescent: e.cfg.Global.ReaddQuiescent, Starting: e.starting})
+	if err != nil { // the configuration was validated when read: not reached
+		e.report(Report{Kind: WriteFailed, Err: err})
+		return
+	}
+	e.prev, e.desired = e.desired, d
+	owned := d.Owned()
+	planOwned := append(slices.Clone(owned), keys(e.owned)...)
+	ops, err := ipvs.Plan(d.Services, current, planOwned)
+	if err != nil {
+		e.report(Report{Kind: WriteFailed, Err: err})
+		return
+	}
+	e.write(ops, fromKernel)
+	e.transitions()
+	newOwned := map[ipvs.Key]bool{}
+	for _, k := range owned {
+		newOwned[k] = true
+	}
+	if !e.dirty {
+		e.setOwned(newOwned)
+	}
+}
+
+func keys(m map[ipvs.Key]bool) []ipvs.Key {
+	out := make([]ipvs.Key, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+// write makes each op, in order; a refused op is reported and retried on
+// the next pass (the engine re-reads the kernel then).
+func (e *Engine) write(ops []ipvs.Op, repair bool) {
+	refused := map[ipvs.Key]bool{}
+	for _, op := range ops {
+		if op.Kind == ipvs.AddDest && refused[op.Service.Key()] {
+			continue
+		}
+		note, ok := e.desired.Note(op.Service.Key(), op.Dest.Key())
+		if !ok && e.prev != nil {
+			note, _ = e.prev.Note(op.Service.Key(), op.Dest.Key())
+		}
+		if err := e.opt.Kernel.Apply(op); err != nil {
+			if op.Kind == ipvs.AddService {
+				refused[op.Service.Key()] = true
+			}
+			e.counts.WriteErrors++
+			e.dirty = true
+			e.report(Report{Kind: WriteFailed, Op: op, Note: note, Err: err})
+			continue
+		}
+		e.counts.Writes++
+		if err := e.believed.Apply(op); err != nil {
+			e.dirty = true // what we hold differs from the kernel: read it again
+		}
+		kind := Wrote
+		if repair {
+			kind = Repaired
+			e.counts.Repairs++
+		}
+		e.report(Report{Kind: kind, Op: op, Note: note})
+	}
+}
+
+// transitions runs fallbackcommand and quorum_up / quorum_down on changes.
+func (e *Engine) transitions() {
+	for _, st := range e.desired.Virtuals {
+		v, k := st.Virtual, st.Virtual.Key()
+		on := !st.Quorum
+		if prev, seen := e.fallback[k]; (!seen && on) || (seen && prev != on) {
+			if v.Fallback != nil || v.FallbackCommand != "" {
+				e.report(Report{Kind: Fallback, Virtual: v, On: on})
+			}
+			if v.FallbackCommand != "" {
+				arg := "stop"
+				if on {
+					arg = "start"
+				}
+				e.command(fmt.Sprintf("%s %s %s %s", v.FallbackCommand, arg, vipPort(v), v.Protocol))
+			}
+			if seen && v.Quorum > 0 {
+				if on && v.QuorumDown != "" {
+					e.command(v.QuorumDown)
+				} else if !on && v.QuorumUp != "" {
+					e.command(v.QuorumUp)
+				}
+			}
+		}
+		e.fallback[k] = on
+		e.quorum[k] = st.Quorum
+	}
+}
+
+func vipPort(v *config.Virtual) string {
+	if v.Protocol == "fwm" {
+		return fmt.Sprint(v.FWMark)
+	}
+	return netip.AddrPortFrom(v.Addr, v.Port).String()
+}
+
+func (e *Engine) command(line string) {
+	e.report(Report{Kind: Command, Msg: line})
+	if e.opt.Command != nil {
+		e.opt.Command(line)
+		return
+	}
+	cmd := exec.Command("/bin/sh", "-c", line)
+	if err := cmd.Start(); err == nil {
+		go cmd.Wait() //nolint:errcheck // fire and forget, as ldirectord
+	}
+}
+
+func (e *Engine) setOwned(m map[ipvs.Key]bool) {
+	same := len(m) == len(e.owned)
+	for k := range m {
+		same = same && e.owned[k]
+	}
+	e.owned = m
+	if !same && e.opt.SaveOwned != nil {
+		ks := keys(m)
+		slices.SortFunc(ks, func(a, b ipvs.Key) int { return compareKey(a, b) })
+		if err := e.opt.SaveOwned(ks); err != nil {
+			e.report(Report{Kind: WriteFailed, Err: fmt.Errorf("state file: %w", err)})
+		}
+	}
+}
+
+func compareKey(a, b ipvs.Key) int {
+	if a == b {
+		return 0
+	}
+	if a.String() < b.String() {
+		return -1
+	}
+	return 1
+}
+
+// onReload switches to cfg: unchanged checks keep their state and
+// schedule; what left the configuration drains.
+func (e *Engine) onReload(cfg *config.Config) error {
+	e.counts.Reloads++
+	old := e.cfg
+	e.cfg = cfg
+	e.loaded = time.Now()
+	subs := check.FromConfig(cfg, e.lookup())
+	ids := map[config.RealID]bool{}
+	for _, s := range subs {
+		ids[s.ID] = true
+	}
+	for id := range e.health {
+		if !ids[id] {
+			delete(e.health, id)
+		}
+	}
+	e.checks.Set(subs)
+	e.startDrains(e.believedServices())
+	e.starting = true
+	e.pass(false)
+	e.starting = false
+	e.report(Report{Kind: Reloaded, Msg: fmt.Sprintf("%s: %d virtual services (was %d), %d real checks (%d distinct probes)",
+		cfg.Source, len(cfg.Virtuals), len(old.Virtuals), len(subs), e.checks.Jobs())})
+	if e.dirty {
+		return errors.New("reloaded, but the kernel refused some writes (retried)")
+	}
+	return nil
+}
+
+// configured is every (service, destination) the configuration can put in
+// the table: its reals and fallbacks, whatever their health.
+func (e *Engine) configured() (svcs map[ipvs.Key]bool, dests map[drainRef]bool) {
+	d, err := director.Table(e.cfg, director.Input{Health: director.AllUp})
+	svcs, dests = map[ipvs.Key]bool{}, map[drainRef]bool{}
+	if err != nil {
+		return
+	}
+	for _, s := range d.Services {
+		svcs[s.Key()] = true
+		for _, x := range s.Dests {
+			dests[drainRef{svc: s.Key(), dest: x.Key()}] = true
+		}
+	}
+	for _, v := range e.cfg.Virtuals {
+		if v.Fallback == nil {
+			continue
+		}
+		s, err := director.Service(v)
+		if err != nil {
+			continue
+		}
+		fb := ipvs.Normalize(ipvs.Service{Family: s.Family, Protocol: s.Protocol, Addr: s.Addr, Port: s.Port, FWMark: s.FWMark,
+			Dests: []ipvs.Dest{{Addr: v.Fallback.Addr, Port: fallbackPort(v), Fwd: fwd(v.Fallback.Forward)}}})
+		dests[drainRef{svc: s.Key(), dest: fb.Dests[0].Key()}] = true
+	}
+	return
+}
+
+func fallbackPort(v *config.Virtual) uint16 {
+	if v.Fallback.Port == 0 && v.Protocol != "fwm" {
+		return v.Port
+	}
+	return v.Fallback.Port
+}
+
+func fwd(s string) uint32 {
+	f, _ := ipvs.ParseFwd(s)
+	return f
+}
+
+// startDrains finds what the kernel holds for this configuration's owned
+// services that the configuration no longer has, and drains it: weight 0
+// now, deleted when idle or at the deadline. Entries back in the
+// configuration stop draining.
+func (e *Engine) startDrains(current []ipvs.Service) {
+	svcs, dests := e.configured()
+	for r := range e.drains {
+		if (r.whole && svcs[r.svc]) || (!r.whole && dests[r]) {
+			delete(e.drains, r)
+		}
+	}
+	until := time.Now().Add(e.opt.DrainTimeout)
+	for _, s := range current {
+		k := s.Key()
+		if !e.owned[k] && !svcs[k] {
+			continue // foreign: never touched
+		}
+		if !svcs[k] {
+			if e.opt.DrainTimeout <= 0 {
+				continue // deleted by the next plan
+			}
+			if _, ok := e.drains[drainRef{svc: k, whole: true}]; !ok {
+				e.drains[drainRef{svc: k, whole: true}] = until
+				e.report(Report{Kind: DrainStart, Op: ipvs.Op{Kind: ipvs.DelService, Service: s}})
+			}
+		}
+		if e.opt.DrainTimeout <= 0 {
+			continue
+		}
+		for _, d := range s.Dests {
+			r := drainRef{svc: k, dest: d.Key()}
+			if dests[r] {
+				continue
+			}
+			if _, ok := e.drains[r]; !ok {
+				e.drains[r] = until
+				e.report(Report{Kind: DrainStart, Op: ipvs.Op{Kind: ipvs.DelDest, Service: s, Dest: d}})
+			}
+		}
+	}
+}
+
+// expireDrains ends the drains whose connections are gone (as just read)
+// or whose deadline passed.
+func (e *Engine) expireDrains() {
+	if len(e.drains) == 0 {
+		return
+	}
+	now := time.Now()
+	held := map[drainRef]ipvs.Dest{}
+	svcs := map[ipvs.Key]bool{}
+	for _, s := range e.believedServices() {
+		svcs[s.Key()] = true
+		for _, d := range s.Dests {
+			held[drainRef{svc: s.Key(), dest: d.Key()}] = d
+		}
+	}
+	for r, until := range e.drains {
+		if r.whole {
+			continue
+		}
+		d, ok := held[r]
+		if !ok || d.Active == 0 || now.After(until) {
+			delete(e.drains, r)
+		}
+	}
+	for r, until := range e.drains {
+		if !r.whole {
+			continue
+		}
+		busy := false
+		for o := range e.drains {
+			busy = busy || (!o.whole && o.svc == r.svc)
+		}
+		if !svcs[r.svc] || !busy || now.After(until) {
+			delete(e.drains, r)
+		}
+	}
+}
+
+// drainingServices are the draining entries as the kernel holds them.
+func (e *Engine) drainingServices(current []ipvs.Service) []ipvs.Service {
+	if len(e.drains) == 0 {
+		return nil
+	}
+	var out []ipvs.Service
+	for _, s := range current {
+		k := s.Key()
+		whole := false
+		if _, ok := e.drains[drainRef{svc: k, whole: true}]; ok {
+			whole = true
+		}
+		ds := s
+		ds.Dests = nil
+		for _, d := range s.Dests {
+			if _, ok := e.drains[drainRef{svc: k, dest: d.Key()}]; ok {
+				ds.Dests = append(ds.Dests, d)
+			}
+		}
+		if whole || len(ds.Dests) > 0 {
+			out = append(out, ds)
+		}
+	}
+	return out
+}
+
+// stop removes what cleanstop says (each virtual's own setting), leaves
+// the rest as it is, and records what stays owned.
+func (e *Engine) stop() {
+	if err := e.read(); err != nil {
+		e.report(Report{Kind: ReadFailed, Err: err})
+		e.report(Report{Kind: Stopped, Msg: "stopped; the kernel table could not be read, nothing removed"})
+		return
+	}
+	current := e.believedServices()
+	keep := map[ipvs.Key]bool{}
+	for _, v := range e.cfg.Virtuals {
+		if s, err := director.Service(v); err == nil && !v.CleanStop {
+			keep[s.Key()] = true
+		}
+	}
+	var desired []ipvs.Service
+	owned := keys(e.owned)
+	for _, s := range current {
+		if keep[s.Key()] {
+			desired = append(desired, s)
+		}
+	}
+	ops, err := ipvs.Plan(desired, current, owned)
+	if err == nil {
+		e.desired = &director.Desired{}
+		e.write(ops, false)
+	}
+	left := map[ipvs.Key]bool{}
+	for k := range keep {
+		left[k] = true
+	}
+	for _, s := range current {
+		if e.owned[s.Key()] && !keep[s.Key()] && e.dirty {
+			left[s.Key()] = true // refused: still ours
+		}
+	}
+	e.setOwned(left)
+	removed := 0
+	for _, o := range ops {
+		if o.Kind == ipvs.DelService {
+			removed++
+		}
+	}
+	e.report(Report{Kind: Stopped, Msg: fmt.Sprintf("stopped: %d virtual services removed (cleanstop), %d left in the kernel (cleanstop=no)", removed, len(keep))})
+}
+
+func sameTable(a, b []ipvs.Service) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	ops, err := ipvs.Plan(a, b, nil)
+	if err != nil {
+		return false
+	}
+	return len(ops) == 0
+}
+
+// Status is a snapshot of a running director.
+type Status struct {
+	Source   string
+	Loaded   time.Time
+	Started  time.Time
+	Resync   time.Duration
+	ReadCost time.Duration
+	Counts   Counts
+	// Up, Down and Unknown count the checked reals by state.
+	Up, Down, Unknown int
+	Virtuals          []VirtualStatus
+}
+
+// VirtualStatus is one virtual and its reals as the engine sees them.
+type VirtualStatus struct {
+	director.VirtualState
+	Reals []RealStatus
+}
+
+// RealStatus is one destination: desired and as the kernel holds it.
+type RealStatus struct {
+	Dest     ipvs.Dest // desired
+	Note     director.Note
+	InKernel bool
+	Kernel   ipvs.Dest // as last read or written
+}
+
+func (e *Engine) snapshot() Status {
+	st := Status{Source: e.cfg.Source, Loaded: e.loaded, Started: e.lastStart, Resync: e.resync, ReadCost: e.readCost, Counts: e.counts}
+	for _, h := range e.health {
+		switch h {
+		case director.Up:
+			st.Up++
+		case director.Down:
+			st.Down++
+		}
+	}
+	st.Unknown = len(e.health) - st.Up - st.Down
+	if e.desired == nil {
+		return st
+	}
+	held := map[drainRef]ipvs.Dest{}
+	for _, s := range e.believedServices() {
+		for _, d := range s.Dests {
+			held[drainRef{svc: s.Key(), dest: d.Key()}] = d
+		}
+	}
+	for i, vs := range e.desired.Virtuals {
+		out := VirtualStatus{VirtualState: vs}
+		s := ipvs.Normalize(e.desired.Services[i])
+		for _, d := range s.Dests {
+			n, _ := e.desired.Note(s.Key(), d.Key())
+			k, ok := held[drainRef{svc: s.Key(), dest: d.Key()}]
+			out.Reals = append(out.Reals, RealStatus{Dest: d, Note: n, InKernel: ok, Kernel: k})
+		}
+		st.Virtuals = append(st.Virtuals, out)
+	}
+	return st
+}
