@@ -172,6 +172,13 @@ func daemon(ctx context.Context, path string, cfg *config.Config, f runFlags, st
 	defer signal.Stop(hup)
 	done := make(chan error, 1)
 	go func() { done <- eng.Run(ctx) }()
+	go func() {
+		select {
+		case <-eng.Ready():
+			notifyReady()
+		case <-ctx.Done():
+		}
+	}()
 	if f.stats > 0 {
 		go printStats(ctx, eng, f.stats, stderr)
 	}
@@ -197,6 +204,19 @@ func daemon(ctx context.Context, path string, cfg *config.Config, f runFlags, st
 			}
 		}
 	}
+}
+
+// notifyReady tells whoever started us that the first full pass is done:
+// a parent waiting on the descriptor named by LVSD_READY_FD (`lvsd start`,
+// the director agent) gets one line.
+func notifyReady() {
+	fd, err := strconv.Atoi(os.Getenv("LVSD_READY_FD"))
+	if err != nil || fd < 3 {
+		return
+	}
+	f := os.NewFile(uintptr(fd), "ready")
+	f.WriteString("ready\n")
+	f.Close()
 }
 
 // loadQuiet reads a configuration for a reload: its warnings and errors
