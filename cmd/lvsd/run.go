@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"runtime/pprof"
@@ -182,6 +183,26 @@ func daemon(ctx context.Context, path string, cfg *config.Config, f runFlags, st
 	if f.stats > 0 {
 		go printStats(ctx, eng, f.stats, stderr)
 	}
+	reload := func(why string) {
+		next, errs := loadQuiet(path)
+		if errs != nil {
+			for _, l := range errs {
+				log.printf("%s", l)
+			}
+			log.printf("lvsd run: reload of %s (%s) refused: the running configuration is kept", path, why)
+			return
+		}
+		if err := eng.Reload(ctx, next); err != nil {
+			log.printf("lvsd run: reload: %v", err)
+		}
+		cfg = next
+	}
+	var changed <-chan struct{}
+	if cfg.Global.AutoReload {
+		if changed, err = watchFile(ctx, path); err != nil {
+			log.printf("lvsd run: autoreload: cannot watch %s: %v (reload with SIGHUP)", path, err)
+		}
+	}
 	for {
 		select {
 		case err := <-done:
@@ -191,18 +212,29 @@ func daemon(ctx context.Context, path string, cfg *config.Config, f runFlags, st
 			}
 			return 0
 		case <-hup:
-			next, errs := loadQuiet(path)
-			if errs != nil {
-				for _, l := range errs {
-					log.printf("%s", l)
-				}
-				log.printf("lvsd run: reload of %s refused: the running configuration is kept", path)
+			reload("SIGHUP")
+		case _, ok := <-changed:
+			if !ok {
+				changed = nil
 				continue
 			}
-			if err := eng.Reload(ctx, next); err != nil {
-				log.printf("lvsd run: reload: %v", err)
+			if cb := cfg.Global.Callback; cb != "" {
+				// ldirectord: the callback gets the configuration's path on any change
+				log.printf("run: %s %s", cb, path)
+				startCommand(cb + " " + shellQuote(path))
 			}
+			reload("autoreload: the file changed")
 		}
+	}
+}
+
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+// startCommand runs a command line with sh in the background.
+func startCommand(line string) {
+	cmd := exec.Command("/bin/sh", "-c", line)
+	if cmd.Start() == nil {
+		go cmd.Wait() //nolint:errcheck // fire and forget, as ldirectord
 	}
 }
 
