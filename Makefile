@@ -23,14 +23,15 @@ FUZZTIME   ?= 30000x
 # Included before the rules: prerequisites are expanded when read.
 -include mk/*.mk
 
-.PHONY: all build install test unit deps demo bench fuzz fuzz-short clean help
+.PHONY: all build install test unit deps demo demo-vip bench fuzz fuzz-short clean help
 all: build
 
 help:
 	@echo "make build    - build every binary into bin/"
 	@echo "make install  - install agents into \$$DESTDIR$(OCF_DIR), daemons into \$$DESTDIR$(PREFIX)/sbin"
 	@echo "make test     - install test dependencies, run every tier (unit, netns, vm)"
-	@echo "make demo     - run the demo in network namespaces (root)"
+	@echo "make demo     - lvsd balancing three nginx reals, NAT and DR, in the IPVS VM (root; docs/demo.md)"
+	@echo "make demo-vip - VIPcheck and VIP in two network namespaces (root)"
 	@echo "make bench    - run the side-by-side benchmarks"
 	@echo "make fuzz     - fuzz every parser for FUZZTIME each (default 5m; make test runs $(FUZZTIME) executions)"
 
@@ -63,8 +64,12 @@ fuzz-short:
 fuzz:
 	$(MAKE) fuzz-short FUZZTIME=$${FUZZTIME:-5m}
 
-demo: deps build
-	sh scripts/demo.sh
+# lvsd run with real IPVS: boots the VM once (mk/vm.mk) and runs the lab in it.
+demo: deps build $(VM_CACHE)/vmrun
+	sh scripts/demo-lvs.sh
+
+demo-vip: deps build
+	sh scripts/demo-vip.sh
 
 bench: deps build
 	@for s in bench/*.sh; do echo "== $$s"; sh $$s || exit 1; done

@@ -1,9 +1,9 @@
 #!/bin/sh
-# make demo: VIPcheck then VIP started, announced and stopped in a pair of
+# make demo-vip: VIPcheck then VIP started, announced and stopped in a pair of
 # network namespaces, with what happened printed. Needs root.
 set -eu
 cd "$(dirname "$0")/.."
-[ "$(id -u)" = 0 ] || { echo "make demo needs root (network namespaces)"; exit 1; }
+[ "$(id -u)" = 0 ] || { echo "make demo-vip needs root (network namespaces)"; exit 1; }
 
 A=lvsdemo-a.$$ B=lvsdemo-b.$$
 VIP=192.0.2.100
