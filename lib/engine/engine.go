@@ -187,22 +187,9 @@ func (e *Engine) report(r Report) {
 // configuration says (cleanstop). The error is a start failure (the kernel
 // could not be read).
 func (e *Engine) Run(ctx context.Context) error {
-	e.health = director.HealthMap{}
-	e.believed = ipvs.NewMem(nil)
-	e.owned = map[ipvs.Key]bool{}
-	e.quorum = map[string]bool{}
-	e.fallback = map[string]bool{}
-	e.drains = map[drainRef]time.Time{}
-	for _, k := range e.opt.Owned {
-		e.owned[k] = true
-	}
-	if err := e.read(); err != nil {
+	if err := e.begin(); err != nil {
 		return err
 	}
-	e.loaded = time.Now()
-	e.lastStart = e.loaded
-	e.resync = e.resyncPeriod()
-
 	checkCtx, stopChecks := context.WithCancel(context.Background())
 	subs := check.FromConfig(e.cfg, e.lookup())
 	e.checks.Set(subs)
@@ -218,7 +205,31 @@ func (e *Engine) Run(ctx context.Context) error {
 	e.report(Report{Kind: Started, Msg: fmt.Sprintf("%d virtual services, %d real checks (%d distinct probes) from %s; kernel read in %s, resync every %s",
 		len(e.cfg.Virtuals), len(subs), e.checks.Jobs(), e.cfg.Source, e.readCost.Round(time.Microsecond), e.resync)})
 	close(e.ready)
+	return e.loop(ctx)
+}
 
+// begin sets up the state and reads the kernel table.
+func (e *Engine) begin() error {
+	e.health = director.HealthMap{}
+	e.believed = ipvs.NewMem(nil)
+	e.owned = map[ipvs.Key]bool{}
+	e.quorum = map[string]bool{}
+	e.fallback = map[string]bool{}
+	e.drains = map[drainRef]time.Time{}
+	for _, k := range e.opt.Owned {
+		e.owned[k] = true
+	}
+	if err := e.read(); err != nil {
+		return err
+	}
+	e.loaded = time.Now()
+	e.lastStart = e.loaded
+	e.resync = e.resyncPeriod()
+	return nil
+}
+
+// loop is the engine's select, until ctx ends.
+func (e *Engine) loop(ctx context.Context) error {
 	tick := time.NewTicker(e.resync)
 	defer tick.Stop()
 	retry := time.NewTimer(time.Hour)
