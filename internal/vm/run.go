@@ -2,7 +2,6 @@ package vm
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -13,6 +12,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -31,40 +31,128 @@ var TestModules = []string{
 
 // Config describes one VM run.
 type Config struct {
-	CacheDir string        // kernel cache (default .cache/vm)
-	Memory   int           // MiB (default 2048)
-	CPUs     int           // default: up to 2
-	Timeout  time.Duration // whole run, boot included (default 15m)
-	Dir      string        // working directory of the job (default: ours)
-	Env      []string      // extra KEY=VALUE for the job
-	Modules  []string      // preloaded in the VM (default TestModules)
-	Output   io.Writer     // the job's output, streamed (default os.Stdout)
-	Log      io.Writer     // harness messages (default os.Stderr)
+	CacheDir    string        // kernel cache (default .cache/vm)
+	Memory      int           // MiB (default 2048)
+	CPUs        int           // default: up to 2
+	Timeout     time.Duration // the job, from its start; boot excluded (default 15m)
+	BootTimeout time.Duration // QEMU start to the job's start, per boot (default BootTimeout)
+	Dir         string        // working directory of the job (default: ours)
+	Env         []string      // extra KEY=VALUE for the job
+	Modules     []string      // preloaded in the VM (default TestModules)
+	Output      io.Writer     // the job's output, streamed (default os.Stdout)
+	Log         io.Writer     // harness messages (default os.Stderr)
 }
 
 // Result is what the job returned.
 type Result struct {
 	ExitCode int
-	Boot     time.Duration // QEMU start to the job's start
-	Total    time.Duration
-	Accel    string
+	Boot     time.Duration // QEMU start to the job's start (the boot that ran it)
+	Total    time.Duration // first QEMU start to the end, failed boots included
+	Accel    string        // the accelerator that ran the job: "kvm" or "tcg"
+	Fallback string        // why KVM was abandoned for TCG ("" when it was not)
 }
 
 var exitRe = regexp.MustCompile(`@@VM-EXIT (\d+)@@`)
 
 const startMarker = "@@VM-START@@"
 
-// Accel picks KVM when /dev/kvm can be opened (VM_ACCEL overrides:
-// "kvm" or "tcg"), else TCG software emulation as on CI.
-func Accel() string {
-	if a := os.Getenv("VM_ACCEL"); a != "" {
-		return a
-	}
-	if f, err := os.OpenFile("/dev/kvm", os.O_RDWR, 0); err == nil {
+// Boot deadlines when neither Config.BootTimeout nor VM_BOOT_TIMEOUT says:
+// a KVM boot takes seconds, so a minute without the start marker means a
+// KVM that opens but hangs (seen on hosts whose CPU lacks vmx/svm); TCG
+// takes 6-50 s depending on load.
+const (
+	KVMBootTimeout = 60 * time.Second
+	TCGBootTimeout = 5 * time.Minute
+)
+
+// consoleTail is how many console lines a failure prints.
+const consoleTail = 40
+
+// Accel picks the first accelerator to try, and says why: VM_ACCEL=kvm|tcg
+// when set, else KVM when /dev/kvm opens and the CPU shows vmx or svm, else
+// TCG software emulation as on CI. A KVM boot that does not reach the job
+// is retried under TCG whichever way KVM was chosen.
+func Accel() (accel, why string, err error) {
+	kvmErr := error(nil)
+	f, err := os.OpenFile("/dev/kvm", os.O_RDWR, 0)
+	if err == nil {
 		f.Close()
-		return "kvm"
+	} else {
+		kvmErr = err
 	}
-	return "tcg"
+	cpuinfo, _ := os.ReadFile("/proc/cpuinfo")
+	return chooseAccel(os.Getenv("VM_ACCEL"), kvmErr, string(cpuinfo))
+}
+
+// chooseAccel is Accel's decision: env is VM_ACCEL, kvmErr the error
+// opening /dev/kvm (nil: it opened), cpuinfo /proc/cpuinfo ("": unknown).
+func chooseAccel(env string, kvmErr error, cpuinfo string) (accel, why string, err error) {
+	switch env {
+	case "kvm", "tcg":
+		return env, "VM_ACCEL=" + env, nil
+	case "":
+	default:
+		return "", "", fmt.Errorf("vm: VM_ACCEL=%q: want kvm or tcg", env)
+	}
+	if kvmErr != nil {
+		return "tcg", fmt.Sprintf("no KVM: %v", kvmErr), nil
+	}
+	switch virt := cpuVirt(cpuinfo); virt {
+	case "":
+		return "tcg", "/dev/kvm opens but /proc/cpuinfo shows neither vmx nor svm (KVM hangs at boot there); VM_ACCEL=kvm tries it anyway", nil
+	case "?":
+		return "kvm", "/dev/kvm opens (CPU flags unknown)", nil
+	default:
+		return "kvm", "/dev/kvm opens, CPU has " + virt, nil
+	}
+}
+
+// cpuVirt returns "vmx" or "svm" when a flags line of cpuinfo has it, ""
+// when flags lines have neither, "?" when there are no flags lines.
+func cpuVirt(cpuinfo string) string {
+	seen := false
+	for _, line := range strings.Split(cpuinfo, "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok || strings.TrimSpace(k) != "flags" {
+			continue
+		}
+		seen = true
+		for _, f := range strings.Fields(v) {
+			if f == "vmx" || f == "svm" {
+				return f
+			}
+		}
+	}
+	if !seen {
+		return "?"
+	}
+	return ""
+}
+
+// bootTimeout is the deadline for the start marker: set (Config), else
+// VM_BOOT_TIMEOUT, else the accelerator's default.
+func bootTimeout(set time.Duration, env, accel string) (time.Duration, error) {
+	if set > 0 {
+		return set, nil
+	}
+	if env != "" {
+		d, err := time.ParseDuration(env)
+		if err != nil || d <= 0 {
+			return 0, fmt.Errorf("vm: VM_BOOT_TIMEOUT=%q: want a duration such as 90s", env)
+		}
+		return d, nil
+	}
+	if accel == "kvm" {
+		return KVMBootTimeout, nil
+	}
+	return TCGBootTimeout, nil
+}
+
+func accelArgs(accel string) []string {
+	if accel == "kvm" {
+		return []string{"-accel", "kvm", "-cpu", "host"}
+	}
+	return []string{"-accel", "tcg,thread=multi", "-cpu", "max"}
 }
 
 // Run boots the VM and runs argv (a program and its arguments, paths as on
@@ -86,20 +174,18 @@ func Run(ctx context.Context, cfg Config, argv ...string) (*Result, error) {
 	if cfg.CPUs == 0 {
 		cfg.CPUs = 2
 	}
-	if cfg.Timeout == 0 {
-		cfg.Timeout = 15 * time.Minute
-	}
 	if cfg.Dir == "" {
 		cfg.Dir, _ = os.Getwd()
 	}
 	if cfg.Modules == nil {
 		cfg.Modules = TestModules
 	}
-	if cfg.Output == nil {
-		cfg.Output = os.Stdout
+	accel, why, err := Accel()
+	if err != nil {
+		return nil, err
 	}
-	if cfg.Log == nil {
-		cfg.Log = os.Stderr
+	if _, err := bootTimeout(cfg.BootTimeout, os.Getenv("VM_BOOT_TIMEOUT"), accel); err != nil {
+		return nil, err
 	}
 	qemu, err := exec.LookPath("qemu-system-x86_64")
 	if err != nil {
@@ -118,8 +204,6 @@ func Run(ctx context.Context, cfg Config, argv ...string) (*Result, error) {
 	if err := buildInitramfs(initrd, k, cfg, argv); err != nil {
 		return nil, err
 	}
-
-	accel := Accel()
 	args := []string{
 		"-nodefaults", "-no-user-config", "-display", "none", "-monitor", "none",
 		"-serial", "stdio", "-no-reboot",
@@ -128,63 +212,181 @@ func Run(ctx context.Context, cfg Config, argv ...string) (*Result, error) {
 		"-append", "console=ttyS0 quiet loglevel=3 panic=-1 rdinit=/init",
 		"-virtfs", "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap",
 	}
-	if accel == "kvm" {
-		args = append(args, "-accel", "kvm", "-cpu", "host")
-	} else {
-		args = append(args, "-accel", "tcg,thread=multi", "-cpu", "max")
+	label := fmt.Sprintf("%s: %s", k.Package, strings.Join(argv, " "))
+	return boot(ctx, cfg, qemu, args, accel, why, label)
+}
+
+// boot runs QEMU (args without the accelerator) under accel and, when a
+// KVM boot does not reach the job (no start marker within the boot
+// deadline, or QEMU gone before it), once more under TCG. Nothing of the
+// job has run or been printed when the retry starts.
+func boot(ctx context.Context, cfg Config, qemu string, args []string, accel, why, label string) (*Result, error) {
+	if cfg.Timeout == 0 {
+		cfg.Timeout = 15 * time.Minute
 	}
-	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, qemu, args...)
+	if cfg.Output == nil {
+		cfg.Output = os.Stdout
+	}
+	if cfg.Log == nil {
+		cfg.Log = os.Stderr
+	}
+	// QEMU's stderr is copied to the log on exec's goroutine.
+	cfg.Log = &syncWriter{w: cfg.Log}
+	start := time.Now()
+	fmt.Fprintf(cfg.Log, "vm: using %s: %s\n", strings.ToUpper(accel), why)
+	res, booted, err := attempt(ctx, cfg, qemu, args, accel, label)
+	if err != nil && !booted && accel == "kvm" && ctx.Err() == nil {
+		fallback := err.Error()
+		fmt.Fprintf(cfg.Log, "vm: retrying under TCG (software emulation; VM_ACCEL=tcg skips the KVM try)\n")
+		res, _, err = attempt(ctx, cfg, qemu, args, "tcg", label)
+		if res != nil {
+			res.Fallback = strings.TrimPrefix(fallback, "vm: ")
+		}
+	}
+	if res != nil {
+		res.Total = time.Since(start)
+	}
+	return res, err
+}
+
+var (
+	errBootTimeout = errors.New("boot timeout")
+	errJobTimeout  = errors.New("job timeout")
+	errShutdown    = errors.New("shutdown timeout")
+)
+
+// attempt is one QEMU run. booted reports whether the job started: until
+// then another accelerator may be tried. On failure it prints the reason
+// and the console's last lines on cfg.Log.
+func attempt(ctx context.Context, cfg Config, qemu string, args []string, accel, label string) (res *Result, booted bool, err error) {
+	bootDeadline, err := bootTimeout(cfg.BootTimeout, os.Getenv("VM_BOOT_TIMEOUT"), accel)
+	if err != nil {
+		return nil, false, err
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	cmd := exec.CommandContext(ctx, qemu, append(append([]string(nil), args...), accelArgs(accel)...)...)
 	cmd.Stdin = nil
 	cmd.Stderr = cfg.Log
 	out, err := cmd.StdoutPipe()
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	fmt.Fprintf(cfg.Log, "vm: booting %s (%s, %d CPU, %d MiB): %s\n", k.Package, accel, cfg.CPUs, cfg.Memory, strings.Join(argv, " "))
+	cmd.Cancel = func() error {
+		// Should anything else still hold the console open, stop reading
+		// soon rather than wait for it.
+		time.AfterFunc(2*time.Second, func() { out.Close() })
+		return cmd.Process.Kill()
+	}
+	cmd.WaitDelay = 5 * time.Second
+	fmt.Fprintf(cfg.Log, "vm: booting %s (%s, %d CPU, %d MiB, boot deadline %s)\n", label, accel, cfg.CPUs, cfg.Memory, bootDeadline)
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	res := &Result{ExitCode: -1, Accel: accel}
+	bootTimer := time.AfterFunc(bootDeadline, func() { cancel(errBootTimeout) })
+	defer bootTimer.Stop()
+	var jobTimer *time.Timer
+	defer func() {
+		if jobTimer != nil {
+			jobTimer.Stop()
+		}
+	}()
+	res = &Result{ExitCode: -1, Accel: accel}
 	started, ended := false, false
-	var tail bytes.Buffer // boot messages, shown only when the job never starts
+	tail := newRing(consoleTail)
 	sc := bufio.NewScanner(out)
 	sc.Buffer(make([]byte, 64*1024), 4*1024*1024)
 	for sc.Scan() {
 		line := strings.TrimRight(sc.Text(), "\r")
 		if !started {
-			if strings.Contains(line, startMarker) {
+			if strings.Contains(line, startMarker) && bootTimer.Stop() {
 				started = true
 				res.Boot = time.Since(start)
 				fmt.Fprintf(cfg.Log, "vm: booted in %.1fs\n", res.Boot.Seconds())
+				jobTimer = time.AfterFunc(cfg.Timeout, func() { cancel(errJobTimeout) })
 				continue
 			}
-			tail.WriteString(line + "\n")
+			tail.add(line)
 			continue
 		}
-		if m := exitRe.FindStringSubmatch(line); m != nil {
+		if m := exitRe.FindStringSubmatch(line); m != nil && !ended {
 			res.ExitCode, _ = strconv.Atoi(m[1])
 			ended = true
+			// Only the kernel's reboot follows: give it a short while.
+			jobTimer.Stop()
+			jobTimer = time.AfterFunc(30*time.Second, func() { cancel(errShutdown) })
 			continue
 		}
-		if !ended { // after the status only the kernel's reboot message follows
+		tail.add(line)
+		if !ended {
 			fmt.Fprintln(cfg.Output, line)
 		}
 	}
 	werr := cmd.Wait()
-	res.Total = time.Since(start)
-	if ctx.Err() != nil {
-		return res, fmt.Errorf("vm: timed out after %s", cfg.Timeout)
+	if ended {
+		return res, true, nil
 	}
-	if res.ExitCode < 0 {
-		if !started {
-			cfg.Log.Write(tail.Bytes())
-		}
-		return res, fmt.Errorf("vm: the job returned no status (qemu: %v)", werr)
+	cause := context.Cause(ctx)
+	switch {
+	case cause == errBootTimeout:
+		err = fmt.Errorf("vm: no start marker within %s under %s: QEMU killed", bootDeadline, strings.ToUpper(accel))
+	case cause == errJobTimeout:
+		err = fmt.Errorf("vm: the job timed out after %s (from its start; the boot took %.1fs)", cfg.Timeout, res.Boot.Seconds())
+	case cause != nil:
+		err = fmt.Errorf("vm: %w", cause)
+	case !started:
+		err = fmt.Errorf("vm: QEMU ended before the job started under %s (qemu: %v)", strings.ToUpper(accel), werr)
+	default:
+		err = fmt.Errorf("vm: the job returned no status (qemu: %v)", werr)
 	}
-	return res, nil
+	fmt.Fprintln(cfg.Log, err)
+	tail.print(cfg.Log)
+	return res, started, err
+}
+
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
+
+// ring keeps the last lines of the console.
+type ring struct {
+	lines []string
+	n     int // lines seen
+}
+
+func newRing(size int) *ring { return &ring{lines: make([]string, size)} }
+
+func (r *ring) add(line string) {
+	r.lines[r.n%len(r.lines)] = line
+	r.n++
+}
+
+func (r *ring) last() []string {
+	if r.n <= len(r.lines) {
+		return r.lines[:r.n]
+	}
+	i := r.n % len(r.lines)
+	return append(append([]string(nil), r.lines[i:]...), r.lines[:i]...)
+}
+
+func (r *ring) print(w io.Writer) {
+	lines := r.last()
+	if len(lines) == 0 {
+		fmt.Fprintln(w, "vm: the console printed nothing")
+		return
+	}
+	fmt.Fprintf(w, "vm: the console's last %d of %d lines:\n", len(lines), r.n)
+	for _, l := range lines {
+		fmt.Fprintf(w, "vm: | %s\n", l)
+	}
 }
 
 // shellQuote quotes s for sh.
