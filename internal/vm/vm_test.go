@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ocf-lvs/ocf-lvs/internal/testenv"
 )
 
 func TestParseDepends(t *testing.T) {
@@ -52,10 +54,7 @@ func TestCpio(t *testing.T) {
 	if b.Len()%4 != 0 {
 		t.Fatalf("archive length %d not 4-aligned", b.Len())
 	}
-	cpio, err := exec.LookPath("cpio")
-	if err != nil {
-		t.Skip("cpio not installed")
-	}
+	cpio := testenv.Command(t, "cpio")
 	dir := t.TempDir()
 	cmd := exec.Command(cpio, "-idm", "--quiet")
 	cmd.Dir, cmd.Stdin = dir, &b
