@@ -1,7 +1,7 @@
 #!/bin/sh
 # Runs inside the test VM (see mk/vm.mk): every Go test binary listed in
 # DIR/manifest ("binary package-dir" per line), each from its package
-# directory, then every executable vm/t/*.sh. Exit status: number of failures.
+# directory. Exit status: number of failures.
 # VM_RUN (a -test.run pattern) and VM_V (=1 for -test.v) narrow and widen it.
 dir=$1
 root=$(pwd)
@@ -19,10 +19,5 @@ while read -r bin pkg; do
 		fail=$((fail + 1))
 	fi
 done < "$dir/manifest"
-for s in "$root"/vm/t/*.sh; do
-	[ -x "$s" ] || continue
-	echo "=== vm: $s"
-	if sh "$s"; then echo "ok   vm $s"; else echo "FAIL vm $s"; fail=$((fail + 1)); fi
-done
 echo "vm: $fail failed"
 exit $fail
