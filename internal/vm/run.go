@@ -209,7 +209,7 @@ func Run(ctx context.Context, cfg Config, argv ...string) (*Result, error) {
 		"-serial", "stdio", "-no-reboot",
 		"-m", strconv.Itoa(cfg.Memory), "-smp", strconv.Itoa(cfg.CPUs),
 		"-kernel", k.Vmlinuz, "-initrd", initrd,
-		"-append", "console=ttyS0 quiet loglevel=3 panic=-1 rdinit=/init",
+		"-append", "console=ttyS0 earlyprintk=serial loglevel=3 panic=-1 rdinit=/init",
 		"-virtfs", "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap",
 	}
 	label := fmt.Sprintf("%s: %s", k.Package, strings.Join(argv, " "))
@@ -489,12 +489,16 @@ $B mount -t proc proc /proc
 $B mount -t sysfs sys /sys
 $B mount -t devtmpfs dev /dev
 fail() { echo "vm: $*"; echo "@@VM-START@@"; echo "@@VM-EXIT 125@@"; $B sync; $B reboot -f; }
+# Progress lines are seen only in a failed boot's console tail.
+echo "vm-init: started, loading modules"
 %s
+echo "vm-init: mounting the host's root"
 $B mount -t 9p -o trans=virtio,version=9p2000.L,ro,cache=loose,msize=512000 hostroot /host || fail "mount 9p"
 $B mount -t tmpfs -o mode=0755 tmpfs /rw || fail "mount tmpfs"
 $B mkdir -p /rw/upper /rw/work /rw/root
 $B mount -t overlay overlay -o lowerdir=/host,upperdir=/rw/upper,workdir=/rw/work /rw/root || fail "mount overlay"
 R=/rw/root
+echo "vm-init: preparing the chroot"
 $B mount -t proc proc $R/proc
 $B mount -t sysfs sys $R/sys
 $B mount -t devtmpfs dev $R/dev
