@@ -96,6 +96,10 @@ type Input struct {
 	// Starting: the first pass of a run. ldirectord adds quiescent reals
 	// at weight 0 at start whatever readdquiescent says.
 	Starting bool
+	// Only, when not nil, limits the table to these virtuals: a health
+	// change is decided for its virtual alone, whatever the size of the
+	// rest (see Desired.Merge).
+	Only map[*config.Virtual]bool
 }
 
 type destRef struct {
@@ -104,16 +108,44 @@ type destRef struct {
 }
 
 // Desired is the table to program, with why each entry is there.
+// Virtuals[i] is the configured virtual of Services[i]; the services after
+// the last virtual are draining ones.
 type Desired struct {
 	Services []ipvs.Service
 	Virtuals []VirtualState // in configuration order
-	notes    map[destRef]Note
+	notes    map[ipvs.Key]map[ipvs.DestKey]Note
+	index    map[ipvs.Key]int
 }
 
 // Note tells why a destination of service k is in the table.
 func (d *Desired) Note(k ipvs.Key, dk ipvs.DestKey) (Note, bool) {
-	n, ok := d.notes[destRef{k, dk}]
+	n, ok := d.notes[k][dk]
 	return n, ok
+}
+
+// Part is the notes of services keys alone, for looking up why a
+// replaced entry was there.
+func (d *Desired) Part(keys []ipvs.Key) *Desired {
+	p := &Desired{notes: make(map[ipvs.Key]map[ipvs.DestKey]Note, len(keys))}
+	for _, k := range keys {
+		p.notes[k] = d.notes[k]
+	}
+	return p
+}
+
+// Merge replaces the services of part (a Table with Only) in d. part's
+// services must be configured virtuals of d.
+func (d *Desired) Merge(part *Desired) {
+	for i, s := range part.Services {
+		k := s.Key()
+		j, ok := d.index[k]
+		if !ok || i >= len(part.Virtuals) || j >= len(d.Virtuals) {
+			continue
+		}
+		d.Services[j] = s
+		d.Virtuals[j] = part.Virtuals[i]
+		d.notes[k] = part.notes[k]
+	}
 }
 
 // Owned are the keys of the desired services (what this run manages).
@@ -153,14 +185,20 @@ func Table(cfg *config.Config, in Input) (*Desired, error) {
 			cur[destRef{k, d.Key()}] = d
 		}
 	}
-	out := &Desired{Services: make([]ipvs.Service, 0, len(cfg.Virtuals)), notes: map[destRef]Note{}}
+	out := &Desired{Services: make([]ipvs.Service, 0, len(cfg.Virtuals)), notes: map[ipvs.Key]map[ipvs.DestKey]Note{}}
 	byKey := map[ipvs.Key]int{}
+	out.index = byKey
 	for _, v := range cfg.Virtuals {
+		if in.Only != nil && !in.Only[v] {
+			continue
+		}
 		s, err := service(cfg.Source, v)
 		if err != nil {
 			return nil, err
 		}
 		k := s.Key()
+		notes := make(map[ipvs.DestKey]Note, len(v.Reals)+1)
+		out.notes[k] = notes
 		st := VirtualState{Virtual: v, Key: k}
 		for _, r := range v.Reals {
 			d, err := dest(cfg.Source, v, r)
@@ -168,7 +206,7 @@ func Table(cfg *config.Config, in Input) (*Desired, error) {
 				return nil, err
 			}
 			ref := destRef{k, ipvsKey(s, d)}
-			if _, dup := out.notes[ref]; dup {
+			if _, dup := notes[ref.dest]; dup {
 				continue // the same real twice (e.g. two ranges overlapping): once in IPVS
 			}
 			id := v.ID(r)
@@ -195,7 +233,7 @@ func Table(cfg *config.Config, in Input) (*Desired, error) {
 			default:
 				continue
 			}
-			out.notes[ref] = n
+			notes[ref.dest] = n
 			s.Dests = append(s.Dests, d)
 		}
 		st.Quorum = st.Up > 0
@@ -213,12 +251,12 @@ func Table(cfg *config.Config, in Input) (*Desired, error) {
 			}
 			d.Weight = 1
 			ref := destRef{k, ipvsKey(s, d)}
-			if _, dup := out.notes[ref]; !dup {
+			if _, dup := notes[ref.dest]; !dup {
 				why := "fallback: no real up"
 				if st.Up > 0 {
 					why = fmt.Sprintf("fallback: up weight %d below quorum %d", st.UpWeight, v.Quorum)
 				}
-				out.notes[ref] = Note{ID: v.ID(fb), Role: RoleFallback, Why: why}
+				notes[ref.dest] = Note{ID: v.ID(fb), Role: RoleFallback, Why: why}
 				s.Dests = append(s.Dests, d)
 				st.Fallback = true
 			}
@@ -230,20 +268,23 @@ func Table(cfg *config.Config, in Input) (*Desired, error) {
 	for _, ds := range in.Draining {
 		k := ds.Key()
 		i, ok := byKey[k]
+		if in.Only != nil && !ok {
+			continue // not a virtual of this part
+		}
 		if !ok {
 			svc := ds
 			svc.Dests = nil
 			i = len(out.Services)
 			byKey[k] = i
 			out.Services = append(out.Services, svc)
+			out.notes[k] = map[ipvs.DestKey]Note{}
 		}
 		for _, d := range ds.Dests {
-			ref := destRef{k, d.Key()}
-			if _, there := out.notes[ref]; there {
+			if _, there := out.notes[k][d.Key()]; there {
 				continue // back in the configuration: no longer draining
 			}
 			d.Weight = 0
-			out.notes[ref] = Note{ID: RealKey{Virtual: serviceName(k), Real: netip.AddrPortFrom(d.Addr, d.Port)},
+			out.notes[k][d.Key()] = Note{ID: RealKey{Virtual: serviceName(k), Real: netip.AddrPortFrom(d.Addr, d.Port)},
 				Role: RoleDraining, Why: "removed from the configuration: draining at weight 0"}
 			out.Services[i].Dests = append(out.Services[i].Dests, d)
 		}

@@ -103,6 +103,8 @@ type Engine struct {
 	quorum    map[string]bool
 	fallback  map[string]bool
 	drains    map[drainRef]time.Time // removed entries and their deadline
+	touched   map[string]bool        // virtuals whose reals changed since the last pass
+	byVirtual map[string]int         // virtual key -> index in desired.Virtuals
 	dirty     bool                   // a write failed: read the kernel before the next plan
 	starting  bool
 	resync    time.Duration
@@ -216,6 +218,7 @@ func (e *Engine) begin() error {
 	e.quorum = map[string]bool{}
 	e.fallback = map[string]bool{}
 	e.drains = map[drainRef]time.Time{}
+	e.touched = map[string]bool{}
 	for _, k := range e.opt.Owned {
 		e.owned[k] = true
 	}
@@ -246,7 +249,7 @@ func (e *Engine) loop(ctx context.Context) error {
 			}
 			e.onHealth(ev)
 			e.drainEvents()
-			e.pass(false)
+			e.passHealth()
 		case r := <-e.reload:
 			r.done <- e.onReload(r.cfg)
 			if e.resync != e.resyncPeriod() {
@@ -296,6 +299,7 @@ func (e *Engine) onHealth(ev check.Event) {
 		st = director.Unknown
 	}
 	e.health[ev.Sub.ID] = st
+	e.touched[ev.Sub.ID.Virtual] = true
 	e.report(Report{Time: ev.Time, Kind: Health, Check: &ev})
 }
 
@@ -360,6 +364,10 @@ func (e *Engine) pass(fromKernel bool) {
 		return
 	}
 	e.prev, e.desired = e.desired, d
+	e.byVirtual = make(map[string]int, len(d.Virtuals))
+	for i, st := range d.Virtuals {
+		e.byVirtual[st.Virtual.Key()] = i
+	}
 	owned := d.Owned()
 	planOwned := append(slices.Clone(owned), keys(e.owned)...)
 	ops, err := ipvs.Plan(d.Services, current, planOwned)
@@ -367,8 +375,9 @@ func (e *Engine) pass(fromKernel bool) {
 		e.report(Report{Kind: WriteFailed, Err: err})
 		return
 	}
+	e.touched = map[string]bool{}
 	e.write(ops, fromKernel)
-	e.transitions()
+	e.transitions(d.Virtuals)
 	newOwned := map[ipvs.Key]bool{}
 	for _, k := range owned {
 		newOwned[k] = true
@@ -420,9 +429,48 @@ func (e *Engine) write(ops []ipvs.Op, repair bool) {
 	}
 }
 
+// passHealth is a pass after health changes: only the virtuals whose
+// reals changed are decided and planned, so that one real going down in a
+// table of 1,000 services costs what that one service costs.
+func (e *Engine) passHealth() {
+	if e.dirty || e.desired == nil {
+		e.pass(false)
+		return
+	}
+	only := map[*config.Virtual]bool{}
+	var keys []ipvs.Key
+	for vk := range e.touched {
+		if i, ok := e.byVirtual[vk]; ok {
+			st := e.desired.Virtuals[i]
+			only[st.Virtual] = true
+			keys = append(keys, st.Key)
+		}
+	}
+	e.touched = map[string]bool{}
+	if len(keys) == 0 {
+		return
+	}
+	current := e.believed.Get(keys)
+	part, err := director.Table(e.cfg, director.Input{Health: e.health, Current: current, QuorumHeld: e.quorum,
+		Draining: e.drainingServices(current), ReaddQuiescent: e.cfg.Global.ReaddQuiescent, Only: only})
+	if err != nil {
+		e.report(Report{Kind: WriteFailed, Err: err})
+		return
+	}
+	ops, err := ipvs.Plan(part.Services, current, keys)
+	if err != nil {
+		e.report(Report{Kind: WriteFailed, Err: err})
+		return
+	}
+	e.prev = e.desired.Part(keys)
+	e.desired.Merge(part)
+	e.write(ops, false)
+	e.transitions(part.Virtuals)
+}
+
 // transitions runs fallbackcommand and quorum_up / quorum_down on changes.
-func (e *Engine) transitions() {
-	for _, st := range e.desired.Virtuals {
+func (e *Engine) transitions(virtuals []director.VirtualState) {
+	for _, st := range virtuals {
 		v, k := st.Virtual, st.Virtual.Key()
 		on := !st.Quorum
 		if prev, seen := e.fallback[k]; (!seen && on) || (seen && prev != on) {
@@ -764,7 +812,10 @@ func (e *Engine) snapshot() Status {
 			st.Down++
 		}
 	}
-	st.Unknown = len(e.health) - st.Up - st.Down
+	for _, v := range e.cfg.Virtuals {
+		st.Unknown += len(v.Reals)
+	}
+	st.Unknown = max(st.Unknown-st.Up-st.Down, 0)
 	if e.desired == nil {
 		return st
 	}

@@ -75,7 +75,8 @@ func FuzzEngineConverges(f *testing.F) {
 				id := ids[arg%len(ids)]
 				to := []check.State{check.Up, check.Down, check.Up}[arg%3]
 				e.onHealth(check.Event{Sub: &check.Sub{ID: id}, To: to})
-				e.pass(false)
+				e.passHealth()
+				verify(t, e, k, foreign, fmt.Sprintf("%s %s (health pass)", id, to))
 				what = fmt.Sprintf("%s %s", id, to)
 			case 2: // reload
 				c := cfgs[arg%len(cfgs)]

@@ -62,6 +62,21 @@ func (m *Mem) Services() ([]Service, error) {
 	return out, nil
 }
 
+// Get returns copies of the services with these keys that it holds.
+func (m *Mem) Get(keys []Key) []Service {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]Service, 0, len(keys))
+	for _, k := range keys {
+		if s := m.svcs[k]; s != nil {
+			c := *s
+			c.Dests = append([]Dest(nil), s.Dests...)
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
 // Writes is the number of writes accepted so far.
 func (m *Mem) Writes() int {
 	m.mu.Lock()
@@ -86,7 +101,9 @@ func (m *Mem) Apply(op Op) error {
 }
 
 func (m *Mem) apply(op Op) error {
-	want := Normalize(op.Service)
+	svc := op.Service
+	svc.Dests = nil // an op carries its whole service; only its key and settings matter here
+	want := Normalize(svc)
 	k := want.Key()
 	s := m.svcs[k]
 	switch op.Kind {
@@ -94,7 +111,6 @@ func (m *Mem) apply(op Op) error {
 		if s != nil {
 			return ErrExists
 		}
-		want.Dests = nil
 		m.svcs[k] = &want
 		return nil
 	case EditService:
