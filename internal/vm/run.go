@@ -99,7 +99,7 @@ func chooseAccel(env string, kvmErr error, cpuinfo string) (accel, why string, e
 	}
 	switch virt := cpuVirt(cpuinfo); virt {
 	case "":
-		return "tcg", "/dev/kvm opens but /proc/cpuinfo shows neither vmx nor svm (KVM hangs at boot there); VM_ACCEL=kvm tries it anyway", nil
+		return "tcg", "/dev/kvm opens but /proc/cpuinfo shows neither vmx nor svm (KVM hangs or aborts at boot there); VM_ACCEL=kvm tries it anyway", nil
 	case "?":
 		return "kvm", "/dev/kvm opens (CPU flags unknown)", nil
 	default:
