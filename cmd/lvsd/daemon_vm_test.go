@@ -5,6 +5,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -21,11 +22,12 @@ import (
 // daemonProc is `lvsd run` as its own process (the test binary standing
 // in for lvsd, see TestMain), its log kept.
 type daemonProc struct {
-	t   *testing.T
-	cmd *exec.Cmd
-	mu  sync.Mutex
-	log bytes.Buffer
-	end chan struct{}
+	t    *testing.T
+	cmd  *exec.Cmd
+	mu   sync.Mutex
+	log  bytes.Buffer
+	end  chan struct{}
+	sock string
 }
 
 func (d *daemonProc) Write(p []byte) (int, error) {
@@ -53,7 +55,8 @@ func startDaemon(t *testing.T, cf, state string) *daemonProc {
 		t.Fatal(err)
 	}
 	d := &daemonProc{t: t, end: make(chan struct{})}
-	d.cmd = exec.Command(self, "run", "--pidfile", "none", "--state", state, cf)
+	d.sock = state + ".sock"
+	d.cmd = exec.Command(self, "run", "--pidfile", "none", "--state", state, "--socket", d.sock, cf)
 	d.cmd.Env = append(os.Environ(), "LVSD_TEST_MAIN=1", "LVSD_READY_FD=3")
 	d.cmd.ExtraFiles = []*os.File{w}
 	d.cmd.Stdout, d.cmd.Stderr = d, d
@@ -284,6 +287,11 @@ func TestDaemonReloadDrainsUnderLoad(t *testing.T) {
 	if !strings.Contains(d.logText(), broken+":") {
 		t.Errorf("the refusal does not name FILE:LINE:\n%s", d.logText())
 	}
+	// the same through the control socket: the verdict comes back
+	ans, err := ask(d.sock, "reload")
+	if err != nil || !strings.Contains(ans, broken+":") || !strings.HasSuffix(ans, "refused\n") {
+		t.Errorf("reload over the socket: %q %v", ans, err)
+	}
 	time.Sleep(1500 * time.Millisecond)
 	if after := savedTable(t); after != before {
 		t.Fatalf("a refused reload changed the table:\n%s\nwas:\n%s", after, before)
@@ -359,6 +367,12 @@ func TestDaemonKill9RestartAndDrift(t *testing.T) {
 		t.Errorf("restart changed the table:\n%s\nwas:\n%s", s, table)
 	}
 	conn.ping(t, "after-restart")
+	var st statusJSON
+	if ans, err := ask(d2.sock, "status"); err != nil || json.Unmarshal([]byte(ans), &st) != nil {
+		t.Errorf("status over the socket: %v\n%s", err, ans)
+	} else if len(st.Virtuals) != 2 || st.Up != 4 || st.Counts.Writes != 0 || !st.Virtuals[0].Reals[0].InKernel {
+		t.Errorf("status: %s", ans)
+	}
 	ld.stop()
 	if _, fails, errs, _ := ld.snapshot(); len(fails) > 0 {
 		t.Errorf("%d requests failed across kill -9 and restart: %v", len(fails), errs)

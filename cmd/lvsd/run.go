@@ -65,18 +65,18 @@ options:
 `
 
 type runFlags struct {
-	dry      bool
-	dur      time.Duration
-	stats    time.Duration
-	maxc     int
-	quiet    bool
-	cpuprof  string
-	state    string
-	pidfile  string
-	drain    time.Duration
-	resync   time.Duration
-	timeout  time.Duration
-	readyOut string
+	dry     bool
+	dur     time.Duration
+	stats   time.Duration
+	maxc    int
+	quiet   bool
+	cpuprof string
+	state   string
+	pidfile string
+	drain   time.Duration
+	resync  time.Duration
+	timeout time.Duration
+	socket  string
 }
 
 func runRun(args []string, stdout, stderr io.Writer) int {
@@ -91,6 +91,7 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.cpuprof, "cpuprofile", "", "write a Go CPU profile to this file (performance work)")
 	fs.StringVar(&f.state, "state", "", "state file: the virtual services this configuration owns (default /run/lvsd/NAME.state)")
 	fs.StringVar(&f.pidfile, "pidfile", "", "pid file (default /run/lvsd/NAME.pid; \"none\": no pid file)")
+	fs.StringVar(&f.socket, "socket", "", "control socket for lvsd status / reload (default /run/lvsd/NAME.sock; \"none\": no socket)")
 	fs.DurationVar(&f.drain, "drain-timeout", 60*time.Second, "a removed real or virtual is deleted when its active connections end, or after this long (0: at once, as ldirectord)")
 	fs.DurationVar(&f.resync, "resync", 0, "re-read and repair the kernel table this often (0: checkinterval, longer for a costly table)")
 	fs.DurationVar(&f.timeout, "timeout", ipvs.DefaultTimeout, "deadline of each netlink call")
@@ -183,19 +184,37 @@ func daemon(ctx context.Context, path string, cfg *config.Config, f runFlags, st
 	if f.stats > 0 {
 		go printStats(ctx, eng, f.stats, stderr)
 	}
-	reload := func(why string) {
+	var mu sync.Mutex // reloads come from signals, the file watch and the socket
+	sum := digestString(path)
+	reload := func(why string) []string {
+		mu.Lock()
+		defer mu.Unlock()
+		d := digestString(path)
 		next, errs := loadQuiet(path)
 		if errs != nil {
 			for _, l := range errs {
 				log.printf("%s", l)
 			}
 			log.printf("lvsd run: reload of %s (%s) refused: the running configuration is kept", path, why)
-			return
+			return errs
 		}
 		if err := eng.Reload(ctx, next); err != nil {
 			log.printf("lvsd run: reload: %v", err)
 		}
-		cfg = next
+		cfg, sum = next, d
+		return nil
+	}
+	if f.socket != "none" {
+		sockPath := runFile(f.socket, path, ".sock")
+		ln, err := listenControl(sockPath)
+		if err != nil {
+			log.printf("lvsd run: control socket: %v", err)
+			return 1
+		}
+		defer os.Remove(sockPath)
+		c := &control{eng: eng, reload: func() []string { return reload("lvsd reload") },
+			digest: func() string { mu.Lock(); defer mu.Unlock(); return sum }}
+		go c.serve(ctx, ln)
 	}
 	var changed <-chan struct{}
 	if cfg.Global.AutoReload {
@@ -212,20 +231,32 @@ func daemon(ctx context.Context, path string, cfg *config.Config, f runFlags, st
 			}
 			return 0
 		case <-hup:
-			reload("SIGHUP")
+			go reload("SIGHUP")
 		case _, ok := <-changed:
 			if !ok {
 				changed = nil
 				continue
 			}
-			if cb := cfg.Global.Callback; cb != "" {
+			mu.Lock()
+			cb := cfg.Global.Callback
+			mu.Unlock()
+			if cb != "" {
 				// ldirectord: the callback gets the configuration's path on any change
 				log.printf("run: %s %s", cb, path)
 				startCommand(cb + " " + shellQuote(path))
 			}
-			reload("autoreload: the file changed")
+			go reload("autoreload: the file changed")
 		}
 	}
+}
+
+// digestString is the SHA-256 of the file, in hex ("" if unreadable).
+func digestString(path string) string {
+	d := digest(path)
+	if d == ([32]byte{}) {
+		return ""
+	}
+	return fmt.Sprintf("%x", d)
 }
 
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }

@@ -71,10 +71,11 @@ type Note struct {
 type VirtualState struct {
 	Virtual  *config.Virtual
 	Key      ipvs.Key
-	Up       int  // reals up (or, before their first check, held by the kernel with a weight)
-	UpWeight int  // their weight
-	Fallback bool // the fallback is in the table
-	Quorum   bool // keepalived quorum held (true when no quorum is configured and a real is up)
+	Up       int    // reals up (or, before their first check, held by the kernel with a weight)
+	UpWeight int    // their weight
+	Fallback bool   // the fallback is in the table
+	Quorum   bool   // keepalived quorum held (true when no quorum is configured and a real is up)
+	Out      []Note // configured reals left out of the table, and why
 }
 
 // Input is what the rules read besides the configuration.
@@ -231,6 +232,15 @@ func Table(cfg *config.Config, in Input) (*Desired, error) {
 					n.Why = "not checked yet: quiescent, weight 0"
 				}
 			default:
+				switch {
+				case n.Status == Unknown:
+					n.Why = "not checked yet: enters after its first passing check"
+				case quiescent(v, r):
+					n.Why = "down: quiescent, deleted by hand (readdquiescent=no keeps it out)"
+				default:
+					n.Why = "down: out of the table (quiescent=no)"
+				}
+				st.Out = append(st.Out, n)
 				continue
 			}
 			notes[ref.dest] = n

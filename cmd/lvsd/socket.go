@@ -1,0 +1,183 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/ocf-lvs/ocf-lvs/lib/engine"
+	"github.com/ocf-lvs/ocf-lvs/lib/ipvs"
+)
+
+// The control socket of a running director: /run/lvsd/NAME.sock, mode
+// 0600 (root). One request line per connection, one answer:
+//
+//	status   -> the engine's state as JSON (statusJSON)
+//	reload   -> "ok" or the configuration's errors, FILE:LINE each, then "refused"
+//
+// The director agent's monitor and `lvsd status` / `lvsd reload` ask it
+// instead of ps, pgrep or a signal whose outcome nobody sees.
+
+type control struct {
+	eng    *engine.Engine
+	reload func() []string // nil: reloaded; else the lines that refused it
+	digest func() string   // of the running configuration's file
+}
+
+// listenControl opens the socket, replacing a stale one (a socket no
+// process answers on). It refuses to steal a live one.
+func listenControl(path string) (net.Listener, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, err
+	}
+	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+		c.Close()
+		return nil, fmt.Errorf("%s: another lvsd answers there (already running for this configuration?)", path)
+	}
+	os.Remove(path)
+	old := syscall.Umask(0o077)
+	ln, err := net.Listen("unix", path)
+	syscall.Umask(old)
+	if err != nil {
+		return nil, err
+	}
+	os.Chmod(path, 0o600)
+	return ln, nil
+}
+
+func (c *control) serve(ctx context.Context, ln net.Listener) {
+	go func() { <-ctx.Done(); ln.Close() }()
+	for {
+		conn, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		go c.handle(ctx, conn)
+	}
+}
+
+func (c *control) handle(ctx context.Context, conn net.Conn) {
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(30 * time.Second))
+	line, err := bufio.NewReader(conn).ReadString('\n')
+	if err != nil && line == "" {
+		return
+	}
+	switch strings.TrimSpace(line) {
+	case "status":
+		st, err := c.eng.Status(ctx)
+		if err != nil {
+			fmt.Fprintf(conn, "error: %v\n", err)
+			return
+		}
+		enc := json.NewEncoder(conn)
+		enc.SetIndent("", "  ")
+		enc.Encode(statusView(st, c.digest()))
+	case "reload":
+		if errs := c.reload(); errs != nil {
+			for _, l := range errs {
+				fmt.Fprintln(conn, l)
+			}
+			fmt.Fprintln(conn, "refused")
+			return
+		}
+		fmt.Fprintln(conn, "ok")
+	default:
+		fmt.Fprintf(conn, "error: unknown request %q (status, reload)\n", strings.TrimSpace(line))
+	}
+}
+
+// ask sends one request to a running director and returns its answer.
+func ask(path, req string) (string, error) {
+	conn, err := net.DialTimeout("unix", path, 2*time.Second)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ECONNREFUSED) {
+			return "", fmt.Errorf("no lvsd running for this configuration (%s)", path)
+		}
+		return "", err
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(60 * time.Second))
+	fmt.Fprintln(conn, req)
+	b, err := io.ReadAll(conn)
+	return string(b), err
+}
+
+// statusJSON is the status in the configuration's own terms.
+type statusJSON struct {
+	Config   string        `json:"config"`
+	Digest   string        `json:"digest"`
+	Loaded   time.Time     `json:"loaded"`
+	Started  time.Time     `json:"started"`
+	ResyncS  float64       `json:"resync_seconds"`
+	ReadMS   float64       `json:"table_read_ms"`
+	Up       int           `json:"reals_up"`
+	Down     int           `json:"reals_down"`
+	Unknown  int           `json:"reals_not_checked_yet"`
+	Counts   countsJSON    `json:"counts"`
+	Virtuals []virtualJSON `json:"virtuals"`
+}
+
+type countsJSON struct {
+	Reads        int `json:"table_reads"`
+	Writes       int `json:"netlink_writes"`
+	WriteErrors  int `json:"netlink_write_errors"`
+	Repairs      int `json:"drift_repairs"`
+	Reloads      int `json:"reloads"`
+	ReloadErrors int `json:"reload_errors"`
+}
+
+type virtualJSON struct {
+	Virtual  string     `json:"virtual"`
+	Line     int        `json:"line"`
+	Service  string     `json:"ipvs_service"`
+	Up       int        `json:"reals_up"`
+	UpWeight int        `json:"up_weight"`
+	Fallback bool       `json:"fallback_in_use"`
+	Quorum   bool       `json:"quorum"`
+	Reals    []realJSON `json:"reals"`
+}
+
+type realJSON struct {
+	Real     string `json:"real"`
+	Role     string `json:"role"`
+	Health   string `json:"health"`
+	Why      string `json:"why"`
+	Forward  string `json:"forward"`
+	Weight   int    `json:"weight"`
+	InKernel bool   `json:"in_kernel"`
+	KWeight  int    `json:"kernel_weight"`
+	Active   int    `json:"active_connections"`
+	Inactive int    `json:"inactive_connections"`
+}
+
+func statusView(st engine.Status, digest string) statusJSON {
+	out := statusJSON{Config: st.Source, Digest: digest, Loaded: st.Loaded, Started: st.Started,
+		ResyncS: st.Resync.Seconds(), ReadMS: float64(st.ReadCost.Microseconds()) / 1000,
+		Up: st.Up, Down: st.Down, Unknown: st.Unknown,
+		Counts:   countsJSON{st.Counts.Reads, st.Counts.Writes, st.Counts.WriteErrors, st.Counts.Repairs, st.Counts.Reloads, st.Counts.ReloadErrors},
+		Virtuals: []virtualJSON{}}
+	for _, v := range st.Virtuals {
+		vj := virtualJSON{Virtual: v.Virtual.Key(), Line: v.Virtual.Line, Service: v.Key.String(), Up: v.Up, UpWeight: v.UpWeight,
+			Fallback: v.Fallback, Quorum: v.Quorum, Reals: []realJSON{}}
+		for _, r := range v.Reals {
+			vj.Reals = append(vj.Reals, realJSON{Real: r.Dest.Key().String(), Role: r.Note.Role.String(), Health: r.Note.Status.String(),
+				Why: r.Note.Why, Forward: ipvs.FwdName(r.Dest.Fwd), Weight: r.Dest.Weight, InKernel: r.InKernel, KWeight: r.Kernel.Weight,
+				Active: r.Kernel.Active, Inactive: r.Kernel.Inactive})
+		}
+		for _, n := range v.Out {
+			vj.Reals = append(vj.Reals, realJSON{Real: n.ID.Real.String(), Role: n.Role.String(), Health: n.Status.String(), Why: n.Why})
+		}
+		out.Virtuals = append(out.Virtuals, vj)
+	}
+	return out
+}
