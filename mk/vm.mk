@@ -3,6 +3,9 @@
 # See docs/vm.md. (owned by the ipvs helper)
 VM_CACHE   := .cache/vm
 VM_TESTDIR := $(VM_CACHE)/tests
+# The job's own timeout, counted from its start. The boot has its own
+# deadline (VM_BOOT_TIMEOUT, read by vmrun: 1m under KVM, then one retry
+# under TCG with 5m); VM_ACCEL=kvm|tcg picks the accelerator.
 VM_TIMEOUT ?= 14m
 
 .PHONY: vmtest vmrun vmshell
