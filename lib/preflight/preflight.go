@@ -89,38 +89,58 @@ const maxDROffLink = 10
 
 // use is one real server (or fallback) as IPVS would get it.
 type use struct {
-	line int
-	addr netip.Addr // unmapped, no zone
-	port uint16
-	fwd  string
+	line  int
+	addr  netip.Addr // unmapped, no zone
+	port  uint16
+	fwd   string
+	place place
 }
 
-// reals lists the reals and fallbacks of every virtual, once each: the
-// global fallback is the same line in every virtual that inherits it.
-func reals(cfg *config.Config) []use {
+// place is where a real is, seen from the director.
+type place uint8
+
+const (
+	offLink place = iota // through a router (or the addresses are unknown)
+	onLink               // in the subnet of one of the director's interfaces
+	local                // the director itself: no forwarding, no neighbour
+)
+
+// reals lists the reals and fallbacks of every virtual by family (IPv4,
+// IPv6), each placed. A fallback is listed once: the global one is the
+// same line in every virtual that inherits it.
+func reals(cfg *config.Config, h host) [2][]use {
 	type key struct {
 		line int
 		addr netip.AddrPort
-		fwd  string
 	}
-	seen := map[key]bool{}
-	var out []use
+	fallbacks := map[key]bool{}
+	n := 0
+	for _, v := range cfg.Virtuals {
+		n += len(v.Reals)
+	}
+	var out [2][]use
+	out[0] = make([]use, 0, n) // most are one family: no regrowth
 	add := func(r *config.Real) {
-		if r == nil || !r.Addr.IsValid() {
-			return
-		}
 		a := r.Addr.Unmap().WithZone("")
-		k := key{r.Line, netip.AddrPortFrom(a, r.Port), r.Forward}
-		if !seen[k] {
-			seen[k] = true
-			out = append(out, use{r.Line, a, r.Port, r.Forward})
+		fam := 0
+		if a.Is6() {
+			fam = 1
 		}
+		out[fam] = append(out[fam], use{r.Line, a, r.Port, r.Forward, h.place(a)})
 	}
 	for _, v := range cfg.Virtuals {
 		for _, r := range v.Reals {
-			add(r)
+			if r.Addr.IsValid() {
+				add(r)
+			}
 		}
-		add(v.Fallback)
+		if fb := v.Fallback; fb != nil && fb.Addr.IsValid() {
+			k := key{fb.Line, netip.AddrPortFrom(fb.Addr, fb.Port)}
+			if !fallbacks[k] {
+				fallbacks[k] = true
+				add(fb)
+			}
+		}
 	}
 	return out
 }
@@ -128,28 +148,23 @@ func reals(cfg *config.Config) []use {
 // host answers questions about the director's addresses.
 type host struct{ addrs []Addr }
 
-// local: the director itself (loopback, or one of its addresses); IPVS
-// delivers to it locally, with no forwarding and no neighbour.
-func (h host) local(a netip.Addr) bool {
+// place: local is loopback or one of the director's addresses (IPVS
+// delivers to it locally); on-link is in the subnet of one of its
+// non-loopback addresses.
+func (h host) place(a netip.Addr) place {
 	if a.IsLoopback() {
-		return true
+		return local
 	}
+	p := offLink
 	for _, x := range h.addrs {
 		if x.Prefix.Addr().WithZone("") == a {
-			return true
+			return local
 		}
-	}
-	return false
-}
-
-// onLink: in the subnet of one of the director's (non-loopback) addresses.
-func (h host) onLink(a netip.Addr) bool {
-	for _, x := range h.addrs {
 		if !x.Prefix.Addr().IsLoopback() && x.Prefix.Contains(a) {
-			return true
+			p = onLink
 		}
 	}
-	return false
+	return p
 }
 
 func famName(six bool) string {
@@ -171,31 +186,29 @@ func Check(cfg *config.Config, f Facts) []Warning {
 	}
 	if f.IPVS.OK && !f.IPVS.V {
 		warn(cfg.Virtuals[0].Line, KindIPVS,
-			"modprobe ip_vs; to load it at boot: echo ip_vs > /etc/modules-load.d/ip_vs.conf",
+			"modprobe ip_vs, and put the line ip_vs in /etc/modules-load.d/ip_vs.conf to load it at boot",
 			"the kernel's IPVS is not loaded (no /proc/net/ip_vs): no virtual service can be programmed")
 	}
-	us := reals(cfg)
 	var h host
 	if f.Addrs.OK {
 		h.addrs = f.Addrs.V
 	}
+	us := reals(cfg, h)
 	for _, six := range []bool{false, true} {
 		fam, sys := f.V4, "net.ipv4"
 		if six {
 			fam, sys = f.V6, "net.ipv6"
 		}
-		var mine []use
-		for _, u := range us {
-			if u.addr.Is6() == six {
-				mine = append(mine, u)
-			}
+		mine := us[0]
+		if six {
+			mine = us[1]
 		}
 		if fam.Forwarding.OK && !fam.Forwarding.V {
-			checkForwarding(mine, h, six, warn)
+			checkForwarding(mine, six, warn)
 		}
 		if f.Addrs.OK {
-			checkNeighbours(mine, h, fam.GCThresh3, six, sys, warn)
-			checkDR(mine, h, warn)
+			checkNeighbours(mine, fam.GCThresh3, six, sys, warn)
+			checkDR(mine, warn)
 		}
 	}
 	sort.SliceStable(ws, func(i, j int) bool { return ws[i].Line < ws[j].Line })
@@ -206,44 +219,46 @@ type warnFunc func(line int, k Kind, fix, format string, args ...any)
 
 // checkForwarding: NAT replies come back through the director to the
 // client, a routed (forwarded) packet, dropped while forwarding is off.
-func checkForwarding(us []use, h host, six bool, warn warnFunc) {
-	var masq []use
-	for _, u := range us {
-		if u.fwd == "masq" && !h.local(u.addr) {
-			masq = append(masq, u)
+func checkForwarding(us []use, six bool, warn warnFunc) {
+	var first *use
+	n := 0
+	for i, u := range us {
+		if u.fwd == "masq" && u.place != local {
+			if n == 0 {
+				first = &us[i]
+			}
+			n++
 		}
 	}
-	if len(masq) == 0 {
+	if n == 0 {
 		return
 	}
-	name, fix := "net.ipv4.ip_forward", "sysctl -w net.ipv4.ip_forward=1; to keep it: echo 'net.ipv4.ip_forward = 1' > /etc/sysctl.d/90-lvs.conf"
+	name, extra := "net.ipv4.ip_forward", ""
 	if six {
 		name = "net.ipv6.conf.all.forwarding"
-		fix = "sysctl -w net.ipv6.conf.all.forwarding=1; to keep it: echo 'net.ipv6.conf.all.forwarding = 1' > /etc/sysctl.d/90-lvs.conf" +
-			" (an interface that takes its default route from router advertisements then needs net.ipv6.conf.IFACE.accept_ra = 2)"
+		extra = " (an interface that takes its default route from router advertisements then needs net.ipv6.conf.IFACE.accept_ra = 2)"
 	}
+	fix := fmt.Sprintf("sysctl -w %s=1, and put the line '%s = 1' in /etc/sysctl.d/90-lvs.conf to keep it%s", name, name, extra)
 	more := ""
-	if n := len(masq) - 1; n > 0 {
-		more = fmt.Sprintf(" (and %d more masq reals)", n)
+	if n > 1 {
+		more = fmt.Sprintf(" (and %d more masq reals)", n-1)
 	}
-	u := masq[0]
-	warn(u.line, KindForwarding, fix,
+	warn(first.line, KindForwarding, fix,
 		"real %s is masq (NAT) but %s = 0%s: the replies the reals send back through the director are dropped",
-		u.hostPort(), name, more)
+		first.hostPort(), name, more)
 }
 
 // checkNeighbours: every on-link real needs a neighbour entry (for its
 // checks and its traffic); beyond gc_thresh3 the kernel refuses new ones, so
 // the rest never resolve and their checks time out.
-func checkNeighbours(us []use, h host, limit Fact[int], six bool, sys string, warn warnFunc) {
+func checkNeighbours(us []use, limit Fact[int], six bool, sys string, warn warnFunc) {
 	seen := map[netip.Addr]bool{}
 	var lines []int // line of each distinct on-link real, in order
 	for _, u := range us {
-		a := u.addr
-		if seen[a] || h.local(a) || !h.onLink(a) {
+		if u.place != onLink || seen[u.addr] {
 			continue
 		}
-		seen[a] = true
+		seen[u.addr] = true
 		lines = append(lines, u.line)
 	}
 	max, known := limit.V, limit.OK
@@ -265,8 +280,9 @@ func checkNeighbours(us []use, h host, limit Fact[int], six bool, sys string, wa
 	for t3 < 2*n {
 		t3 *= 2
 	}
-	fix := fmt.Sprintf("raise it%s: echo '%s = %d' and '%s.neigh.default.gc_thresh2 = %d' > /etc/sysctl.d/90-lvs.conf; sysctl --system",
-		where, name, t3, sys, t3/2)
+	t2 := sys + ".neigh.default.gc_thresh2"
+	fix := fmt.Sprintf("raise it%s: sysctl -w %s=%d %s=%d, and put the lines '%s = %d' and '%s = %d' in /etc/sysctl.d/90-lvs.conf to keep it",
+		where, name, t3, t2, t3/2, name, t3, t2, t3/2)
 	warn(lines[max], KindNeighbours, fix,
 		"%d distinct on-link %s real servers, more than the neighbour table holds (%s): about %d of them (from this line on) cannot be resolved and their checks time out",
 		n, famName(six), size, n-max)
@@ -274,27 +290,31 @@ func checkNeighbours(us []use, h host, limit Fact[int], six bool, sys string, wa
 
 // checkDR: direct routing only rewrites the destination MAC address, so a
 // gate real must be on a network the director is attached to.
-func checkDR(us []use, h host, warn warnFunc) {
-	seen := map[netip.Addr]bool{}
-	var off []use
+func checkDR(us []use, warn warnFunc) {
+	const fix = "give the director an address in the real's subnet on the interface of that network, or forward it with ipip (tunnel) or masq (NAT)"
+	// The first few are named, each address once; the rest are counted
+	// by line (a set of every address would cost more than the check).
+	shown := map[netip.Addr]bool{}
+	first, more := 0, 0
 	for _, u := range us {
-		a := u.addr
-		if u.fwd != "gate" || seen[a] || h.local(a) || h.onLink(a) {
+		if u.fwd != "gate" || u.place != offLink || shown[u.addr] {
 			continue
 		}
-		seen[a] = true
-		off = append(off, u)
-	}
-	const fix = "give the director an address in the real's subnet on the interface of that network, or forward it with ipip (tunnel) or masq (NAT)"
-	for i, u := range off {
-		if i == maxDROffLink {
+		if len(shown) < maxDROffLink {
+			shown[u.addr] = true
 			warn(u.line, KindDROffLink, fix,
-				"%d more gate (direct routing) reals from this line on are in no subnet of this director's interfaces", len(off)-i)
-			break
+				"real %s is gate (direct routing) but in no subnet of this director's interfaces: DR rewrites only the destination MAC address, so the real must share a network (layer 2) with the director",
+				u.hostPort())
+			continue
 		}
-		warn(u.line, KindDROffLink, fix,
-			"real %s is gate (direct routing) but in no subnet of this director's interfaces: DR only rewrites the destination MAC address, so the real must be on a network the director is attached to",
-			u.hostPort())
+		if more == 0 {
+			first = u.line
+		}
+		more++
+	}
+	if more > 0 {
+		warn(first, KindDROffLink, fix,
+			"%d more gate (direct routing) real lines from this line on are in no subnet of this director's interfaces", more)
 	}
 }
 

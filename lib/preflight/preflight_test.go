@@ -68,11 +68,11 @@ virtual6=[2001:db8::100]:80
 		{name: "a director that serves it", cfg: mixed},
 		{name: "nothing known, nothing warned", cfg: mixed, f: func(f *Facts) { *f = Facts{} }},
 		{name: "ip_vs not loaded", cfg: mixed, f: func(f *Facts) { f.IPVS = Known(false) },
-			want: []want{{KindIPVS, 1, []string{"IPVS is not loaded", "/proc/net/ip_vs"}, []string{"modprobe ip_vs", "/etc/modules-load.d/"}}}},
+			want: []want{{KindIPVS, 1, []string{"IPVS is not loaded", "/proc/net/ip_vs"}, []string{"modprobe ip_vs", "/etc/modules-load.d/ip_vs.conf"}}}},
 		{name: "ip_vs unknown", cfg: mixed, f: func(f *Facts) { f.IPVS = Fact[bool]{} }},
 		{name: "ip_forward off: one warning for the masq reals", cfg: mixed, f: func(f *Facts) { f.V4.Forwarding = Known(false) },
 			want: []want{{KindForwarding, 2, []string{"real 192.0.2.10:80 is masq (NAT)", "net.ipv4.ip_forward = 0", "(and 2 more masq reals)"},
-				[]string{"sysctl -w net.ipv4.ip_forward=1", "/etc/sysctl.d/"}}}},
+				[]string{"sysctl -w net.ipv4.ip_forward=1, and put the line 'net.ipv4.ip_forward = 1' in /etc/sysctl.d/90-lvs.conf"}}}},
 		{name: "IPv6 forwarding off", cfg: mixed, f: func(f *Facts) { f.V6.Forwarding = Known(false) },
 			want: []want{{KindForwarding, 8, []string{"real [2001:db8::10]:80 is masq", "net.ipv6.conf.all.forwarding = 0"},
 				[]string{"net.ipv6.conf.all.forwarding=1", "accept_ra = 2"}}}},
@@ -187,7 +187,8 @@ func TestCheckNeighbourTable(t *testing.T) {
 	// never resolve.
 	expect(t, Check(parse(t, manyReals(2000, false, "gate")), f), []want{{KindNeighbours, 1026,
 		[]string{"2000 distinct on-link IPv4 real servers", "net.ipv4.neigh.default.gc_thresh3 = 1024", "about 976 of them"},
-		[]string{"net.ipv4.neigh.default.gc_thresh3 = 4096", "net.ipv4.neigh.default.gc_thresh2 = 2048", "/etc/sysctl.d/"}}})
+		[]string{"sysctl -w net.ipv4.neigh.default.gc_thresh3=4096 net.ipv4.neigh.default.gc_thresh2=2048",
+			"'net.ipv4.neigh.default.gc_thresh3 = 4096' and 'net.ipv4.neigh.default.gc_thresh2 = 2048' in /etc/sysctl.d/90-lvs.conf"}}})
 
 	// exactly the limit fits; masq reals count as much as gate ones
 	expect(t, Check(parse(t, manyReals(1024, false, "masq")), f), nil)
@@ -234,7 +235,7 @@ func TestCheckDRCapped(t *testing.T) {
 		t.Fatalf("%d warnings:\n%s", len(ws), dump(ws))
 	}
 	last := ws[maxDROffLink]
-	if last.Line != maxDROffLink+2 || !strings.Contains(last.Msg, "5 more gate (direct routing) reals from this line on") {
+	if last.Line != maxDROffLink+2 || !strings.Contains(last.Msg, "5 more gate (direct routing) real lines from this line on") {
 		t.Errorf("last: %s", last)
 	}
 }
