@@ -24,6 +24,7 @@ import (
 	"github.com/ocf-lvs/ocf-lvs/lib/director"
 	"github.com/ocf-lvs/ocf-lvs/lib/engine"
 	"github.com/ocf-lvs/ocf-lvs/lib/ipvs"
+	"github.com/ocf-lvs/ocf-lvs/lib/preflight"
 )
 
 func init() {
@@ -146,6 +147,11 @@ func daemon(ctx context.Context, path string, cfg *config.Config, f runFlags, st
 	}
 	defer nl.Close()
 	nl.Timeout = f.timeout
+	facts := preflight.ReadFacts()
+	facts.IPVS = preflight.Known(true) // OpenNetlink just proved (or loaded) it
+	for _, w := range preflight.Check(cfg, facts) {
+		log.printf("%s", w)
+	}
 	statePath := runFile(f.state, path, ".state")
 	owned, err := readState(statePath)
 	if err != nil {
