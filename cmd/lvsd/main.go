@@ -24,6 +24,7 @@ func register(c subcommand) { subcommands[c.name] = c }
 
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: lvsd COMMAND [options] [FILE]")
+	fmt.Fprintln(w, "       lvsd [-d] [CONFIG] start|stop|restart|try-restart|reload|force-reload|status (as ldirectord)")
 	fmt.Fprintln(w, "\nLinux Virtual Server director: reads ldirectord.cf, keepalived.conf or")
 	fmt.Fprintln(w, "ocf-lvs TOML, health-checks real servers and programs kernel IPVS.")
 	fmt.Fprintln(w, "\ncommands:")
@@ -33,7 +34,7 @@ func usage(w io.Writer) {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		fmt.Fprintf(w, "  %-10s %s\n", n, subcommands[n].summary)
+		fmt.Fprintf(w, "  %-12s %s\n", n, subcommands[n].summary)
 	}
 	fmt.Fprintln(w, "\n`lvsd COMMAND --help` describes a command.")
 }
@@ -41,6 +42,11 @@ func usage(w io.Writer) {
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	// Under the name ldirectord, `lvsd [-d] CONFIG start`, and what
+	// `lvsd start` leaves running (ldirectord.go).
+	if code, done := ldirectordDispatch(os.Args[0], args, stdout, stderr); done {
+		return code
+	}
 	if len(args) == 0 {
 		usage(stderr)
 		return 2
