@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -44,7 +45,7 @@ func (d *daemonProc) logText() string {
 
 // startDaemon runs `lvsd run` on cf and returns once it is ready (the
 // first full pass done, told on LVSD_READY_FD).
-func startDaemon(t *testing.T, cf, state string) *daemonProc {
+func startDaemon(t *testing.T, cf, state string, env ...string) *daemonProc {
 	t.Helper()
 	self, err := os.Executable()
 	if err != nil {
@@ -57,7 +58,7 @@ func startDaemon(t *testing.T, cf, state string) *daemonProc {
 	d := &daemonProc{t: t, end: make(chan struct{})}
 	d.sock = state + ".sock"
 	d.cmd = exec.Command(self, "run", "--pidfile", "none", "--state", state, "--socket", d.sock, cf)
-	d.cmd.Env = append(os.Environ(), "LVSD_TEST_MAIN=1", "LVSD_READY_FD=3")
+	d.cmd.Env = append(append(os.Environ(), "LVSD_TEST_MAIN=1", "LVSD_READY_FD=3"), env...)
 	d.cmd.ExtraFiles = []*os.File{w}
 	d.cmd.Stdout, d.cmd.Stderr = d, d
 	if err := d.cmd.Start(); err != nil {
@@ -386,4 +387,59 @@ func TestDaemonKill9RestartAndDrift(t *testing.T) {
 	d2.waitLog("repair: ipvsadm -a -t "+svc+" -r 10.99.0.12:80", 5*time.Second)
 	d2.waitLog("repair: ipvsadm -e -t "+echo+" -r 10.99.0.11:9000 -m -w 1", 5*time.Second)
 	conn.ping(t, "after-repair")
+}
+
+// systemd's notify protocol, as a Type=notify unit with WatchdogSec sees
+// it: READY=1 after the first pass, WATCHDOG=1 from the engine's loop,
+// RELOADING=1 then READY=1 around a reload, STOPPING=1 on SIGTERM.
+func TestDaemonSystemdNotify(t *testing.T) {
+	l := newLab(t, "masq", 1)
+	sockPath := filepath.Join(l.dir, "notify.sock")
+	pc, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sockPath, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	var mu sync.Mutex
+	var got []string
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := pc.Read(buf)
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			got = append(got, strings.ReplaceAll(string(buf[:n]), "\n", " "))
+			mu.Unlock()
+		}
+	}()
+	seen := func(prefix string, n int) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		c := 0
+		for _, g := range got {
+			if strings.HasPrefix(g, prefix) {
+				c++
+			}
+		}
+		return c >= n
+	}
+	wait := func(what string, prefix string, n int) {
+		t.Helper()
+		if !netns.WaitFor(20*time.Second, func() bool { return seen(prefix, n) }) {
+			mu.Lock()
+			defer mu.Unlock()
+			t.Fatalf("no %s (%q x%d) in %q", what, prefix, n, got)
+		}
+	}
+	cf := l.daemonConfig("n.cf", []int{1}, nil, "")
+	d := startDaemon(t, cf, filepath.Join(l.dir, "n.state"), "NOTIFY_SOCKET="+sockPath, "WATCHDOG_USEC=900000")
+	wait("READY", "READY=1 MAINPID=", 1)
+	wait("watchdog pings", "WATCHDOG=1", 3)
+	d.signal(syscall.SIGHUP)
+	wait("RELOADING", "RELOADING=1 MONOTONIC_USEC=", 1)
+	wait("READY after the reload", "READY=1", 2)
+	d.stop()
+	wait("STOPPING", "STOPPING=1", 1)
 }

@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"time"
 
+	sdaemon "github.com/coreos/go-systemd/v22/daemon"
+
 	"github.com/ocf-lvs/ocf-lvs/lib/check"
 	"github.com/ocf-lvs/ocf-lvs/lib/config"
 	"github.com/ocf-lvs/ocf-lvs/lib/director"
@@ -165,9 +167,15 @@ func daemon(ctx context.Context, path string, cfg *config.Config, f runFlags, st
 		}
 		defer os.Remove(pidPath)
 	}
+	// systemd: Type=notify with a watchdog fed by the engine's own loop
+	watchdog, _ := sdaemon.SdWatchdogEnabled(false)
+	var beat func()
+	if watchdog > 0 {
+		beat = func() { sdaemon.SdNotify(false, sdaemon.SdNotifyWatchdog) }
+	}
 	eng := engine.New(cfg, engine.Options{
 		Kernel: nl, Owned: owned, DrainTimeout: f.drain, Resync: f.resync, MaxConcurrent: f.maxc,
-		Lookup: reverseName, Report: log.report,
+		Lookup: reverseName, Report: log.report, Heartbeat: beat, HeartbeatEvery: watchdog / 3,
 		SaveOwned: func(k []ipvs.Key) error {
 			if err := os.MkdirAll(filepath.Dir(statePath), 0o755); err != nil {
 				return err
@@ -184,8 +192,11 @@ func daemon(ctx context.Context, path string, cfg *config.Config, f runFlags, st
 		select {
 		case <-eng.Ready():
 			notifyReady()
+			sdaemon.SdNotify(false, fmt.Sprintf("READY=1\nMAINPID=%d\nSTATUS=directing %s", os.Getpid(), path))
 		case <-ctx.Done():
 		}
+		<-ctx.Done()
+		sdaemon.SdNotify(false, sdaemon.SdNotifyStopping)
 	}()
 	if f.stats > 0 {
 		go printStats(ctx, eng, f.stats, stderr)
@@ -204,9 +215,11 @@ func daemon(ctx context.Context, path string, cfg *config.Config, f runFlags, st
 			log.printf("lvsd run: reload of %s (%s) refused: the running configuration is kept", path, why)
 			return errs
 		}
+		sdaemon.SdNotify(false, "RELOADING=1\n"+sdaemon.SdNotifyMonotonicUsec())
 		if err := eng.Reload(ctx, next); err != nil {
 			log.printf("lvsd run: reload: %v", err)
 		}
+		sdaemon.SdNotify(false, sdaemon.SdNotifyReady)
 		cfg, sum = next, d
 		return nil
 	}

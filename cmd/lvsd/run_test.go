@@ -62,7 +62,7 @@ virtual=192.0.2.11:80
 	p := filepath.Join(t.TempDir(), "l.cf")
 	os.WriteFile(p, []byte(cf), 0o644)
 	var out, errb bytes.Buffer
-	if rc := run([]string{"run", "--dry-run", "--for", "1500ms", p}, &out, &errb); rc != 0 {
+	if rc := run([]string{"run", "--dry-run", "--for", "3s", p}, &out, &errb); rc != 0 {
 		t.Fatalf("rc %d: %s", rc, errb.String())
 	}
 	o := out.String()

@@ -50,6 +50,11 @@ type Options struct {
 	Command func(line string)
 	// Report receives every event, in order, from the engine's goroutine.
 	Report func(Report)
+	// Heartbeat, when set, is called from the engine's own loop every
+	// HeartbeatEvery: a systemd watchdog fed from there restarts a stuck
+	// loop, not just a dead process.
+	Heartbeat      func()
+	HeartbeatEvery time.Duration
 }
 
 // Kind of a Report.
@@ -237,8 +242,17 @@ func (e *Engine) loop(ctx context.Context) error {
 	defer tick.Stop()
 	retry := time.NewTimer(time.Hour)
 	retry.Stop()
+	var beat <-chan time.Time
+	if e.opt.Heartbeat != nil && e.opt.HeartbeatEvery > 0 {
+		t := time.NewTicker(e.opt.HeartbeatEvery)
+		defer t.Stop()
+		beat = t.C
+		e.opt.Heartbeat()
+	}
 	for {
 		select {
+		case <-beat:
+			e.opt.Heartbeat()
 		case <-ctx.Done():
 			e.stop()
 			return nil
