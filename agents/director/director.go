@@ -161,6 +161,9 @@ func start(c *ocf.Context) error {
 	if err != nil {
 		return err
 	}
+	if other := otherDirector(path, readPid, cmdlineOf); other != "" {
+		return ocf.Errorf(ocf.ErrGeneric, "%s", other)
+	}
 	removeStale(f)
 	t := timeoutOr(c, defStart)
 	return launch(c, path, cfg.Global.LogFile, f, time.Now().Add(t-margin(t)))

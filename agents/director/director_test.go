@@ -537,3 +537,30 @@ func (w *failingWriter) Write(p []byte) (int, error) {
 	w.after--
 	return w.buf.Write(p)
 }
+
+func TestOtherDirector(t *testing.T) {
+	pids := map[string]int{}
+	cmds := map[int]string{}
+	rp := func(p string) int { return pids[p] }
+	cl := func(pid int) string { return cmds[pid] }
+	if s := otherDirector("/etc/ha.d/ldirectord.cf", rp, cl); s != "" {
+		t.Errorf("none running: %q", s)
+	}
+	pids["/var/run/ldirectord.ldirectord.cf.pid"] = 42
+	cmds[42] = "/usr/bin/perl\x00-w\x00/usr/sbin/ldirectord\x00start"
+	if s := otherDirector("/etc/ha.d/ldirectord.cf", rp, cl); !strings.HasPrefix(s, "ldirectord pid 42 already runs for ldirectord.cf outside this resource (/var/run/ldirectord.ldirectord.cf.pid)") {
+		t.Errorf("ldirectord: %q", s)
+	}
+	cmds[42] = "sleep\x0030" // the pid was reused
+	if s := otherDirector("/etc/ha.d/ldirectord.cf", rp, cl); s != "" {
+		t.Errorf("reused pid: %q", s)
+	}
+	pids["/run/lvsd/ldirectord.cf.pid"] = 43
+	cmds[43] = "/usr/sbin/lvsd\x00run\x00/etc/ha.d/ldirectord.cf"
+	if s := otherDirector("/etc/ha.d/ldirectord.cf", rp, cl); !strings.HasPrefix(s, "lvsd pid 43") {
+		t.Errorf("lvsd: %q", s)
+	}
+	if s := otherDirector("/etc/ha.d/other.cf", rp, cl); s != "" {
+		t.Errorf("another file: %q", s)
+	}
+}

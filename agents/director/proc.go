@@ -286,3 +286,38 @@ func detached(cmd *exec.Cmd) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	cmd.Dir = "/"
 }
+
+// otherDirector names a director already running for the file outside
+// this resource — an lvsd started by hand or by its systemd unit
+// (/run/lvsd/NAME.pid), or the ldirectord being replaced
+// (/var/run/ldirectord.NAME.pid) — "" when there is none. Two directors
+// on one table undo each other's writes.
+func otherDirector(cfg string, readPid func(string) int, cmdline func(int) string) string {
+	name := filepath.Base(cfg)
+	for _, c := range []struct{ pidfile, prog string }{
+		{"/run/lvsd/" + name + ".pid", "lvsd"},
+		{"/run/ldirectord." + name + ".pid", "ldirectord"},
+		{"/var/run/ldirectord." + name + ".pid", "ldirectord"},
+	} {
+		pid := readPid(c.pidfile)
+		if pid <= 0 {
+			continue
+		}
+		args := strings.Split(cmdline(pid), "\x00")
+		for _, a := range args {
+			if filepath.Base(a) == c.prog {
+				return fmt.Sprintf("%s pid %d already runs for %s outside this resource (%s): stop it and disable its service first", c.prog, pid, name, c.pidfile)
+			}
+		}
+	}
+	return ""
+}
+
+// cmdlineOf is /proc/PID/cmdline of a live process ("" otherwise).
+func cmdlineOf(pid int) string {
+	if !alive(pid) {
+		return ""
+	}
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	return strings.TrimRight(string(b), "\x00")
+}
