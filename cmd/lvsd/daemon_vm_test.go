@@ -374,6 +374,16 @@ func TestDaemonKill9RestartAndDrift(t *testing.T) {
 	} else if len(st.Virtuals) != 2 || st.Up != 4 || st.Counts.Writes != 0 || !st.Virtuals[0].Reals[0].InKernel {
 		t.Errorf("status: %s", ans)
 	}
+	// SIGUSR1: the same JSON in a file next to the state file
+	dump := filepath.Join(filepath.Dir(state), "k.cf.status.json")
+	d2.signal(syscall.SIGUSR1)
+	if !netns.WaitFor(10*time.Second, func() bool {
+		var st2 statusJSON
+		b, err := os.ReadFile(dump)
+		return err == nil && json.Unmarshal(b, &st2) == nil && st2.Up == 4
+	}) {
+		t.Errorf("no status dump in %s after SIGUSR1:\n%s", dump, d2.logText())
+	}
 	ld.stop()
 	if _, fails, errs, _ := ld.snapshot(); len(fails) > 0 {
 		t.Errorf("%d requests failed across kill -9 and restart: %v", len(fails), errs)

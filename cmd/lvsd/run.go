@@ -186,6 +186,10 @@ func daemon(ctx context.Context, path string, cfg *config.Config, f runFlags, st
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	usr1 := make(chan os.Signal, 1)
+	signal.Notify(usr1, syscall.SIGUSR1)
+	defer signal.Stop(usr1)
+	dumpPath := filepath.Join(filepath.Dir(statePath), instanceName(path)+".status.json")
 	done := make(chan error, 1)
 	go func() { done <- eng.Run(ctx) }()
 	go func() {
@@ -251,6 +255,18 @@ func daemon(ctx context.Context, path string, cfg *config.Config, f runFlags, st
 			return 0
 		case <-hup:
 			go reload("SIGHUP")
+		case <-usr1:
+			// keepalived users' habit: kill -USR1, then read the dump
+			go func() {
+				mu.Lock()
+				d := sum
+				mu.Unlock()
+				if err := dumpStatus(ctx, eng, d, dumpPath); err != nil {
+					log.printf("lvsd run: status dump: %v", err)
+				} else {
+					log.printf("status written to %s (SIGUSR1)", dumpPath)
+				}
+			}()
 		case _, ok := <-changed:
 			if !ok {
 				changed = nil

@@ -181,3 +181,32 @@ func statusView(st engine.Status, digest string) statusJSON {
 	}
 	return out
 }
+
+// dumpStatus writes the status JSON to path atomically (a reader never
+// sees half a file), mode 0600.
+func dumpStatus(ctx context.Context, eng *engine.Engine, digest, path string) error {
+	st, err := eng.Status(ctx)
+	if err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(statusView(st, digest), "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".lvsd-status-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(append(b, '\n')); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
