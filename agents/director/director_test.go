@@ -301,7 +301,8 @@ func TestLogTarget(t *testing.T) {
 }
 
 func TestChildEnv(t *testing.T) {
-	got := childEnv([]string{"PATH=/bin", "LVSD_READY_FD=9", "NOTIFY_SOCKET=/run/systemd/notify", "HA_RSCTMP=/x"})
+	got := childEnv([]string{"PATH=/bin", "LVSD_READY_FD=9", "NOTIFY_SOCKET=/run/systemd/notify", "HA_RSCTMP=/x",
+		"WATCHDOG_USEC=30000000", "WATCHDOG_PID=1", "LISTEN_FDS=1", "LISTEN_PID=1"})
 	if strings.Join(got, " ") != "PATH=/bin HA_RSCTMP=/x LVSD_READY_FD=3" {
 		t.Errorf("%q", got)
 	}

@@ -268,11 +268,15 @@ func tailFrom(path string, offset int64) []string {
 }
 
 // childEnv is the agent's environment for lvsd, with the ready descriptor
-// and without a service manager's notify socket (not lvsd's to use).
+// and without what systemd gave the service the agent runs under (lvsd
+// speaks sd_notify when NOTIFY_SOCKET is set: that socket, the watchdog
+// and passed sockets are Pacemaker's, not lvsd's).
 func childEnv(environ []string) []string {
 	out := make([]string, 0, len(environ)+1)
 	for _, kv := range environ {
-		if strings.HasPrefix(kv, "LVSD_READY_FD=") || strings.HasPrefix(kv, "NOTIFY_SOCKET=") {
+		k, _, _ := strings.Cut(kv, "=")
+		switch k {
+		case "LVSD_READY_FD", "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES":
 			continue
 		}
 		out = append(out, kv)
