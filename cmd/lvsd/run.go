@@ -190,21 +190,6 @@ func daemon(ctx context.Context, path string, cfg *config.Config, f runFlags, st
 	signal.Notify(usr1, syscall.SIGUSR1)
 	defer signal.Stop(usr1)
 	dumpPath := filepath.Join(filepath.Dir(statePath), instanceName(path)+".status.json")
-	done := make(chan error, 1)
-	go func() { done <- eng.Run(ctx) }()
-	go func() {
-		select {
-		case <-eng.Ready():
-			notifyReady()
-			sdaemon.SdNotify(false, fmt.Sprintf("READY=1\nMAINPID=%d\nSTATUS=directing %s", os.Getpid(), path))
-		case <-ctx.Done():
-		}
-		<-ctx.Done()
-		sdaemon.SdNotify(false, sdaemon.SdNotifyStopping)
-	}()
-	if f.stats > 0 {
-		go printStats(ctx, eng, f.stats, stderr)
-	}
 	var mu sync.Mutex // reloads come from signals, the file watch and the socket
 	sum := digestString(path)
 	reload := func(why string) []string {
@@ -238,6 +223,21 @@ func daemon(ctx context.Context, path string, cfg *config.Config, f runFlags, st
 		c := &control{eng: eng, reload: func() []string { return reload("lvsd reload") },
 			digest: func() string { mu.Lock(); defer mu.Unlock(); return sum }}
 		go c.serve(ctx, ln)
+	}
+	done := make(chan error, 1)
+	go func() { done <- eng.Run(ctx) }()
+	go func() {
+		select {
+		case <-eng.Ready():
+			notifyReady()
+			sdaemon.SdNotify(false, fmt.Sprintf("READY=1\nMAINPID=%d\nSTATUS=directing %s", os.Getpid(), path))
+		case <-ctx.Done():
+		}
+		<-ctx.Done()
+		sdaemon.SdNotify(false, sdaemon.SdNotifyStopping)
+	}()
+	if f.stats > 0 {
+		go printStats(ctx, eng, f.stats, stderr)
 	}
 	var changed <-chan struct{}
 	if cfg.Global.AutoReload {

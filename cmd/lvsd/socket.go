@@ -154,6 +154,7 @@ type realJSON struct {
 	Why      string `json:"why"`
 	Forward  string `json:"forward"`
 	Weight   int    `json:"weight"`
+	InTable  bool   `json:"in_table"` // in the desired table (false: left out, see why)
 	InKernel bool   `json:"in_kernel"`
 	KWeight  int    `json:"kernel_weight"`
 	Active   int    `json:"active_connections"`
@@ -170,7 +171,7 @@ func statusView(st engine.Status, digest string) statusJSON {
 		vj := virtualJSON{Virtual: v.Virtual.Key(), Line: v.Virtual.Line, Service: v.Key.String(), Up: v.Up, UpWeight: v.UpWeight,
 			Fallback: v.Fallback, Quorum: v.Quorum, Reals: []realJSON{}}
 		for _, r := range v.Reals {
-			vj.Reals = append(vj.Reals, realJSON{Real: r.Dest.Key().String(), Role: r.Note.Role.String(), Health: r.Note.Status.String(),
+			vj.Reals = append(vj.Reals, realJSON{Real: r.Dest.Key().String(), InTable: true, Role: r.Note.Role.String(), Health: r.Note.Status.String(),
 				Why: r.Note.Why, Forward: ipvs.FwdName(r.Dest.Fwd), Weight: r.Dest.Weight, InKernel: r.InKernel, KWeight: r.Kernel.Weight,
 				Active: r.Kernel.Active, Inactive: r.Kernel.Inactive})
 		}
