@@ -477,6 +477,13 @@ func TestIsOurs(t *testing.T) {
 		if err := p.Start(); err != nil {
 			t.Fatal(err)
 		}
+		// wait for the exec: until then the child's cmdline is the test binary's
+		for i := 0; i < 500; i++ {
+			if b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p.Process.Pid)); strings.Contains(string(b), "sleep 30") {
+				break
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
 		if got := isOurs(p.Process.Pid, pidfile); got != c.want {
 			b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p.Process.Pid))
 			t.Errorf("%q (cmdline %q): %v", c.args, b, got)
