@@ -47,6 +47,8 @@ func ldirectordStatus(t *testing.T, bin, file string) (int, string) {
 func TestLdirectordAgrees(t *testing.T) {
 	bin := testenv.Command(t, "ldirectord")
 	valid, _ := filepath.Glob(filepath.Join(testdata, "ldirectord", "*.cf"))
+	warned, _ := filepath.Glob(filepath.Join(testdata, "warnings", "*.cf"))
+	valid = append(valid, warned...) // accepted by both, lvsd with a warning
 	invalid, _ := filepath.Glob(filepath.Join(testdata, "errors", "*.cf"))
 	for _, f := range valid {
 		f := f
@@ -101,5 +103,40 @@ func TestKeepalivedAgrees(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+var reKeepalivedSays = regexp.MustCompile(`(?m)^! keepalived -t: (.+)$`)
+
+// TestKeepalivedSays: where lvsd warns of or rejects what keepalived itself
+// reports, keepalived -t prints the message the file names as
+// `! keepalived -t: text` (lvsd follows keepalived's behaviour there).
+func TestKeepalivedSays(t *testing.T) {
+	bin := testenv.Command(t, "keepalived")
+	var files []string
+	for _, dir := range []string{"errors", "warnings"} {
+		f, _ := filepath.Glob(filepath.Join(testdata, dir, "ka-*.conf"))
+		files = append(files, f...)
+	}
+	n := 0
+	for _, f := range files {
+		data, _ := os.ReadFile(f)
+		says := reKeepalivedSays.FindAllSubmatch(data, -1)
+		if len(says) == 0 {
+			continue
+		}
+		n++
+		t.Run(rel(f), func(t *testing.T) {
+			abs, _ := filepath.Abs(f)
+			out, _ := exec.Command(bin, "-t", "-l", "-D", "-f", abs).CombinedOutput()
+			for _, m := range says {
+				if !bytes.Contains(out, m[1]) {
+					t.Errorf("keepalived -t %s does not say %q:\n%s", rel(f), m[1], out)
+				}
+			}
+		})
+	}
+	if n == 0 {
+		t.Fatal("no file names what keepalived -t says")
 	}
 }

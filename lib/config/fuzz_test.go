@@ -58,12 +58,14 @@ func fuzzOne(t *testing.T, name string, data []byte) {
 func FuzzLdirectord(f *testing.F) {
 	addSeeds(f, "ldirectord/*.cf")
 	addSeeds(f, "errors/*.cf")
+	addSeeds(f, "warnings/*.cf")
 	f.Fuzz(func(t *testing.T, data []byte) { fuzzOne(t, "fuzz.cf", data) })
 }
 
 func FuzzKeepalived(f *testing.F) {
 	addSeeds(f, "keepalived/*.conf")
 	addSeeds(f, "errors/ka-*.conf")
+	addSeeds(f, "warnings/ka-*.conf")
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if Detect("keepalived.conf", data) != "keepalived" {
 			data = append([]byte("global_defs {\n}\n"), data...)
@@ -75,5 +77,6 @@ func FuzzKeepalived(f *testing.F) {
 func FuzzTOML(f *testing.F) {
 	addSeeds(f, "toml/*.toml")
 	addSeeds(f, "errors/toml-*.toml")
+	addSeeds(f, "warnings/toml-*.toml")
 	f.Fuzz(func(t *testing.T, data []byte) { fuzzOne(t, "fuzz.toml", data) })
 }

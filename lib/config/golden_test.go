@@ -212,3 +212,43 @@ func TestErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestWarnings: each file in testdata/config/warnings is accepted with
+// exactly the warnings it names as `# expect: LINE: text`.
+func TestWarnings(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join(testdata, "warnings", "*"))
+	if len(files) == 0 {
+		t.Fatal("no warning test files")
+	}
+	for _, p := range files {
+		t.Run(rel(p), func(t *testing.T) {
+			data, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			exp := reExpect.FindAllStringSubmatch(string(data), -1)
+			if len(exp) == 0 {
+				t.Fatal("file names no `# expect: LINE: text`")
+			}
+			c, err := LoadWith(p, testOptions())
+			if err != nil {
+				t.Fatalf("want warnings only, got errors:\n%v", err)
+			}
+			for _, e := range exp {
+				line, _ := strconv.Atoi(e[1])
+				found := false
+				for _, d := range c.Warnings {
+					if d.Line == line && strings.Contains(d.Msg, e[2]) && d.File == p {
+						found = true
+					}
+				}
+				if !found {
+					t.Errorf("no warning %s:%d: %q; got:\n%v", rel(p), line, e[2], Errors(c.Warnings))
+				}
+			}
+			if len(c.Warnings) != len(exp) {
+				t.Errorf("got %d warnings, want %d:\n%v", len(c.Warnings), len(exp), Errors(c.Warnings))
+			}
+		})
+	}
+}

@@ -343,6 +343,7 @@ type kaImport struct {
 	vsSeen  map[string]*Virtual
 	scripts map[string]*TrackScript
 	version int
+	re      patterns // regex patterns compiled so far
 	// the check shared by the reals without a checker of one virtual_server
 	onCheck   *Check
 	onCheckVS *Virtual
@@ -904,8 +905,9 @@ func (im *kaImport) virtualServer(b *kaStmt) {
 		case "lb_algo", "lvs_sched":
 			if im.want(s, 1) {
 				v.Scheduler = s.args[0]
-				if strings.TrimLeft(v.Scheduler, "abcdefghijklmnopqrstuvwxyz") != "" {
-					im.r.errorf(s.file, s.line, "invalid scheduler %q", v.Scheduler)
+				if msg := schedulerProblem(v.Scheduler); msg != "" {
+					// keepalived ignores it ("Invalid lvs_scheduler") and uses wlc
+					im.r.errorf(s.file, s.line, "%s: %s", s.key, msg)
 				}
 			}
 		case "lb_kind", "lvs_method":
@@ -969,6 +971,22 @@ func (im *kaImport) virtualServer(b *kaStmt) {
 	if !protoSet && v.Protocol != "fwm" {
 		v.Protocol = "udp"
 		im.r.warnf(b.file, b.line, "virtual_server without protocol: UDP, as keepalived defaults to (write protocol TCP if that is what you meant)")
+	}
+	name := strings.Join(b.args, " ")
+	if len(reals) == 0 {
+		also := ""
+		if sorry != nil {
+			also = " (nor is its sorry_server)"
+		}
+		im.r.warnf(b.file, b.line, "virtual_server %s has no real_server: not created%s, as keepalived does "+
+			"(\"has no real servers - ignoring\") (fix: add real_server blocks to it, or remove it)", name, also)
+		return
+	}
+	if zeroPortProblem(v) {
+		im.r.warnf(b.file, b.line, "virtual_server %s: port 0 (every port) is only valid for a persistent service: "+
+			"persistence_timeout 360 set, as keepalived does (\"zero port only valid for persistent services\") "+
+			"(fix: virtual_server %s PORT, or persistence_timeout N to balance every port)", name, v.Addr)
+		v.Persistent = 360 * time.Second
 	}
 	v.Quiescent = v.InhibitOnFailure
 	v.CleanStop = true
@@ -1267,6 +1285,9 @@ func (im *kaImport) url(b *kaStmt, c *Check) {
 		case "digest":
 			if im.want(s, 1) {
 				c.Digest = strings.ToLower(s.args[0])
+				if !validDigest(c.Digest) {
+					im.r.errorf(s.file, s.line, digestFix, s.args[0])
+				}
 			}
 		case "virtualhost":
 			if im.want(s, 1) {
@@ -1274,6 +1295,10 @@ func (im *kaImport) url(b *kaStmt, c *Check) {
 			}
 		case "regex":
 			c.Receive = strings.Join(s.args, " ")
+			var msg string
+			if c.ReceiveRE, msg = im.re.compile("regex", c.Receive); msg != "" {
+				im.r.errorf(s.file, s.line, "%s", msg)
+			}
 		case "regex_no_match", "regex_options", "regex_stack", "regex_min_offset", "regex_max_offset":
 			im.r.errorf(s.file, s.line, "%s is not supported (regex must match)", s.key)
 		default:

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestKeepalivedIncludes(t *testing.T) {
@@ -107,5 +108,38 @@ func TestKeepalivedNoCheckerWarnedOnce(t *testing.T) {
 	want := "k.conf:3: real_server 198.51.100.1:80 and 5 more real_servers (in 2 virtual_servers, the last at line 21) have no checker: always up (checktype on)"
 	if len(got) != 1 || got[0] != want {
 		t.Fatalf("got %q, want [%q]", got, want)
+	}
+}
+
+// What keepalived does with the files of testdata/config/warnings: a
+// virtual_server without a port becomes persistent (360 s), one without
+// real_server is not created.
+func TestKeepalivedZeroPortAndEmpty(t *testing.T) {
+	c := loadTest(t, filepath.Join(testdata, "warnings", "ka-zero-port.conf"))
+	if len(c.Virtuals) != 2 || c.Virtuals[0].Port != 0 || c.Virtuals[0].Persistent != 360*time.Second ||
+		c.Virtuals[1].Persistent != 60*time.Second {
+		t.Fatalf("zero port: %+v", c.Virtuals)
+	}
+	c = loadTest(t, filepath.Join(testdata, "warnings", "ka-empty-virtual.conf"))
+	if len(c.Virtuals) != 1 || c.Virtuals[0].Addr.String() != "192.168.1.3" {
+		t.Fatalf("empty virtual_servers are not created: %+v", c.Virtuals)
+	}
+}
+
+// Receive patterns are compiled once per file: reals with the same
+// pattern share it, and a reload compiles again (no state kept).
+func TestReceiveCompiledOnce(t *testing.T) {
+	c, err := parseLD(t, "virtual=10.0.0.1:80\n\treal=10.0.0.2:80 gate 1 \"/a\", \"ok$\"\n\treal=10.0.0.3:80 gate 1 \"/b\", \"ok$\"\n\treceive=\"ok$\"\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := c.Virtuals[0]
+	re := v.Check.ReceiveRE
+	if re == nil || re.String() != "ok$" || v.Reals[0].ReceiveRE != re || v.Reals[1].ReceiveRE != re {
+		t.Fatalf("patterns: %v %v %v", re, v.Reals[0].ReceiveRE, v.Reals[1].ReceiveRE)
+	}
+	c2, _ := parseLD(t, "virtual=10.0.0.1:80\n\treal=10.0.0.2:80 gate\n")
+	if c2.Virtuals[0].Check.ReceiveRE != nil {
+		t.Fatal("no receive: no pattern")
 	}
 }

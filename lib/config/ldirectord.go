@@ -35,6 +35,7 @@ type ldVirtual struct {
 	fallbackSet, emailSet, emailFreqSet bool
 	emailStatusSet, smtpSet, fbCmdSet   bool
 	persistentLine, netmaskLine         int
+	serviceLine                         int
 	reals                               []lineVal
 	addrRaw, portRaw                    string
 	addrOK                              bool // addrRaw/portRaw parsed
@@ -57,7 +58,8 @@ type ldParser struct {
 	fallback, fallback6            *lineVal
 	virtuals                       []*ldVirtual
 	seen                           map[string]int
-	trailing                       bool // the current line ends in blanks
+	trailing                       bool     // the current line ends in blanks
+	re                             patterns // receive patterns compiled so far
 }
 
 func parseLdirectord(name string, data []byte, o Options) (*Config, error) {
@@ -518,6 +520,10 @@ func (p *ldParser) virtualLine(lv *ldVirtual, n int, s string) {
 			p.d.errorf(n, "invalid receive string (empty)")
 		}
 		c.Receive = r
+		var msg string
+		if c.ReceiveRE, msg = p.re.compile("receive", r); msg != "" {
+			p.d.errorf(n, "%s", msg)
+		}
 	case "checktype":
 		p.checkType(n, c, val)
 	case "checkcommand":
@@ -572,8 +578,8 @@ func (p *ldParser) virtualLine(lv *ldVirtual, n int, s string) {
 	case "load":
 		p.d.warnf(n, "load is not used by ldirectord nor by lvsd; ignored")
 	case "scheduler":
-		if val == "" || strings.TrimLeft(val, "abcdefghijklmnopqrstuvwxyz") != "" {
-			p.d.errorf(n, "invalid scheduler %q, should be only lowercase letters (a-z)", val)
+		if msg := schedulerProblem(val); msg != "" {
+			p.d.errorf(n, "%s", msg)
 		}
 		v.Scheduler = val
 	case "persistent":
@@ -615,7 +621,7 @@ func (p *ldParser) virtualLine(lv *ldVirtual, n int, s string) {
 			return
 		}
 		c.Service = val
-		lv.serviceSet = true
+		lv.serviceSet, lv.serviceLine = true, n
 	case "httpmethod":
 		m := strings.ToUpper(val)
 		if m != "GET" && m != "HEAD" {
@@ -850,6 +856,11 @@ func (p *ldParser) finishVirtual(lv *ldVirtual) {
 		if !lv.serviceSet {
 			v.Check.Service = ServiceForPort(port)
 		}
+		if ok && zeroPortProblem(v) {
+			p.d.errorf(v.Line, "virtual=%s:%s: port 0 (every port) is only valid for a persistent service; ipvsadm refuses it "+
+				"(\"Zero port specified for non-persistent service\") (fix: give the port, virtual=%s:80, or persistent=N "+
+				"to balance every port)", lv.addrRaw, lv.portRaw, lv.addrRaw)
+		}
 	}
 	if v.Check.Service == "ftp" && !lv.ftpLogin {
 		v.Check.Login = "anonymous" // ldirectord's default; passwd defaults to ldirectord@<hostname> in the checker
@@ -893,6 +904,20 @@ func (p *ldParser) finishVirtual(lv *ldVirtual) {
 		v.Fallback = &f
 		v.FallbackFromGlobal = true
 	}
+	if emptyVirtual(v) {
+		p.d.warnf(v.Line, "%s", emptyVirtualMsg(v.Key(), "add real= lines (real=ADDR:PORT gate|masq|ipip) to it, or a fallback="))
+	}
+	what, line := "service dns (the default for its port)", v.Line
+	if lv.serviceSet {
+		what, line = "service=dns", lv.serviceLine
+	}
+	dnsProblems(v, what, `request="www.example.com" receive="192\.0\.2\.1"`, func(r *Real, msg string) {
+		if r != nil {
+			p.d.errorf(r.Line, "%s", msg)
+		} else {
+			p.d.errorf(line, "%s", msg)
+		}
+	})
 	if !lv.fbCmdSet {
 		v.FallbackCommand = g.FallbackCommand
 	}
@@ -1075,6 +1100,11 @@ func (p *ldParser) realFlags(n int, r *Real, s string) bool {
 			return false
 		}
 		r.Request, r.Receive, r.HasOverride = req, recv, true
+		var msg string
+		if r.ReceiveRE, msg = p.re.compile("receive", recv); msg != "" {
+			p.d.errorf(n, "%s", msg)
+			return false
+		}
 		s = strings.TrimSpace(rest2)
 	}
 	for s != "" {

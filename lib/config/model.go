@@ -5,6 +5,7 @@ package config
 
 import (
 	"net/netip"
+	"regexp"
 	"time"
 )
 
@@ -104,6 +105,9 @@ type Real struct {
 	Receive     string // per-real override, valid when HasOverride
 	HasOverride bool   // request/receive given on the real= line
 	Check       *Check // per-real check (keepalived real_server blocks); nil = the virtual's
+	// ReceiveRE is the override's Receive compiled when the file was read
+	// (nil when Receive is ""): lib/check matches with it, never compiling.
+	ReceiveRE *regexp.Regexp
 	// Quiescent overrides the virtual's Quiescent for this real (keepalived's
 	// per-real_server inhibit_on_failure); nil = the virtual's.
 	Quiescent *bool
@@ -140,6 +144,10 @@ type Check struct {
 	DNSType    string
 	DNSName    string
 	RetryDelay time.Duration // delay_before_retry
+	// ReceiveRE is Receive compiled when the file was read (nil when
+	// Receive is ""): a pattern that does not compile is a FILE:LINE
+	// error, and lib/check matches with this one, never compiling again.
+	ReceiveRE *regexp.Regexp
 }
 
 // StatusRange is an inclusive range of accepted HTTP status codes.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -308,7 +309,10 @@ func WriteJSON(w io.Writer, c *Config) error {
 	return e.Encode(jsonValue(reflect.ValueOf(c)))
 }
 
-var durationType = reflect.TypeOf(time.Duration(0))
+var (
+	durationType = reflect.TypeOf(time.Duration(0))
+	regexpType   = reflect.TypeOf((*regexp.Regexp)(nil))
+)
 
 // jsonValue mirrors v with time.Duration rendered by its String method.
 func jsonValue(v reflect.Value) any {
@@ -328,7 +332,8 @@ func jsonValue(v reflect.Value) any {
 	case reflect.Struct:
 		out := make(map[string]any, v.NumField())
 		for i := 0; i < v.NumField(); i++ {
-			if f := v.Type().Field(i); f.IsExported() {
+			// a compiled pattern is its string field, already there
+			if f := v.Type().Field(i); f.IsExported() && f.Type != regexpType {
 				out[f.Name] = jsonValue(v.Field(i))
 			}
 		}

@@ -288,6 +288,7 @@ type tomlReader struct {
 	d     diags
 	o     Options
 	lines tomlLines
+	re    patterns // receive patterns compiled so far
 }
 
 func parseTOML(name string, data []byte, o Options) (*Config, error) {
@@ -475,8 +476,8 @@ func (r *tomlReader) virtual(path string, tv *tomlVirtual, c *Config) *Virtual {
 		return nil
 	}
 	if tv.Scheduler != "" {
-		if strings.TrimLeft(tv.Scheduler, "abcdefghijklmnopqrstuvwxyz") != "" {
-			r.errorf(path+".scheduler", "invalid scheduler %q (lowercase letters only)", tv.Scheduler)
+		if msg := schedulerProblem(tv.Scheduler); msg != "" {
+			r.errorf(path+".scheduler", "%s", msg)
 		}
 		v.Scheduler = tv.Scheduler
 	}
@@ -557,6 +558,29 @@ func (r *tomlReader) virtual(path string, tv *tomlVirtual, c *Config) *Virtual {
 	if v.Fallback != nil && v.Fallback.Port == 0 {
 		v.Fallback.Port = v.Port
 	}
+	if zeroPortProblem(v) {
+		r.errorf(path+".address", "port 0 (every port) is only valid for a persistent service; ipvsadm "+
+			"refuses it (\"Zero port specified for non-persistent service\") (fix: give the port, address = \"%s\", "+
+			"or persistent = \"300s\" to balance every port)", netip.AddrPortFrom(v.Addr, 80))
+	}
+	if emptyVirtual(v) {
+		r.d.warnf(v.Line, "%s: %s", path, emptyVirtualMsg(v.Key(), "add [[virtual.real]] tables (address, forward) to it, or a fallback"))
+	}
+	what, at := "service dns (the default for its port)", path+".address"
+	if tv.Check != nil && tv.Check.Service != "" {
+		what, at = "service = \"dns\"", path+".check.service"
+	}
+	dnsProblems(v, what, `request = "www.example.com" and receive = '192\.0\.2\.1'`, func(rl *Real, msg string) {
+		if rl == nil {
+			r.errorf(at, "%s", msg)
+			return
+		}
+		for i, o := range v.Reals {
+			if o == rl {
+				r.errorf(fmt.Sprintf("%s.real[%d]", path, i), "%s", msg)
+			}
+		}
+	})
 	return v
 }
 
@@ -607,6 +631,10 @@ func (r *tomlReader) real(path string, tr *tomlReal, family int, proto string, f
 		r.errorf(path, "request and receive are overridden together")
 	} else if tr.Request != nil {
 		rl.Request, rl.Receive, rl.HasOverride = *tr.Request, *tr.Receive, true
+		var msg string
+		if rl.ReceiveRE, msg = r.re.compile("receive", rl.Receive); msg != "" {
+			r.errorf(path+".receive", "%s", msg)
+		}
 	}
 	rl.Quiescent = tr.Quiescent
 	if fallback && (tr.Check != nil || tr.Request != nil || tr.Quiescent != nil) {
@@ -657,6 +685,10 @@ func (r *tomlReader) check(path string, tc *tomlCheck, v *Virtual, g *Global, ba
 		c.Request = *tc.Request
 	}
 	c.Receive = tc.Receive
+	var msg string
+	if c.ReceiveRE, msg = r.re.compile("receive", c.Receive); msg != "" {
+		r.errorf(path+".receive", "%s", msg)
+	}
 	if tc.HTTPMethod != "" {
 		c.HTTPMethod = strings.ToUpper(tc.HTTPMethod)
 		if c.HTTPMethod != "GET" && c.HTTPMethod != "HEAD" {
@@ -672,6 +704,9 @@ func (r *tomlReader) check(path string, tc *tomlCheck, v *Virtual, g *Global, ba
 		c.Command = "/bin/true"
 	}
 	c.VerifyTLS, c.Digest, c.DNSType, c.DNSName = tc.VerifyTLS, tc.Digest, tc.DNSType, tc.DNSName
+	if c.Digest != "" && !validDigest(c.Digest) {
+		r.errorf(path+".digest", digestFix, c.Digest)
+	}
 	for _, s := range tc.StatusCodes {
 		m := reStatus.FindStringSubmatch(s)
 		if m == nil {
