@@ -255,13 +255,21 @@ func writePid(t *testing.T, cf string, pid int) string {
 	return p
 }
 
-// deadPid is a pid that is not a director: a sleep of ours.
+// notDirector is a pid that is not a director: a sleep of ours.
 func notDirector(t *testing.T) int {
 	cmd := exec.Command("sleep", "60")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	// Until the exec is complete the child's cmdline can still read as the
+	// test binary's, which alive() takes for a director (seen in the VM).
+	for i := 0; i < 1000; i++ {
+		if b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", cmd.Process.Pid)); strings.HasPrefix(filepath.Base(string(b)), "sleep\x00") {
+			break
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
 	return cmd.Process.Pid
 }
 

@@ -56,7 +56,7 @@ func checkDNS(ctx context.Context, s *Spec) (string, error) {
 	}
 	var re interface{ MatchString(string) bool }
 	if s.Receive != "" {
-		rx, err := receiveRE(s.Receive)
+		rx, err := s.receivePattern()
 		if err != nil {
 			return "", err
 		}

@@ -79,12 +79,12 @@ func SpecFor(v *config.Virtual, r *config.Real, c *config.Check) Spec {
 	if port == 0 {
 		port = ServicePorts[svc]
 	}
-	req, rcv := c.Request, c.Receive
+	req, rcv, rcvRE := c.Request, c.Receive, c.ReceiveRE
 	if r.HasOverride || r.Request != "" {
 		req = r.Request
 	}
 	if r.HasOverride || r.Receive != "" {
-		rcv = r.Receive
+		rcv, rcvRE = r.Receive, r.ReceiveRE
 	}
 	vip := v.Addr.String()
 	if v.Protocol == "fwm" {
@@ -101,7 +101,7 @@ func SpecFor(v *config.Virtual, r *config.Real, c *config.Check) Spec {
 	return Spec{
 		Type: typ, Service: svc, NegotiateEvery: c.NegotiateEvery, Protocol: v.Protocol,
 		Addr: r.Addr, Port: port, RealPort: rport, VIP: vip, VPort: v.Port,
-		Request: req, Receive: rcv, HTTPMethod: c.HTTPMethod, VirtualHost: c.VirtualHost,
+		Request: req, Receive: rcv, ReceiveRE: rcvRE, HTTPMethod: c.HTTPMethod, VirtualHost: c.VirtualHost,
 		Login: c.Login, Passwd: c.Passwd, Database: c.Database, Secret: c.Secret,
 		Command: c.Command, Shell: c.MiscPath,
 		CheckTimeout: c.CheckTimeout, NegotiateTimeout: c.NegotiateTimeout, Count: c.Count,

@@ -17,8 +17,10 @@ import (
 	"sync"
 )
 
-// receiveRE compiles a receive pattern once. ldirectord's are Perl regexes;
-// Go's RE2 accepts the common subset (no backreferences or lookaround).
+// receiveRE compiles a receive pattern once, for Specs not made by SpecFor
+// (whose pattern lib/config compiled when it read the file, rejecting what
+// RE2 does not accept: ldirectord's are Perl regexes, Go's RE2 takes the
+// common subset, no backreferences or lookaround).
 var reCache sync.Map
 
 func receiveRE(pat string) (*regexp.Regexp, error) {
@@ -131,7 +133,7 @@ func judgeHTTP(s *Spec, u string, code int, status string, body []byte) (string,
 		}
 	}
 	if s.Receive != "" {
-		re, err := receiveRE(s.Receive)
+		re, err := s.receivePattern()
 		if err != nil {
 			return "", err
 		}

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -45,6 +46,9 @@ type Spec struct {
 	StatusCodes             string // keepalived status_code ranges, "200-299,302"; "" = any 2xx
 	Digest                  string // keepalived HTTP_GET digest: md5 hex of the body
 	DNSType, DNSName        string // keepalived DNS_CHECK; ldirectord: A/PTR of Request
+	// ReceiveRE is Receive as compiled when the configuration was read
+	// (SpecFor passes the model's); nil only for a Spec built by hand.
+	ReceiveRE *regexp.Regexp
 }
 
 // Key identifies identical checks (dedupe).
@@ -56,7 +60,17 @@ func (s *Spec) Key() string {
 	if (c.Type != "external" && c.Type != "external-perl") || c.Shell {
 		c.VIP, c.VPort, c.RealPort = "", 0, 0
 	}
+	c.ReceiveRE = nil // Receive says it (and a pointer would print as an address)
 	return fmt.Sprintf("%+v", c)
+}
+
+// receivePattern is the compiled Receive: the configuration's when it is
+// this Receive's, else (a Spec built by hand) compiled once and cached.
+func (s *Spec) receivePattern() (*regexp.Regexp, error) {
+	if s.ReceiveRE != nil && s.ReceiveRE.String() == s.Receive {
+		return s.ReceiveRE, nil
+	}
+	return receiveRE(s.Receive)
 }
 
 // HostPort is the address checked, "ip:port" or "[v6]:port".

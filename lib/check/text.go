@@ -260,7 +260,7 @@ func checkSIP(ctx context.Context, s *Spec) (string, error) {
 // checkSimpleTCP sends request ("\n" written as a backslash-n means a
 // newline), half-closes, and is up when a line of the answer matches receive.
 func checkSimpleTCP(ctx context.Context, s *Spec) (string, error) {
-	re, err := receiveRE(s.Receive)
+	re, err := s.receivePattern()
 	if err != nil {
 		return "", err
 	}
