@@ -7,11 +7,29 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ocf-lvs/ocf-lvs/internal/vm"
 )
 
 func runLvsd(args ...string) (int, string, string) {
 	var out, errb bytes.Buffer
-	rc := run(args, &out, &errb)
+	if !vm.InVM() {
+		rc := run(args, &out, &errb)
+		return rc, out.String(), errb.String()
+	}
+	// In the VM, a process of its own, as lvsd is: the netlink library
+	// caches the IPVS family per process, and vm.ResetIPVS reloads ip_vs
+	// between tests.
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "LVSD_TEST_MAIN=1")
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	rc := 0
+	if err := cmd.Run(); err != nil {
+		rc = -1
+		if ee, ok := err.(*exec.ExitError); ok {
+			rc = ee.ExitCode()
+		}
+	}
 	return rc, out.String(), errb.String()
 }
 

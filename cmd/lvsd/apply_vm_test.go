@@ -32,8 +32,7 @@ func shell(t *testing.T, script string) string {
 // cleanTable empties the VM's IPVS table for this test (the VM is ours
 // alone; lvsd itself never flushes).
 func cleanTable(t *testing.T) {
-	vm.Require(t)
-	shell(t, "ipvsadm -C")
+	vm.ResetIPVS(t)
 	t.Cleanup(func() { exec.Command("ipvsadm", "-C").Run() })
 }
 

@@ -106,7 +106,8 @@ func waitTable(t *testing.T, what string, within time.Duration, cond func(string
 	t.Helper()
 	var got string
 	if !netns.WaitFor(within, func() bool { got = savedTable(t); return cond(got) }) {
-		t.Fatalf("%s: not within %s; ipvsadm -Sn:\n%s", what, within, got)
+		// -Ln shows the connection counts (a drain waits on ActiveConn)
+		t.Fatalf("%s: not within %s; ipvsadm -Sn:\n%s\nipvsadm -Ln:\n%s", what, within, got, shell(t, "ipvsadm -Ln"))
 	}
 	return got
 }
@@ -139,7 +140,7 @@ func (l *lab) startLoad(t *testing.T) *load {
 				ld.mu.Lock()
 				if err != nil {
 					ld.failures = append(ld.failures, time.Now())
-					ld.errs = append(ld.errs, err.Error())
+					ld.errs = append(ld.errs, time.Now().Format("15:04:05.000 ")+err.Error())
 				} else {
 					ld.ok++
 					ld.answered[body]++
@@ -245,9 +246,9 @@ func TestDaemonRealKilledUnderLoad(t *testing.T) {
 	waitTable(t, "real 2 back", 30*time.Second, func(s string) bool { return hasReal(s, svc, 2, 80) })
 	d.waitLog("up   tcp:"+svc+" real 10.99.0.12:80", 5*time.Second)
 	ld.stop()
-	_, fails2, _, answered := ld.snapshot()
+	_, fails2, errs2, answered := ld.snapshot()
 	if len(fails2) != len(fails) {
-		t.Errorf("%d requests failed after the real was taken out", len(fails2)-len(fails))
+		t.Errorf("%d requests failed after the real was taken out: %q", len(fails2)-len(fails), errs2[len(errs):])
 	}
 	if answered["r1"] == 0 || answered["r3"] == 0 {
 		t.Errorf("load not spread: %v", answered)

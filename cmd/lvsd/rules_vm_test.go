@@ -11,10 +11,12 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/ocf-lvs/ocf-lvs/internal/netns"
+	"github.com/ocf-lvs/ocf-lvs/internal/vm"
 )
 
 // Each ldirectord rule of `lvsd run`, watched in the kernel table
@@ -75,7 +77,7 @@ func (l *lab) startEcho(i int) {
 // left dead, waiting until each answers.
 func (l *lab) reset(t *testing.T) {
 	t.Helper()
-	shell(t, "ipvsadm -C")
+	vm.ResetIPVS(t)
 	for i := 1; i <= l.reals; i++ {
 		if l.httpdDead(i) {
 			l.startHTTPD(i)
@@ -469,6 +471,96 @@ func TestRules(t *testing.T) {
 		waitLines(t, out, time.Second, cf)
 		if n := strings.Count(d.logText(), "reloaded: "); n != 1 {
 			t.Errorf("%d reloads", n)
+		}
+	})
+
+	// callback without autoreload: ldirectord's check_cfgfile calls the
+	// callback on a change whatever autoreload says, and rereads the file
+	// only with autoreload=yes ("- ignore new configuration").
+	t.Run("callback_autoreload=no", func(t *testing.T) {
+		l.reset(t)
+		out := filepath.Join(t.TempDir(), "callback.log")
+		cb := script(t, t.TempDir(), "cb.sh", out)
+		global := []string{"quiescent=no", "autoreload=no", `callback="` + cb + `"`}
+		one := fmt.Sprintf("\nvirtual=%s:80\n\tchecktype=connect\n\treal=10.99.0.11:80 masq 2\n", labVIP)
+		cf := l.ruleConfig(t, "cbn.cf", global, one)
+		d := startDaemon(t, cf, filepath.Join(l.dir, "cbn.state"))
+		waitTable(t, "real 1 up", 30*time.Second, func(s string) bool { return ruleWeight(s, 80, 1) == 2 })
+		before := savedTable(t)
+		l.ruleConfig(t, "cbn.cf", global, ruleVirtual(80))
+		if !netns.WaitFor(10*time.Second, func() bool { return len(lines(out)) > 0 }) {
+			t.Errorf("callback not called on a change of the file with autoreload=no (ldirectord calls it); log:\n%s", d.logText())
+		} else if got := lines(out); len(got) != 1 || got[0] != cf {
+			t.Errorf("callback got %q, want %q", got, cf)
+		}
+		time.Sleep(2 * time.Second)
+		if s := savedTable(t); s != before || strings.Contains(d.logText(), "reloaded: ") {
+			t.Errorf("autoreload=no reloaded the changed file:\n%s\nlog:\n%s", s, d.logText())
+		}
+	})
+
+	// fallbackcommand runs are ordered: ldirectord's system_wrapper
+	// waits for each. A "start" still running when "stop" is decided must
+	// not finish after it: a sorry server that "start" brings up would be
+	// left running with the reals back.
+	t.Run("fallbackcommand_order", func(t *testing.T) {
+		l.reset(t)
+		out := filepath.Join(t.TempDir(), "fallback.log")
+		slow := filepath.Join(t.TempDir(), "slow.sh")
+		if err := os.WriteFile(slow, []byte("#!/bin/sh\n[ \"$1\" = start ] && sleep 1\necho \"$@\" >> "+out+"\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		cf := l.ruleConfig(t, "fo.cf", []string{"quiescent=no", `fallbackcommand="` + slow + `"`}, ruleVirtual(80))
+		d := startDaemon(t, cf, filepath.Join(l.dir, "fo.state"))
+		waitTable(t, "both up", 30*time.Second, func(s string) bool { return ruleWeight(s, 80, 1) == 2 && ruleWeight(s, 80, 2) == 3 })
+		d.waitLog("run: "+slow+" stop "+vip80+" tcp", 10*time.Second)
+		waitLines(t, out, 10*time.Second, "start "+vip80+" tcp", "stop "+vip80+" tcp")
+	})
+
+	// autoreload and callback follow the running configuration, as
+	// ldirectord's read_config resets them on every reload: turned on by
+	// a SIGHUP reload, the next change of the file is reloaded; turned
+	// off by a reload, the next change is not.
+	t.Run("autoreload_set_by_reload", func(t *testing.T) {
+		l.reset(t)
+		one := fmt.Sprintf("\nvirtual=%s:80\n\tchecktype=connect\n\treal=10.99.0.11:80 masq 2\n", labVIP)
+		cf := l.ruleConfig(t, "ars.cf", []string{"quiescent=no", "autoreload=no"}, one)
+		d := startDaemon(t, cf, filepath.Join(l.dir, "ars.state"))
+		waitTable(t, "real 1 up", 30*time.Second, func(s string) bool { return ruleWeight(s, 80, 1) == 2 })
+		l.ruleConfig(t, "ars.cf", []string{"quiescent=no", "autoreload=yes"}, ruleVirtual(80))
+		d.signal(syscall.SIGHUP)
+		waitTable(t, "SIGHUP: real 2 added", 20*time.Second, func(s string) bool { return ruleWeight(s, 80, 2) == 3 })
+		l.ruleConfig(t, "ars.cf", []string{"quiescent=no", "autoreload=yes"}, strings.Replace(ruleVirtual(80), "masq 3", "masq 5", 1))
+		if !netns.WaitFor(10*time.Second, func() bool { return ruleWeight(savedTable(t), 80, 2) == 5 }) {
+			t.Errorf("autoreload=yes set by a reload: a change of the file is not reloaded; log:\n%s", d.logText())
+		}
+
+		cf2 := l.ruleConfig(t, "ars2.cf", []string{"quiescent=no", "autoreload=yes"}, ruleVirtual(9000))
+		d2 := startDaemon(t, cf2, filepath.Join(l.dir, "ars2.state"))
+		waitTable(t, ":9000 up", 30*time.Second, func(s string) bool { return ruleWeight(s, 9000, 2) == 3 })
+		l.ruleConfig(t, "ars2.cf", []string{"quiescent=no", "autoreload=no"}, strings.Replace(ruleVirtual(9000), "masq 3", "masq 4", 1))
+		waitTable(t, "autoreloaded: real 2 at weight 4", 20*time.Second, func(s string) bool { return ruleWeight(s, 9000, 2) == 4 })
+		l.ruleConfig(t, "ars2.cf", []string{"quiescent=no", "autoreload=no"}, strings.Replace(ruleVirtual(9000), "masq 3", "masq 6", 1))
+		time.Sleep(3 * time.Second)
+		if w := ruleWeight(savedTable(t), 9000, 2); w != 4 {
+			t.Errorf("autoreload=no set by a reload: a change of the file was still reloaded (weight %d); log:\n%s", w, d2.logText())
+		}
+	})
+
+	// maintenancedir set by a reload is honoured, as the rest of the
+	// global section is (ldirectord rereads $MAINTDIR on reload).
+	t.Run("maintenancedir_set_by_reload", func(t *testing.T) {
+		l.reset(t)
+		md := t.TempDir()
+		cf := l.ruleConfig(t, "mr.cf", []string{"quiescent=no"}, ruleVirtual(80))
+		d := startDaemon(t, cf, filepath.Join(l.dir, "mr.state"))
+		waitTable(t, "both up", 30*time.Second, func(s string) bool { return ruleWeight(s, 80, 1) == 2 && ruleWeight(s, 80, 2) == 3 })
+		l.ruleConfig(t, "mr.cf", []string{"quiescent=no", "maintenancedir=" + md}, ruleVirtual(80))
+		d.signal(syscall.SIGHUP)
+		d.waitLog("reloaded: ", 20*time.Second)
+		os.WriteFile(filepath.Join(md, "10.99.0.12:80"), nil, 0o644)
+		if !netns.WaitFor(10*time.Second, func() bool { return ruleWeight(savedTable(t), 80, 2) == -1 }) {
+			t.Errorf("maintenancedir set by a reload: a file there does not take the real out; log:\n%s", d.logText())
 		}
 	})
 

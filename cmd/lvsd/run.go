@@ -239,11 +239,12 @@ func daemon(ctx context.Context, path string, cfg *config.Config, f runFlags, st
 	if f.stats > 0 {
 		go printStats(ctx, eng, f.stats, stderr)
 	}
-	var changed <-chan struct{}
-	if cfg.Global.AutoReload {
-		if changed, err = watchFile(ctx, path); err != nil {
-			log.printf("lvsd run: autoreload: cannot watch %s: %v (reload with SIGHUP)", path, err)
-		}
+	// The file is always watched: autoreload and callback are read from the
+	// running configuration at each change, so that a reload turning them
+	// on or off takes effect (ldirectord's check_cfgfile does the same).
+	changed, err := watchFile(ctx, path)
+	if err != nil && (cfg.Global.AutoReload || cfg.Global.Callback != "") {
+		log.printf("lvsd run: autoreload: cannot watch %s: %v (reload with SIGHUP)", path, err)
 	}
 	for {
 		select {
@@ -273,14 +274,19 @@ func daemon(ctx context.Context, path string, cfg *config.Config, f runFlags, st
 				continue
 			}
 			mu.Lock()
-			cb := cfg.Global.Callback
+			cb, auto := cfg.Global.Callback, cfg.Global.AutoReload
 			mu.Unlock()
 			if cb != "" {
-				// ldirectord: the callback gets the configuration's path on any change
+				// ldirectord: the callback gets the configuration's path on
+				// any change, with autoreload or without
 				log.printf("run: %s %s", cb, path)
 				startCommand(cb + " " + shellQuote(path))
 			}
-			go reload("autoreload: the file changed")
+			if auto {
+				go reload("autoreload: the file changed")
+			} else {
+				log.printf("%s changed on disk: not reloaded (autoreload=no; reload with SIGHUP or lvsd reload)", path)
+			}
 		}
 	}
 }

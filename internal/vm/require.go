@@ -2,6 +2,8 @@ package vm
 
 import (
 	"os"
+	"os/exec"
+	"strings"
 	"testing"
 
 	"github.com/ocf-lvs/ocf-lvs/internal/testenv"
@@ -19,5 +21,32 @@ func Require(t testing.TB) {
 	}
 	if _, err := os.Stat("/proc/net/ip_vs"); err != nil {
 		t.Fatalf("inside the VM but IPVS is not loaded: %v", err)
+	}
+}
+
+// ResetIPVS empties the kernel's IPVS state between tests: the table, and
+// the connection table with it, by reloading the ip_vs modules. ipvsadm -C
+// alone is not enough: a connection left ESTABLISHED by an earlier test
+// (whose namespaces were deleted with it open) stays for 15 minutes, and a
+// destination added again with the same address is revived with it, so
+// its active-connection count never drops and a drain never ends.
+func ResetIPVS(t testing.TB) {
+	t.Helper()
+	Require(t)
+	var sched []string
+	for _, m := range TestModules {
+		if strings.HasPrefix(m, "ip_vs_") {
+			sched = append(sched, m)
+		}
+	}
+	if out, err := exec.Command("ipvsadm", "-C").CombinedOutput(); err != nil {
+		t.Fatalf("ipvsadm -C: %v: %s", err, out)
+	}
+	// schedulers first: they hold ip_vs
+	if out, err := exec.Command("modprobe", append([]string{"-r", "-a"}, append(sched, "ip_vs")...)...).CombinedOutput(); err != nil {
+		t.Logf("modprobe -r ip_vs: %v: %s (connections of earlier tests may remain)", err, out)
+	}
+	if out, err := exec.Command("modprobe", append([]string{"-a", "ip_vs"}, sched...)...).CombinedOutput(); err != nil {
+		t.Fatalf("modprobe ip_vs: %v: %s", err, out)
 	}
 }

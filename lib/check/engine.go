@@ -217,11 +217,10 @@ func (e *Engine) poke() {
 func (e *Engine) Run(ctx context.Context) {
 	defer close(e.events)
 	defer e.wg.Wait()
-	if e.opt.MaintenanceDir != "" {
-		e.scanMaint()
-		e.wg.Add(1)
-		go e.maintLoop(ctx)
-	}
+	// always: a reload can set the directory (SetMaintenanceDir)
+	e.scanMaint()
+	e.wg.Add(1)
+	go e.maintLoop(ctx)
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
@@ -427,13 +426,34 @@ func (e *Engine) maintLoop(ctx context.Context) {
 }
 
 func (e *Engine) scanMaint() {
-	m := map[string]bool{}
-	if ents, err := os.ReadDir(e.opt.MaintenanceDir); err == nil {
-		for _, d := range ents {
-			m[d.Name()] = true
+	e.mu.Lock()
+	dir := e.opt.MaintenanceDir
+	e.mu.Unlock()
+	var m map[string]bool // nil: no directory, nothing is in maintenance
+	if dir != "" {
+		m = map[string]bool{}
+		if ents, err := os.ReadDir(dir); err == nil {
+			for _, d := range ents {
+				m[d.Name()] = true
+			}
 		}
 	}
 	e.mu.Lock()
-	e.maint = m
+	if e.opt.MaintenanceDir == dir { // not changed meanwhile
+		e.maint = m
+	}
 	e.mu.Unlock()
+}
+
+// SetMaintenanceDir switches the maintenance directory ("" for none), as a
+// reload that sets or changes maintenancedir asks; it is read at once.
+// Reals leave or enter maintenance at their next check.
+func (e *Engine) SetMaintenanceDir(dir string) {
+	e.mu.Lock()
+	changed := e.opt.MaintenanceDir != dir
+	e.opt.MaintenanceDir = dir
+	e.mu.Unlock()
+	if changed {
+		e.scanMaint()
+	}
 }

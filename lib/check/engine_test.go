@@ -253,6 +253,33 @@ func TestEngineMaintenance(t *testing.T) {
 	}
 }
 
+// A maintenance directory set, changed or cleared after start (a reload)
+// is the one honoured.
+func TestEngineMaintenanceDirSetLater(t *testing.T) {
+	dir, other := t.TempDir(), t.TempDir()
+	for _, d := range []string{dir, other} {
+		os.WriteFile(filepath.Join(d, "10.0.0.1:80"), nil, 0o644)
+	}
+	f := newFake()
+	f.set("10.0.0.1:80", true)
+	s := sub("a", "10.0.0.1", 80, 20*time.Millisecond, 1)
+	s.MaintNames = MaintNames(mustAddr("10.0.0.1"), 80, "")
+	e := New(Options{Probe: f.probe, MaintenanceScan: 10 * time.Millisecond})
+	e.Set([]Sub{s})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go e.Run(ctx)
+	waitEvent(t, e.Events(), "a", Up)
+	e.SetMaintenanceDir(dir)
+	waitEvent(t, e.Events(), "a", Down)
+	e.SetMaintenanceDir("")
+	waitEvent(t, e.Events(), "a", Up)
+	e.SetMaintenanceDir(other)
+	waitEvent(t, e.Events(), "a", Down)
+	os.Remove(filepath.Join(other, "10.0.0.1:80"))
+	waitEvent(t, e.Events(), "a", Up)
+}
+
 func TestEngineCombined(t *testing.T) {
 	f := newFake()
 	f.set("10.0.0.1:80", true)

@@ -15,7 +15,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"os/exec"
 	"slices"
 	"time"
 
@@ -45,8 +44,9 @@ type Options struct {
 	MaxConcurrent int
 	// Lookup names a real's host for maintenancedir (nil: addresses only).
 	Lookup func(netip.Addr) string
-	// Command runs fallbackcommand / quorum_up / quorum_down lines
-	// (default: sh -c, in the background, output discarded).
+	// Command runs fallbackcommand / quorum_up / quorum_down lines, one at
+	// a time in the order decided, off the engine's goroutine (default: sh
+	// -c, output discarded).
 	Command func(line string)
 	// Report receives every event, in order, from the engine's goroutine.
 	Report func(Report)
@@ -116,6 +116,7 @@ type Engine struct {
 	readCost  time.Duration
 	counts    Counts
 	lastStart time.Time
+	cmds      *commands
 }
 
 // Counts are the engine's totals since it started.
@@ -138,6 +139,7 @@ type drainRef struct {
 // New makes an engine for cfg. Run starts it.
 func New(cfg *config.Config, opt Options) *Engine {
 	return &Engine{opt: opt, cfg: cfg, reload: make(chan reloadReq), status: make(chan chan Status), ready: make(chan struct{}),
+		cmds:   newCommands(opt.Command),
 		checks: check.New(check.Options{MaxConcurrent: opt.MaxConcurrent, MaintenanceDir: cfg.Global.MaintenanceDir, Probe: opt.Probe})}
 }
 
@@ -212,8 +214,16 @@ func (e *Engine) Run(ctx context.Context) error {
 	e.report(Report{Kind: Started, Msg: fmt.Sprintf("%d virtual services, %d real checks (%d distinct probes) from %s; kernel read in %s, resync every %s",
 		len(e.cfg.Virtuals), len(subs), e.checks.Jobs(), e.cfg.Source, e.readCost.Round(time.Microsecond), e.resync)})
 	close(e.ready)
-	return e.loop(ctx)
+	err := e.loop(ctx)
+	// the commands decided (a fallback stop at cleanstop, say) run before
+	// the daemon exits, within a bound
+	if !e.cmds.wait(commandsAtExit) {
+		e.report(Report{Kind: Command, Msg: fmt.Sprintf("commands still running after %s at exit: not waited for", commandsAtExit)})
+	}
+	return err
 }
+
+const commandsAtExit = 10 * time.Second
 
 // begin sets up the state and reads the kernel table.
 func (e *Engine) begin() error {
@@ -520,14 +530,7 @@ func vipPort(v *config.Virtual) string {
 
 func (e *Engine) command(line string) {
 	e.report(Report{Kind: Command, Msg: line})
-	if e.opt.Command != nil {
-		e.opt.Command(line)
-		return
-	}
-	cmd := exec.Command("/bin/sh", "-c", line)
-	if err := cmd.Start(); err == nil {
-		go cmd.Wait() //nolint:errcheck // fire and forget, as ldirectord
-	}
+	e.cmds.add(line)
 }
 
 func (e *Engine) setOwned(m map[ipvs.Key]bool) {
@@ -572,6 +575,7 @@ func (e *Engine) onReload(cfg *config.Config) error {
 			delete(e.health, id)
 		}
 	}
+	e.checks.SetMaintenanceDir(cfg.Global.MaintenanceDir)
 	e.checks.Set(subs)
 	e.startDrains(e.believedServices())
 	e.starting = true
