@@ -25,7 +25,7 @@ vmtest: build $(VM_CACHE)/vmrun
 	@set -e; for p in $$(grep -rl --include='*_test.go' '^//go:build vm' lib internal cmd agents 2>/dev/null | xargs -r -n1 dirname | sort -u); do \
 	  n=$$(echo $$p | tr / _).test; echo "go test -c -tags vm $$p"; \
 	  $(GO) test -c -tags vm -o $(VM_TESTDIR)/$$n ./$$p; echo "$$n $$p" >> $(VM_TESTDIR)/manifest; done
-	$(VM_CACHE)/vmrun -timeout $(VM_TIMEOUT) -e VM_RUN=$(VM_RUN) -e VM_V=$(VM_V) -- sh vm/suite.sh $(abspath $(VM_TESTDIR))
+	$(VM_CACHE)/vmrun -timeout $(VM_TIMEOUT) -e VM_RUN='$(VM_RUN)' -e VM_V='$(VM_V)' -- sh vm/suite.sh $(abspath $(VM_TESTDIR))
 
 # An interactive-less shell command in the VM: make vmshell CMD='ipvsadm -Ln'
 vmshell: build $(VM_CACHE)/vmrun
