@@ -20,7 +20,13 @@ type Sub struct {
 	FailureCount int           // consecutive failures before an up real goes down
 	RetryDelay   time.Duration // keepalived delay_before_retry: next run after a soft failure (0 = Interval)
 	MaintNames   []string      // file names in the maintenance dir that force it down
-	Data         any           // opaque to the engine, handed back in events
+	// StartUp: the real starts up, not unknown (keepalived without alpha):
+	// no event until a check takes it down, after FailureCount failures.
+	StartUp bool
+	// Warmup bounds the random delay of the first run: 0 = Interval,
+	// negative = at once.
+	Warmup time.Duration
+	Data   any // opaque to the engine, handed back in events
 }
 
 // Event is a state change of one Sub.
@@ -177,14 +183,20 @@ func (e *Engine) Set(subs []Sub) {
 			if j != nil {
 				j.subs = nil
 			} else {
+				warm := s.Warmup
+				if warm == 0 {
+					warm = s.Interval
+				}
 				j = &job{key: k, spec: s.Spec, interval: s.Interval, retry: s.RetryDelay, idx: -1,
-					next: now.Add(firstDelay(e.rnd, s.Interval))}
+					next: now.Add(firstDelay(e.rnd, warm))}
 			}
 			jobs[k] = j
 		}
 		st := &subState{sub: *s}
 		if o := old[oldKey{k, s.ID}]; o != nil {
 			st.state, st.fails, st.maint = o.state, o.fails, o.maint
+		} else if s.StartUp {
+			st.state = Up
 		}
 		j.subs = append(j.subs, st)
 	}

@@ -325,3 +325,34 @@ func TestEngineReloadKeepsState(t *testing.T) {
 		t.Fatal("a still scheduled after removal")
 	}
 }
+
+// keepalived without alpha: the real starts up, with no event, and goes
+// down only after FailureCount failures. warmup 0: the first check runs
+// at once, not somewhere in the first interval.
+func TestEngineStartUpAndWarmup(t *testing.T) {
+	f := newFake()
+	s := sub("a", "10.0.0.1", 80, 20*time.Millisecond, 3)
+	s.StartUp = true
+	slow := sub("b", "10.0.0.2", 80, time.Hour, 1)
+	slow.Warmup = -1
+	f.set("10.0.0.2:80", true)
+	e := New(Options{Probe: f.probe})
+	e.Set([]Sub{s, slow})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	t0 := time.Now()
+	go e.Run(ctx)
+	ev := waitEvent(t, e.Events(), "b", Up)
+	if d := time.Since(t0); d > 2*time.Second {
+		t.Errorf("warmup 0: first check after %s (interval 1h)", d)
+	}
+	for {
+		ev = <-e.Events()
+		if ev.Sub.ID == rid("a") {
+			break
+		}
+	}
+	if ev.From != Up || ev.To != Down || ev.Fails != 3 {
+		t.Fatalf("first event of a real that starts up: %v -> %v after %d failures", ev.From, ev.To, ev.Fails)
+	}
+}

@@ -36,7 +36,7 @@ func FromConfig(cfg *config.Config, lookup func(netip.Addr) string) []Sub {
 			}
 			sp := SpecFor(v, r, &c)
 			s := Sub{ID: id, Spec: sp, Interval: c.Interval, FailureCount: c.FailureCount,
-				RetryDelay: c.RetryDelay, Data: Pair{v, r}}
+				RetryDelay: c.RetryDelay, Data: Pair{v, r}, StartUp: c.StartUp && sp.Type != "off", Warmup: c.Warmup}
 			if s.Interval <= 0 {
 				s.Interval = 10 * time.Second
 			}

@@ -778,13 +778,15 @@ type checkDefaults struct {
 	retry                                int
 	set                                  defSet // which of them the block set
 	virtualHost                          string
+	alpha                                bool          // checks start failed (default: reals start up)
+	warmup                               time.Duration // config.Check.Warmup
 }
 
 // defSet is a set of checker option names, as bits: copied with the
 // defaults it belongs to, at no cost per real_server.
 type defSet uint8
 
-var defBits = map[string]defSet{"connect_timeout": 1, "delay_before_retry": 2, "delay_loop": 4, "retry": 8, "virtualhost": 16}
+var defBits = map[string]defSet{"connect_timeout": 1, "delay_before_retry": 2, "delay_loop": 4, "retry": 8, "virtualhost": 16, "alpha": 32, "warmup": 64}
 
 func (d defSet) has(key string) bool { return d&defBits[key] != 0 }
 
@@ -811,8 +813,19 @@ func (im *kaImport) checkDefault(s *kaStmt, d *checkDefaults) bool {
 		if im.want(s, 1) {
 			d.virtualHost = s.args[0]
 		}
-	case "warmup", "alpha", "log_all_failures":
-		im.ignored(s, "lvsd checks every real at once on start and starts it down until a check passes")
+	case "alpha":
+		d.alpha = len(s.args) == 0 || isTrue(s.args[0])
+	case "warmup":
+		w, ok := im.timer(s)
+		if !ok {
+			return true
+		}
+		d.warmup = w
+		if w == 0 {
+			d.warmup = NoWarmup
+		}
+	case "log_all_failures":
+		im.ignored(s, "lvsd logs every state change of a real, not each failed check")
 		return true
 	default:
 		return false
@@ -1082,7 +1095,8 @@ func isTrue(s string) bool {
 
 func (im *kaImport) newCheck(v *Virtual, d checkDefaults, typ string) Check {
 	c := Check{Type: typ, Service: "none", Request: "/", HTTPMethod: "GET", Interval: d.interval, Count: 1,
-		CheckTimeout: 5 * time.Second, NegotiateTimeout: 5 * time.Second, FailureCount: 2, RetryDelay: time.Second}
+		CheckTimeout: 5 * time.Second, NegotiateTimeout: 5 * time.Second, FailureCount: 2, RetryDelay: time.Second,
+		StartUp: !d.alpha, Warmup: d.warmup}
 	if d.set.has("connect_timeout") {
 		c.CheckTimeout, c.NegotiateTimeout = d.connectTimeout, d.connectTimeout
 	}
@@ -1130,7 +1144,20 @@ func (im *kaImport) realServer(b *kaStmt, v *Virtual, fwd string, vdefs checkDef
 			checker = s
 		case "UDP_CHECK", "FILE_CHECK", "BFD_CHECK":
 			im.r.errorf(s.file, s.line, "%s is not supported by lvsd", s.key)
-		case "notify_up", "notify_down", "smtp_alert", "snmp_name":
+		case "notify_up", "notify_down":
+			if len(s.args) == 0 {
+				im.r.errorf(s.file, s.line, "%s needs a script", s.key)
+				continue
+			}
+			if len(s.args) > 1 {
+				im.ignored(s, "username/groupname: lvsd runs the script as the user it runs as (the script is kept)")
+			}
+			if s.key == "notify_up" {
+				r.NotifyUp = s.args[0]
+			} else {
+				r.NotifyDown = s.args[0]
+			}
+		case "smtp_alert", "snmp_name":
 			im.ignored(s, "not supported by lvsd")
 		default:
 			im.r.errorf(s.file, s.line, "unknown real_server keyword %q", s.key)
@@ -1203,6 +1230,10 @@ func (im *kaImport) checker(b *kaStmt, v *Virtual, defs checkDefaults) Check {
 				retry = d.retry
 			case "virtualhost":
 				c.VirtualHost = d.virtualHost
+			case "alpha":
+				c.StartUp = !d.alpha
+			case "warmup":
+				c.Warmup = d.warmup
 			}
 			continue
 		}

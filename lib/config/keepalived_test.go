@@ -143,3 +143,54 @@ func TestReceiveCompiledOnce(t *testing.T) {
 		t.Fatal("no receive: no pattern")
 	}
 }
+
+// alpha, warmup and notify_up/down reach the model, at each level keepalived
+// takes them (virtual_server, real_server, checker; the nearest wins).
+func TestKeepalivedAlphaWarmupNotify(t *testing.T) {
+	src := `virtual_server 192.0.2.1 80 {
+  protocol TCP
+  warmup 5
+  real_server 192.0.2.2 80 {
+    notify_up "/bin/echo up" root
+    notify_down /bin/down.sh
+    TCP_CHECK {
+    }
+  }
+  real_server 192.0.2.3 80 {
+    alpha
+    TCP_CHECK {
+      warmup 0
+    }
+  }
+  real_server 192.0.2.4 80 {
+    alpha
+    TCP_CHECK {
+      alpha off
+    }
+  }
+}
+`
+	c, err := Parse("keepalived.conf", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := c.Virtuals[0].Reals
+	if r[0].NotifyUp != "/bin/echo up" || r[0].NotifyDown != "/bin/down.sh" {
+		t.Errorf("notify: %q %q", r[0].NotifyUp, r[0].NotifyDown)
+	}
+	for i, want := range []struct {
+		startUp bool
+		warmup  time.Duration
+	}{{true, 5 * time.Second}, {false, NoWarmup}, {true, 5 * time.Second}} {
+		got := r[i].Check
+		if got == nil {
+			got = &c.Virtuals[0].Check // the real's check is the virtual's
+		}
+		if got.StartUp != want.startUp || got.Warmup != want.warmup {
+			t.Errorf("real %d: StartUp %v Warmup %v, want %v %v", i, got.StartUp, got.Warmup, want.startUp, want.warmup)
+		}
+	}
+	if !strings.Contains(fmt.Sprint(c.Warnings), "username/groupname") {
+		t.Errorf("notify_up's user is not reported: %v", c.Warnings)
+	}
+}

@@ -111,6 +111,10 @@ type Real struct {
 	// Quiescent overrides the virtual's Quiescent for this real (keepalived's
 	// per-real_server inhibit_on_failure); nil = the virtual's.
 	Quiescent *bool
+	// NotifyUp / NotifyDown (keepalived real_server notify_up/notify_down):
+	// command lines run by /bin/sh -c when the real's check brings it up,
+	// or takes down a real that was up.
+	NotifyUp, NotifyDown string
 }
 
 // Check says how the reals of a virtual are health-checked.
@@ -148,7 +152,18 @@ type Check struct {
 	// Receive is ""): a pattern that does not compile is a FILE:LINE
 	// error, and lib/check matches with this one, never compiling again.
 	ReceiveRE *regexp.Regexp
+	// StartUp: the real counts as up before its first check (keepalived
+	// without alpha, its default); false: down until a check passes
+	// (ldirectord, keepalived's alpha).
+	StartUp bool
+	// Warmup bounds the random delay of the first check (keepalived's
+	// warmup): 0 = Interval, the default of both ldirectord and keepalived
+	// here; NoWarmup = check at once.
+	Warmup time.Duration
 }
+
+// NoWarmup is Check.Warmup for "first check at once" (keepalived warmup 0).
+const NoWarmup time.Duration = -1
 
 // StatusRange is an inclusive range of accepted HTTP status codes.
 type StatusRange struct{ Lo, Hi int }

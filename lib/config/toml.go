@@ -116,15 +116,17 @@ type tomlVirtual struct {
 }
 
 type tomlReal struct {
-	Address   string     `toml:"address"`
-	Forward   string     `toml:"forward"`
-	Weight    *int       `toml:"weight"`
-	Lower     int        `toml:"lower"`
-	Upper     int        `toml:"upper"`
-	Request   *string    `toml:"request"`
-	Receive   *string    `toml:"receive"`
-	Quiescent *bool      `toml:"quiescent"`
-	Check     *tomlCheck `toml:"check"`
+	Address    string     `toml:"address"`
+	Forward    string     `toml:"forward"`
+	Weight     *int       `toml:"weight"`
+	Lower      int        `toml:"lower"`
+	Upper      int        `toml:"upper"`
+	Request    *string    `toml:"request"`
+	Receive    *string    `toml:"receive"`
+	Quiescent  *bool      `toml:"quiescent"`
+	Check      *tomlCheck `toml:"check"`
+	NotifyUp   string     `toml:"notify_up"`
+	NotifyDown string     `toml:"notify_down"`
 }
 
 type tomlCheck struct {
@@ -153,6 +155,8 @@ type tomlCheck struct {
 	DNSType          string   `toml:"dns_type"`
 	DNSName          string   `toml:"dns_name"`
 	RetryDelay       duration `toml:"retry_delay"`
+	StartUp          bool     `toml:"start_up"` // keepalived without alpha
+	Warmup           duration `toml:"warmup"`
 }
 
 type tomlVRRP struct {
@@ -637,8 +641,9 @@ func (r *tomlReader) real(path string, tr *tomlReal, family int, proto string, f
 		}
 	}
 	rl.Quiescent = tr.Quiescent
-	if fallback && (tr.Check != nil || tr.Request != nil || tr.Quiescent != nil) {
-		r.errorf(path, "a fallback server has no check, request, receive or quiescent")
+	rl.NotifyUp, rl.NotifyDown = tr.NotifyUp, tr.NotifyDown
+	if fallback && (tr.Check != nil || tr.Request != nil || tr.Quiescent != nil || tr.NotifyUp != "" || tr.NotifyDown != "") {
+		r.errorf(path, "a fallback server has no check, request, receive, quiescent or notify")
 	}
 	return rl
 }
@@ -724,6 +729,13 @@ func (r *tomlReader) check(path string, tc *tomlCheck, v *Virtual, g *Global, ba
 		c.StatusCodes = append(c.StatusCodes, StatusRange{lo, hi})
 	}
 	c.RetryDelay = orDur(tc.RetryDelay, 0)
+	c.StartUp = tc.StartUp
+	if tc.Warmup.set {
+		c.Warmup = tc.Warmup.d
+		if c.Warmup <= 0 {
+			c.Warmup = NoWarmup
+		}
+	}
 	// timing: this check's, else (per-real) the virtual's, else global, as ldirectord resolves it
 	ct, nt := tc.CheckTimeout, tc.NegotiateTimeout
 	gi, gc, gf := g.CheckInterval, g.CheckCount, g.FailureCount

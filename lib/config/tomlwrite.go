@@ -249,6 +249,8 @@ func (t *tomlWriter) virtual(v *Virtual, g *Global) {
 		if r.Quiescent != nil {
 			t.bool("quiescent", *r.Quiescent)
 		}
+		t.optStr("notify_up", r.NotifyUp)
+		t.optStr("notify_down", r.NotifyDown)
 		if r.Check != nil {
 			t.header("[virtual.real.check]")
 			c := &v.Check
@@ -307,6 +309,12 @@ func (t *tomlWriter) check(c *Check, v *Virtual, baseCT, baseNT, baseIntv time.D
 	t.optStr("dns_name", c.DNSName)
 	if c.RetryDelay > 0 {
 		t.dur("retry_delay", c.RetryDelay)
+	}
+	if c.StartUp {
+		t.bool("start_up", true)
+	}
+	if c.Warmup != 0 {
+		t.dur("warmup", max(c.Warmup, 0))
 	}
 	if c.Interval != baseIntv {
 		t.dur("checkinterval", c.Interval)

@@ -202,6 +202,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	checkCtx, stopChecks := context.WithCancel(context.Background())
 	subs := check.FromConfig(e.cfg, e.lookup())
 	e.checks.Set(subs)
+	e.startUp(subs)
 	e.events = e.checks.Events()
 	checksDone := make(chan struct{})
 	go func() { e.checks.Run(checkCtx); close(checksDone) }()
@@ -325,6 +326,26 @@ func (e *Engine) onHealth(ev check.Event) {
 	e.health[ev.Sub.ID] = st
 	e.touched[ev.Sub.ID.Virtual] = true
 	e.report(Report{Time: ev.Time, Kind: Health, Check: &ev})
+	// keepalived's notify_up / notify_down: on the check's verdict; a real
+	// never up (alpha, at start) going down is no transition
+	if p, ok := ev.Sub.Data.(check.Pair); ok && p.R != nil {
+		switch {
+		case ev.To == check.Up && ev.From != check.Up && p.R.NotifyUp != "":
+			e.command(p.R.NotifyUp)
+		case ev.To == check.Down && ev.From == check.Up && p.R.NotifyDown != "":
+			e.command(p.R.NotifyDown)
+		}
+	}
+}
+
+// startUp counts as up the reals whose checks start up (keepalived
+// without alpha) and that have no verdict yet.
+func (e *Engine) startUp(subs []check.Sub) {
+	for _, s := range subs {
+		if _, ok := e.health[s.ID]; !ok && s.StartUp {
+			e.health[s.ID] = director.Up
+		}
+	}
 }
 
 // drainEvents takes every check event already waiting, so that a burst
@@ -577,6 +598,7 @@ func (e *Engine) onReload(cfg *config.Config) error {
 	}
 	e.checks.SetMaintenanceDir(cfg.Global.MaintenanceDir)
 	e.checks.Set(subs)
+	e.startUp(subs)
 	e.startDrains(e.believedServices())
 	e.starting = true
 	e.pass(false)

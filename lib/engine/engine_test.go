@@ -66,7 +66,9 @@ func start(t *testing.T, cf string, kernel []ipvs.Service, up []string, opt Opti
 	}
 	opt.Kernel = r.k
 	opt.Probe = r.p.probe
-	opt.Command = func(string) {}
+	if opt.Command == nil {
+		opt.Command = func(string) {}
+	}
 	opt.Report = func(rep Report) { r.mu.Lock(); r.log = append(r.log, rep); r.mu.Unlock() }
 	opt.SaveOwned = func(k []ipvs.Key) error { r.mu.Lock(); r.owned = k; r.mu.Unlock(); return nil }
 	r.e = New(parse(t, cf), opt)
