@@ -564,6 +564,57 @@ func TestRules(t *testing.T) {
 		}
 	})
 
+	// keepalived.conf: without alpha (keepalived's default) a real is in
+	// the table before its first check, even a dead one, and leaves after
+	// retry+1 failures with notify_down; with alpha it waits for a
+	// passing check. notify_up runs when the real's server is back.
+	t.Run("keepalived_alpha_notify", func(t *testing.T) {
+		l.reset(t)
+		l.killHTTPD(1)
+		out := filepath.Join(t.TempDir(), "notify.log")
+		n := script(t, t.TempDir(), "notify.sh", out)
+		conf := fmt.Sprintf(`virtual_server %s 80 {
+    delay_loop 1
+    lb_algo rr
+    lb_kind NAT
+    protocol TCP
+    real_server 10.99.0.11 80 {
+        weight 2
+        notify_up "%[2]s up"
+        notify_down "%[2]s down"
+        TCP_CHECK {
+            connect_timeout 1
+            retry 1
+            delay_before_retry 1
+        }
+    }
+    real_server 10.99.0.12 80 {
+        weight 3
+        TCP_CHECK {
+            alpha
+            connect_timeout 1
+        }
+    }
+}
+`, labVIP, n)
+		cf := filepath.Join(l.dir, "keepalived.conf")
+		if err := os.WriteFile(cf, []byte(conf), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		d := startDaemon(t, cf, filepath.Join(l.dir, "ka.state"))
+		if s := savedTable(t); ruleWeight(s, 80, 1) != 2 || ruleWeight(s, 80, 2) != -1 {
+			t.Errorf("at ready: the real without alpha is not in at weight 2, or the alpha one is in:\n%s", s)
+		}
+		waitTable(t, "the alpha real in after its check, the dead one out after 2 failures", 20*time.Second, func(s string) bool {
+			return ruleWeight(s, 80, 1) == -1 && ruleWeight(s, 80, 2) == 3
+		})
+		waitLines(t, out, 10*time.Second, "down")
+		l.startHTTPD(1)
+		waitTable(t, "real 1 back", 20*time.Second, func(s string) bool { return ruleWeight(s, 80, 1) == 2 })
+		waitLines(t, out, 10*time.Second, "down", "up")
+		d.stop()
+	})
+
 	// cleanstop=no: SIGTERM leaves the table exactly as it is, and the
 	// VIP keeps answering.
 	t.Run("cleanstop=no", func(t *testing.T) {
