@@ -80,6 +80,10 @@ type runFlags struct {
 	resync  time.Duration
 	timeout time.Duration
 	socket  string
+	metrics string
+	// set from metrics at start
+	metricsLn net.Listener
+	m         *metrics
 }
 
 func runRun(args []string, stdout, stderr io.Writer) int {
@@ -98,6 +102,7 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&f.drain, "drain-timeout", 60*time.Second, "a removed real or virtual is deleted when its active connections end, or after this long (0: at once, as ldirectord)")
 	fs.DurationVar(&f.resync, "resync", 0, "re-read and repair the kernel table this often (0: checkinterval, longer for a costly table)")
 	fs.DurationVar(&f.timeout, "timeout", ipvs.DefaultTimeout, "deadline of each netlink call")
+	fs.StringVar(&f.metrics, "metrics", "", "serve Prometheus metrics at http://ADDR/metrics (host:port; off by default)")
 	if code, done := parseFileArg(fs, runHelp, args, stdout); done {
 		return code
 	}
@@ -120,6 +125,15 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	if f.dur > 0 {
 		ctx, cancel = context.WithTimeout(ctx, f.dur)
 		defer cancel()
+	}
+	if f.metrics != "" {
+		ln, err := listenMetrics(f.metrics)
+		if err != nil {
+			fmt.Fprintf(stderr, "lvsd run: --metrics: %v\n", err)
+			return 1
+		}
+		f.metricsLn, f.m = ln, newMetrics()
+		defer ln.Close()
 	}
 	if f.dry {
 		return dryRun(ctx, cfg, f, stdout, stderr)
@@ -175,7 +189,7 @@ func daemon(ctx context.Context, path string, cfg *config.Config, f runFlags, st
 	}
 	eng := engine.New(cfg, engine.Options{
 		Kernel: nl, Owned: owned, DrainTimeout: f.drain, Resync: f.resync, MaxConcurrent: f.maxc,
-		Lookup: reverseName, Report: log.report, Heartbeat: beat, HeartbeatEvery: watchdog / 3,
+		Lookup: reverseName, Report: log.report, Heartbeat: beat, HeartbeatEvery: watchdog / 3, Probe: f.m.probeFunc(),
 		SaveOwned: func(k []ipvs.Key) error {
 			if err := os.MkdirAll(filepath.Dir(statePath), 0o755); err != nil {
 				return err
@@ -202,8 +216,10 @@ func daemon(ctx context.Context, path string, cfg *config.Config, f runFlags, st
 				log.printf("%s", l)
 			}
 			log.printf("lvsd run: reload of %s (%s) refused: the running configuration is kept", path, why)
+			f.m.reload(false)
 			return errs
 		}
+		f.m.reload(errs == nil)
 		sdaemon.SdNotify(false, "RELOADING=1\n"+sdaemon.SdNotifyMonotonicUsec())
 		if err := eng.Reload(ctx, next); err != nil {
 			log.printf("lvsd run: reload: %v", err)
@@ -223,6 +239,9 @@ func daemon(ctx context.Context, path string, cfg *config.Config, f runFlags, st
 		c := &control{eng: eng, reload: func() []string { return reload("lvsd reload") },
 			digest: func() string { mu.Lock(); defer mu.Unlock(); return sum }}
 		go c.serve(ctx, ln)
+	}
+	if f.m != nil {
+		go f.m.serve(ctx, f.metricsLn, eng)
 	}
 	done := make(chan error, 1)
 	go func() { done <- eng.Run(ctx) }()
@@ -480,6 +499,7 @@ func dryRun(ctx context.Context, cfg *config.Config, f runFlags, stdout, stderr 
 	eng := engine.New(cfg, engine.Options{
 		Kernel: ipvs.NewMem(nil), DrainTimeout: f.drain, Resync: f.resync, MaxConcurrent: f.maxc, Lookup: reverseName,
 		Command: func(string) {}, // imagined too
+		Probe:   f.m.probeFunc(),
 		Report: func(r engine.Report) {
 			switch r.Kind {
 			case engine.Started:
@@ -507,6 +527,9 @@ func dryRun(ctx context.Context, cfg *config.Config, f runFlags, stdout, stderr 
 	})
 	if f.stats > 0 {
 		go printStats(ctx, eng, f.stats, stderr)
+	}
+	if f.m != nil {
+		go f.m.serve(ctx, f.metricsLn, eng)
 	}
 	if err := eng.Run(ctx); err != nil {
 		fmt.Fprintf(stderr, "lvsd run: %v\n", err)

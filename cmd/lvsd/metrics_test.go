@@ -1,0 +1,198 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ocf-lvs/ocf-lvs/internal/testenv"
+)
+
+// freePort is a loopback address nobody listens on (closed again at once).
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// metricsDryRun runs `lvsd run --dry-run --metrics` (the same engine and
+// metrics as the daemon, over an imagined table) with one real up (a
+// listener) and one down (a closed port) until the test ends.
+func metricsDryRun(t *testing.T) (addr string) {
+	t.Helper()
+	up, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { up.Close() })
+	go func() {
+		for {
+			c, err := up.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	down := freePort(t)
+	cf := filepath.Join(t.TempDir(), "m.cf")
+	os.WriteFile(cf, []byte(fmt.Sprintf("checkinterval=1\nchecktimeout=1\nvirtual=192.0.2.1:80\n\tchecktype=connect\n\treal=%s masq 2\n\treal=%s masq 3\n", up.Addr(), down)), 0o644)
+	addr = freePort(t)
+	cmd := exec.Command(os.Args[0], "run", "--dry-run", "--metrics", addr, cf)
+	cmd.Env = append(os.Environ(), "LVSD_TEST_MAIN=1")
+	var errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = io.Discard, &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	// both reals decided: the down one after its first failed check
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		body, err := scrape(addr)
+		if err == nil && strings.Contains(body, `state="up"} 1`) && strings.Contains(body, `state="down"} 0`) {
+			return addr
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("metrics never showed both reals decided: %v\n%s\nstderr:\n%s", err, body, errb.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func scrape(addr string) (string, error) {
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return string(b), err
+}
+
+// The series an operator needs, with node_exporter's label names, and
+// promtool's linter passes on the exposition.
+func TestMetricsSeries(t *testing.T) {
+	addr := metricsDryRun(t)
+	body, _ := scrape(addr)
+	for _, want := range []string{
+		`lvsd_real_up{local_address="192.0.2.1",local_mark="",local_port="80",proto="TCP",remote_address="127.0.0.1",`,
+		`lvsd_real_in_table{`,
+		`lvsd_real_weight_desired{`,
+		`lvsd_virtual_reals_up{local_address="192.0.2.1",local_mark="",local_port="80",proto="TCP"} 1`,
+		`lvsd_reals{state="up"} 1`,
+		`lvsd_reals{state="down"} 1`,
+		`lvsd_checks_total{outcome="up",type="connect"}`,
+		`lvsd_checks_total{outcome="down",type="connect"}`,
+		`lvsd_check_duration_seconds_bucket{type="connect",le="0.001"}`,
+		`lvsd_checks_in_flight `,
+		`lvsd_reloads_total{result="refused"} 0`,
+		`lvsd_netlink_writes_total `,
+		`lvsd_drift_repairs_total 0`,
+		`go_build_info{`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("no %s in:\n%s", want, body)
+		}
+	}
+	promtool := testenv.Command(t, "promtool")
+	cmd := exec.Command(promtool, "check", "metrics")
+	cmd.Stdin = strings.NewReader(body)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("promtool check metrics: %v\n%s", err, out)
+	}
+	if resp, err := http.Get("http://" + addr + "/"); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound {
+			t.Errorf("GET /: %d", resp.StatusCode)
+		}
+	}
+}
+
+// Debian's Prometheus scrapes lvsd and its query API returns the series.
+func TestMetricsScrapedByPrometheus(t *testing.T) {
+	prom := testenv.Command(t, "prometheus")
+	addr := metricsDryRun(t)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "prometheus.yml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: lvsd\n    static_configs:\n      - targets: ['%s']\n", addr)), 0o644)
+	web := freePort(t)
+	cmd := exec.Command(prom, "--config.file="+cfg, "--storage.tsdb.path="+filepath.Join(dir, "data"), "--web.listen-address="+web)
+	var errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &errb, &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	q := "http://" + web + "/api/v1/query?query=" + "lvsd_real_up%7Bstate%3D%22up%22%7D"
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		var ans struct {
+			Status string
+			Data   struct {
+				Result []struct {
+					Metric map[string]string
+					Value  []any
+				}
+			}
+		}
+		if resp, err := http.Get(q); err == nil {
+			json.NewDecoder(resp.Body).Decode(&ans)
+			resp.Body.Close()
+		}
+		if ans.Status == "success" && len(ans.Data.Result) == 1 {
+			r := ans.Data.Result[0]
+			if r.Metric["job"] != "lvsd" || r.Metric["local_port"] != "80" || fmt.Sprint(r.Value[1]) != "1" {
+				t.Fatalf("prometheus has %v", r)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("prometheus never returned lvsd_real_up: %+v\n%s", ans, errb.String())
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// An address that cannot be bound fails the start at once, with the reason.
+func TestMetricsBindFailure(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	cf := filepath.Join(t.TempDir(), "m.cf")
+	os.WriteFile(cf, []byte("virtual=192.0.2.1:80\n\treal=127.0.0.1:1 masq\n"), 0o644)
+	var out, errb bytes.Buffer
+	rc := run([]string{"run", "--dry-run", "--for", "5s", "--metrics", ln.Addr().String(), cf}, &out, &errb)
+	if rc != 1 || !strings.Contains(errb.String(), "--metrics") || !strings.Contains(errb.String(), "address already in use") {
+		t.Fatalf("rc %d\n%s", rc, errb.String())
+	}
+}
+
+// The alert rules shipped in packaging/ load, and fire as their unit
+// tests say (a real down, a virtual with no real up, a refused reload).
+func TestAlertRules(t *testing.T) {
+	promtool := testenv.Command(t, "promtool")
+	dir := "../../packaging/prometheus"
+	for _, args := range [][]string{{"check", "rules", "lvsd-alerts.yml"}, {"test", "rules", "lvsd-alerts.test.yml"}} {
+		cmd := exec.Command(promtool, args...)
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("promtool %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+}
