@@ -499,8 +499,7 @@ func (c *ldCtl) status() int {
 		}
 		var s statusJSON
 		if json.Unmarshal([]byte(ans), &s) == nil {
-			fmt.Fprintf(c.stdout, "%d virtual services; reals: %d up, %d down, %d not checked yet\n",
-				len(s.Virtuals), s.Up, s.Down, s.Unknown)
+			writeStatusTable(c.stdout, s)
 		}
 		return 0
 	case stale:

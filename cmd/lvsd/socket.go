@@ -10,8 +10,10 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
+	"text/tabwriter"
 	"time"
 
 	"github.com/ocf-lvs/ocf-lvs/lib/engine"
@@ -210,4 +212,44 @@ func dumpStatus(ctx context.Context, eng *engine.Engine, digest, path string) er
 		return err
 	}
 	return os.Rename(tmp.Name(), path)
+}
+
+// writeStatusTable prints the status shaped like `ipvsadm -Ln`, with the
+// health and the reason of each real, and the configured reals that are
+// not in the table (down, not checked yet) under their virtual.
+func writeStatusTable(w io.Writer, s statusJSON) {
+	fmt.Fprintf(w, "config %s loaded %s (sha256 %.12s); reals: %d up, %d down, %d not checked yet\n",
+		s.Config, s.Loaded.Format("2006-01-02 15:04:05"), s.Digest, s.Up, s.Down, s.Unknown)
+	tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', 0)
+	fmt.Fprintln(tw, "Prot LocalAddress:Port\t\t\t\t\t\t")
+	fmt.Fprintln(tw, "  -> RemoteAddress:Port\tForward\tWeight\tActiveConn\tInActConn\tHealth\tWhy")
+	protos := map[string]string{"-t": "TCP", "-u": "UDP", "-f": "FWM", "--sctp-service": "SCTP"}
+	for _, v := range s.Virtuals {
+		flag, addr, _ := strings.Cut(v.Service, " ")
+		p := protos[flag]
+		if p == "" {
+			p = flag
+		}
+		extra := ""
+		if v.Fallback {
+			extra = "  fallback in use"
+		}
+		fmt.Fprintf(tw, "%s  %s\t\t\t\t\t\t%s line %d: %d up%s\n", p, addr, filepath.Base(s.Config), v.Line, v.Up, extra)
+		for _, r := range v.Reals {
+			weight, active, inactive := "-", "-", "-"
+			if r.InKernel {
+				weight, active, inactive = strconv.Itoa(r.KWeight), strconv.Itoa(r.Active), strconv.Itoa(r.Inactive)
+			}
+			fwd := r.Forward
+			if fwd == "" {
+				fwd = "-"
+			}
+			health := r.Health
+			if r.Role != "real" {
+				health = r.Role
+			}
+			fmt.Fprintf(tw, "  -> %s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Real, fwd, weight, active, inactive, health, r.Why)
+		}
+	}
+	tw.Flush()
 }

@@ -1,0 +1,31 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// The human status reads like ipvsadm -Ln, with a health column, and the
+// reals left out of the table shown under their virtual with the reason.
+func TestStatusTable(t *testing.T) {
+	s := statusJSON{Config: "/etc/ha.d/ldirectord.cf", Digest: "0123456789abcdef0123", Loaded: time.Date(2026, 12, 2, 17, 0, 0, 0, time.UTC),
+		Up: 1, Down: 1, Virtuals: []virtualJSON{{Virtual: "tcp:192.0.2.1:80", Line: 4, Service: "-t 192.0.2.1:80", Up: 1, Reals: []realJSON{
+			{Real: "10.0.0.2:80", Role: "real", Health: "up", Why: "up", Forward: "masq", Weight: 2, InTable: true, InKernel: true, KWeight: 2, Active: 7, Inactive: 3},
+			{Real: "10.0.0.3:80", Role: "real", Health: "down", Why: "down: connection refused"},
+		}}}}
+	var b strings.Builder
+	writeStatusTable(&b, s)
+	got := b.String()
+	for _, want := range []string{
+		"config /etc/ha.d/ldirectord.cf loaded 2026-12-02 17:00:00 (sha256 0123456789ab); reals: 1 up, 1 down, 0 not checked yet\n",
+		"  -> RemoteAddress:Port Forward Weight ActiveConn InActConn Health Why\n",
+		"TCP  192.0.2.1:80",
+		"  -> 10.0.0.2:80        masq    2      7          3         up     up\n",
+		"  -> 10.0.0.3:80        -       -      -          -         down   down: connection refused\n",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("no %q in:\n%s", want, got)
+		}
+	}
+}
