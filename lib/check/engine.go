@@ -23,8 +23,8 @@ type Sub struct {
 	// StartUp: the real starts up, not unknown (keepalived without alpha):
 	// no event until a check takes it down, after FailureCount failures.
 	StartUp bool
-	// Warmup bounds the random delay of the first run: 0 = Interval,
-	// negative = at once.
+	// Warmup bounds the random delay of the first run: 0 = StartSpread
+	// (at most Interval), negative = at once.
 	Warmup time.Duration
 	Data   any // opaque to the engine, handed back in events
 }
@@ -113,6 +113,11 @@ type Engine struct {
 	wg sync.WaitGroup
 }
 
+// StartSpread bounds the delay of a real's first check when its Sub sets
+// no Warmup: a director taking over (a failover, a move) has its reals
+// checked, and in the table, within it.
+const StartSpread = 200 * time.Millisecond
+
 // New makes an engine; call Set to give it checks and Run to start it.
 func New(opt Options) *Engine {
 	if opt.MaxConcurrent <= 0 {
@@ -185,7 +190,11 @@ func (e *Engine) Set(subs []Sub) {
 			} else {
 				warm := s.Warmup
 				if warm == 0 {
-					warm = s.Interval
+					// ldirectord checks every real at once when it starts:
+					// a real waits at most StartSpread for its first check
+					// (spread that little, a thousand reals are not probed
+					// in the same millisecond, then in lockstep)
+					warm = min(s.Interval, StartSpread)
 				}
 				j = &job{key: k, spec: s.Spec, interval: s.Interval, retry: s.RetryDelay, idx: -1,
 					next: now.Add(firstDelay(e.rnd, warm))}

@@ -356,3 +356,21 @@ func TestEngineStartUpAndWarmup(t *testing.T) {
 		t.Fatalf("first event of a real that starts up: %v -> %v after %d failures", ev.From, ev.To, ev.Fails)
 	}
 }
+
+// Without a warmup a real's first check comes within StartSpread, however
+// long its interval: ldirectord checks every real at start, and a director
+// taking over must not wait an interval to put its reals in the table.
+func TestEngineFirstCheckSoon(t *testing.T) {
+	f := newFake()
+	f.set("10.0.0.3:80", true)
+	e := New(Options{Probe: f.probe})
+	e.Set([]Sub{sub("c", "10.0.0.3", 80, time.Hour, 1)})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	t0 := time.Now()
+	go e.Run(ctx)
+	waitEvent(t, e.Events(), "c", Up)
+	if d := time.Since(t0); d > StartSpread+time.Second {
+		t.Errorf("first check after %s (interval 1h)", d)
+	}
+}

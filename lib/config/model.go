@@ -157,8 +157,9 @@ type Check struct {
 	// (ldirectord, keepalived's alpha).
 	StartUp bool
 	// Warmup bounds the random delay of the first check (keepalived's
-	// warmup): 0 = Interval, the default of both ldirectord and keepalived
-	// here; NoWarmup = check at once.
+	// warmup; the keepalived reader sets its default, delay_loop): 0 = a
+	// short spread (lib/check.StartSpread), as ldirectord checks every real
+	// at start; NoWarmup = check at once.
 	Warmup time.Duration
 }
 
