@@ -56,12 +56,17 @@ type Spec struct {
 // checks (they are its arguments): a real checked the same way in two
 // virtual services is probed once.
 func (s *Spec) Key() string {
+	return fmt.Sprintf("%+v", s.normalized())
+}
+
+// normalized is the spec with what does not change the probe cleared.
+func (s *Spec) normalized() Spec {
 	c := *s
 	if (c.Type != "external" && c.Type != "external-perl") || c.Shell {
 		c.VIP, c.VPort, c.RealPort = "", 0, 0
 	}
-	c.ReceiveRE = nil // Receive says it (and a pointer would print as an address)
-	return fmt.Sprintf("%+v", c)
+	c.ReceiveRE = nil // Receive says it (and a pointer differs per load)
+	return c
 }
 
 // receivePattern is the compiled Receive: the configuration's when it is
