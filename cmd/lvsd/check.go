@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"sort"
 
 	"github.com/ocf-lvs/ocf-lvs/lib/config"
 	"github.com/ocf-lvs/ocf-lvs/lib/preflight"
@@ -62,24 +63,55 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// loadReport loads a configuration, printing warnings, or errors, to stderr.
+// loadReport loads a configuration, printing its errors and warnings to
+// stderr in file:line order (warnings too when there are errors: one run
+// shows everything to fix).
 func loadReport(path string, stderr io.Writer) (*config.Config, bool) {
 	cfg, err := config.Load(path)
 	if err != nil {
+		var inv *config.Invalid
 		var errs config.Errors
-		if errors.As(err, &errs) {
-			for _, d := range errs {
-				fmt.Fprintf(stderr, "%s\n", d)
-			}
-		} else {
+		switch {
+		case errors.As(err, &inv):
+			printDiags(stderr, inv.Errors, inv.Warnings)
+		case errors.As(err, &errs):
+			printDiags(stderr, errs, nil)
+		default:
 			fmt.Fprintf(stderr, "%s: %v\n", path, err)
 		}
 		return nil, false
 	}
-	for _, w := range cfg.Warnings {
-		fmt.Fprintf(stderr, "%s: warning: %s\n", fileLine(w), w.Msg)
-	}
+	printDiags(stderr, nil, cfg.Warnings)
 	return cfg, true
+}
+
+// printDiags merges errors and warnings by file and line.
+func printDiags(w io.Writer, errs, warns []config.Diag) {
+	type item struct {
+		d    config.Diag
+		warn bool
+	}
+	all := make([]item, 0, len(errs)+len(warns))
+	for _, d := range errs {
+		all = append(all, item{d, false})
+	}
+	for _, d := range warns {
+		all = append(all, item{d, true})
+	}
+	sort.SliceStable(all, func(i, j int) bool {
+		a, b := all[i].d, all[j].d
+		if a.File != b.File {
+			return a.File < b.File
+		}
+		return a.Line < b.Line
+	})
+	for _, it := range all {
+		if it.warn {
+			fmt.Fprintf(w, "%s: warning: %s\n", fileLine(it.d), it.d.Msg)
+		} else {
+			fmt.Fprintf(w, "%s\n", it.d)
+		}
+	}
 }
 
 func fileLine(d config.Diag) string {

@@ -88,3 +88,16 @@ func TestHelp(t *testing.T) {
 		t.Errorf("check without FILE: exit %d", code)
 	}
 }
+
+// TestCheckErrorsWithWarnings: a file with errors shows its warnings too,
+// in line order, so that one run lists everything to fix.
+func TestCheckErrorsWithWarnings(t *testing.T) {
+	f := "../../testdata/config/errors/all-at-once.cf"
+	code, _, errs := checkRun("check", "--no-host", f)
+	want := f + ":8: unknown directive \"checkintervl\" (did you mean \"checkinterval\"?)\n" +
+		f + ":9: warning: checktimeout: \"5s\" read as 5\n" +
+		f + ":11: weight \"-1\" out of range (0..65535)\n"
+	if code != 2 || !strings.HasPrefix(errs, want) {
+		t.Fatalf("exit %d, stderr:\n%s\nwant prefix:\n%s", code, errs, want)
+	}
+}

@@ -26,6 +26,22 @@ func (e Errors) Error() string {
 	return strings.Join(lines, "\n")
 }
 
+// Invalid is the error of a file that has errors: all of them, and the
+// warnings found with them, so that one run shows everything to fix.
+// errors.As(err, &errs) with errs Errors still works (Unwrap).
+type Invalid struct {
+	Errors   Errors
+	Warnings []Diag
+}
+
+func (e *Invalid) Error() string { return e.Errors.Error() }
+func (e *Invalid) Unwrap() error { return e.Errors }
+
+// fail is what a reader returns when it found errors.
+func (d *diags) fail() error {
+	return &Invalid{Errors: sorted(d.errs), Warnings: sorted(d.warnings)}
+}
+
 // maxErrors bounds the list: a binary file fed by mistake must not produce
 // megabytes of messages.
 const maxErrors = 100

@@ -209,7 +209,37 @@ func TestErrors(t *testing.T) {
 			if len(errs) != len(exp) {
 				t.Errorf("got %d errors, want %d:\n%v", len(errs), len(exp), errs)
 			}
+			// warnings come with the errors; a file naming some must get exactly those
+			var inv *Invalid
+			if !errors.As(err, &inv) {
+				t.Fatalf("error is not *Invalid: %T", err)
+			}
+			if wexp := reExpectWarning.FindAllStringSubmatch(string(data), -1); len(wexp) > 0 {
+				checkWarnings(t, p, wexp, inv.Warnings)
+			}
 		})
+	}
+}
+
+var reExpectWarning = regexp.MustCompile(`(?m)^[#!] expect warning: (\d+): (.+)$`)
+
+// checkWarnings: ws are exactly the warnings exp names.
+func checkWarnings(t *testing.T, p string, exp [][]string, ws []Diag) {
+	t.Helper()
+	for _, e := range exp {
+		line, _ := strconv.Atoi(e[1])
+		found := false
+		for _, d := range ws {
+			if d.Line == line && strings.Contains(d.Msg, e[2]) && d.File == p {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("no warning %s:%d: %q; got:\n%v", rel(p), line, e[2], Errors(ws))
+		}
+	}
+	if len(ws) != len(exp) {
+		t.Errorf("got %d warnings, want %d:\n%v", len(ws), len(exp), Errors(ws))
 	}
 }
 

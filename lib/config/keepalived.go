@@ -33,6 +33,7 @@ type kaStmt struct {
 	line     int
 	children []*kaStmt
 	block    bool
+	end      int // line of the closing '}' of a block
 }
 
 type kaReader struct {
@@ -95,6 +96,52 @@ func (r *kaReader) preprocess(file string, n int, line string) (string, bool) {
 		return rest, true
 	}
 	return line, true
+}
+
+// kaKeywords are the keywords this reader knows (in any block), for the
+// did-you-mean of an unknown one.
+var kaKeywords = []string{
+	"global_defs", "vrrp_script", "vrrp_instance", "vrrp_sync_group", "virtual_server", "virtual_server_group",
+	"static_ipaddress", "static_routes", "static_rules", "virtual_routes", "virtual_rules",
+	"linkbeat_interfaces", "vrrp_track_file", "track_file", "vrrp_track_process", "track_process", "garp_group",
+	"bfd_instance", "net_namespace", "instance", "use_pid_dir", "notification_email", "notification_email_from",
+	"smtp_server", "vrrp_version", "vrrp_garp_master_delay", "vrrp_garp_master_repeat",
+	"vrrp_garp_master_refresh", "vrrp_garp_master_refresh_repeat", "script", "interval", "timeout", "weight",
+	"rise", "fall", "user", "init_fail", "state", "interface", "virtual_router_id", "priority", "advert_int",
+	"version", "nopreempt", "preempt", "preempt_delay", "authentication", "auth_type", "auth_pass",
+	"unicast_src_ip", "unicast_peer", "virtual_ipaddress", "virtual_ipaddress_excluded", "track_script",
+	"track_interface", "notify_master", "notify_backup", "notify_fault", "notify_stop", "notify",
+	"garp_master_delay", "garp_master_repeat", "garp_master_refresh", "garp_master_refresh_repeat", "use_vmac",
+	"vmac_xmit_base", "track_bfd", "unicast_fault_no_peer", "old_unicast_checksum", "group", "smtp_alert",
+	"global_tracking", "sync_group_tracking_weight", "connect_timeout", "delay_before_retry", "delay_loop",
+	"retry", "nb_get_retry", "virtualhost", "alpha", "warmup", "log_all_failures", "fwmark", "lb_algo",
+	"lvs_sched", "lb_kind", "lvs_method", "protocol", "persistence_timeout", "persistence_granularity", "ops",
+	"flag-1", "flag-2", "flag-3", "sh-port", "sh-fallback", "mh-port", "mh-fallback", "inhibit_on_failure",
+	"quorum", "hysteresis", "quorum_up", "quorum_down", "sorry_server", "sorry_server_lvs_method",
+	"real_server", "ip_family", "ha_suspend", "snmp_name", "omega", "sorry_server_inhibit",
+	"persistence_engine", "net_mask", "uthreshold", "lthreshold", "notify_up", "notify_down", "connect_port",
+	"connect_ip", "bindto", "bind_port", "bind_if", "url", "http_protocol", "fast_recovery", "enable_sni",
+	"tls_compliant", "type", "name", "misc_path", "misc_timeout", "misc_dynamic", "helo_name", "host", "path",
+	"status_code", "digest", "regex", "regex_no_match", "regex_options", "regex_stack", "regex_min_offset",
+	"regex_max_offset", "HTTP_GET", "SSL_GET", "TCP_CHECK", "DNS_CHECK", "MISC_CHECK", "SMTP_CHECK",
+	"PING_CHECK", "UDP_CHECK", "FILE_CHECK", "BFD_CHECK", "include",
+}
+
+func kaKnown(key string) bool {
+	for _, k := range kaKeywords {
+		if k == key {
+			return true
+		}
+	}
+	return false
+}
+
+// kaSuggest is " (did you mean ...?)" for an unknown keyword close to a known one.
+func kaSuggest(key string) string {
+	if m := closest(key, kaKeywords); m != "" && m != key {
+		return fmt.Sprintf(" (did you mean %q?)", m)
+	}
+	return ""
 }
 
 var reKAName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
@@ -258,6 +305,9 @@ func (r *kaReader) parseBlock(toks []kaToken, i int, top bool, open kaToken) ([]
 			}
 			cur.block = true
 			cur.children, i = r.parseBlock(toks, i+1, false, t)
+			if i-1 < len(toks) && toks[i-1].text == "}" {
+				cur.end = toks[i-1].line
+			}
 			cur = nil
 			continue
 		case t.nl || cur == nil:
@@ -310,7 +360,23 @@ func parseKeepalived(name string, data []byte, o Options) (*Config, error) {
 			im.script(s)
 		}
 	}
+	var prev *kaStmt // the last top-level block, for a '}' that closed it early
+	stray := false   // the statements after it are already reported
 	for _, s := range stmts {
+		if !kaTopLevel[s.key] && prev != nil && kaKnown(s.key) {
+			// a keyword of the block above, at top level: one error for the
+			// lot, where the mistake probably is
+			if !stray {
+				r.errorf(s.file, s.line, "%s is not a top-level keyword: the '}' at line %d closed %s (line %d) before it "+
+					"(fix: remove that '}', or the one that is unexpected further down)", s.key, prev.end, prev.key, prev.line)
+			}
+			stray = true
+			continue
+		}
+		stray = false
+		if s.block {
+			prev = s
+		}
 		switch s.key {
 		case "global_defs", "vrrp_script":
 		case "vrrp_instance":
@@ -326,13 +392,13 @@ func parseKeepalived(name string, data []byte, o Options) (*Config, error) {
 		case "linkbeat_interfaces", "vrrp_track_file", "track_file", "vrrp_track_process", "track_process", "garp_group", "bfd_instance", "net_namespace", "instance", "use_pid_dir":
 			r.errorf(s.file, s.line, "%s is not supported by lvsd", s.key)
 		default:
-			r.errorf(s.file, s.line, "unknown keyword %q", s.key)
+			r.errorf(s.file, s.line, "unknown keyword %q%s", s.key, kaSuggest(s.key))
 		}
 	}
 	im.finish()
 	cfg.Warnings = sorted(r.d.warnings)
 	if len(r.d.errs) > 0 {
-		return nil, Errors(sorted(r.d.errs))
+		return nil, r.d.fail()
 	}
 	return cfg, nil
 }
@@ -464,7 +530,7 @@ func (im *kaImport) globalDefs(b *kaStmt) {
 			"vrrp_mcast_group6", "vrrp_iptables", "vrrp_ipsets", "nftables", "snmp_socket", "umask", "lvs_sync_daemon":
 			im.ignored(s, "not used by lvsd")
 		default:
-			im.ignored(s, "unknown global_defs keyword")
+			im.ignored(s, "unknown global_defs keyword"+kaSuggest(s.key))
 		}
 	}
 }
@@ -497,7 +563,7 @@ func (im *kaImport) script(b *kaStmt) {
 		case "init_fail":
 			im.ignored(s, "lvsd starts every script in the failed state until it passes `rise` times")
 		default:
-			im.r.errorf(s.file, s.line, "unknown vrrp_script keyword %q", s.key)
+			im.r.errorf(s.file, s.line, "unknown vrrp_script keyword %q%s", s.key, kaSuggest(s.key))
 		}
 	}
 	if t.Script == "" {
@@ -621,7 +687,7 @@ func (im *kaImport) instance(b *kaStmt) {
 						}
 					}
 				default:
-					im.r.errorf(a.file, a.line, "unknown authentication keyword %q", a.key)
+					im.r.errorf(a.file, a.line, "unknown authentication keyword %q%s", a.key, kaSuggest(a.key))
 				}
 			}
 		case "unicast_src_ip":
@@ -701,7 +767,7 @@ func (im *kaImport) instance(b *kaStmt) {
 		case "use_vmac", "vmac_xmit_base", "virtual_routes", "virtual_rules", "track_process", "track_bfd", "unicast_fault_no_peer", "old_unicast_checksum":
 			im.r.errorf(s.file, s.line, "%s is not supported by lvsd", s.key)
 		default:
-			im.r.errorf(s.file, s.line, "unknown vrrp_instance keyword %q", s.key)
+			im.r.errorf(s.file, s.line, "unknown vrrp_instance keyword %q%s", s.key, kaSuggest(s.key))
 		}
 	}
 	if !versionSet && len(in.VirtualIPs) > 0 && in.VirtualIPs[0].Addr().Is6() {
@@ -751,7 +817,7 @@ func (im *kaImport) syncGroup(b *kaStmt) {
 		case "track_script", "track_interface", "track_file":
 			im.r.errorf(s.file, s.line, "%s in a vrrp_sync_group is not supported: put it in each vrrp_instance", s.key)
 		default:
-			im.r.errorf(s.file, s.line, "unknown vrrp_sync_group keyword %q", s.key)
+			im.r.errorf(s.file, s.line, "unknown vrrp_sync_group keyword %q%s", s.key, kaSuggest(s.key))
 		}
 	}
 	if len(g.Members) == 0 {
@@ -978,7 +1044,7 @@ func (im *kaImport) virtualServer(b *kaStmt) {
 		case "ha_suspend", "smtp_alert", "snmp_name", "omega", "sorry_server_inhibit", "persistence_engine", "net_mask":
 			im.ignored(s, "not supported by lvsd")
 		default:
-			im.r.errorf(s.file, s.line, "unknown virtual_server keyword %q", s.key)
+			im.r.errorf(s.file, s.line, "unknown virtual_server keyword %q%s", s.key, kaSuggest(s.key))
 		}
 	}
 	if !protoSet && v.Protocol != "fwm" {
@@ -1160,7 +1226,7 @@ func (im *kaImport) realServer(b *kaStmt, v *Virtual, fwd string, vdefs checkDef
 		case "smtp_alert", "snmp_name":
 			im.ignored(s, "not supported by lvsd")
 		default:
-			im.r.errorf(s.file, s.line, "unknown real_server keyword %q", s.key)
+			im.r.errorf(s.file, s.line, "unknown real_server keyword %q%s", s.key, kaSuggest(s.key))
 		}
 	}
 	if msg := fixRealPort(v, r); msg != "" {
@@ -1276,7 +1342,7 @@ func (im *kaImport) checker(b *kaStmt, v *Virtual, defs checkDefaults) Check {
 		case "host":
 			im.r.errorf(s.file, s.line, "SMTP_CHECK host blocks are not supported: the real server is checked")
 		default:
-			im.r.errorf(s.file, s.line, "unknown %s keyword %q", b.key, s.key)
+			im.r.errorf(s.file, s.line, "unknown %s keyword %q%s", b.key, s.key, kaSuggest(s.key))
 		}
 	}
 	if b.key == "TCP_CHECK" && v.Protocol == "udp" {
@@ -1333,7 +1399,7 @@ func (im *kaImport) url(b *kaStmt, c *Check) {
 		case "regex_no_match", "regex_options", "regex_stack", "regex_min_offset", "regex_max_offset":
 			im.r.errorf(s.file, s.line, "%s is not supported (regex must match)", s.key)
 		default:
-			im.r.errorf(s.file, s.line, "unknown url keyword %q", s.key)
+			im.r.errorf(s.file, s.line, "unknown url keyword %q%s", s.key, kaSuggest(s.key))
 		}
 	}
 }

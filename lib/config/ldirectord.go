@@ -126,7 +126,7 @@ func parseLdirectord(name string, data []byte, o Options) (*Config, error) {
 	p.finish()
 	p.cfg.Warnings = sorted(p.d.warnings)
 	if len(p.d.errs) > 0 {
-		return nil, Errors(sorted(p.d.errs))
+		return nil, p.d.fail()
 	}
 	return p.cfg, nil
 }
@@ -189,7 +189,7 @@ func (p *ldParser) quoted(line int, key, v string, required bool) (string, bool)
 	if strings.HasPrefix(v, "\"") {
 		end := strings.LastIndexByte(v, '"')
 		if end == 0 {
-			p.d.errorf(line, "%s: missing closing quote", key)
+			p.d.errorf(line, "%s: missing closing quote (fix: %s=\"%s\")", key, key, strings.TrimSpace(v[1:]))
 			return "", false
 		}
 		if rest := strings.TrimSpace(v[end+1:]); rest != "" {
@@ -256,7 +256,7 @@ func (p *ldParser) globalLine(n int, s string) {
 			g.Supervised = true
 			return
 		}
-		p.d.errorf(n, "unknown directive %q", s)
+		p.d.errorf(n, "unknown directive %q%s", s, ldSuggest(s, ldGlobalKeys))
 		return
 	}
 	v := stripComment(&p.d, n, val, true)
@@ -287,9 +287,9 @@ func (p *ldParser) globalLine(n int, s string) {
 	case "fallback6":
 		p.fallback6 = &lineVal{n, v}
 	case "fallbackcommand":
-		if c, _ := p.quoted(n, key, v, false); c != "" {
+		if c, ok := p.quoted(n, key, v, false); c != "" {
 			g.FallbackCommand = c
-		} else {
+		} else if ok { // an unclosed quote is already reported
 			p.d.errorf(n, "invalid fallback command")
 		}
 	case "autoreload":
@@ -297,8 +297,8 @@ func (p *ldParser) globalLine(n int, s string) {
 	case "callback":
 		g.Callback, _ = p.quoted(n, key, v, true)
 	case "logfile":
-		lf, _ := p.quoted(n, key, v, true)
-		if lf == "" {
+		lf, ok := p.quoted(n, key, v, true)
+		if ok && lf == "" {
 			p.d.errorf(n, "logfile: empty value")
 		}
 		g.LogFile = lf
@@ -346,8 +346,39 @@ func (p *ldParser) globalLine(n int, s string) {
 			p.d.errorf(n, "%s is a per-virtual directive: indent it under a virtual= line", key)
 			return
 		}
-		p.d.errorf(n, "unknown directive %q", key)
+		p.d.errorf(n, "unknown directive %q%s", key, ldSuggest(key, ldGlobalKeys))
 	}
+}
+
+// ldGlobalKeys and ldVirtualKeys are the directives globalLine and
+// virtualLine take (TestLdirectordKeysKnown keeps them in step), for the
+// did-you-mean of an unknown one.
+var (
+	ldGlobalKeys = []string{"checktimeout", "negotiatetimeout", "checkinterval", "checkcount", "failurecount",
+		"fallback", "fallback6", "fallbackcommand", "autoreload", "callback", "logfile", "execute", "fork",
+		"supervised", "quiescent", "readdquiescent", "emailalert", "emailalertfreq", "emailalertstatus",
+		"emailalertfrom", "cleanstop", "smtp", "maintenancedir"}
+	ldVirtualKeys = []string{"real", "real6", "request", "receive", "checktype", "checkcommand", "checktimeout",
+		"negotiatetimeout", "checkcount", "failurecount", "checkinterval", "checkport", "login", "passwd",
+		"database", "secret", "scheduler", "persistent", "schedflags", "netmask", "protocol", "ops", "service",
+		"httpmethod", "virtualhost", "fallback", "fallback6", "fallbackcommand", "quiescent", "cleanstop",
+		"emailalert", "emailalertfreq", "emailalertstatus", "monitorfile", "smtp", "servicename", "comment"}
+)
+
+// ldSuggest is the fix for an unknown directive: "name value" without '='
+// (fix: name=value), or a known name close to it.
+func ldSuggest(s string, names []string) string {
+	if w, rest, ok := strings.Cut(s, " "); ok {
+		for _, k := range names {
+			if k == w {
+				return fmt.Sprintf(" (fix: %s=%s)", w, strings.TrimSpace(rest))
+			}
+		}
+	}
+	if m := closest(s, names); m != "" {
+		return fmt.Sprintf(" (did you mean %q?)", m)
+	}
+	return ""
 }
 
 // virtualKeys are the directives only valid inside a virtual block.
@@ -489,7 +520,7 @@ func (p *ldParser) virtualLine(lv *ldVirtual, n int, s string) {
 	s = stripComment(&p.d, n, s, false)
 	key, val, ok := splitDirective(s)
 	if !ok {
-		p.d.errorf(n, "unknown directive %q in virtual service", s)
+		p.d.errorf(n, "unknown directive %q in virtual service%s", s, ldSuggest(s, ldVirtualKeys))
 		return
 	}
 	c := &v.Check
@@ -509,14 +540,14 @@ func (p *ldParser) virtualLine(lv *ldVirtual, n int, s string) {
 		}
 		lv.reals = append(lv.reals, lineVal{n, val})
 	case "request":
-		r, _ := p.quoted(n, key, val, true)
-		if r == "" {
+		r, ok := p.quoted(n, key, val, true)
+		if ok && r == "" {
 			p.d.errorf(n, "no request string specified")
 		}
 		c.Request = r
 	case "receive":
-		r, _ := p.quoted(n, key, val, true)
-		if r == "" {
+		r, ok := p.quoted(n, key, val, true)
+		if ok && r == "" {
 			p.d.errorf(n, "invalid receive string (empty)")
 		}
 		c.Receive = r
@@ -527,8 +558,8 @@ func (p *ldParser) virtualLine(lv *ldVirtual, n int, s string) {
 	case "checktype":
 		p.checkType(n, c, val)
 	case "checkcommand":
-		cmd, _ := p.quoted(n, key, val, false)
-		if cmd == "" {
+		cmd, ok := p.quoted(n, key, val, false)
+		if ok && cmd == "" {
 			p.d.errorf(n, "invalid check command")
 		}
 		c.Command = cmd
@@ -685,7 +716,7 @@ func (p *ldParser) virtualLine(lv *ldVirtual, n int, s string) {
 			p.d.errorf(n, "%s is a global directive: it must start in column 0, outside a virtual service", key)
 			return
 		}
-		p.d.errorf(n, "unknown directive %q in virtual service", key)
+		p.d.errorf(n, "unknown directive %q in virtual service%s", key, ldSuggest(key, ldVirtualKeys))
 	}
 }
 
@@ -904,7 +935,7 @@ func (p *ldParser) finishVirtual(lv *ldVirtual) {
 		v.Fallback = &f
 		v.FallbackFromGlobal = true
 	}
-	if emptyVirtual(v) {
+	if emptyVirtual(v) && len(lv.reals) == 0 { // real= lines with errors: those are reported
 		p.d.warnf(v.Line, "%s", emptyVirtualMsg(v.Key(), "add real= lines (real=ADDR:PORT gate|masq|ipip) to it, or a fallback="))
 	}
 	what, line := "service dns (the default for its port)", v.Line
@@ -1090,6 +1121,9 @@ func (p *ldParser) realFlags(n int, r *Real, s string) bool {
 			return false
 		}
 		r.Weight, s = x, rest
+	} else if w != "" && w[0] == '-' && isDigits(w[1:]) {
+		p.d.errorf(n, "weight %q out of range (0..65535)", w)
+		return false
 	}
 	if w, _ := nextWord(s); strings.HasPrefix(s, "\"") && !isQuotedThreshold(w) {
 		req, rest, ok := cutQuoted(s)

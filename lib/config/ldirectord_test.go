@@ -116,3 +116,20 @@ func TestTimeoutResolution(t *testing.T) {
 		t.Fatalf("%s: %v/%v", v.Key(), v.Check.CheckTimeout, v.Check.NegotiateTimeout)
 	}
 }
+
+// TestLdirectordKeysKnown: every name the did-you-mean offers is a
+// directive the reader takes (the lists follow globalLine and virtualLine).
+func TestLdirectordKeysKnown(t *testing.T) {
+	for _, k := range ldGlobalKeys {
+		_, err := ParseWith("x.cf", []byte(k+"=x\n"), testOptions())
+		if err != nil && strings.Contains(err.Error(), "unknown directive") {
+			t.Errorf("global %s: %v", k, err)
+		}
+	}
+	for _, k := range ldVirtualKeys {
+		_, err := ParseWith("x.cf", []byte("virtual=192.0.2.1:80\n    "+k+"=x\n"), testOptions())
+		if err != nil && strings.Contains(err.Error(), "unknown directive") {
+			t.Errorf("virtual %s: %v", k, err)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -292,49 +293,201 @@ type tomlReader struct {
 	d     diags
 	o     Options
 	lines tomlLines
-	re    patterns // receive patterns compiled so far
+	re    patterns     // receive patterns compiled so far
+	skip  map[int]bool // header lines of tables with a blanked line
+}
+
+// suggestKey is " (did you mean ...?)" for an unknown key path whose last
+// part is close to a key of its table ("" if none); the keys are the
+// toml tags of the table's struct.
+func suggestKey(path string) string {
+	segs := strings.Split(path, ".")
+	t := reflect.TypeOf(tomlFile{})
+	if len(segs) > 1 {
+		t = fieldType(strings.Join(segs[:len(segs)-1], "."))
+	}
+	for t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Pointer) {
+		t = t.Elem()
+	}
+	if t == nil || t.Kind() != reflect.Struct {
+		return ""
+	}
+	var names []string
+	for i := 0; i < t.NumField(); i++ {
+		if tag, _, _ := strings.Cut(t.Field(i).Tag.Get("toml"), ","); tag != "" && tag != "-" {
+			names = append(names, tag)
+		}
+	}
+	if m := closest(segs[len(segs)-1], names); m != "" {
+		return fmt.Sprintf(" (did you mean %q?)", m)
+	}
+	return ""
+}
+
+func tomlField(t reflect.Type, name string) (reflect.StructField, bool) {
+	for i := 0; i < t.NumField(); i++ {
+		if tag, _, _ := strings.Cut(t.Field(i).Tag.Get("toml"), ","); tag == name {
+			return t.Field(i), true
+		}
+	}
+	return reflect.StructField{}, false
+}
+
+// tomlError is the line and message of a decode error.
+func tomlError(text string, err error) (int, string) {
+	var pe toml.ParseError
+	var ppe *toml.ParseError
+	if errors.As(err, &ppe) {
+		pe = *ppe
+	}
+	if errors.As(err, &pe) || ppe != nil {
+		msg := pe.Message
+		if pe.LastKey != "" {
+			msg = fmt.Sprintf("%s: %s", pe.LastKey, msg)
+		}
+		return pe.Position.Line, msg
+	}
+	if m := reTOMLErrLine.FindStringSubmatch(err.Error()); m != nil {
+		n, _ := strconv.Atoi(m[1])
+		if l := badValueLine(text, m[2]); l > 0 {
+			n = l
+		}
+		return n, fmt.Sprintf("%s: %s", m[2], m[3])
+	}
+	return 0, err.Error()
+}
+
+// badValueLine finds the line whose value for key path (no indexes) does
+// not decode: BurntSushi/toml names the last line setting that path, which
+// is wrong when an earlier [[virtual.real]] has the bad value. Each line
+// setting the path is decoded alone into the field's type; 0: not found.
+func badValueLine(text, path string) int {
+	ft := fieldType(path)
+	if ft == nil {
+		return 0
+	}
+	st := reflect.StructOf([]reflect.StructField{{Name: "X", Type: ft, Tag: `toml:"x"`}})
+	ctx := ""
+	for i, line := range strings.Split(text, "\n") {
+		if m := reHeader.FindStringSubmatch(line); m != nil {
+			ctx = strings.ReplaceAll(m[2], " ", "")
+			continue
+		}
+		m := reKey.FindStringSubmatch(line)
+		if m == nil || strings.TrimPrefix(ctx+"."+m[1], ".") != path {
+			continue
+		}
+		_, val, _ := strings.Cut(line, "=")
+		_, err := toml.Decode("x ="+val, reflect.New(st).Interface())
+		var pe toml.ParseError
+		if err != nil && !errors.As(err, &pe) { // a syntax error: a value on several lines
+			return i + 1
+		}
+	}
+	return 0
+}
+
+// fieldType is the Go type of the tomlFile field at path ("global.checkinterval").
+func fieldType(path string) reflect.Type {
+	t := reflect.TypeOf(tomlFile{})
+	for _, seg := range strings.Split(path, ".") {
+		for t.Kind() == reflect.Slice || t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		if t.Kind() != reflect.Struct {
+			return nil
+		}
+		f, ok := tomlField(t, seg)
+		if !ok {
+			return nil
+		}
+		t = f.Type
+	}
+	return t
+}
+
+// blankTOML empties line n of text (1-based), keeping the line count; a
+// table header takes the lines of its table with it, which would otherwise
+// land in the previous table as unknown keys.
+func blankTOML(text string, n int, blanked map[int]bool) string {
+	lines := strings.Split(text, "\n")
+	for i := n - 1; i < len(lines); i++ {
+		if i > n-1 && strings.HasPrefix(strings.TrimSpace(lines[i]), "[") {
+			break
+		}
+		header := strings.HasPrefix(strings.TrimSpace(lines[i]), "[")
+		lines[i] = ""
+		blanked[i+1] = true
+		if i == n-1 && !header {
+			break
+		}
+	}
+	return strings.Join(lines, "\n")
+}
+
+// tableLines are the header lines of the tables holding a blanked line.
+func tableLines(text string, blanked map[int]bool) map[int]bool {
+	if len(blanked) == 0 {
+		return nil
+	}
+	lines := strings.Split(text, "\n")
+	out := map[int]bool{}
+	for n := range blanked {
+		for i := n - 1; i >= 0; i-- {
+			if strings.HasPrefix(strings.TrimSpace(lines[i]), "[") {
+				out[i+1] = true
+				break
+			}
+		}
+	}
+	return out
 }
 
 func parseTOML(name string, data []byte, o Options) (*Config, error) {
 	r := &tomlReader{d: diags{file: name}, o: o, lines: scanTOMLLines(data)}
+	// BurntSushi/toml stops at the first syntax or type error: report it,
+	// blank its line (a header: its whole table) and decode again, so that
+	// one run lists every such error.
+	text := string(data)
 	var f tomlFile
-	md, err := toml.Decode(string(data), &f)
-	if err != nil {
-		var pe toml.ParseError
-		var ppe *toml.ParseError
-		if errors.As(err, &ppe) {
-			pe = *ppe
+	md, err := toml.Decode(text, &f)
+	blanked := map[int]bool{}
+	for err != nil {
+		n, msg := tomlError(text, err)
+		r.d.errorf(n, "%s", msg)
+		if n <= 0 || blanked[n] || len(r.d.errs) >= maxErrors {
+			return nil, r.d.fail()
 		}
-		if errors.As(err, &pe) || ppe != nil {
-			msg := pe.Message
-			if pe.LastKey != "" {
-				msg = fmt.Sprintf("%s: %s", pe.LastKey, msg)
-			}
-			r.d.errorf(pe.Position.Line, "%s", msg)
-		} else if m := reTOMLErrLine.FindStringSubmatch(err.Error()); m != nil {
-			n, _ := strconv.Atoi(m[1])
-			r.d.errorf(n, "%s: %s", m[2], m[3])
-		} else {
-			r.d.errorf(0, "%v", err)
-		}
-		return nil, r.d.errs
+		text = blankTOML(text, n, blanked)
+		f = tomlFile{}
+		md, err = toml.Decode(text, &f)
 	}
+	r.skip = tableLines(string(data), blanked)
+	unknown := map[string]bool{}
 	for _, k := range md.Undecoded() {
 		p := k.String()
+		unknown[p] = true
+		if len(k) > 1 && unknown[k[:len(k)-1].String()] {
+			continue // the keys of an unknown table: its name is the one error
+		}
 		n := r.lines.plain[p]
-		r.d.errorf(n, "unknown key %q", p)
+		r.d.errorf(n, "unknown key %q%s", p, suggestKey(p))
 	}
 	cfg := r.build(&f)
 	cfg.Source, cfg.Format = name, "toml"
 	cfg.Warnings = sorted(r.d.warnings)
 	if len(r.d.errs) > 0 {
-		return nil, Errors(sorted(r.d.errs))
+		return nil, r.d.fail()
 	}
 	return cfg, nil
 }
 
 func (r *tomlReader) errorf(path, format string, args ...any) {
-	r.d.errorf(r.lines.line(path), "%s: %s", path, fmt.Sprintf(format, args...))
+	n := r.lines.line(path)
+	if r.skip[n] {
+		return // a table whose line with an error was blanked: "needs address" would repeat that error
+	}
+	r.d.errorf(n, "%s: %s", path, fmt.Sprintf(format, args...))
 }
 
 func orInt(p *int, def int) int {
@@ -567,7 +720,7 @@ func (r *tomlReader) virtual(path string, tv *tomlVirtual, c *Config) *Virtual {
 			"refuses it (\"Zero port specified for non-persistent service\") (fix: give the port, address = \"%s\", "+
 			"or persistent = \"300s\" to balance every port)", netip.AddrPortFrom(v.Addr, 80))
 	}
-	if emptyVirtual(v) {
+	if emptyVirtual(v) && len(tv.Real) == 0 { // reals with errors: those are reported
 		r.d.warnf(v.Line, "%s: %s", path, emptyVirtualMsg(v.Key(), "add [[virtual.real]] tables (address, forward) to it, or a fallback"))
 	}
 	what, at := "service dns (the default for its port)", path+".address"
