@@ -1229,9 +1229,8 @@ func (im *kaImport) realServer(b *kaStmt, v *Virtual, fwd string, vdefs checkDef
 			im.r.errorf(s.file, s.line, "unknown real_server keyword %q%s", s.key, kaSuggest(s.key))
 		}
 	}
-	if msg := fixRealPort(v, r); msg != "" {
-		im.r.warnf(b.file, b.line, "%s", msg)
-	}
+	configured := r.Port
+	portMsg := fixRealPort(v, r)
 	for _, o := range v.Reals {
 		if o.Addr == r.Addr && o.Port == r.Port {
 			im.r.errorf(b.file, b.line, "real_server %s defined twice in this virtual_server", r.HostPort())
@@ -1242,6 +1241,9 @@ func (im *kaImport) realServer(b *kaStmt, v *Virtual, fwd string, vdefs checkDef
 		r.Quiescent = nil
 	}
 	if checker == nil {
+		if portMsg != "" {
+			im.r.warnf(b.file, b.line, "%s", portMsg)
+		}
 		im.noChecker(b, r, v)
 		// reals without a checker under the same defaults share one
 		// (10,000 such reals must not cost 10,000 checks)
@@ -1252,6 +1254,15 @@ func (im *kaImport) realServer(b *kaStmt, v *Virtual, fwd string, vdefs checkDef
 		return r, im.onCheck
 	}
 	c := im.checker(checker, v, defs)
+	if portMsg != "" && c.Port == 0 && c.Type != "ping" && c.Type != "external" {
+		// keepalived checks the port written on real_server (only the
+		// kernel rewrites it), not the virtual's
+		c.Port = configured
+		portMsg += fmt.Sprintf("; its %s connects to port %d, as keepalived does (connect_port sets another)", checker.key, configured)
+	}
+	if portMsg != "" {
+		im.r.warnf(b.file, b.line, "%s", portMsg)
+	}
 	return r, &c
 }
 
