@@ -5,7 +5,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"sort"
+	"strings"
 
 	"github.com/ocf-lvs/ocf-lvs/lib/config"
 	"github.com/ocf-lvs/ocf-lvs/lib/preflight"
@@ -15,35 +17,65 @@ func init() {
 	register(subcommand{name: "check", summary: "validate a configuration and print the resolved plan", run: runCheck})
 }
 
-const checkHelp = `usage: lvsd check [--json] [--no-host] FILE
+const checkHelp = `usage: lvsd check [--json] [--no-host] [FILE | -]
 
 Reads FILE (ldirectord.cf, keepalived.conf or ocf-lvs TOML; the format is
-detected from the content) and prints the resolved plan: one block per
-virtual service in the shape of ipvsadm -Ln, with its real servers, the
+detected from the content; - reads standard input; no FILE: ldirectord's
+default, ` + defaultConfig + `) and prints the resolved plan: one block
+per virtual service in the shape of ipvsadm -Ln, with its real servers, the
 fallback, and how they are checked (type, port, request, receive and the
-effective timeouts, resolved as ldirectord resolves them).
+effective timeouts, resolved as ldirectord resolves them). Options may
+come before or after FILE.
 
-Warnings (input accepted leniently) go to stderr as FILE:LINE: message.
+Errors and warnings go to stderr as FILE:LINE: message, all of them at
+once, in line order (warnings as FILE:LINE: warning: message).
 Then, unless --no-host, the check reads this host as the director and
 warns of what would stop it serving the file (docs/preflight.md): IPVS not
 loaded, masq reals with IP forwarding off, more on-link reals than the
 neighbour table holds, gate (DR) reals in no subnet of its interfaces;
 each as FILE:LINE: warning: message (fix: ...).
-Exit status: 0 valid, 2 invalid (every error printed as FILE:LINE: message);
-warnings do not change it.
+Exit status: 0 valid, 2 invalid (every error printed as FILE:LINE: message)
+or a usage error; warnings do not change it.
 
 options:
 `
 
+// defaultConfig is ldirectord's default configuration file.
+const defaultConfig = "/etc/ha.d/ldirectord.cf"
+
+// checkStdin is what "lvsd check -" reads (a variable for tests).
+var checkStdin io.Reader = os.Stdin
+
 func runCheck(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	asJSON := fs.Bool("json", false, "print the resolved configuration as JSON")
+	asJSON := fs.Bool("json", false, "print the resolved configuration as JSON (the configuration's key names)")
 	noHost := fs.Bool("no-host", false, "do not check this host as the director (ip_vs, forwarding, neighbour table, interfaces)")
-	if code, done := parseFileArg(fs, checkHelp, args, stdout); done {
+	files, code, done := parseInterleaved(fs, checkHelp, args, stdout)
+	if done {
 		return code
 	}
-	cfg, ok := loadReport(fs.Arg(0), stderr)
+	path := defaultConfig
+	switch len(files) {
+	case 0:
+	case 1:
+		path = files[0]
+	default:
+		fmt.Fprintf(stderr, "lvsd check: one FILE, not %d (%s)\n", len(files), strings.Join(files, " "))
+		return 2
+	}
+	var cfg *config.Config
+	var ok bool
+	if path == "-" {
+		data, err := io.ReadAll(checkStdin)
+		if err != nil {
+			fmt.Fprintf(stderr, "lvsd check: standard input: %v\n", err)
+			return 2
+		}
+		cfg, ok = report(config.Parse("<stdin>", data))(stderr)
+	} else {
+		cfg, ok = loadReport(path, stderr)
+	}
 	if !ok {
 		return 2
 	}
@@ -63,26 +95,68 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
+// parseInterleaved parses flags wherever they are among the arguments
+// (lvsd check FILE --json), returning the others. done: return code
+// (--help: 0 on stdout; a bad flag: 2, the reason then the usage on stderr).
+func parseInterleaved(fs *flag.FlagSet, help string, args []string, stdout io.Writer) (files []string, code int, done bool) {
+	stderr := fs.Output()
+	fs.Usage = func() {} // printed below, once, where it belongs
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				printUsage(stdout, fs, help)
+				return nil, 0, true
+			}
+			printUsage(stderr, fs, help) // flag printed the reason first
+			return nil, 2, true
+		}
+		rest := fs.Args()
+		// flag stops at the first argument that is not a flag, and after "--"
+		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
+			return append(files, rest...), 0, false
+		}
+		if len(rest) == 0 {
+			return files, 0, false
+		}
+		files, args = append(files, rest[0]), rest[1:]
+	}
+}
+
+// printUsage prints help and the flags as --name (as the docs write them;
+// Go's flag package takes both - and --).
+func printUsage(w io.Writer, fs *flag.FlagSet, help string) {
+	fmt.Fprint(w, help)
+	fs.VisitAll(func(f *flag.Flag) {
+		fmt.Fprintf(w, "  --%s\n    \t%s\n", f.Name, f.Usage)
+	})
+}
+
 // loadReport loads a configuration, printing its errors and warnings to
 // stderr in file:line order (warnings too when there are errors: one run
 // shows everything to fix).
 func loadReport(path string, stderr io.Writer) (*config.Config, bool) {
-	cfg, err := config.Load(path)
-	if err != nil {
-		var inv *config.Invalid
-		var errs config.Errors
-		switch {
-		case errors.As(err, &inv):
-			printDiags(stderr, inv.Errors, inv.Warnings)
-		case errors.As(err, &errs):
-			printDiags(stderr, errs, nil)
-		default:
-			fmt.Fprintf(stderr, "%s: %v\n", path, err)
+	return report(config.Load(path))(stderr)
+}
+
+// report prints what config.Load or Parse returned.
+func report(cfg *config.Config, err error) func(io.Writer) (*config.Config, bool) {
+	return func(stderr io.Writer) (*config.Config, bool) {
+		if err != nil {
+			var inv *config.Invalid
+			var errs config.Errors
+			switch {
+			case errors.As(err, &inv):
+				printDiags(stderr, inv.Errors, inv.Warnings)
+			case errors.As(err, &errs):
+				printDiags(stderr, errs, nil)
+			default:
+				fmt.Fprintf(stderr, "%v\n", err)
+			}
+			return nil, false
 		}
-		return nil, false
+		printDiags(stderr, nil, cfg.Warnings)
+		return cfg, true
 	}
-	printDiags(stderr, nil, cfg.Warnings)
-	return cfg, true
 }
 
 // printDiags merges errors and warnings by file and line.

@@ -47,15 +47,24 @@ func TestCheckJSON(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d", code)
 	}
-	var v struct {
-		Format   string
-		Virtuals []struct{ Port int }
-		VRRP     []struct{ VRID int }
+	var v struct { // the configuration's names, not Go's
+		Format   string `json:"format"`
+		Virtuals []struct {
+			Address string `json:"address"`
+			Port    int    `json:"port"`
+			Check   struct {
+				Interval string `json:"checkinterval"`
+			} `json:"check"`
+		} `json:"virtual"`
+		VRRP []struct {
+			VRID int `json:"virtual_router_id"`
+		} `json:"vrrp_instance"`
 	}
 	if err := json.Unmarshal([]byte(out), &v); err != nil {
 		t.Fatal(err)
 	}
-	if v.Format != "keepalived" || len(v.Virtuals) != 1 || v.Virtuals[0].Port != 80 || v.VRRP[0].VRID != 200 {
+	if v.Format != "keepalived" || len(v.Virtuals) != 1 || v.Virtuals[0].Port != 80 || v.Virtuals[0].Address == "" ||
+		v.Virtuals[0].Check.Interval == "" || len(v.VRRP) != 1 || v.VRRP[0].VRID != 200 {
 		t.Errorf("json: %+v", v)
 	}
 }
@@ -84,8 +93,37 @@ func TestHelp(t *testing.T) {
 			t.Errorf("%s --help: exit %d %q", c, code, out)
 		}
 	}
-	if code, _, _ := checkRun("check"); code != 2 {
-		t.Errorf("check without FILE: exit %d", code)
+	_, out, _ := checkRun("check", "--help")
+	for _, w := range []string{"  --json\n", "  --no-host\n", "/etc/ha.d/ldirectord.cf", "- reads standard input"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("check --help does not say %q:\n%s", w, out)
+		}
+	}
+	if code, _, errs := checkRun("check", "a.cf", "b.cf"); code != 2 || !strings.Contains(errs, "one FILE, not 2") {
+		t.Errorf("check with two files: exit %d %q", code, errs)
+	}
+	if code, _, errs := checkRun("check", "--bogus", "a.cf"); code != 2 || !strings.HasPrefix(errs, "flag provided but not defined: -bogus\nusage:") {
+		t.Errorf("check --bogus: exit %d %q", code, errs)
+	}
+}
+
+// TestCheckArgs: a flag after FILE works, and - reads standard input.
+func TestCheckArgs(t *testing.T) {
+	f := "../../testdata/config/keepalived/seed004.conf"
+	code, out, errs := checkRun("check", f, "--json", "--no-host")
+	if code != 0 || !strings.HasPrefix(out, "{") {
+		t.Fatalf("check FILE --json: exit %d %q %q", code, out, errs)
+	}
+	data, err := os.ReadFile(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkStdin = bytes.NewReader(data)
+	defer func() { checkStdin = os.Stdin }()
+	_, want, _ := checkRun("check", "--no-host", f)
+	code, out, errs = checkRun("check", "-", "--no-host")
+	if code != 0 || out != want {
+		t.Fatalf("check -: exit %d %q\n%s\nwant\n%s", code, errs, out, want)
 	}
 }
 

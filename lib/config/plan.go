@@ -314,6 +314,44 @@ var (
 	regexpType   = reflect.TypeOf((*regexp.Regexp)(nil))
 )
 
+// jsonNames give --json the configuration's own names (TOML's, which are
+// ldirectord's for the director and keepalived's for VRRP) where the Go
+// field name differs from it once lowercased.
+var jsonNames = map[string]string{
+	"Config.Virtuals": "virtual", "Config.VRRP": "vrrp_instance", "Config.SyncGroups": "vrrp_sync_group",
+	"Config.Scripts": "vrrp_script",
+	"Virtual.Addr":   "address", "Virtual.FWMark": "fwmark", "Virtual.OnePacket": "ops", "Virtual.Reals": "real",
+	"Virtual.FallbackFromGlobal": "fallback_from_global", "Virtual.QuorumUp": "quorum_up",
+	"Virtual.QuorumDown": "quorum_down", "Virtual.InhibitOnFailure": "inhibit_on_failure",
+	"Virtual.SorryServer": "sorry_server",
+	"Real.Addr":           "address", "Real.HasOverride": "has_override", "Real.NotifyUp": "notify_up",
+	"Real.NotifyDown":      "notify_down",
+	"Check.NegotiateEvery": "negotiate_every", "Check.Command": "checkcommand", "Check.MiscPath": "checkcommand_shell",
+	"Check.Interval": "checkinterval", "Check.Count": "checkcount", "Check.VerifyTLS": "verify_tls",
+	"Check.StatusCodes": "status_codes", "Check.DNSType": "dns_type", "Check.DNSName": "dns_name",
+	"Check.RetryDelay": "retry_delay", "Check.StartUp": "start_up",
+	"VRRPInstance.VRID": "virtual_router_id", "VRRPInstance.PreemptDelay": "preempt_delay",
+	"VRRPInstance.AdvertInt": "advert_int", "VRRPInstance.AuthType": "auth_type",
+	"VRRPInstance.AuthPass": "auth_pass", "VRRPInstance.UnicastSrc": "unicast_src_ip",
+	"VRRPInstance.UnicastPeers": "unicast_peer", "VRRPInstance.VirtualIPs": "virtual_ipaddress",
+	"VRRPInstance.VirtualIPDevs": "virtual_ipaddress_dev", "VRRPInstance.TrackScripts": "track_script",
+	"VRRPInstance.TrackInterfaces": "track_interface", "VRRPInstance.TrackFiles": "track_file",
+	"VRRPInstance.NotifyMaster": "notify_master", "VRRPInstance.NotifyBackup": "notify_backup",
+	"VRRPInstance.NotifyFault": "notify_fault", "VRRPInstance.NotifyStop": "notify_stop",
+	"VRRPInstance.GARPMasterDelay": "garp_master_delay", "VRRPInstance.GARPMasterRepeat": "garp_master_repeat",
+	"VRRPInstance.GARPMasterRefresh": "garp_master_refresh",
+	"VRRPInstance.GARPRefreshRepeat": "garp_master_refresh_repeat",
+	"SyncGroup.Members":              "group", "SyncGroup.NotifyMaster": "notify_master", "SyncGroup.NotifyBackup": "notify_backup",
+	"SyncGroup.NotifyFault": "notify_fault",
+}
+
+func jsonName(typ, field string) string {
+	if n, ok := jsonNames[typ+"."+field]; ok {
+		return n
+	}
+	return strings.ToLower(field)
+}
+
 // jsonValue mirrors v with time.Duration rendered by its String method.
 func jsonValue(v reflect.Value) any {
 	if v.Type() == durationType {
@@ -334,7 +372,7 @@ func jsonValue(v reflect.Value) any {
 		for i := 0; i < v.NumField(); i++ {
 			// a compiled pattern is its string field, already there
 			if f := v.Type().Field(i); f.IsExported() && f.Type != regexpType {
-				out[f.Name] = jsonValue(v.Field(i))
+				out[jsonName(v.Type().Name(), f.Name)] = jsonValue(v.Field(i))
 			}
 		}
 		return out
