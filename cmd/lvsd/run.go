@@ -59,7 +59,10 @@ diff (never flushed; services of other configurations never touched).
 
 Each state change and each IPVS write is logged on stderr, one line each.
 With --dry-run nothing touches the kernel: the table starts empty, is only
-imagined, and the changes are printed on stdout as ipvsadm-restore lines.
+imagined, and the changes are printed on stdout as ipvsadm-restore lines;
+when it ends (--for D, or a signal) it prints each real's final state (up,
+down, not checked yet) per virtual, and exits 0 if every virtual has a
+real up, 3 if one has none.
 
 Exit status: 0 stopped, 1 the kernel has no IPVS or could not be read,
 2 FILE is invalid (errors as FILE:LINE: message).
@@ -531,9 +534,72 @@ func dryRun(ctx context.Context, cfg *config.Config, f runFlags, stdout, stderr 
 	if f.m != nil {
 		go f.m.serve(ctx, f.metricsLn, eng)
 	}
-	if err := eng.Run(ctx); err != nil {
+	// The engine runs on its own context so that its final state can still
+	// be asked for when ctx ends (--for, a signal).
+	runCtx, stop := context.WithCancel(context.Background())
+	defer stop()
+	done := make(chan error, 1)
+	go func() { done <- eng.Run(runCtx) }()
+	var st engine.Status
+	var stErr error
+	select {
+	case err := <-done:
 		fmt.Fprintf(stderr, "lvsd run: %v\n", err)
 		return 1
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		st, stErr = eng.Status(sctx)
+		cancel()
+	}
+	stop()
+	if err := <-done; err != nil {
+		fmt.Fprintf(stderr, "lvsd run: %v\n", err)
+		return 1
+	}
+	if stErr != nil {
+		fmt.Fprintf(stderr, "lvsd run: no final state: %v\n", stErr)
+		return 1
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	return drySummary(w, st)
+}
+
+// drySummary prints the final up/down table of a dry run; 0 when every
+// virtual has a real up, 3 when one has none (fallback or nothing).
+func drySummary(w *bufio.Writer, st engine.Status) int {
+	defer w.Flush()
+	health := func(n director.Note) string {
+		switch {
+		case n.Role == director.RoleFallback:
+			return "fallback"
+		case n.Status == director.Unknown:
+			return "not checked yet"
+		}
+		return n.Status.String()
+	}
+	without := 0
+	fmt.Fprintf(w, "%s summary: %d up, %d down, %d not checked yet\n", stamp(time.Now()), st.Up, st.Down, st.Unknown)
+	for _, v := range st.Virtuals {
+		verdict := fmt.Sprintf("%d real(s) up", v.Up)
+		if v.Up == 0 {
+			without++
+			verdict = "NO REAL UP"
+			if v.Fallback {
+				verdict += ", fallback in the table"
+			}
+		}
+		fmt.Fprintf(w, "%s: %s\n", v.Virtual.Key(), verdict)
+		for _, r := range v.Reals {
+			fmt.Fprintf(w, "  -> %-24s %s\n", r.Note.ID.Real, health(r.Note))
+		}
+		for _, n := range v.Out {
+			fmt.Fprintf(w, "  -> %-24s %s (out of the table)\n", n.ID.Real, health(n))
+		}
+	}
+	if without > 0 {
+		fmt.Fprintf(w, "%d of %d virtual services have no real up (exit 3)\n", without, len(st.Virtuals))
+		return 3
 	}
 	return 0
 }
