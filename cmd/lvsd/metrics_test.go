@@ -63,7 +63,8 @@ func metricsDryRun(t *testing.T) (addr string) {
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		body, err := scrape(addr)
-		if err == nil && strings.Contains(body, `state="up"} 1`) && strings.Contains(body, `state="down"} 0`) {
+		if err == nil && strings.Contains(body, `state="up"} 1`) && strings.Contains(body, `state="down"} 0`) &&
+			strings.Contains(body, `lvsd_reals{state="down"} 1`) && strings.Contains(body, `lvsd_reals{state="up"} 1`) {
 			return addr
 		}
 		if time.Now().After(deadline) {
