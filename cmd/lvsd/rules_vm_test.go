@@ -571,6 +571,7 @@ func TestRules(t *testing.T) {
 	t.Run("keepalived_alpha_notify", func(t *testing.T) {
 		l.reset(t)
 		l.killHTTPD(1)
+		l.killHTTPD(2) // dead too: the alpha real must wait (its first check comes within 200 ms)
 		out := filepath.Join(t.TempDir(), "notify.log")
 		n := script(t, t.TempDir(), "notify.sh", out)
 		conf := fmt.Sprintf(`virtual_server %s 80 {
@@ -605,12 +606,13 @@ func TestRules(t *testing.T) {
 		if s := savedTable(t); ruleWeight(s, 80, 1) != 2 || ruleWeight(s, 80, 2) != -1 {
 			t.Errorf("at ready: the real without alpha is not in at weight 2, or the alpha one is in:\n%s", s)
 		}
-		waitTable(t, "the alpha real in after its check, the dead one out after 2 failures", 20*time.Second, func(s string) bool {
-			return ruleWeight(s, 80, 1) == -1 && ruleWeight(s, 80, 2) == 3
+		waitTable(t, "the dead real without alpha out after 2 failures", 20*time.Second, func(s string) bool {
+			return ruleWeight(s, 80, 1) == -1 && ruleWeight(s, 80, 2) == -1
 		})
 		waitLines(t, out, 10*time.Second, "down")
 		l.startHTTPD(1)
-		waitTable(t, "real 1 back", 20*time.Second, func(s string) bool { return ruleWeight(s, 80, 1) == 2 })
+		l.startHTTPD(2)
+		waitTable(t, "both back", 20*time.Second, func(s string) bool { return ruleWeight(s, 80, 1) == 2 && ruleWeight(s, 80, 2) == 3 })
 		waitLines(t, out, 10*time.Second, "down", "up")
 		d.stop()
 	})
