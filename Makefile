@@ -9,7 +9,7 @@ GOFLAGS_BUILD := -trimpath -ldflags "-s -w"
 # Binaries: every cmd/<name> becomes bin/<name>.
 CMDS    := $(notdir $(wildcard cmd/*))
 # Of those, the OCF agents (installed under resource.d/lvs).
-AGENTS  := $(filter VIP VIPcheck ping director,$(CMDS))
+AGENTS  := $(filter VIP VIPcheck ping director realserver,$(CMDS))
 DAEMONS := $(filter-out $(AGENTS),$(CMDS))
 
 # Fragments append to these: FUZZ (pkg:FuzzName), TEST_TIERS (targets).
