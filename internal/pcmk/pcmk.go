@@ -140,7 +140,9 @@ func (c *Cluster) PID() int { return c.corosync.Process.Pid }
 // Command returns a command running inside the cluster's mount, network
 // and UTS namespaces (cluster CLI tools, agents).
 func (c *Cluster) Command(name string, args ...string) *exec.Cmd {
-	a := append([]string{"-t", strconv.Itoa(c.PID()), "-m", "-n", "-u", "--", name}, args...)
+	// -r: entering a mount namespace resets the root, and the VM tier
+	// runs its tests chrooted.
+	a := append([]string{"-t", strconv.Itoa(c.PID()), "-m", "-n", "-u", "-r", "--", name}, args...)
 	return exec.Command("nsenter", a...)
 }
 
