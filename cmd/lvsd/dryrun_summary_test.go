@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"net"
 	"os"
 	"path/filepath"
@@ -31,12 +30,11 @@ func TestDryRunSummary(t *testing.T) {
 	if err := os.WriteFile(p, []byte(cf), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	var out, errb bytes.Buffer
-	rc := run([]string{"run", "--dry-run", "--for", "1500ms", p}, &out, &errb)
-	o := out.String()
+	// stopped (SIGINT) once the closed real's first check has failed
+	rc, o, e := dryRunUntil(t, p, "down tcp:192.0.2.10:80 real "+closed)
 	i := strings.Index(o, " summary: ")
 	if rc != 3 || i < 0 {
-		t.Fatalf("rc %d, want 3; stdout:\n%s\nstderr:\n%s", rc, o, errb.String())
+		t.Fatalf("rc %d, want 3; stdout:\n%s\nstderr:\n%s", rc, o, e)
 	}
 	sum := o[i:]
 	for _, want := range []string{

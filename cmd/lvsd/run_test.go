@@ -9,7 +9,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
+	"time"
 )
 
 func TestRunHelp(t *testing.T) {
@@ -61,12 +64,7 @@ virtual=192.0.2.11:80
 `, up, closed, up, closed)
 	p := filepath.Join(t.TempDir(), "l.cf")
 	os.WriteFile(p, []byte(cf), 0o644)
-	var out, errb bytes.Buffer
-	if rc := run([]string{"run", "--dry-run", "--for", "3s", p}, &out, &errb); rc != 0 {
-		t.Fatalf("rc %d: %s", rc, errb.String())
-	}
-	o := out.String()
-	for _, want := range []string{
+	wants := []string{
 		"start: no real server known up yet",
 		"fallback on for tcp:192.0.2.10:80",
 		"-a -t 192.0.2.10:80 -r 127.0.0.1:80 -g -w 1",
@@ -76,7 +74,12 @@ virtual=192.0.2.11:80
 		"# fallback off",
 		"down tcp:192.0.2.10:80 real " + closed + ": http: dial tcp " + closed,
 		"-a -t 192.0.2.11:80 -r " + closed + " -m -w 0", // quiescent: kept at weight 0
-	} {
+	}
+	rc, o, e := dryRunUntil(t, p, wants...)
+	if rc != 0 {
+		t.Fatalf("rc %d: %s", rc, e)
+	}
+	for _, want := range wants {
 		if !strings.Contains(o, want) {
 			t.Errorf("output lacks %q", want)
 		}
@@ -84,10 +87,67 @@ virtual=192.0.2.11:80
 	if strings.Contains(o, "-a -t 192.0.2.10:80 -r "+closed) {
 		t.Error("down real added with quiescent=no")
 	}
-	if !strings.Contains(errb.String(), "4 real checks (2 distinct probes)") {
-		t.Errorf("identical checks not shared: %s", errb.String())
+	if !strings.Contains(e, "4 real checks (2 distinct probes)") {
+		t.Errorf("identical checks not shared: %s", e)
 	}
 	if t.Failed() {
 		t.Log(o)
+	}
+}
+
+// syncBuffer is a bytes.Buffer the test may read while lvsd run writes it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// dryRunUntil runs `lvsd run --dry-run FILE` until its stdout holds every
+// one of wants (or 30 s pass), then stops it with SIGINT as a user would,
+// and returns its exit code, stdout and stderr. No wall-clock guess of how
+// long the checks take: a loaded machine only makes it wait longer.
+func dryRunUntil(t *testing.T, path string, wants ...string) (int, string, string) {
+	t.Helper()
+	var out, errb syncBuffer
+	rcc := make(chan int, 1)
+	go func() { rcc <- run([]string{"run", "--dry-run", "--for", "60s", path}, &out, &errb) }()
+	all := func() bool {
+		o := out.String()
+		for _, w := range wants {
+			if !strings.Contains(o, w) {
+				return false
+			}
+		}
+		return true
+	}
+	for deadline := time.Now().Add(30 * time.Second); !all() && time.Now().Before(deadline); {
+		select {
+		case rc := <-rcc:
+			return rc, out.String(), errb.String()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	if out.String() == "" { // SIGINT before run's handler would kill the test binary
+		t.Fatalf("lvsd run --dry-run printed nothing in 30 s; stderr:\n%s", errb.String())
+	}
+	// run's signal handler is in place: its first line is printed after it
+	syscall.Kill(os.Getpid(), syscall.SIGINT)
+	select {
+	case rc := <-rcc:
+		return rc, out.String(), errb.String()
+	case <-time.After(30 * time.Second):
+		t.Fatalf("lvsd run --dry-run did not stop on SIGINT; stdout:\n%s", out.String())
+		return 0, "", ""
 	}
 }
