@@ -1,0 +1,24 @@
+// Package vrrp speaks VRRP as keepalived does: versions 2 (RFC 3768) and
+// 3 (RFC 9568), IPv4 and IPv6, so that lvsd and keepalived can run as
+// peers and a site can replace one keepalived node at a time.
+//
+// This part is pure (no sockets, no clock, no root):
+//
+//   - the codec. Encode(Advert, src, dst, checksumAsV2) returns the VRRP
+//     message (the IP payload; the kernel writes the IP header, but the v3
+//     checksum covers the IP pseudo-header, hence src and dst).
+//     Decode(Packet) reads one back from a received Packet (the payload and what the socket
+//     knows: source, destination, TTL / hop limit, interface). v2 PASS
+//     authentication is spoken; AH is refused (ErrAH, DropAuthType).
+//   - the receive checks. Wire holds what one instance sends and accepts
+//     (version, VRID, interval, PASS, v3_checksum_as_v2, unicast peers);
+//     Wire.Check(rx, advert) returns a Reason: Accepted, AdoptInterval
+//     (v3: the master's interval differs, adopt it) or why the message is
+//     dropped (DropTTL, DropChecksum, DropPassword...). Reason.String is
+//     the label to count drops by. Receive(rx, find) chains Decode, the
+//     VRID look-up and Check.
+//   - the state machine, Step (state.go).
+//
+// The socket layer and the per-instance runner that drive these live in
+// the same package, in their own files.
+package vrrp
