@@ -428,6 +428,12 @@ func buildInitramfs(dst string, k *Kernel, cfg Config, argv []string) error {
 	if err != nil {
 		return err
 	}
+	// bound in the VM before the chroot, where an absolute symlink (a
+	// worktree's .cache/vm/kernel pointing at the main checkout's) does
+	// not resolve: bind the real directory
+	if real, err := filepath.EvalSymlinks(modDir); err == nil {
+		modDir = real
+	}
 	var loads strings.Builder
 	for _, m := range mods {
 		fmt.Fprintf(&loads, "$B insmod /mod/%s || echo 'vm: insmod %s failed'\n", filepath.Base(m), m)
