@@ -272,6 +272,19 @@ func SetUp(dev string) error {
 	return netlink.LinkSetUp(l)
 }
 
+// SetDown brings an interface administratively down (the realserver
+// helper puts a tunnel device back as it found it).
+func SetDown(dev string) error {
+	l, err := netlink.LinkByName(dev)
+	if err != nil {
+		return fmt.Errorf("interface %s: %w", dev, err)
+	}
+	if l.Attrs().Flags&net.FlagUp == 0 {
+		return nil
+	}
+	return netlink.LinkSetDown(l)
+}
+
 // FlushRouteCache asks the kernel to drop cached routes (`ip route flush
 // cache`), so local connections stop using a removed address at once.
 func FlushRouteCache(ip netip.Addr) error {
