@@ -444,3 +444,46 @@ func (h *Helper) Status(cfg Config) (Report, error) {
 	}
 	return r, nil
 }
+
+// Fill completes cfg from the state file, for a command line that names
+// less than up did: no VIPs means every VIP of the state, and the tunnel
+// mode and interfaces up was given hold unless cfg says otherwise.
+func (h *Helper) Fill(cfg Config) (Config, error) {
+	st, _, err := LoadState(h.StateFile)
+	if err != nil {
+		return cfg, err
+	}
+	if len(cfg.VIPs) == 0 {
+		for _, v := range st.VIPs {
+			if !slices.Contains(cfg.VIPs, v.IP) {
+				cfg.VIPs = append(cfg.VIPs, v.IP)
+			}
+		}
+	}
+	cfg.Tunnel = cfg.Tunnel || st.Tunnel
+	if cfg.Interfaces == nil && st.Interfaces != nil {
+		cfg.Interfaces = st.Interfaces
+	}
+	return cfg, nil
+}
+
+// Lines describes the report, one line per VIP, device and sysctl.
+func (r Report) Lines() []string {
+	var out []string
+	mark := func(ok bool) string {
+		if ok {
+			return "ok"
+		}
+		return "MISSING"
+	}
+	for _, v := range r.VIPs {
+		out = append(out, fmt.Sprintf("%-8s %s on %s", mark(v.Present), v.Prefix(), v.Dev))
+	}
+	for _, l := range r.Links {
+		out = append(out, fmt.Sprintf("%-8s %s up", mark(l.Exists && l.Up), l.Dev))
+	}
+	for _, s := range r.Sysctls {
+		out = append(out, fmt.Sprintf("%-8s %s = %s (want %s)", mark(s.Good), s.Sysctl, s.Value, strings.Join(s.Want.OK, " or ")))
+	}
+	return out
+}

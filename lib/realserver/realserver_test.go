@@ -48,7 +48,9 @@ func (f *fake) WriteSysctl(s Sysctl, v string) error {
 	f.sysctl[s.String()] = v
 	return nil
 }
-func (f *fake) HasAddr(dev string, p netip.Prefix) (bool, error) { return f.addrs[dev+" "+p.String()], nil }
+func (f *fake) HasAddr(dev string, p netip.Prefix) (bool, error) {
+	return f.addrs[dev+" "+p.String()], nil
+}
 func (f *fake) AddAddr(dev string, p netip.Prefix) error {
 	if _, ok := f.links[dev]; !ok {
 		return fmt.Errorf("no %s", dev)
