@@ -51,6 +51,10 @@ type SavedLink struct {
 	Dev string `json:"dev"`
 }
 
+// ErrNoTunnel means tunnel mode cannot have its device: the module is
+// missing or creates no device in this namespace.
+var ErrNoTunnel = errors.New("no tunnel device")
+
 // Helper applies plans through a Kernel and keeps the state in StateFile.
 type Helper struct {
 	K         Kernel
@@ -163,12 +167,12 @@ func (h *Helper) Up(cfg Config) error {
 		}
 		if !ok {
 			if err := h.K.LoadModule(l.Module); err != nil {
-				return fmt.Errorf("tunnel mode needs %s (module %s): %w", l.Dev, l.Module, err)
+				return fmt.Errorf("%w: tunnel mode needs %s (module %s): %v", ErrNoTunnel, l.Dev, l.Module, err)
 			}
 			if ok, up, err = h.K.Link(l.Dev); err != nil {
 				return err
 			} else if !ok {
-				return fmt.Errorf("tunnel mode needs %s: module %s is loaded but there is no %s in this network namespace (net.core.fb_tunnels_only_for_init_net?)", l.Dev, l.Module, l.Dev)
+				return fmt.Errorf("%w: tunnel mode needs %s: module %s is loaded but there is no %s in this network namespace (net.core.fb_tunnels_only_for_init_net?)", ErrNoTunnel, l.Dev, l.Module, l.Dev)
 			}
 			h.logf("loaded module %s (%s)", l.Module, l.Dev)
 		}
