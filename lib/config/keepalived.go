@@ -358,6 +358,8 @@ func parseKeepalived(name string, data []byte, o Options) (*Config, error) {
 		case "global_defs":
 		case "vrrp_script":
 			im.script(s)
+		case "vrrp_track_file", "track_file":
+			im.trackFile(s)
 		}
 	}
 	var prev *kaStmt // the last top-level block, for a '}' that closed it early
@@ -378,7 +380,7 @@ func parseKeepalived(name string, data []byte, o Options) (*Config, error) {
 			prev = s
 		}
 		switch s.key {
-		case "global_defs", "vrrp_script":
+		case "global_defs", "vrrp_script", "vrrp_track_file", "track_file":
 		case "vrrp_instance":
 			im.instance(s)
 		case "vrrp_sync_group":
@@ -389,7 +391,7 @@ func parseKeepalived(name string, data []byte, o Options) (*Config, error) {
 			r.errorf(s.file, s.line, "virtual_server_group is not supported: write one virtual_server per address")
 		case "static_ipaddress", "static_routes", "static_rules", "virtual_routes", "virtual_rules":
 			r.warnf(s.file, s.line, "%s not imported: lvsd does not manage static addresses or routes; configure them in the system", s.key)
-		case "linkbeat_interfaces", "vrrp_track_file", "track_file", "vrrp_track_process", "track_process", "garp_group", "bfd_instance", "net_namespace", "instance", "use_pid_dir":
+		case "linkbeat_interfaces", "vrrp_track_process", "track_process", "garp_group", "bfd_instance", "net_namespace", "instance", "use_pid_dir":
 			r.errorf(s.file, s.line, "%s is not supported by lvsd", s.key)
 		default:
 			r.errorf(s.file, s.line, "unknown keyword %q%s", s.key, kaSuggest(s.key))
@@ -408,6 +410,7 @@ type kaImport struct {
 	cfg     *Config
 	vsSeen  map[string]*Virtual
 	scripts map[string]*TrackScript
+	files   map[string]*TrackFile
 	version int
 	re      patterns // regex patterns compiled so far
 	// the check shared by the reals without a checker of one virtual_server
@@ -424,7 +427,9 @@ type kaImport struct {
 		lastFile    string
 		lastLine    int
 	}
-	garp struct {
+	startupDelay time.Duration // vrrp_startup_delay
+	checksumAsV2 bool          // global v3_checksum_as_v2
+	garp         struct {
 		delay, refresh          time.Duration
 		repeat, refreshRepeat   int
 		delaySet, refreshSet    bool
@@ -519,6 +524,33 @@ func (im *kaImport) globalDefs(b *kaStmt) {
 			if x, ok := im.num(s, 0, 1000); ok {
 				im.garp.refreshRepeat, im.garp.refRepeatSet = x, true
 			}
+		case "vrrp_startup_delay":
+			im.startupDelay, _ = im.timer(s)
+		case "v3_checksum_as_v2":
+			im.checksumAsV2 = true
+		case "lvs_sync_daemon":
+			ls := &LVSSync{Line: s.line}
+			if len(s.args) < 2 {
+				im.r.errorf(s.file, s.line, "lvs_sync_daemon takes INTERFACE VRRP_INSTANCE [id N] [maxlen N] [port N] [ttl N] [group IP]")
+				break
+			}
+			ls.Interface, ls.Instance = s.args[0], s.args[1]
+			for i := 2; i+1 < len(s.args); i += 2 {
+				switch s.args[i] {
+				case "id":
+					x, err := strconv.Atoi(s.args[i+1])
+					if err != nil || x < 0 || x > 255 {
+						im.r.errorf(s.file, s.line, "lvs_sync_daemon id %q: want 0..255", s.args[i+1])
+					}
+					ls.SyncID = x
+				default:
+					im.r.warnf(s.file, s.line, "lvs_sync_daemon %s ignored: the kernel's default is used", s.args[i])
+				}
+			}
+			if len(s.args)%2 == 1 {
+				im.r.errorf(s.file, s.line, "lvs_sync_daemon %s has no value", s.args[len(s.args)-1])
+			}
+			im.cfg.LVSSync = ls
 		case "router_id", "smtp_connect_timeout", "smtp_helo_name", "smtp_alert", "smtp_alert_vrrp", "smtp_alert_checker",
 			"enable_traps", "enable_snmp_keepalived", "enable_snmp_checker", "enable_snmp_vrrp", "enable_snmp_rfc",
 			"enable_dbus", "script_user", "enable_script_security", "max_auto_priority", "vrrp_skip_check_adv_addr",
@@ -527,7 +559,7 @@ func (im *kaImport) globalDefs(b *kaStmt) {
 			"checker_rlimit_rttime", "dynamic_interfaces", "process_names", "vrrp_check_unicast_src",
 			"vrrp_lower_prio_no_advert", "vrrp_higher_prio_send_advert", "vrrp_garp_lower_prio_delay",
 			"vrrp_garp_lower_prio_repeat", "lvs_flush", "lvs_flush_onstop", "default_interface", "vrrp_mcast_group4",
-			"vrrp_mcast_group6", "vrrp_iptables", "vrrp_ipsets", "nftables", "snmp_socket", "umask", "lvs_sync_daemon":
+			"vrrp_mcast_group6", "vrrp_iptables", "vrrp_ipsets", "nftables", "snmp_socket", "umask":
 			im.ignored(s, "not used by lvsd")
 		default:
 			im.ignored(s, "unknown global_defs keyword"+kaSuggest(s.key))
@@ -561,7 +593,7 @@ func (im *kaImport) script(b *kaStmt) {
 		case "user":
 			im.ignored(s, "lvsd runs track scripts as the user it runs as")
 		case "init_fail":
-			im.ignored(s, "lvsd starts every script in the failed state until it passes `rise` times")
+			t.InitFail = true
 		default:
 			im.r.errorf(s.file, s.line, "unknown vrrp_script keyword %q%s", s.key, kaSuggest(s.key))
 		}
@@ -586,6 +618,53 @@ func (im *kaImport) script(b *kaStmt) {
 
 func withLine(t TrackScript, l int) TrackScript { t.Line = l; return t }
 
+// trackFile reads a top-level track_file (vrrp_track_file) block.
+func (im *kaImport) trackFile(b *kaStmt) {
+	if !im.want(b, 1) {
+		return
+	}
+	t := &TrackFile{Line: b.line, Name: b.args[0], Weight: 1}
+	for _, s := range b.children {
+		switch s.key {
+		case "file":
+			if im.want(s, 1) {
+				t.File = s.args[0]
+			}
+		case "weight":
+			if len(s.args) == 2 && s.args[1] == "reverse" {
+				im.r.errorf(s.file, s.line, "weight ... reverse is not supported")
+				s.args = s.args[:1]
+			}
+			t.Weight, _ = im.num(s, -254, 254)
+		case "init_file":
+			t.Init = true
+			for _, a := range s.args {
+				if a == "overwrite" {
+					t.Overwrite = true
+				} else if x, err := strconv.Atoi(a); err == nil {
+					t.InitValue = x
+				} else {
+					im.r.errorf(s.file, s.line, "init_file: %q is neither a number nor overwrite", a)
+				}
+			}
+		default:
+			im.r.errorf(s.file, s.line, "unknown track_file keyword %q%s", s.key, kaSuggest(s.key))
+		}
+	}
+	if t.File == "" {
+		im.r.errorf(b.file, b.line, "track_file %s has no file", t.Name)
+	}
+	if im.files == nil {
+		im.files = map[string]*TrackFile{}
+	}
+	if o := im.files[t.Name]; o != nil {
+		im.r.errorf(b.file, b.line, "track_file %s defined twice (first at line %d)", t.Name, o.Line)
+		return
+	}
+	im.files[t.Name] = t
+	im.cfg.TrackFiles = append(im.cfg.TrackFiles, t)
+}
+
 func (im *kaImport) tracks(b *kaStmt, what string) []TrackRef {
 	var out []TrackRef
 	for _, s := range b.children {
@@ -609,6 +688,13 @@ func (im *kaImport) tracks(b *kaStmt, what string) []TrackRef {
 				ref.Weight = sc.Weight
 			}
 		}
+		if what == "track_file" {
+			if tf := im.files[s.key]; tf == nil {
+				im.r.errorf(s.file, s.line, "track_file %s: no track_file block of that name", s.key)
+			} else if len(s.args) == 0 {
+				ref.Weight = tf.Weight
+			}
+		}
 		out = append(out, ref)
 	}
 	return out
@@ -619,7 +705,8 @@ func (im *kaImport) instance(b *kaStmt) {
 		return
 	}
 	in := &VRRPInstance{Line: b.line, Name: b.args[0], Priority: 100, State: "BACKUP", AdvertInt: time.Second,
-		Version: im.version, GARPMasterDelay: 5 * time.Second, GARPMasterRepeat: 5, GARPRefreshRepeat: 1}
+		Version: im.version, GARPMasterDelay: 5 * time.Second, GARPMasterRepeat: 5, GARPRefreshRepeat: 1,
+		Accept: true, StartupDelay: im.startupDelay, ChecksumAsV2: im.checksumAsV2}
 	if im.garp.delaySet {
 		in.GARPMasterDelay = im.garp.delay
 	}
@@ -710,23 +797,33 @@ func (im *kaImport) instance(b *kaStmt) {
 				}
 				in.UnicastPeers = append(in.UnicastPeers, a)
 			}
-		case "virtual_ipaddress":
-			vipEntries += len(s.children)
+		case "virtual_ipaddress", "virtual_ipaddress_excluded":
+			if s.key == "virtual_ipaddress" {
+				vipEntries += len(s.children)
+			}
 			for _, v := range s.children {
-				p, dev, err := parseVIP(append([]string{v.key}, v.args...))
+				vip, err := parseVIP(append([]string{v.key}, v.args...))
 				if err != "" {
 					im.r.errorf(v.file, v.line, "%s", err)
 					continue
 				}
-				for _, k := range v.args {
-					if k == "label" || k == "brd" || k == "scope" || k == "broadcast" {
-						im.r.warnf(v.file, v.line, "virtual_ipaddress option %q ignored: lvsd adds the address with default brd and scope, no label", k)
-					}
-				}
-				addVIP(in, p, dev)
+				vip.Line = v.line
+				addVIP(in, vip, s.key == "virtual_ipaddress_excluded")
 			}
-		case "virtual_ipaddress_excluded":
-			im.r.errorf(s.file, s.line, "virtual_ipaddress_excluded is not supported: lvsd would advertise these addresses; list them in virtual_ipaddress or manage them outside")
+		case "accept":
+			in.Accept = true
+		case "no_accept":
+			in.Accept = false
+			im.r.warnf(s.file, s.line, "no_accept: lvsd installs no firewall rule; a backup's VIPs are absent, so it receives nothing for them anyway")
+		case "unicast_fault_no_peer":
+			in.UnicastFaultNoPeer = true
+		case "v3_checksum_as_v2":
+			in.ChecksumAsV2 = true
+			if len(s.args) == 1 {
+				in.ChecksumAsV2 = s.args[0] != "false" && s.args[0] != "no" && s.args[0] != "off"
+			}
+		case "lvs_sync_daemon_interface":
+			im.r.errorf(s.file, s.line, "lvs_sync_daemon_interface is obsolete (keepalived too): use lvs_sync_daemon IFACE INSTANCE in global_defs")
 		case "track_script":
 			in.TrackScripts = im.tracks(s, "track_script")
 		case "track_interface":
@@ -759,12 +856,11 @@ func (im *kaImport) instance(b *kaStmt) {
 			}
 		case "garp_master_refresh_repeat":
 			in.GARPRefreshRepeat, _ = im.num(s, 0, 1000)
-		case "smtp_alert", "lvs_sync_daemon_interface", "dont_track_primary", "debug", "native_ipv6", "accept",
-			"no_accept", "garp_lower_prio_delay", "garp_lower_prio_repeat", "lower_prio_no_advert",
+		case "smtp_alert", "dont_track_primary", "debug", "native_ipv6", "garp_lower_prio_delay", "garp_lower_prio_repeat", "lower_prio_no_advert",
 			"higher_prio_send_advert", "skip_check_adv_addr", "strict_mode", "kernel_rx_buf_size", "mcast_src_ip",
 			"check_unicast_src", "unicast_ttl", "down_timer_adverts", "linkbeat_use_polling", "track_src_ip":
 			im.ignored(s, "not used by lvsd")
-		case "use_vmac", "vmac_xmit_base", "virtual_routes", "virtual_rules", "track_process", "track_bfd", "unicast_fault_no_peer", "old_unicast_checksum":
+		case "use_vmac", "vmac_xmit_base", "virtual_routes", "virtual_rules", "track_process", "track_bfd", "old_unicast_checksum":
 			im.r.errorf(s.file, s.line, "%s is not supported by lvsd", s.key)
 		default:
 			im.r.errorf(s.file, s.line, "unknown vrrp_instance keyword %q%s", s.key, kaSuggest(s.key))
@@ -1451,4 +1547,8 @@ func (im *kaImport) finish() {
 			}
 		}
 	}
+	if ls := im.cfg.LVSSync; ls != nil && !names[ls.Instance] {
+		im.r.errorf(im.r.d.file, ls.Line, "lvs_sync_daemon: no vrrp_instance %q", ls.Instance)
+	}
+	vipOwners(im.cfg, func(line int, format string, args ...any) { im.r.errorf(im.r.d.file, line, format, args...) })
 }

@@ -18,6 +18,8 @@ type Config struct {
 	VRRP       []*VRRPInstance
 	SyncGroups []*SyncGroup
 	Scripts    []*TrackScript // vrrp_script / [[track_script]] definitions
+	TrackFiles []*TrackFile   // track_file (vrrp_track_file) definitions
+	LVSSync    *LVSSync       // global lvs_sync_daemon; nil = none
 	Warnings   []Diag         // accepted with a warning (lenient input)
 }
 
@@ -195,6 +197,51 @@ type VRRPInstance struct {
 	GARPMasterRepeat                                            int
 	GARPMasterRefresh                                           time.Duration
 	GARPRefreshRepeat                                           int
+
+	// VIPs is virtual_ipaddress with every option, in order (VirtualIPs
+	// and VirtualIPDevs are its addresses and devices); Excluded is
+	// virtual_ipaddress_excluded: added and removed with the others but
+	// not carried in the adverts.
+	VIPs, Excluded []VIP
+	// Accept: keepalived's accept (default) or no_accept; lvsd never
+	// filters traffic to the VIPs, so no_accept is kept only to be shown.
+	Accept             bool
+	StartupDelay       time.Duration // vrrp_startup_delay (global): wait before the first election
+	UnicastFaultNoPeer bool          // unicast_fault_no_peer: FAULT, not multicast, with no unicast_peer
+	ChecksumAsV2       bool          // v3_checksum_as_v2: VRRPv3 IPv4 checksum without the pseudo-header
+}
+
+// VIP is one address of an instance, with keepalived's options.
+type VIP struct {
+	Line      int
+	Prefix    netip.Prefix
+	Dev       string     // "" = the instance's interface
+	Label     string     // IPv4 label ("eth0:1"); "" = none
+	Broadcast netip.Addr // IPv4; invalid = none
+	Scope     string     // "" (global), "site", "link", "host" or "nowhere"
+	NoDAD     bool       // IPv6: -nodad
+}
+
+// TrackFile is a track_file definition: the integer in File, times the
+// weight, is added to the priority of the instances tracking it; with
+// weight 0 any non-zero value puts them in FAULT.
+type TrackFile struct {
+	Line      int
+	Name      string
+	File      string
+	Weight    int
+	Init      bool // init_file: write InitValue at start if the file is missing
+	InitValue int
+	Overwrite bool // init_file ... overwrite: write it even if the file exists
+}
+
+// LVSSync is keepalived's lvs_sync_daemon IFACE INSTANCE [id N]: the IPVS
+// connection-sync daemon, master while Instance is MASTER, backup else.
+type LVSSync struct {
+	Line      int
+	Interface string
+	Instance  string
+	SyncID    int
 }
 
 // TrackRef refers to a tracked script, interface or file with a weight.
@@ -213,6 +260,7 @@ type TrackScript struct {
 	Weight   int
 	Rise     int
 	Fall     int
+	InitFail bool // init_fail: starts failed (else it starts passing, as keepalived)
 }
 
 // SyncGroup is a vrrp_sync_group: its members change state together.

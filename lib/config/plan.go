@@ -28,8 +28,25 @@ func WritePlan(w io.Writer, c *Config) error {
 		writeVirtual(b, v)
 	}
 	for _, s := range c.Scripts {
-		fmt.Fprintf(b, "vrrp_script %s script=%q interval=%s timeout=%s weight=%d rise=%d fall=%d\n",
+		fmt.Fprintf(b, "vrrp_script %s script=%q interval=%s timeout=%s weight=%d rise=%d fall=%d",
 			s.Name, s.Script, dur(s.Interval), dur(s.Timeout), s.Weight, s.Rise, s.Fall)
+		if s.InitFail {
+			b.WriteString(" init_fail")
+		}
+		b.WriteString("\n")
+	}
+	for _, f := range c.TrackFiles {
+		fmt.Fprintf(b, "track_file %s file=%q weight=%d", f.Name, f.File, f.Weight)
+		if f.Init {
+			fmt.Fprintf(b, " init_file=%d", f.InitValue)
+		}
+		if f.Overwrite {
+			b.WriteString(" overwrite")
+		}
+		b.WriteString("\n")
+	}
+	if l := c.LVSSync; l != nil {
+		fmt.Fprintf(b, "lvs_sync_daemon interface=%s instance=%s id=%d\n", l.Interface, l.Instance, l.SyncID)
 	}
 	for _, g := range c.SyncGroups {
 		fmt.Fprintf(b, "vrrp_sync_group %s group=%s%s\n", g.Name, strings.Join(g.Members, ","),
@@ -265,13 +282,24 @@ func writeVRRP(b *bufio.Writer, in *VRRPInstance) {
 	if in.AuthType != "" {
 		fmt.Fprintf(b, " auth_type=%s auth_pass=%q", in.AuthType, in.AuthPass)
 	}
+	if !in.Accept {
+		b.WriteString(" no_accept")
+	}
+	if in.StartupDelay > 0 {
+		fmt.Fprintf(b, " startup_delay=%s", dur(in.StartupDelay))
+	}
+	if in.UnicastFaultNoPeer {
+		b.WriteString(" unicast_fault_no_peer")
+	}
+	if in.ChecksumAsV2 {
+		b.WriteString(" v3_checksum_as_v2")
+	}
 	b.WriteString("\n")
-	for _, p := range in.VirtualIPs {
-		dev := in.VirtualIPDevs[p.String()]
-		if dev != "" {
-			dev = " dev " + dev
-		}
-		fmt.Fprintf(b, "  vip %s%s\n", p, dev)
+	for _, v := range vipStrings(in.VIPs) {
+		fmt.Fprintf(b, "  vip %s\n", v)
+	}
+	for _, v := range vipStrings(in.Excluded) {
+		fmt.Fprintf(b, "  vip %s (excluded: not in the adverts)\n", v)
 	}
 	if in.UnicastSrc.IsValid() || len(in.UnicastPeers) > 0 {
 		var ps []string

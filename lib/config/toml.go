@@ -58,6 +58,22 @@ type tomlFile struct {
 	VRRPInstance  []tomlVRRP    `toml:"vrrp_instance"`
 	VRRPScript    []tomlScript  `toml:"vrrp_script"`
 	VRRPSyncGroup []tomlSync    `toml:"vrrp_sync_group"`
+	TrackFile     []tomlFileDef `toml:"track_file"`
+	LVSSyncDaemon *tomlLVSSync  `toml:"lvs_sync_daemon"`
+}
+
+type tomlFileDef struct {
+	Name      string `toml:"name"`
+	File      string `toml:"file"`
+	Weight    *int   `toml:"weight"`
+	InitFile  *int   `toml:"init_file"` // the value written at start when the file is missing
+	Overwrite bool   `toml:"init_file_overwrite"`
+}
+
+type tomlLVSSync struct {
+	Interface string `toml:"interface"`
+	Instance  string `toml:"instance"`
+	ID        int    `toml:"id"`
 }
 
 type tomlGlobal struct {
@@ -187,6 +203,11 @@ type tomlVRRP struct {
 	GARPMasterRepeat  *int        `toml:"garp_master_repeat"`
 	GARPMasterRefresh duration    `toml:"garp_master_refresh"`
 	GARPRefreshRepeat *int        `toml:"garp_master_refresh_repeat"`
+	Excluded          []string    `toml:"virtual_ipaddress_excluded"`
+	Accept            *bool       `toml:"accept"`
+	StartupDelay      duration    `toml:"vrrp_startup_delay"`
+	UnicastFaultNo    bool        `toml:"unicast_fault_no_peer"`
+	ChecksumAsV2      bool        `toml:"v3_checksum_as_v2"`
 }
 
 type tomlTrack struct {
@@ -202,6 +223,7 @@ type tomlScript struct {
 	Weight   int      `toml:"weight"`
 	Rise     *int     `toml:"rise"`
 	Fall     *int     `toml:"fall"`
+	InitFail bool     `toml:"init_fail"`
 }
 
 type tomlSync struct {
@@ -488,6 +510,11 @@ func (r *tomlReader) errorf(path, format string, args ...any) {
 		return // a table whose line with an error was blanked: "needs address" would repeat that error
 	}
 	r.d.errorf(n, "%s: %s", path, fmt.Sprintf(format, args...))
+}
+
+// errorAt reports an error at a line found earlier (a check across tables).
+func (r *tomlReader) errorAt(line int, format string, args ...any) {
+	r.d.errorf(line, format, args...)
 }
 
 func orInt(p *int, def int) int {
@@ -932,7 +959,7 @@ func (r *tomlReader) vrrp(f *tomlFile, c *Config) {
 		path := fmt.Sprintf("vrrp_script[%d]", i)
 		s := &TrackScript{Line: r.lines.line(path), Name: ts.Name, Script: ts.Script,
 			Interval: orDur(ts.Interval, time.Second), Timeout: orDur(ts.Timeout, 0),
-			Weight: ts.Weight, Rise: orInt(ts.Rise, 1), Fall: orInt(ts.Fall, 1)}
+			Weight: ts.Weight, Rise: orInt(ts.Rise, 1), Fall: orInt(ts.Fall, 1), InitFail: ts.InitFail}
 		if s.Name == "" || s.Script == "" {
 			r.errorf(path, "a vrrp_script needs name and script")
 		}
@@ -942,10 +969,31 @@ func (r *tomlReader) vrrp(f *tomlFile, c *Config) {
 		names[s.Name] = true
 		c.Scripts = append(c.Scripts, s)
 	}
+	files := map[string]*TrackFile{}
+	for i, tf := range f.TrackFile {
+		path := fmt.Sprintf("track_file[%d]", i)
+		d := &TrackFile{Line: r.lines.line(path), Name: tf.Name, File: tf.File, Weight: orInt(tf.Weight, 1), Overwrite: tf.Overwrite}
+		if tf.InitFile != nil {
+			d.Init, d.InitValue = true, *tf.InitFile
+		}
+		if d.Name == "" || d.File == "" {
+			r.errorf(path, "a track_file needs name and file")
+		}
+		if files[d.Name] != nil {
+			r.errorf(path+".name", "duplicate track_file %q", d.Name)
+		}
+		files[d.Name] = d
+		c.TrackFiles = append(c.TrackFiles, d)
+	}
 	inst := map[string]bool{}
 	for i := range f.VRRPInstance {
 		path := fmt.Sprintf("vrrp_instance[%d]", i)
 		in := r.vrrpInstance(path, &f.VRRPInstance[i], names)
+		for j, tf := range f.VRRPInstance[i].TrackFile {
+			if files[tf.Name] == nil {
+				r.errorf(fmt.Sprintf("%s.track_file[%d]", path, j), "unknown track_file %q", tf.Name)
+			}
+		}
 		if inst[in.Name] {
 			r.errorf(path+".name", "duplicate vrrp_instance %q", in.Name)
 		}
@@ -966,6 +1014,16 @@ func (r *tomlReader) vrrp(f *tomlFile, c *Config) {
 		}
 		c.SyncGroups = append(c.SyncGroups, g)
 	}
+	if l := f.LVSSyncDaemon; l != nil {
+		c.LVSSync = &LVSSync{Line: r.lines.line("lvs_sync_daemon"), Interface: l.Interface, Instance: l.Instance, SyncID: l.ID}
+		if l.Interface == "" || !inst[l.Instance] {
+			r.errorf("lvs_sync_daemon", "lvs_sync_daemon needs interface and the name of a vrrp_instance")
+		}
+		if l.ID < 0 || l.ID > 255 {
+			r.errorf("lvs_sync_daemon.id", "id must be 0..255")
+		}
+	}
+	vipOwners(c, func(line int, format string, args ...any) { r.errorAt(line, format, args...) })
 }
 
 func (r *tomlReader) vrrpInstance(path string, t *tomlVRRP, scripts map[string]bool) *VRRPInstance {
@@ -1022,19 +1080,20 @@ func (r *tomlReader) vrrpInstance(path string, t *tomlVRRP, scripts map[string]b
 		}
 		in.UnicastPeers = append(in.UnicastPeers, a)
 	}
-	for _, s := range t.VirtualIPAddress {
-		f := strings.Fields(s)
-		if len(f) != 1 && !(len(f) == 3 && f[1] == "dev") {
-			r.errorf(path+".virtual_ipaddress", "%q: want \"ADDR[/LEN]\" or \"ADDR[/LEN] dev IFACE\"", s)
-			continue
+	for k, list := range [][]string{t.VirtualIPAddress, t.Excluded} {
+		key := [...]string{"virtual_ipaddress", "virtual_ipaddress_excluded"}[k]
+		for _, s := range list {
+			v, err := parseVIP(strings.Fields(s))
+			if err != "" {
+				r.errorf(path+"."+key, "%q: %s", s, err)
+				continue
+			}
+			v.Line = r.lines.line(path + "." + key)
+			addVIP(in, v, k == 1)
 		}
-		p, dev, err := parseVIP(f)
-		if err != "" {
-			r.errorf(path+".virtual_ipaddress", "%s", err)
-			continue
-		}
-		addVIP(in, p, dev)
 	}
+	in.Accept = t.Accept == nil || *t.Accept
+	in.StartupDelay, in.UnicastFaultNoPeer, in.ChecksumAsV2 = orDur(t.StartupDelay, 0), t.UnicastFaultNo, t.ChecksumAsV2
 	if len(in.VirtualIPs) == 0 {
 		r.errorf(path+".virtual_ipaddress", "a vrrp_instance needs at least one virtual_ipaddress")
 	}
@@ -1065,49 +1124,137 @@ func checkAdvert(in *VRRPInstance) string {
 	return ""
 }
 
-// parseVIP reads keepalived's `ADDR[/LEN] [dev IF] [label L] ...`; label,
-// brd and scope are skipped (the keepalived reader warns about them).
-func parseVIP(f []string) (netip.Prefix, string, string) {
+// parseVIP reads keepalived's `ADDR[/LEN] [dev IF] [brd B] [label L]
+// [scope S] [-nodad]`: typed here so that nothing later parses it again.
+func parseVIP(f []string) (VIP, string) {
+	var v VIP
 	if len(f) == 0 {
-		return netip.Prefix{}, "", "empty virtual_ipaddress"
+		return v, "empty virtual_ipaddress"
 	}
-	var p netip.Prefix
 	var err error
 	if strings.Contains(f[0], "/") {
-		p, err = netip.ParsePrefix(f[0])
+		v.Prefix, err = netip.ParsePrefix(f[0])
 	} else {
 		var a netip.Addr
 		a, err = netip.ParseAddr(f[0])
 		if err == nil {
-			p = netip.PrefixFrom(a, a.BitLen())
+			v.Prefix = netip.PrefixFrom(a, a.BitLen())
 		}
 	}
 	if err != nil {
-		return p, "", fmt.Sprintf("invalid virtual address %q", f[0])
+		return v, fmt.Sprintf("invalid virtual address %q", f[0])
 	}
-	dev := ""
+	v.Prefix = netip.PrefixFrom(v.Prefix.Addr().Unmap(), v.Prefix.Bits())
+	brd := ""
 	for i := 1; i < len(f); i++ {
-		switch f[i] {
-		case "dev":
-			if i+1 < len(f) {
-				dev = f[i+1]
-				i++
+		k := f[i]
+		switch k {
+		case "-nodad":
+			if v.Prefix.Addr().Is4() {
+				return v, "-nodad is for IPv6 addresses"
 			}
-		case "label", "brd", "scope", "broadcast":
-			i++ // value ignored: lvsd sets the address the same way without it
+			v.NoDAD = true
+			continue
+		case "home", "noprefixroute", "autojoin":
+			return v, fmt.Sprintf("virtual_ipaddress option %q is not supported by lvsd", k)
+		}
+		if i+1 >= len(f) {
+			return v, fmt.Sprintf("virtual_ipaddress option %q needs a value", k)
+		}
+		val := f[i+1]
+		i++
+		switch k {
+		case "dev":
+			v.Dev = val
+		case "label":
+			if v.Prefix.Addr().Is6() {
+				return v, "label is for IPv4 addresses"
+			}
+			v.Label = val
+		case "brd", "broadcast":
+			if v.Prefix.Addr().Is6() {
+				return v, "brd is for IPv4 addresses"
+			}
+			brd = val
+		case "scope":
+			switch val {
+			case "global", "site", "link", "host", "nowhere":
+			default:
+				return v, fmt.Sprintf("scope %q: want global, site, link, host or nowhere", val)
+			}
+			if val != "global" {
+				v.Scope = val
+			}
 		default:
-			return p, "", fmt.Sprintf("unsupported virtual_ipaddress option %q", f[i])
+			return v, fmt.Sprintf("unsupported virtual_ipaddress option %q", k)
 		}
 	}
-	return p, dev, ""
+	if brd != "" {
+		b, err := netip.ParseAddr(brd)
+		if brd == "+" || brd == "-" {
+			b, err = broadcastOf(v.Prefix, brd)
+		}
+		if err != nil || !b.Is4() {
+			return v, fmt.Sprintf("brd %q: want an IPv4 address, + or -", brd)
+		}
+		v.Broadcast = b
+	}
+	return v, ""
 }
 
-func addVIP(in *VRRPInstance, p netip.Prefix, dev string) {
-	in.VirtualIPs = append(in.VirtualIPs, p)
-	if dev != "" {
+// broadcastOf is ip's "+" (all host bits set) or "-" (none) broadcast.
+func broadcastOf(p netip.Prefix, spec string) (netip.Addr, error) {
+	a := p.Addr().As4()
+	host := uint32(1)<<(32-p.Bits()) - 1
+	if p.Bits() == 0 {
+		host = ^uint32(0)
+	}
+	n := uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8 | uint32(a[3])
+	if spec == "+" {
+		n |= host
+	} else {
+		n &^= host
+	}
+	return netip.AddrFrom4([4]byte{byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)}), nil
+}
+
+func addVIP(in *VRRPInstance, v VIP, excluded bool) {
+	if excluded {
+		in.Excluded = append(in.Excluded, v)
+		return
+	}
+	in.VIPs = append(in.VIPs, v)
+	in.VirtualIPs = append(in.VirtualIPs, v.Prefix)
+	if v.Dev != "" {
 		if in.VirtualIPDevs == nil {
 			in.VirtualIPDevs = map[string]string{}
 		}
-		in.VirtualIPDevs[p.String()] = dev
+		in.VirtualIPDevs[v.Prefix.String()] = v.Dev
+	}
+}
+
+// vipOwners reports an address configured in two instances (or twice in
+// one): both would add it, and two masters would fight over it.
+func vipOwners(c *Config, errorf func(line int, format string, args ...any)) {
+	type owner struct {
+		in   *VRRPInstance
+		line int
+	}
+	seen := map[netip.Addr]owner{}
+	for _, in := range c.VRRP {
+		for _, list := range [][]VIP{in.VIPs, in.Excluded} {
+			for _, v := range list {
+				a := v.Prefix.Addr()
+				if o, ok := seen[a]; ok {
+					if o.in == in {
+						errorf(v.Line, "vrrp_instance %s: %s listed twice (first at line %d)", in.Name, a, o.line)
+					} else {
+						errorf(v.Line, "vrrp_instance %s: %s is already a virtual address of vrrp_instance %s (line %d): an address belongs to one instance", in.Name, a, o.in.Name, o.line)
+					}
+					continue
+				}
+				seen[a] = owner{in, v.Line}
+			}
+		}
 	}
 }

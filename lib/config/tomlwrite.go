@@ -31,6 +31,21 @@ func WriteTOML(w io.Writer, c *Config) error {
 		t.int("weight", s.Weight)
 		t.int("rise", s.Rise)
 		t.int("fall", s.Fall)
+		if s.InitFail {
+			t.bool("init_fail", true)
+		}
+	}
+	for _, f := range c.TrackFiles {
+		t.header("[[track_file]]")
+		t.str("name", f.Name)
+		t.str("file", f.File)
+		t.int("weight", f.Weight)
+		if f.Init {
+			t.int("init_file", f.InitValue)
+		}
+		if f.Overwrite {
+			t.bool("init_file_overwrite", true)
+		}
 	}
 	for _, in := range c.VRRP {
 		t.vrrp(in)
@@ -43,6 +58,12 @@ func WriteTOML(w io.Writer, c *Config) error {
 		t.optStr("notify_backup", g.NotifyBackup)
 		t.optStr("notify_fault", g.NotifyFault)
 		t.optStr("notify", g.Notify)
+	}
+	if l := c.LVSSync; l != nil {
+		t.header("[lvs_sync_daemon]")
+		t.str("interface", l.Interface)
+		t.str("instance", l.Instance)
+		t.int("id", l.SyncID)
 	}
 	_, err := io.WriteString(w, t.b.String())
 	return err
@@ -358,15 +379,22 @@ func (t *tomlWriter) vrrp(in *VRRPInstance) {
 		}
 		t.strs("unicast_peer", s)
 	}
-	var vips []string
-	for _, p := range in.VirtualIPs {
-		s := p.String()
-		if d := in.VirtualIPDevs[s]; d != "" {
-			s += " dev " + d
-		}
-		vips = append(vips, s)
+	t.strs("virtual_ipaddress", vipStrings(in.VIPs))
+	if len(in.Excluded) > 0 {
+		t.strs("virtual_ipaddress_excluded", vipStrings(in.Excluded))
 	}
-	t.strs("virtual_ipaddress", vips)
+	if !in.Accept {
+		t.bool("accept", false)
+	}
+	if in.StartupDelay > 0 {
+		t.dur("vrrp_startup_delay", in.StartupDelay)
+	}
+	if in.UnicastFaultNoPeer {
+		t.bool("unicast_fault_no_peer", true)
+	}
+	if in.ChecksumAsV2 {
+		t.bool("v3_checksum_as_v2", true)
+	}
 	tracks := func(k string, refs []TrackRef) {
 		if len(refs) == 0 {
 			return
@@ -391,4 +419,29 @@ func (t *tomlWriter) vrrp(in *VRRPInstance) {
 		t.dur("garp_master_refresh", in.GARPMasterRefresh)
 	}
 	t.int("garp_master_refresh_repeat", in.GARPRefreshRepeat)
+}
+
+// vipStrings writes VIPs in keepalived's words, which TOML reads too.
+func vipStrings(vs []VIP) []string {
+	var out []string
+	for _, v := range vs {
+		s := v.Prefix.String()
+		if v.Dev != "" {
+			s += " dev " + v.Dev
+		}
+		if v.Broadcast.IsValid() {
+			s += " brd " + v.Broadcast.String()
+		}
+		if v.Label != "" {
+			s += " label " + v.Label
+		}
+		if v.Scope != "" {
+			s += " scope " + v.Scope
+		}
+		if v.NoDAD {
+			s += " -nodad"
+		}
+		out = append(out, s)
+	}
+	return out
 }
