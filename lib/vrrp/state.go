@@ -112,6 +112,8 @@ const (
 	EvFault                         // interface down or a weight-0 tracker failed
 	EvFaultCleared                  // every fault is gone
 	EvPriority                      // the effective priority is now Priority (track weights)
+	EvForceBackup                   // vrrp_sync_group: a member went BACKUP, a master follows now
+	EvForceMaster                   // vrrp_sync_group: a member became MASTER, a backup follows now
 )
 
 // Event is one input to Step.
@@ -217,6 +219,16 @@ func Step(c *Config, s State, ev Event, now time.Time) (State, []Action) {
 		m.faultCleared()
 	case EvPriority:
 		m.priority(ev.Priority)
+	case EvForceBackup:
+		if m.s.Role == Master {
+			m.becomeBackup()
+		}
+	case EvForceMaster:
+		// only a backup: a member in FAULT stays there (its group is then
+		// in FAULT too), and Init has not started
+		if m.s.Role == Backup {
+			m.becomeMaster()
+		}
 	}
 	return m.s, m.acts
 }

@@ -300,6 +300,27 @@ func TestStepFaultAndStop(t *testing.T) {
 	})
 }
 
+// vrrp_sync_group: the runner moves the other members with these.
+func TestStepSyncGroup(t *testing.T) {
+	boot := step{0, start(), Backup, "notify BACKUP 100; " + down100}
+	at := time.Second
+	t.Run("force master from backup", func(t *testing.T) {
+		run(t, v2, []step{boot, {at, Event{Kind: EvForceMaster}, Master, "cancel master-down; " + becameMaster(at)},
+			{at, Event{Kind: EvForceMaster}, Master, ""}})
+	})
+	t.Run("force backup from master", func(t *testing.T) {
+		run(t, v2, []step{boot, {at, Event{Kind: EvForceMaster}, Master, "cancel master-down; " + becameMaster(at)},
+			{2 * at, Event{Kind: EvForceBackup}, Backup, "remove-vips; cancel advert; cancel garp-delay; notify BACKUP 100; set master-down +5.609375s"},
+			{2 * at, Event{Kind: EvForceBackup}, Backup, ""}})
+	})
+	t.Run("fault and init do not move", func(t *testing.T) {
+		run(t, v2, []step{{0, Event{Kind: EvForceMaster}, Init, ""}, boot,
+			{at, Event{Kind: EvFault}, Fault, "cancel master-down; notify FAULT 100"},
+			{at, Event{Kind: EvForceMaster}, Fault, ""},
+			{at, Event{Kind: EvForceBackup}, Fault, ""}})
+	})
+}
+
 func TestSkew(t *testing.T) {
 	for _, tc := range []struct {
 		version int
