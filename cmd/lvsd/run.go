@@ -176,6 +176,14 @@ func daemon(ctx context.Context, path string, cfg *config.Config, f runFlags, st
 	if err != nil {
 		log.printf("lvsd run: %v (ignored: only the configured services are owned)", err)
 	}
+	ovPath := overridesPath(statePath, path)
+	overrides, bad := readOverrides(ovPath)
+	for _, l := range bad {
+		log.printf("lvsd run: %s", l)
+	}
+	if len(overrides) > 0 {
+		log.printf("overrides in force (%s): %d", ovPath, len(overrides))
+	}
 	if f.pidfile != "none" {
 		pidPath := runFile(f.pidfile, path, ".pid")
 		if err := writePidFile(pidPath); err != nil {
@@ -193,6 +201,7 @@ func daemon(ctx context.Context, path string, cfg *config.Config, f runFlags, st
 	eng := engine.New(cfg, engine.Options{
 		Kernel: nl, Owned: owned, DrainTimeout: f.drain, Resync: f.resync, MaxConcurrent: f.maxc,
 		Lookup: reverseName, Report: log.report, Heartbeat: beat, HeartbeatEvery: watchdog / 3, Probe: f.m.probeFunc(),
+		Overrides: overrides, SaveOverrides: func(o director.Overrides) error { return writeOverrides(ovPath, path, o) },
 		SaveOwned: func(k []ipvs.Key) error {
 			if err := os.MkdirAll(filepath.Dir(statePath), 0o755); err != nil {
 				return err
@@ -438,6 +447,8 @@ func describe(r engine.Report) string {
 		return fmt.Sprintf("drain: real %s of %s removed from the configuration: weight 0, deleted when its connections end", r.Op.Dest.Key(), r.Op.Service.Key())
 	case engine.Stopped:
 		return r.Msg
+	case engine.Overridden:
+		return "ctl: " + r.Msg
 	}
 	return ""
 }

@@ -16,6 +16,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/ocf-lvs/ocf-lvs/lib/director"
 	"github.com/ocf-lvs/ocf-lvs/lib/engine"
 	"github.com/ocf-lvs/ocf-lvs/lib/ipvs"
 )
@@ -25,6 +26,9 @@ import (
 //
 //	status   -> the engine's state as JSON (statusJSON)
 //	reload   -> "ok" or the configuration's errors, FILE:LINE each, then "refused"
+//	ctl CMD  -> an lvsd ctl override (disable|enable|drain REAL [VIRTUAL],
+//	            weight REAL N [VIRTUAL]): "ok: what changed" or "error: why"
+//	ping     -> "pong"
 //
 // The director agent's monitor and `lvsd status` / `lvsd reload` ask it
 // instead of ps, pgrep or a signal whose outcome nobody sees.
@@ -74,7 +78,22 @@ func (c *control) handle(ctx context.Context, conn net.Conn) {
 	if err != nil && line == "" {
 		return
 	}
-	switch strings.TrimSpace(line) {
+	req := strings.TrimSpace(line)
+	if words := strings.Fields(req); len(words) > 0 && words[0] == "ctl" {
+		o, err := director.ParseOverride(words[1:])
+		if err == nil {
+			var msg string
+			if msg, err = c.eng.Override(ctx, o); err == nil {
+				fmt.Fprintf(conn, "ok: %s\n", msg)
+				return
+			}
+		}
+		fmt.Fprintf(conn, "error: %v\n", err)
+		return
+	}
+	switch req {
+	case "ping":
+		fmt.Fprintln(conn, "pong")
 	case "status":
 		st, err := c.eng.Status(ctx)
 		if err != nil {
@@ -94,7 +113,7 @@ func (c *control) handle(ctx context.Context, conn net.Conn) {
 		}
 		fmt.Fprintln(conn, "ok")
 	default:
-		fmt.Fprintf(conn, "error: unknown request %q (status, reload)\n", strings.TrimSpace(line))
+		fmt.Fprintf(conn, "error: unknown request %q (status, reload, ctl, ping)\n", req)
 	}
 }
 
@@ -126,7 +145,14 @@ type statusJSON struct {
 	Down     int           `json:"reals_down"`
 	Unknown  int           `json:"reals_not_checked_yet"`
 	Counts   countsJSON    `json:"counts"`
-	Virtuals []virtualJSON `json:"virtuals"`
+	// the operator's overrides in force (lvsd ctl), in the order set
+	Overrides []overrideJSON `json:"overrides"`
+	Virtuals  []virtualJSON  `json:"virtuals"`
+}
+
+type overrideJSON struct {
+	Command string `json:"command"` // as lvsd ctl takes it: "drain 10.0.0.2 tcp:192.0.2.1:80"
+	Applies bool   `json:"applies"` // names a configured real (false: kept after a reload removed it)
 }
 
 type countsJSON struct {
@@ -161,6 +187,7 @@ type realJSON struct {
 	KWeight  int    `json:"kernel_weight"`
 	Active   int    `json:"active_connections"`
 	Inactive int    `json:"inactive_connections"`
+	Override string `json:"override,omitempty"` // the lvsd ctl override in force for it
 }
 
 func statusView(st engine.Status, digest string) statusJSON {
@@ -168,17 +195,20 @@ func statusView(st engine.Status, digest string) statusJSON {
 		ResyncS: st.Resync.Seconds(), ReadMS: float64(st.ReadCost.Microseconds()) / 1000,
 		Up: st.Up, Down: st.Down, Unknown: st.Unknown,
 		Counts:   countsJSON{st.Counts.Reads, st.Counts.Writes, st.Counts.WriteErrors, st.Counts.Repairs, st.Counts.Reloads, st.Counts.ReloadErrors},
-		Virtuals: []virtualJSON{}}
+		Virtuals: []virtualJSON{}, Overrides: []overrideJSON{}}
+	for _, o := range st.Overrides {
+		out.Overrides = append(out.Overrides, overrideJSON{Command: o.String(), Applies: o.Applies})
+	}
 	for _, v := range st.Virtuals {
 		vj := virtualJSON{Virtual: v.Virtual.Key(), Line: v.Virtual.Line, Service: v.Key.String(), Up: v.Up, UpWeight: v.UpWeight,
 			Fallback: v.Fallback, Quorum: v.Quorum, Reals: []realJSON{}}
 		for _, r := range v.Reals {
 			vj.Reals = append(vj.Reals, realJSON{Real: r.Dest.Key().String(), InTable: true, Role: r.Note.Role.String(), Health: r.Note.Status.String(),
 				Why: r.Note.Why, Forward: ipvs.FwdName(r.Dest.Fwd), Weight: r.Dest.Weight, InKernel: r.InKernel, KWeight: r.Kernel.Weight,
-				Active: r.Kernel.Active, Inactive: r.Kernel.Inactive})
+				Active: r.Kernel.Active, Inactive: r.Kernel.Inactive, Override: r.Note.Override})
 		}
 		for _, n := range v.Out {
-			vj.Reals = append(vj.Reals, realJSON{Real: n.ID.Real.String(), Role: n.Role.String(), Health: n.Status.String(), Why: n.Why})
+			vj.Reals = append(vj.Reals, realJSON{Real: n.ID.Real.String(), Role: n.Role.String(), Health: n.Status.String(), Why: n.Why, Override: n.Override})
 		}
 		out.Virtuals = append(out.Virtuals, vj)
 	}
@@ -220,6 +250,16 @@ func dumpStatus(ctx context.Context, eng *engine.Engine, digest, path string) er
 func writeStatusTable(w io.Writer, s statusJSON) {
 	fmt.Fprintf(w, "config %s loaded %s (sha256 %.12s); reals: %d up, %d down, %d not checked yet\n",
 		s.Config, s.Loaded.Format("2006-01-02 15:04:05"), s.Digest, s.Up, s.Down, s.Unknown)
+	if len(s.Overrides) > 0 {
+		var l []string
+		for _, o := range s.Overrides {
+			if !o.Applies {
+				o.Command += " (matches no real)"
+			}
+			l = append(l, o.Command)
+		}
+		fmt.Fprintf(w, "overrides (lvsd ctl): %s\n", strings.Join(l, "; "))
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', 0)
 	fmt.Fprintln(tw, "Prot LocalAddress:Port\t\t\t\t\t\t")
 	fmt.Fprintln(tw, "  -> RemoteAddress:Port\tForward\tWeight\tActiveConn\tInActConn\tHealth\tWhy")

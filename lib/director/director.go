@@ -65,6 +65,9 @@ type Note struct {
 	Role   Role
 	Status Status // of the real (RoleReal)
 	Why    string // "up", "down: quiescent, weight 0", "kept as the kernel has it until its first check", ...
+	// Override is the operator's override in force for it (lvsd ctl), as
+	// its command; "" when none.
+	Override string
 }
 
 // VirtualState is the outcome of the rules for one configured virtual.
@@ -101,6 +104,11 @@ type Input struct {
 	// change is decided for its virtual alone, whatever the size of the
 	// rest (see Desired.Merge).
 	Only map[*config.Virtual]bool
+	// Overrides are the operator's (lvsd ctl): a disabled real is left
+	// out as a down real is; a drained one is held at weight 0; a weight
+	// replaces the configured one while the real is up. Neither a drained
+	// nor a disabled real counts as up (quorum, fallback).
+	Overrides Overrides
 }
 
 type destRef struct {
@@ -173,7 +181,10 @@ func (d *Desired) Owned() []ipvs.Key {
 //   - keepalived quorum: the fallback also stands in while the weight of
 //     the up reals is below the quorum, with hysteresis: lost below
 //     quorum-hysteresis, regained at quorum+hysteresis;
-//   - draining entries stay at weight 0.
+//   - draining entries stay at weight 0;
+//   - the operator's overrides (Input.Overrides) apply last: disable
+//     leaves the real out, drain holds it at weight 0, weight N replaces
+//     the configured weight of an up real.
 func Table(cfg *config.Config, in Input) (*Desired, error) {
 	health := in.Health
 	if health == nil {
@@ -213,18 +224,26 @@ func Table(cfg *config.Config, in Input) (*Desired, error) {
 			id := v.ID(r)
 			n := Note{ID: id, Role: RoleReal, Status: health.Status(id)}
 			c, inKernel := cur[ref]
+			ov, overridden := in.Overrides.For(v, r)
+			if overridden {
+				n.Override = ov.String()
+			}
+			live := false // in at a weight the rules give: what counts as up
 			switch {
+			case overridden && ov.Action == Disable:
+				n.Why = n.Status.String() + ": disabled (lvsd ctl)"
+				if n.Status == Unknown {
+					n.Why = "not checked yet: disabled (lvsd ctl)"
+				}
+				st.Out = append(st.Out, n)
+				continue
 			case n.Status == Up:
 				n.Why = "up"
-				st.Up++
-				st.UpWeight += r.Weight
+				live = true
 			case n.Status == Unknown && inKernel:
 				d.Weight = c.Weight
 				n.Why = "not checked yet: kept as the kernel has it"
-				if c.Weight > 0 {
-					st.Up++
-					st.UpWeight += c.Weight
-				}
+				live = c.Weight > 0
 			case quiescent(v, r) && (inKernel || in.ReaddQuiescent || in.Starting):
 				d.Weight = 0
 				n.Why = n.Status.String() + ": quiescent, weight 0"
@@ -242,6 +261,20 @@ func Table(cfg *config.Config, in Input) (*Desired, error) {
 				}
 				st.Out = append(st.Out, n)
 				continue
+			}
+			if overridden && live {
+				switch ov.Action {
+				case Drain:
+					d.Weight, live = 0, false
+					n.Why += "; drained (lvsd ctl): weight 0"
+				case Weight:
+					d.Weight, live = ov.Weight, ov.Weight > 0
+					n.Why += fmt.Sprintf("; weight %d (lvsd ctl)", ov.Weight)
+				}
+			}
+			if live {
+				st.Up++
+				st.UpWeight += d.Weight
 			}
 			notes[ref.dest] = n
 			s.Dests = append(s.Dests, d)

@@ -55,6 +55,11 @@ type Options struct {
 	// loop, not just a dead process.
 	Heartbeat      func()
 	HeartbeatEvery time.Duration
+	// Overrides are the operator's (lvsd ctl) in force at start, as saved
+	// by a previous run; SaveOverrides keeps them whenever they change (a
+	// change it cannot save is refused).
+	Overrides     director.Overrides
+	SaveOverrides func(director.Overrides) error
 }
 
 // Kind of a Report.
@@ -72,6 +77,7 @@ const (
 	DrainStart              // an entry removed from the configuration drains (Op: its key)
 	ReadFailed              // reading the kernel table failed (Err)
 	Stopped                 // the engine stopped (Msg)
+	Overridden              // an operator's override was set or removed (Msg)
 )
 
 // Report is one thing the engine did or saw.
@@ -93,6 +99,7 @@ type Engine struct {
 
 	reload chan reloadReq
 	status chan chan Status
+	ctl    chan ctlReq
 	ready  chan struct{}
 
 	// Owned by Run's goroutine only.
@@ -117,11 +124,22 @@ type Engine struct {
 	counts    Counts
 	lastStart time.Time
 	cmds      *commands
+	overrides director.Overrides
 }
 
 // Counts are the engine's totals since it started.
 type Counts struct {
 	Reads, Writes, WriteErrors, Repairs, Reloads, ReloadErrors int
+}
+
+type ctlReq struct {
+	o    director.Override
+	done chan ctlAnswer
+}
+
+type ctlAnswer struct {
+	msg string
+	err error
 }
 
 type reloadReq struct {
@@ -138,7 +156,8 @@ type drainRef struct {
 
 // New makes an engine for cfg. Run starts it.
 func New(cfg *config.Config, opt Options) *Engine {
-	return &Engine{opt: opt, cfg: cfg, reload: make(chan reloadReq), status: make(chan chan Status), ready: make(chan struct{}),
+	return &Engine{opt: opt, cfg: cfg, reload: make(chan reloadReq), status: make(chan chan Status), ctl: make(chan ctlReq), ready: make(chan struct{}),
+		overrides: opt.Overrides,
 		cmds:   newCommands(opt.Command),
 		checks: check.New(check.Options{MaxConcurrent: opt.MaxConcurrent, MaintenanceDir: cfg.Global.MaintenanceDir, Probe: opt.Probe})}
 }
@@ -181,6 +200,59 @@ func (e *Engine) Status(ctx context.Context) (Status, error) {
 	case <-ctx.Done():
 		return Status{}, ctx.Err()
 	}
+}
+
+// Override sets (or with Enable removes) an operator's override, as lvsd
+// ctl asks: checked against the running configuration (an unknown real
+// or virtual is an error naming those that exist, and changes nothing),
+// saved, then applied by a pass. msg says what changed.
+func (e *Engine) Override(ctx context.Context, o director.Override) (msg string, err error) {
+	r := ctlReq{o: o, done: make(chan ctlAnswer, 1)}
+	select {
+	case e.ctl <- r:
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+	select {
+	case a := <-r.done:
+		return a.msg, a.err
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+}
+
+func (e *Engine) onOverride(o director.Override) (string, error) {
+	o, err := director.Resolve(e.cfg, o)
+	if err != nil {
+		return "", err
+	}
+	next := e.overrides.With(o)
+	if slices.Equal(next, e.overrides) {
+		return "nothing to change: " + o.String() + " is already so", nil
+	}
+	if e.opt.SaveOverrides != nil {
+		if err := e.opt.SaveOverrides(next); err != nil {
+			return "", fmt.Errorf("not applied: saving the overrides: %w", err)
+		}
+	}
+	e.overrides = next
+	msg := o.String()
+	if o.Action == director.Enable {
+		msg = fmt.Sprintf("%s: its overrides removed", msg)
+	}
+	e.report(Report{Kind: Overridden, Msg: msg})
+	for _, v := range e.cfg.Virtuals {
+		for _, r := range v.Reals {
+			if o.Matches(v, r) {
+				e.touched[v.Key()] = true
+			}
+		}
+	}
+	e.passHealth()
+	if e.dirty {
+		return msg, errors.New("set, but the kernel refused some writes (retried)")
+	}
+	return msg, nil
 }
 
 func (e *Engine) report(r Report) {
@@ -287,6 +359,9 @@ func (e *Engine) loop(ctx context.Context) error {
 			e.pass(true)
 		case ch := <-e.status:
 			ch <- e.snapshot()
+		case r := <-e.ctl:
+			msg, err := e.onOverride(r.o)
+			r.done <- ctlAnswer{msg, err}
 		}
 		if e.dirty {
 			retry.Reset(time.Second) // a refused write is retried, from a fresh read
@@ -403,7 +478,8 @@ func (e *Engine) pass(fromKernel bool) {
 	}
 	current := e.believedServices()
 	d, err := director.Table(e.cfg, director.Input{Health: e.health, Current: current, QuorumHeld: e.quorum,
-		Draining: e.drainingServices(current), ReaddQuiescent: e.cfg.Global.ReaddQuiescent, Starting: e.starting})
+		Draining: e.drainingServices(current), ReaddQuiescent: e.cfg.Global.ReaddQuiescent, Starting: e.starting,
+		Overrides: e.overrides})
 	if err != nil { // the configuration was validated when read: not reached
 		e.report(Report{Kind: WriteFailed, Err: err})
 		return
@@ -497,7 +573,8 @@ func (e *Engine) passHealth() {
 	}
 	current := e.believed.Get(keys)
 	part, err := director.Table(e.cfg, director.Input{Health: e.health, Current: current, QuorumHeld: e.quorum,
-		Draining: e.drainingServices(current), ReaddQuiescent: e.cfg.Global.ReaddQuiescent, Only: only})
+		Draining: e.drainingServices(current), ReaddQuiescent: e.cfg.Global.ReaddQuiescent, Only: only,
+		Overrides: e.overrides})
 	if err != nil {
 		e.report(Report{Kind: WriteFailed, Err: err})
 		return
@@ -826,6 +903,16 @@ type Status struct {
 	// Up, Down and Unknown count the checked reals by state.
 	Up, Down, Unknown int
 	Virtuals          []VirtualStatus
+	// Overrides in force (lvsd ctl), in the order set; Applies says which
+	// still name a configured real (one removed by a reload is kept, in
+	// case it comes back).
+	Overrides []OverrideStatus
+}
+
+// OverrideStatus is one override in force.
+type OverrideStatus struct {
+	director.Override
+	Applies bool
 }
 
 // VirtualStatus is one virtual and its reals as the engine sees them.
@@ -844,6 +931,9 @@ type RealStatus struct {
 
 func (e *Engine) snapshot() Status {
 	st := Status{Source: e.cfg.Source, Loaded: e.loaded, Started: e.lastStart, Resync: e.resync, ReadCost: e.readCost, Counts: e.counts}
+	for _, o := range e.overrides {
+		st.Overrides = append(st.Overrides, OverrideStatus{Override: o, Applies: o.Applies(e.cfg)})
+	}
 	for _, h := range e.health {
 		switch h {
 		case director.Up:

@@ -1,0 +1,2 @@
+# lib/director: lvsd ctl overrides, parsed from the socket and the overrides file
+FUZZ += ./lib/director:FuzzParseOverride
