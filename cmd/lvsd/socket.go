@@ -135,16 +135,16 @@ func ask(path, req string) (string, error) {
 
 // statusJSON is the status in the configuration's own terms.
 type statusJSON struct {
-	Config   string        `json:"config"`
-	Digest   string        `json:"digest"`
-	Loaded   time.Time     `json:"loaded"`
-	Started  time.Time     `json:"started"`
-	ResyncS  float64       `json:"resync_seconds"`
-	ReadMS   float64       `json:"table_read_ms"`
-	Up       int           `json:"reals_up"`
-	Down     int           `json:"reals_down"`
-	Unknown  int           `json:"reals_not_checked_yet"`
-	Counts   countsJSON    `json:"counts"`
+	Config  string     `json:"config"`
+	Digest  string     `json:"digest"`
+	Loaded  time.Time  `json:"loaded"`
+	Started time.Time  `json:"started"`
+	ResyncS float64    `json:"resync_seconds"`
+	ReadMS  float64    `json:"table_read_ms"`
+	Up      int        `json:"reals_up"`
+	Down    int        `json:"reals_down"`
+	Unknown int        `json:"reals_not_checked_yet"`
+	Counts  countsJSON `json:"counts"`
 	// the operator's overrides in force (lvsd ctl), in the order set
 	Overrides []overrideJSON `json:"overrides"`
 	Virtuals  []virtualJSON  `json:"virtuals"`

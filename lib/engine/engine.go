@@ -158,8 +158,8 @@ type drainRef struct {
 func New(cfg *config.Config, opt Options) *Engine {
 	return &Engine{opt: opt, cfg: cfg, reload: make(chan reloadReq), status: make(chan chan Status), ctl: make(chan ctlReq), ready: make(chan struct{}),
 		overrides: opt.Overrides,
-		cmds:   newCommands(opt.Command),
-		checks: check.New(check.Options{MaxConcurrent: opt.MaxConcurrent, MaintenanceDir: cfg.Global.MaintenanceDir, Probe: opt.Probe})}
+		cmds:      newCommands(opt.Command),
+		checks:    check.New(check.Options{MaxConcurrent: opt.MaxConcurrent, MaintenanceDir: cfg.Global.MaintenanceDir, Probe: opt.Probe})}
 }
 
 // CheckRuns is the number of probes completed so far (any goroutine).
