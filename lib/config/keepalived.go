@@ -345,7 +345,9 @@ func parseKeepalived(name string, data []byte, o Options) (*Config, error) {
 	stmts, _ := r.parseBlock(toks, 0, true, kaToken{})
 	cfg := &Config{Source: name, Format: "keepalived"}
 	g := &cfg.Global
-	g.CheckInterval, g.CheckCount, g.FailureCount = 60*time.Second, 1, 1
+	// keepalived has no global check settings (each checker has its
+	// delay_loop): lvsd's defaults, which pace only its table re-reads
+	g.CheckInterval, g.CheckCount, g.FailureCount = DefaultCheckInterval, 1, 1
 	g.CleanStop, g.LogFile, g.EmailAlertStatus = true, DefaultLogFile, []string{"all"}
 	im := &kaImport{r: r, cfg: cfg, vsSeen: map[string]*Virtual{}, version: 2}
 	for _, s := range stmts {

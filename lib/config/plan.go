@@ -17,15 +17,31 @@ import (
 // and what happens when they fail. It is deterministic (golden tests compare
 // it) and says nothing about where the values came from, so an ldirectord.cf
 // and the TOML `lvsd migrate` made of it print the same plan.
-func WritePlan(w io.Writer, c *Config) error {
+//
+// It speaks the file's own terms (cfg.Format): an ldirectord.cf or a TOML
+// file in ldirectord's directives, a keepalived.conf in keepalived's, with
+// the checker of each real_server under it (keepalived has no per-virtual
+// check) and none of ldirectord's global directives, which keepalived has not.
+func WritePlan(w io.Writer, c *Config) error { return writePlanAs(w, c, c.Format) }
+
+func writePlanAs(w io.Writer, c *Config, format string) error {
 	b := bufio.NewWriterSize(w, 1<<16)
-	writeGlobal(b, &c.Global)
+	ka := format == "keepalived"
+	if ka {
+		writeKAGlobal(b, &c.Global)
+	} else {
+		writeGlobal(b, &c.Global)
+	}
 	if len(c.Virtuals) > 0 {
 		fmt.Fprintln(b, "Prot LocalAddress:Port Scheduler Flags")
 		fmt.Fprintln(b, "  -> RemoteAddress:Port           Forward Weight Thresholds")
 	}
 	for _, v := range c.Virtuals {
-		writeVirtual(b, v)
+		if ka {
+			writeKAVirtual(b, v)
+		} else {
+			writeVirtual(b, v)
+		}
 	}
 	for _, s := range c.Scripts {
 		fmt.Fprintf(b, "vrrp_script %s script=%q interval=%s timeout=%s weight=%d rise=%d fall=%d",
@@ -174,6 +190,7 @@ func realLine(prefix string, r *Real) string {
 	if r.Quiescent != nil {
 		s += " quiescent=" + yn(*r.Quiescent)
 	}
+	s += kvs("notify_up", r.NotifyUp, "notify_down", r.NotifyDown)
 	return strings.TrimRight(s, " ")
 }
 

@@ -16,7 +16,7 @@ func WriteTOML(w io.Writer, c *Config) error {
 	if c.Source != "" {
 		t.comment(fmt.Sprintf("migrated from %s (%s) by lvsd migrate", c.Source, c.Format))
 	}
-	t.global(&c.Global)
+	t.global(&c.Global, c.Format != "keepalived")
 	for _, v := range c.Virtuals {
 		t.virtual(v, &c.Global)
 	}
@@ -125,24 +125,41 @@ func tomlQuote(s string) string {
 	return b.String()
 }
 
-func (t *tomlWriter) global(g *Global) {
+// global writes [global]. all: every director setting, as ldirectord's
+// global directives (an ldirectord.cf keeps them in view); else only those
+// that differ from the TOML reader's defaults: a keepalived.conf has none
+// of ldirectord's globals, so its migration does not invent them.
+func (t *tomlWriter) global(g *Global, all bool) {
 	t.header("[global]")
-	t.dur("checkinterval", g.CheckInterval)
+	if all || g.CheckInterval != DefaultCheckInterval {
+		t.dur("checkinterval", g.CheckInterval)
+	}
 	if g.CheckTimeout > 0 {
 		t.dur("checktimeout", g.CheckTimeout)
 	}
 	if g.NegotiateTimeout > 0 {
 		t.dur("negotiatetimeout", g.NegotiateTimeout)
 	}
-	t.int("checkcount", g.CheckCount)
-	t.int("failurecount", g.FailureCount)
-	t.bool("quiescent", g.Quiescent)
-	t.bool("readdquiescent", g.ReaddQuiescent)
-	t.bool("cleanstop", g.CleanStop)
-	t.bool("autoreload", g.AutoReload)
-	t.bool("fork", g.Fork)
-	t.bool("supervised", g.Supervised)
-	t.str("logfile", g.LogFile)
+	if all || g.CheckCount != 1 {
+		t.int("checkcount", g.CheckCount)
+	}
+	if all || g.FailureCount != 1 {
+		t.int("failurecount", g.FailureCount)
+	}
+	flag := func(k string, v, def bool) {
+		if all || v != def {
+			t.bool(k, v)
+		}
+	}
+	flag("quiescent", g.Quiescent, false)
+	flag("readdquiescent", g.ReaddQuiescent, false)
+	flag("cleanstop", g.CleanStop, true)
+	flag("autoreload", g.AutoReload, false)
+	flag("fork", g.Fork, false)
+	flag("supervised", g.Supervised, false)
+	if all || g.LogFile != DefaultLogFile {
+		t.str("logfile", g.LogFile)
+	}
 	t.optStr("fallbackcommand", g.FallbackCommand)
 	t.optStr("callback", g.Callback)
 	if len(g.Execute) > 0 {
@@ -153,7 +170,9 @@ func (t *tomlWriter) global(g *Global) {
 	if g.EmailAlertFreq > 0 {
 		t.dur("emailalertfreq", g.EmailAlertFreq)
 	}
-	t.strs("emailalertstatus", g.EmailAlertStatus)
+	if all || !sameStrs(g.EmailAlertStatus, []string{"all"}) {
+		t.strs("emailalertstatus", g.EmailAlertStatus)
+	}
 	t.optStr("emailalertfrom", g.EmailAlertFrom)
 	t.optStr("smtp", g.SMTP)
 	if g.Fallback != nil {
