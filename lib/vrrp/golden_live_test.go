@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -160,4 +161,129 @@ func parseFrame(f []byte) *golden {
 			ttl: int(ip[7]), payload: append([]byte(nil), ip[40:40+n]...)}
 	}
 	return nil
+}
+
+// syncBuf is keepalived's console log, read while it is written.
+type syncBuf struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestKeepalivedAcceptsOurs is the other direction: keepalived as BACKUP
+// (priority 100) in A, our encoder's adverts at priority 200 sent from B.
+// While they come, keepalived stays BACKUP for two Master_Down
+// intervals: it accepted them. Then the same adverts spoiled in one field
+// keepalived checks (v2: the password; v3: the checksum) make it take
+// over: the first phase was no accident of timing.
+func TestKeepalivedAcceptsOurs(t *testing.T) {
+	bin := testenv.Command(t, "keepalived")
+	p := netns.New(t)
+	for _, name := range []string{"v2-pass", "v3-ipv4", "v3-ipv6"} {
+		c := findCase(name)
+		t.Run(name, func(t *testing.T) {
+			backup := *c
+			backup.conf = strings.NewReplacer("state MASTER", "state BACKUP", "priority 255", "priority 100", "priority 150", "priority 100").Replace(c.conf)
+			dir := t.TempDir()
+			conf := filepath.Join(dir, "keepalived.conf")
+			if err := os.WriteFile(conf, []byte(keepalivedConf(&backup, "", "")), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			var sock Socket
+			src, dst := netip.MustParseAddr(p.V4(2)), Group4
+			if c.v6 {
+				dst = Group6
+				if !netns.WaitFor(10*time.Second, func() bool {
+					netns.Do(p.B, func() (err error) { src, err = LinkLocal("eth0"); return })
+					return src.IsValid()
+				}) {
+					t.Fatal("no usable link-local address on B's eth0")
+				}
+			}
+			if err := netns.Do(p.B, func() (err error) {
+				sock, err = OpenSocket(SocketOptions{Interface: "eth0", IPv6: c.v6})
+				return
+			}); err != nil {
+				t.Fatal(err)
+			}
+			defer sock.Close()
+			good, err := c.wire.Encode(200, c.addrs, src, dst)
+			if err != nil {
+				t.Fatal(err)
+			}
+			bad := append([]byte(nil), good...)
+			if c.wire.Version == 2 {
+				bad[len(bad)-1] ^= 0xff // password
+				binary.BigEndian.PutUint16(bad[6:], checksum(bad, src, dst, false))
+			} else {
+				bad[7] ^= 0xff // checksum
+			}
+			var (
+				mu   sync.Mutex
+				msg  = good
+				quit = make(chan struct{})
+			)
+			go func() {
+				tick := time.NewTicker(c.wire.Interval)
+				defer tick.Stop()
+				for {
+					mu.Lock()
+					m := msg
+					mu.Unlock()
+					sock.WritePacket(m, src, dst)
+					select {
+					case <-quit:
+						return
+					case <-tick.C:
+					}
+				}
+			}()
+			defer close(quit)
+
+			log := &syncBuf{}
+			cmd := p.Cmd(p.A, bin, "-P", "-n", "-l", "-D", "-f", conf,
+				"-p", filepath.Join(dir, "k.pid"), "-r", filepath.Join(dir, "k.vrrp.pid"), "-c", filepath.Join(dir, "k.chk.pid"))
+			cmd.Stdout, cmd.Stderr = log, log
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer func() {
+				cmd.Process.Kill()
+				cmd.Wait()
+				if t.Failed() {
+					t.Logf("keepalived log:\n%s", log.String())
+				}
+			}()
+			if !netns.WaitFor(10*time.Second, func() bool { return strings.Contains(log.String(), "Entering BACKUP STATE") }) {
+				t.Fatal("keepalived never entered BACKUP")
+			}
+			var cfg = Config{Version: c.wire.Version, Priority: 100, Interval: c.wire.Interval}
+			hold := 2 * cfg.MasterDown(State{Priority: 100, MasterInterval: c.wire.Interval})
+			time.Sleep(hold)
+			if strings.Contains(log.String(), "Entering MASTER STATE") {
+				t.Fatalf("keepalived took over while our priority-200 adverts came: it did not accept them")
+			}
+			mu.Lock()
+			msg = bad
+			mu.Unlock()
+			if !netns.WaitFor(2*hold, func() bool { return strings.Contains(log.String(), "Entering MASTER STATE") }) {
+				t.Fatalf("keepalived stayed BACKUP on spoiled adverts too: the test proves nothing")
+			}
+			// IPv6: the kernel drops a bad checksum before keepalived reads it
+			if why := map[string]string{"v2-pass": "invalid passwd", "v3-ipv4": "Invalid VRRPv3 checksum"}[name]; why != "" && !strings.Contains(log.String(), why) {
+				t.Errorf("keepalived did not log %q for the spoiled adverts", why)
+			}
+		})
+	}
 }
