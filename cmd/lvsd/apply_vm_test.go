@@ -123,7 +123,12 @@ const labVIP = "10.99.2.100"
 // arp_announce=2, as the seeds' DR setups do) and answer the client
 // directly. One `ip -batch` per namespace: process starts are slow under
 // emulation.
-func newLab(t *testing.T, fwd string, reals int) *lab {
+func newLab(t *testing.T, fwd string, reals int) *lab { return buildLab(t, fwd, reals, true) }
+
+// buildLab is newLab; byHand=false leaves the gate and ipip reals without
+// the VIP and its settings, for the realserver helper to make
+// (realserver_vm_test.go).
+func buildLab(t *testing.T, fwd string, reals int, byHand bool) *lab {
 	cleanTable(t)
 	l := &lab{t: t, sfx: fmt.Sprint(os.Getpid() % 100000), reals: reals, dir: t.TempDir()}
 	s := l.sfx
@@ -149,7 +154,10 @@ link set vc%[1]s master br%[1]s up
 	for i := 1; i <= reals; i++ {
 		ns := fmt.Sprintf("r%d%s", i, s)
 		b := fmt.Sprintf("link set lo up\nlink set eth0 up\naddr add 10.99.0.1%d/24 dev eth0\nroute add default via 10.99.0.1\n", i)
-		if fwd != "masq" {
+		if fwd != "masq" && !byHand {
+			b += "route add 10.99.1.0/24 dev eth0\n" // answers go straight to the client
+		}
+		if fwd != "masq" && byHand {
 			b += fmt.Sprintf("addr add %s/32 dev lo\nroute add 10.99.1.0/24 dev eth0 src 10.99.0.1%d\nlink set tunl0 up\n", labVIP, i)
 			err := netns.Do(ns, func() error {
 				for k, v := range map[string]string{"all/arp_ignore": "1", "all/arp_announce": "2", "all/rp_filter": "0",
