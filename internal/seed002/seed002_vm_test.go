@@ -138,7 +138,15 @@ func (l *lab) real(ns, addr, name, more string) {
 	}
 }
 
-func newLab(t *testing.T) *lab {
+// labOpts picks the lab's cluster: the CIB in testdata/seed002 (cib.xml,
+// the ocf:lvs group; cib-heartbeat.xml, the heartbeat one for
+// bench/failover.sh) and corosync's token (0: the file's default, 3000 ms).
+type labOpts struct {
+	cib   string
+	token time.Duration
+}
+
+func newLab(t *testing.T, o labOpts) *lab {
 	vm.ResetIPVS(t) // also vm.Require
 	// the cluster tools live in /usr/sbin, which the VM's PATH may lack
 	t.Setenv("PATH", os.Getenv("PATH")+":/usr/sbin:/sbin")
@@ -170,7 +178,10 @@ func newLab(t *testing.T) *lab {
 		cp(filepath.Join("../../bin", a), filepath.Join(l.dir, "ocf", "lvs", a))
 	}
 	cp("../../bin/lvsd", filepath.Join(l.dir, "lvsd"))
-	cib, err := os.ReadFile("../../testdata/seed002/cib.xml")
+	if o.cib == "" {
+		o.cib = "cib.xml"
+	}
+	cib, err := os.ReadFile("../../testdata/seed002/" + o.cib)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,6 +211,15 @@ func newLab(t *testing.T) *lab {
 	sysctl(t, "s2nat", "ipv4.conf.all.accept_redirects=0", "ipv4.conf.eth0.accept_redirects=0")
 
 	conf, _ := filepath.Abs("../../testdata/seed002/corosync.conf")
+	if o.token > 0 {
+		b, err := os.ReadFile(conf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conf = filepath.Join(l.dir, "corosync.conf")
+		tok := fmt.Sprintf("totem {\n  token: %d\n", o.token.Milliseconds())
+		os.WriteFile(conf, []byte(strings.Replace(string(b), "totem {\n", tok, 1)), 0o644)
+	}
 	ldcf, err := os.ReadFile("../../testdata/seed002/ldirectord.cf")
 	if err != nil {
 		t.Fatal(err)
@@ -253,12 +273,16 @@ func newLab(t *testing.T) *lab {
 
 // nodeSetup runs in the node's new mount and UTS namespaces: its own /run
 // (pid files, /run/resource-agents), /dev/shm (libqb), cluster state and
-// logs, ldirectord.cf, the agents, and the seed's CIB, then corosync.
+// logs, ldirectord.cf, the ocf:lvs agents, and the seed's CIB, then
+// corosync.
 const nodeSetup = `set -e
 mkdir -p /etc/ha.d
 mount --bind "$DIR/ha.d" /etc/ha.d
 mount --bind "$DIR/log" /var/log
-mount --bind "$LAB/ocf" /usr/lib/ocf/resource.d
+# only ocf:lvs is private: the heartbeat group (bench/failover.sh) uses
+# Debian's ocf:heartbeat agents beside it
+mkdir -p /usr/lib/ocf/resource.d/lvs
+mount --bind "$LAB/ocf/lvs" /usr/lib/ocf/resource.d/lvs
 for d in /run /dev/shm /var/lib/corosync /var/lib/pacemaker; do mount -t tmpfs tmpfs $d; done
 mkdir -p /var/lib/pacemaker/cib /var/lib/pacemaker/pengine /var/lib/pacemaker/blackbox /var/lib/pacemaker/cores
 mkdir -p /var/log/pacemaker /var/log/cluster /run/crm /run/resource-agents
@@ -376,7 +400,8 @@ func (l *lab) dump() string {
 }
 
 // load sends HTTP requests to the VIP from the client, a new connection
-// each, every 100 ms, and records every answer and failure.
+// each, every 100 ms (startLoad) or as often as startLoadN says, and
+// records every answer and failure.
 type load struct {
 	port int
 	stop chan struct{}
@@ -391,8 +416,8 @@ type ev struct {
 	err  error
 }
 
-func get(addr string) (string, error) {
-	c, err := net.DialTimeout("tcp", addr, time.Second)
+func get(addr string, timeout time.Duration) (string, error) {
+	c, err := net.DialTimeout("tcp", addr, timeout)
 	if err != nil {
 		return "", err
 	}
@@ -411,23 +436,42 @@ func get(addr string) (string, error) {
 }
 
 func startLoad(t *testing.T, port int) *load {
+	return startLoadN(t, port, 1, 100*time.Millisecond, time.Second)
+}
+
+// startLoadN starts a request every `every` from n workers taking turns,
+// each a thread in the client's namespace (a socket's namespace is its
+// creator thread's): a request that hangs for its timeout does not delay
+// the next, so the first answer after an outage is seen within `every`.
+func startLoadN(t *testing.T, port, n int, every, timeout time.Duration) *load {
 	ld := &load{port: port, stop: make(chan struct{}), done: make(chan struct{})}
-	go func() {
-		defer close(ld.done)
-		netns.Do(cli, func() error {
-			for {
-				select {
-				case <-ld.stop:
-					return nil
-				case <-time.After(100 * time.Millisecond):
+	var wg sync.WaitGroup
+	t0 := time.Now()
+	for w := 0; w < n; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			netns.Do(cli, func() error {
+				for k := 0; ; k++ {
+					next := t0.Add(time.Duration(k*n+w) * every)
+					for time.Until(next) < 0 { // a slot missed while waiting: no burst
+						k++
+						next = t0.Add(time.Duration(k*n+w) * every)
+					}
+					select {
+					case <-ld.stop:
+						return nil
+					case <-time.After(time.Until(next)):
+					}
+					body, err := get(fmt.Sprintf("%s:%d", vip, port), timeout)
+					ld.mu.Lock()
+					ld.evs = append(ld.evs, ev{time.Now(), body, err})
+					ld.mu.Unlock()
 				}
-				body, err := get(fmt.Sprintf("%s:%d", vip, port))
-				ld.mu.Lock()
-				ld.evs = append(ld.evs, ev{time.Now(), body, err})
-				ld.mu.Unlock()
-			}
-		})
-	}()
+			})
+		}(w)
+	}
+	go func() { wg.Wait(); close(ld.done) }()
 	t.Cleanup(func() { close(ld.stop); <-ld.done })
 	return ld
 }
@@ -550,16 +594,10 @@ func (l *lab) moved(t *testing.T, what string, t0 time.Time, from, to *node, web
 	}
 }
 
-// TestSeed002Cluster: cold start, then the ping target lost from the
-// active node (the group moves), a planned move back (crm_resource
-// --move), and a crash of that node (corosync and Pacemaker killed -9).
-// The client's outage is logged for each.
-func TestSeed002Cluster(t *testing.T) {
-	start := time.Now()
-	l := newLab(t)
-	// Both nodes start together; the group goes to one of them (the DC
-	// decides); a is the active node, b the other.
-	var a, b *node
+// started waits for the cold start: the group on one node (a), with pingd
+// 100 on both.
+func (l *lab) started(t *testing.T) (a, b *node) {
+	t.Helper()
 	if !poll(180*time.Second, 500*time.Millisecond, func() bool {
 		for _, n := range l.nodes {
 			if n.hasVIP() {
@@ -574,10 +612,23 @@ func TestSeed002Cluster(t *testing.T) {
 	if b == a {
 		b = l.nodes[1]
 	}
-	t.Logf("cold start: GrpBalancer started on %s %.1f s after the test began", a.name, time.Since(start).Seconds())
 	if !poll(60*time.Second, 500*time.Millisecond, func() bool { return a.pingd(a.name) == "100" && a.pingd(b.name) == "100" }) {
 		t.Fatalf("pingd not 100 on both nodes: %s=%q %s=%q", a.name, a.pingd(a.name), b.name, a.pingd(b.name))
 	}
+	return a, b
+}
+
+// TestSeed002Cluster: cold start, then the ping target lost from the
+// active node (the group moves), a planned move back (crm_resource
+// --move), and a crash of that node (corosync and Pacemaker killed -9).
+// The client's outage is logged for each.
+func TestSeed002Cluster(t *testing.T) {
+	start := time.Now()
+	l := newLab(t, labOpts{})
+	// Both nodes start together; the group goes to one of them (the DC
+	// decides); a is the active node, b the other.
+	a, b := l.started(t)
+	t.Logf("cold start: GrpBalancer started on %s and pingd 100 on both %.1f s after the test began", a.name, time.Since(start).Seconds())
 	if tb := b.ipvs(); tb != "" {
 		t.Errorf("%s's IPVS table is not empty while %s directs:\n%s", b.name, a.name, tb)
 	}
