@@ -6,6 +6,7 @@ package director
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"time"
 
@@ -68,6 +69,7 @@ type Note struct {
 	// Override is the operator's override in force for it (lvsd ctl), as
 	// its command; "" when none.
 	Override string
+	live     bool // counts as up (in at a weight the rules give): UpdateReal's bookkeeping
 }
 
 // VirtualState is the outcome of the rules for one configured virtual.
@@ -124,6 +126,7 @@ type Desired struct {
 	Virtuals []VirtualState // in configuration order
 	notes    map[ipvs.Key]map[ipvs.DestKey]Note
 	index    map[ipvs.Key]int
+	dups     []ipvs.Key // services with a real configured twice
 }
 
 // Note tells why a destination of service k is in the table.
@@ -212,81 +215,32 @@ func Table(cfg *config.Config, in Input) (*Desired, error) {
 		notes := make(map[ipvs.DestKey]Note, len(v.Reals)+1)
 		out.notes[k] = notes
 		st := VirtualState{Virtual: v, Key: k}
+		vk := v.Key()
 		for _, r := range v.Reals {
 			d, err := dest(cfg.Source, v, r)
 			if err != nil {
 				return nil, err
 			}
-			ref := destRef{k, ipvsKey(s, d)}
-			if _, dup := notes[ref.dest]; dup {
-				continue // the same real twice (e.g. two ranges overlapping): once in IPVS
-			}
-			id := v.ID(r)
-			n := Note{ID: id, Role: RoleReal, Status: health.Status(id)}
-			c, inKernel := cur[ref]
-			ov, overridden := in.Overrides.For(v, r)
-			if overridden {
-				n.Override = ov.String()
-			}
-			live := false // in at a weight the rules give: what counts as up
-			switch {
-			case overridden && ov.Action == Disable:
-				n.Why = n.Status.String() + ": disabled (lvsd ctl)"
-				if n.Status == Unknown {
-					n.Why = "not checked yet: disabled (lvsd ctl)"
-				}
-				st.Out = append(st.Out, n)
+			dk := ipvsKey(s, d)
+			if _, dup := notes[dk]; dup {
+				// the same real twice (e.g. two ranges overlapping): once in
+				// IPVS; its health changes are decided with the whole virtual
+				out.dups = append(out.dups, k)
 				continue
-			case n.Status == Up:
-				n.Why = "up"
-				live = true
-			case n.Status == Unknown && inKernel:
-				d.Weight = c.Weight
-				n.Why = "not checked yet: kept as the kernel has it"
-				live = c.Weight > 0
-			case quiescent(v, r) && (inKernel || in.ReaddQuiescent || in.Starting):
-				d.Weight = 0
-				n.Why = n.Status.String() + ": quiescent, weight 0"
-				if n.Status == Unknown {
-					n.Why = "not checked yet: quiescent, weight 0"
-				}
-			default:
-				switch {
-				case n.Status == Unknown:
-					n.Why = "not checked yet: enters after its first passing check"
-				case quiescent(v, r):
-					n.Why = "down: quiescent, deleted by hand (readdquiescent=no keeps it out)"
-				default:
-					n.Why = "down: out of the table (quiescent=no)"
-				}
+			}
+			c, inKernel := cur[destRef{k, dk}]
+			id := RealKey{Virtual: vk, Real: netip.AddrPortFrom(r.Addr, r.Port)} // v.ID(r) without formatting vk per real
+			d, n, inTable, up, w := decide(v, r, id, d, health.Status(id), c, inKernel, &in)
+			st.Up += up
+			st.UpWeight += w
+			if !inTable {
 				st.Out = append(st.Out, n)
 				continue
 			}
-			if overridden && live {
-				switch ov.Action {
-				case Drain:
-					d.Weight, live = 0, false
-					n.Why += "; drained (lvsd ctl): weight 0"
-				case Weight:
-					d.Weight, live = ov.Weight, ov.Weight > 0
-					n.Why += fmt.Sprintf("; weight %d (lvsd ctl)", ov.Weight)
-				}
-			}
-			if live {
-				st.Up++
-				st.UpWeight += d.Weight
-			}
-			notes[ref.dest] = n
+			notes[dk] = n
 			s.Dests = append(s.Dests, d)
 		}
-		st.Quorum = st.Up > 0
-		if v.Quorum > 0 {
-			need := v.Quorum + v.Hysteresis
-			if in.QuorumHeld[v.Key()] {
-				need = v.Quorum - v.Hysteresis
-			}
-			st.Quorum = st.Up > 0 && st.UpWeight >= need
-		}
+		st.Quorum = quorum(v, st.Up, st.UpWeight, in.QuorumHeld[vk])
 		if fb := v.Fallback; fb != nil && !st.Quorum {
 			d, err := dest(cfg.Source, v, fb)
 			if err != nil {
@@ -335,6 +289,184 @@ func Table(cfg *config.Config, in Input) (*Desired, error) {
 	return out, nil
 }
 
+// decide is Table's rule for one real r of v (d its destination as
+// configured, c the kernel's entry when inKernel): the destination to
+// program, its note, whether it is in the table (else n is one of the
+// virtual's Out), and what it adds to the virtual's up count and weight.
+func decide(v *config.Virtual, r *config.Real, id RealKey, d ipvs.Dest, status Status, c ipvs.Dest, inKernel bool, in *Input) (_ ipvs.Dest, n Note, inTable bool, up, weight int) {
+	n = Note{ID: id, Role: RoleReal, Status: status}
+	ov, overridden := in.Overrides.For(v, r)
+	if overridden {
+		n.Override = ov.String()
+	}
+	live := false // in at a weight the rules give: what counts as up
+	switch {
+	case overridden && ov.Action == Disable:
+		n.Why = status.String() + ": disabled (lvsd ctl)"
+		if status == Unknown {
+			n.Why = "not checked yet: disabled (lvsd ctl)"
+		}
+		return d, n, false, 0, 0
+	case status == Up:
+		n.Why = "up"
+		live = true
+	case status == Unknown && inKernel:
+		d.Weight = c.Weight
+		n.Why = "not checked yet: kept as the kernel has it"
+		live = c.Weight > 0
+	case quiescent(v, r) && (inKernel || in.ReaddQuiescent || in.Starting):
+		d.Weight = 0
+		n.Why = status.String() + ": quiescent, weight 0"
+		if status == Unknown {
+			n.Why = "not checked yet: quiescent, weight 0"
+		}
+	default:
+		switch {
+		case status == Unknown:
+			n.Why = "not checked yet: enters after its first passing check"
+		case quiescent(v, r):
+			n.Why = "down: quiescent, deleted by hand (readdquiescent=no keeps it out)"
+		default:
+			n.Why = "down: out of the table (quiescent=no)"
+		}
+		return d, n, false, 0, 0
+	}
+	if overridden && live {
+		switch ov.Action {
+		case Drain:
+			d.Weight, live = 0, false
+			n.Why += "; drained (lvsd ctl): weight 0"
+		case Weight:
+			d.Weight, live = ov.Weight, ov.Weight > 0
+			n.Why += fmt.Sprintf("; weight %d (lvsd ctl)", ov.Weight)
+		}
+	}
+	n.live = live
+	if live {
+		return d, n, true, 1, d.Weight
+	}
+	return d, n, true, 0, 0
+}
+
+// quorum: a real is up and, with keepalived's quorum, the up weight
+// reaches it (with hysteresis: held is whether it was held before).
+func quorum(v *config.Virtual, up, weight int, held bool) bool {
+	if v.Quorum <= 0 {
+		return up > 0
+	}
+	need := v.Quorum + v.Hysteresis
+	if held {
+		need = v.Quorum - v.Hysteresis
+	}
+	return up > 0 && weight >= need
+}
+
+// RealChange is one real re-decided by UpdateReal.
+type RealChange struct {
+	Service ipvs.Service // the virtual's service, normalized, without destinations
+	Dest    ipvs.Dest    // as the kernel will hold it (normalized)
+	In      bool         // Dest is in the desired table (else the real is out)
+	Note    Note
+	// the kernel's entry for it, as looked up
+	Kernel   ipvs.Dest
+	InKernel bool
+}
+
+// UpdateReal re-decides real r of the i-th virtual (Virtuals[i]) after a
+// health change, in place, as Table with in would: one real costs one
+// real, not its virtual's size (1,000 reals behind one virtual). kernel
+// looks up the kernel's entry for a destination of service k (in.Current
+// is not read). ok is false, and d
+// unchanged, when the change reaches further than the real: the
+// virtual's quorum (so its fallback) turns, the real shares its
+// destination with another, or entries drain; decide the virtual with
+// Table (Only) and Merge then.
+func (d *Desired) UpdateReal(src string, i int, r *config.Real, in Input, kernel func(ipvs.Key, ipvs.DestKey) (ipvs.Dest, bool)) (RealChange, bool) {
+	if i < 0 || i >= len(d.Virtuals) || i >= len(d.Services) || len(in.Draining) > 0 {
+		return RealChange{}, false
+	}
+	st := &d.Virtuals[i]
+	v, s := st.Virtual, &d.Services[i]
+	k := st.Key
+	if slices.Contains(d.dups, k) {
+		return RealChange{}, false
+	}
+	want, err := dest(src, v, r)
+	if err != nil {
+		return RealChange{}, false
+	}
+	dk := ipvsKey(*s, want)
+	id := v.ID(r)
+	notes := d.notes[k]
+	// what the real counted for before
+	n0, was := notes[dk]
+	at, outAt := -1, -1
+	oldUp, oldW := 0, 0
+	if was {
+		if n0.ID != id || n0.Role != RoleReal {
+			return RealChange{}, false // the fallback, or another real, holds the destination
+		}
+		for j := range s.Dests {
+			if ipvsKey(*s, s.Dests[j]) == dk {
+				at = j
+				break
+			}
+		}
+		if at < 0 {
+			return RealChange{}, false
+		}
+		if n0.live {
+			oldUp, oldW = 1, s.Dests[at].Weight
+		}
+	} else {
+		for j := range st.Out {
+			if st.Out[j].ID == id {
+				outAt = j
+				break
+			}
+		}
+		if outAt < 0 {
+			return RealChange{}, false
+		}
+	}
+	health := in.Health
+	if health == nil {
+		health = HealthMap{}
+	}
+	c, inKernel := kernel(k, dk)
+	want, n, inTable, up, w := decide(v, r, id, want, health.Status(id), c, inKernel, &in)
+	nUp, nW := st.Up-oldUp+up, st.UpWeight-oldW+w
+	if quorum(v, nUp, nW, in.QuorumHeld[v.Key()]) != st.Quorum || (st.Fallback && (nUp != st.Up || nW != st.UpWeight)) {
+		return RealChange{}, false // the fallback turns, or its note (the up weight) changes
+	}
+	st.Up, st.UpWeight = nUp, nW
+	// Out is copied, not edited in place: a Status snapshot may hold it
+	out := slices.Clone(st.Out)
+	switch {
+	case was && inTable:
+		s.Dests[at] = want
+	case was:
+		s.Dests = slices.Delete(s.Dests, at, at+1)
+		delete(notes, dk)
+		out = append(out, n)
+	case inTable:
+		out = slices.Delete(out, outAt, outAt+1)
+		s.Dests = append(s.Dests, want)
+	default:
+		out[outAt] = n
+	}
+	if inTable {
+		notes[dk] = n
+	}
+	st.Out = out
+	svc := *s
+	svc.Dests = nil
+	svc = ipvs.Normalize(svc)
+	want.Fwd &= ipvs.FwdMask
+	want.Port = dk.Port
+	return RealChange{Service: svc, Dest: want, In: inTable, Note: n, Kernel: c, InKernel: inKernel}, true
+}
+
 // serviceName is a virtual key ("tcp:192.0.2.1:80") for an IPVS key.
 func serviceName(k ipvs.Key) string {
 	if k.FWMark != 0 {
@@ -379,21 +511,22 @@ func Service(v *config.Virtual) (ipvs.Service, error) { return service("", v) }
 
 func service(src string, v *config.Virtual) (ipvs.Service, error) {
 	s := ipvs.Service{Family: v.Family, Scheduler: v.Scheduler}
-	where := fmt.Sprintf("%s: virtual %s", at(src, v.Line), v.Key())
+	// formatted for an error only (it was once per virtual and pass)
+	where := func() string { return fmt.Sprintf("%s: virtual %s", at(src, v.Line), v.Key()) }
 	switch v.Protocol {
 	case "fwm":
 		s.FWMark = v.FWMark
 	case "tcp", "udp", "sctp":
 		s.Protocol, s.Addr, s.Port = v.Protocol, v.Addr, v.Port
 	default:
-		return s, fmt.Errorf("%s: protocol %q", where, v.Protocol)
+		return s, fmt.Errorf("%s: protocol %q", where(), v.Protocol)
 	}
 	if s.Scheduler == "" {
 		s.Scheduler = "wrr"
 	}
 	f, err := ipvs.SchedFlagBits(v.SchedFlags)
 	if err != nil {
-		return s, fmt.Errorf("%s: %v", where, err)
+		return s, fmt.Errorf("%s: %v", where(), err)
 	}
 	s.Flags = f
 	if v.OnePacket {
@@ -404,7 +537,7 @@ func service(src string, v *config.Virtual) (ipvs.Service, error) {
 		s.Timeout = uint32((v.Persistent + time.Second - 1) / time.Second)
 		s.Netmask, err = config.NetmaskBits(v.Family, v.Netmask)
 		if err != nil {
-			return s, fmt.Errorf("%s: %v", where, err)
+			return s, fmt.Errorf("%s: %v", where(), err)
 		}
 	}
 	return s, nil

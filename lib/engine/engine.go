@@ -115,9 +115,12 @@ type Engine struct {
 	quorum    map[string]bool
 	fallback  map[string]bool
 	drains    map[drainRef]time.Time // removed entries and their deadline
-	touched   map[string]bool        // virtuals whose reals changed since the last pass
-	byVirtual map[string]int         // virtual key -> index in desired.Virtuals
-	dirty     bool                   // a write failed: read the kernel before the next plan
+	touched   map[string]bool        // virtuals to decide again at the next health pass
+	changed   []config.RealID        // reals whose health changed since the last pass (passReals)
+	realsOf   *config.Config         // the configuration reals indexes
+	reals     map[config.RealID]*config.Real
+	byVirtual map[string]int // virtual key -> index in desired.Virtuals
+	dirty     bool           // a write failed: read the kernel before the next plan
 	starting  bool
 	resync    time.Duration
 	readCost  time.Duration
@@ -399,7 +402,7 @@ func (e *Engine) onHealth(ev check.Event) {
 		st = director.Unknown
 	}
 	e.health[ev.Sub.ID] = st
-	e.touched[ev.Sub.ID.Virtual] = true
+	e.changed = append(e.changed, ev.Sub.ID)
 	e.report(Report{Time: ev.Time, Kind: Health, Check: &ev})
 	// keepalived's notify_up / notify_down: on the check's verdict; a real
 	// never up (alpha, at start) going down is no transition
@@ -497,6 +500,7 @@ func (e *Engine) pass(fromKernel bool) {
 		return
 	}
 	e.touched = map[string]bool{}
+	e.changed = e.changed[:0]
 	e.write(ops, fromKernel)
 	e.transitions(d.Virtuals)
 	newOwned := map[ipvs.Key]bool{}
@@ -528,25 +532,68 @@ func (e *Engine) write(ops []ipvs.Op, repair bool) {
 		if !ok && e.prev != nil {
 			note, _ = e.prev.Note(op.Service.Key(), op.Dest.Key())
 		}
-		if err := e.opt.Kernel.Apply(op); err != nil {
-			if op.Kind == ipvs.AddService {
-				refused[op.Service.Key()] = true
+		if !e.writeOp(op, note, repair) && op.Kind == ipvs.AddService {
+			refused[op.Service.Key()] = true
+		}
+	}
+}
+
+// writeOp makes one op and reports it; false when the kernel refused it.
+func (e *Engine) writeOp(op ipvs.Op, note director.Note, repair bool) bool {
+	if err := e.opt.Kernel.Apply(op); err != nil {
+		e.counts.WriteErrors++
+		e.dirty = true
+		e.report(Report{Kind: WriteFailed, Op: op, Note: note, Err: err})
+		return false
+	}
+	e.counts.Writes++
+	if err := e.believed.Apply(op); err != nil {
+		e.dirty = true // what we hold differs from the kernel: read it again
+	}
+	kind := Wrote
+	if repair {
+		kind = Repaired
+		e.counts.Repairs++
+	}
+	e.report(Report{Kind: kind, Op: op, Note: note})
+	return true
+}
+
+// passReals re-decides each real whose health changed on its own
+// (director's UpdateReal) and writes its difference from the kernel: a
+// check's verdict reaches its netlink write without the virtual being
+// decided and planned again, so one real of 1,000 behind one virtual
+// costs one real. A virtual UpdateReal declines (its quorum or fallback
+// turns, a real configured twice, entries draining) is left in touched
+// for the per-virtual pass.
+func (e *Engine) passReals() {
+	changed := e.changed
+	e.changed = e.changed[:0]
+	if e.realsOf != e.cfg {
+		e.reals = map[config.RealID]*config.Real{}
+		for _, v := range e.cfg.Virtuals {
+			for _, r := range v.Reals {
+				e.reals[v.ID(r)] = r
 			}
-			e.counts.WriteErrors++
-			e.dirty = true
-			e.report(Report{Kind: WriteFailed, Op: op, Note: note, Err: err})
+		}
+		e.realsOf = e.cfg
+	}
+	in := director.Input{Health: e.health, QuorumHeld: e.quorum, ReaddQuiescent: e.cfg.Global.ReaddQuiescent, Overrides: e.overrides}
+	for _, id := range changed {
+		i, ok := e.byVirtual[id.Virtual]
+		r := e.reals[id]
+		if !ok || r == nil || e.touched[id.Virtual] || len(e.drains) > 0 || e.dirty {
+			e.touched[id.Virtual] = true
 			continue
 		}
-		e.counts.Writes++
-		if err := e.believed.Apply(op); err != nil {
-			e.dirty = true // what we hold differs from the kernel: read it again
+		ch, ok := e.desired.UpdateReal(e.cfg.Source, i, r, in, e.believed.Dest)
+		if !ok {
+			e.touched[id.Virtual] = true
+			continue
 		}
-		kind := Wrote
-		if repair {
-			kind = Repaired
-			e.counts.Repairs++
+		if op, need := ipvs.PlanDest(ch.Service, ch.Dest, ch.In, ch.Kernel, ch.InKernel); need {
+			e.writeOp(op, ch.Note, false)
 		}
-		e.report(Report{Kind: kind, Op: op, Note: note})
 	}
 }
 
@@ -558,6 +605,7 @@ func (e *Engine) passHealth() {
 		e.pass(false)
 		return
 	}
+	e.passReals()
 	only := map[*config.Virtual]bool{}
 	var keys []ipvs.Key
 	for vk := range e.touched {

@@ -77,6 +77,21 @@ func (m *Mem) Get(keys []Key) []Service {
 	return out
 }
 
+// Dest returns the destination dk of service k, when held.
+func (m *Mem) Dest(k Key, dk DestKey) (Dest, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s := m.svcs[k]
+	if s == nil {
+		return Dest{}, false
+	}
+	i := sort.Search(len(s.Dests), func(i int) bool { return !s.Dests[i].Key().less(dk) })
+	if i < len(s.Dests) && s.Dests[i].Key() == dk {
+		return s.Dests[i], true
+	}
+	return Dest{}, false
+}
+
 // Writes is the number of writes accepted so far.
 func (m *Mem) Writes() int {
 	m.mu.Lock()

@@ -197,6 +197,23 @@ func planDests(w, h *Service) []Op {
 	return append(ops, dels...)
 }
 
+// PlanDest is Plan for one destination of svc (normalized): want,
+// in the desired table when in, against the kernel's entry have (held
+// when inKernel). ok is false when nothing is to be written.
+func PlanDest(svc Service, want Dest, in bool, have Dest, inKernel bool) (Op, bool) {
+	switch {
+	case in && !inKernel:
+		return Op{Kind: AddDest, Service: svc, Dest: want}, true
+	case in:
+		if why := destDiff(&want, &have); why != "" {
+			return Op{Kind: EditDest, Service: svc, Dest: want, Why: why}, true
+		}
+	case inKernel:
+		return Op{Kind: DelDest, Service: svc, Dest: have}, true
+	}
+	return Op{}, false
+}
+
 // serviceDiff names what differs between two normalized services with the
 // same key; "" when nothing does.
 func serviceDiff(w, h *Service) string {
