@@ -16,7 +16,8 @@
 //     (v3: the master's interval differs, adopt it) or why the message is
 //     dropped (DropTTL, DropChecksum, DropPassword...). Reason.String is
 //     the label to count drops by. Receive(rx, find) chains Decode, the
-//     VRID look-up and Check.
+//     VRID look-up and Check. Drops counts messages by Reason and
+//     rate-limits their logging (a line per reason per minute).
 //   - the state machine, Step (state.go).
 //
 // The socket layer and the per-instance runner that drive these live in
