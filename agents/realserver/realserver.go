@@ -39,7 +39,7 @@ var Agent = &ocf.Agent{
 		"stop removes the VIPs. Usually cloned on the real servers.",
 	Params: []ocf.Param{
 		{Name: "ip", Required: true, Unique: true, Short: "Virtual IP addresses",
-			Long: "The virtual service addresses (the director's VIPs) this node serves, IPv4 or IPv6, separated by spaces or commas."},
+			Long: "The virtual service addresses (the director's VIPs) this node serves, IPv4 or IPv6, separated by spaces or commas; a /32 or /128 suffix is accepted."},
 		{Name: "tunnel", Type: ocf.Boolean, Default: "false", Short: "LVS-TUN (ipip) instead of direct routing",
 			Long: "The director forwards with IP-in-IP tunnelling (ipvsadm -i, ldirectord ipip): the VIPs go on tunl0 / ip6tnl0 instead of lo, and reverse-path filtering is relaxed on tunl0."},
 		{Name: "interfaces", Short: "Interfaces for the ARP settings",

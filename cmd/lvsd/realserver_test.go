@@ -42,7 +42,7 @@ func TestRealserverUsage(t *testing.T) {
 		{[]string{}, 2, "up, down or status?"},
 		{[]string{"start", "10.0.0.1"}, 2, `unknown action "start"`},
 		{[]string{"up"}, 2, "no VIP given"},
-		{[]string{"up", "10.0.0.1/32"}, 2, `"10.0.0.1/32" is not an IPv4 or IPv6 address`},
+		{[]string{"up", "10.0.0.1/24"}, 2, `"10.0.0.1/24": a VIP is a host address`},
 		{[]string{"status", "127.0.0.1"}, 2, "loopback"},
 		{[]string{"up", "--interfaces", "eth0,a/b", "10.0.0.1"}, 2, `"a/b" is not an interface name`},
 	} {

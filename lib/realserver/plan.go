@@ -26,13 +26,23 @@ type Config struct {
 }
 
 // ParseVIPs parses addresses separated by commas or white space. Each is a
-// plain IPv4 or IPv6 address: no prefix (the helper always uses /32 or
-// /128), no zone, not unspecified, loopback, multicast or link-local.
+// plain IPv4 or IPv6 address, or one with its host prefix (/32, /128: the
+// helper always uses that), no zone, not unspecified, loopback, multicast or link-local.
 func ParseVIPs(fields ...string) ([]netip.Addr, error) {
 	var out []netip.Addr
 	for _, f := range fields {
 		for _, s := range strings.FieldsFunc(f, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' }) {
-			a, err := netip.ParseAddr(s)
+			txt := s
+			if i := strings.IndexByte(s, '/'); i >= 0 {
+				// A host prefix is what the helper uses anyway; another is
+				// a subnet, which has no place on lo.
+				p, err := netip.ParsePrefix(s)
+				if err != nil || p.Bits() != p.Addr().BitLen() {
+					return nil, fmt.Errorf("%q: a VIP is a host address (no prefix, or /32 or /128)", s)
+				}
+				txt = s[:i]
+			}
+			a, err := netip.ParseAddr(txt)
 			if err != nil {
 				return nil, fmt.Errorf("%q is not an IPv4 or IPv6 address", s)
 			}

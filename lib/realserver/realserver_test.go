@@ -123,11 +123,11 @@ func newHelper(t *testing.T, k Kernel) *Helper {
 }
 
 func TestParseVIPs(t *testing.T) {
-	got := vips(t, "10.0.0.1, 2001:db8::1", "10.0.0.2 10.0.0.1")
+	got := vips(t, "10.0.0.1, 2001:db8::1/128", "10.0.0.2 10.0.0.1/32")
 	if fmt.Sprint(got) != "[10.0.0.1 2001:db8::1 10.0.0.2]" {
 		t.Errorf("got %v", got)
 	}
-	for _, bad := range []string{"", " , ", "10.0.0.1/32", "10.0.0", "0.0.0.0", "127.0.0.1", "fe80::1", "ff02::1", "::", "255.255.255.255", "x", "fe80::1%eth0", "224.0.0.18"} {
+	for _, bad := range []string{"", " , ", "10.0.0.1/24", "2001:db8::1/64", "10.0.0.1/x", "10.0.0.1/", "10.0.0", "0.0.0.0", "127.0.0.1", "fe80::1", "ff02::1", "::", "255.255.255.255", "x", "fe80::1%eth0", "224.0.0.18"} {
 		if _, err := ParseVIPs(bad); err == nil {
 			t.Errorf("ParseVIPs(%q) accepted", bad)
 		}
@@ -331,4 +331,25 @@ func TestUpMissingInterface(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "eth9") {
 		t.Fatalf("got %v", err)
 	}
+}
+
+// No input crashes the parser; what it accepts is usable as a VIP.
+func FuzzParseVIPs(f *testing.F) {
+	for _, s := range []string{"10.0.0.1", "10.0.0.1, 2001:db8::1/128", "::ffff:1.2.3.4", "fe80::1%eth0", "1.2.3.4/33", ",,, \t"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		v, err := ParseVIPs(s)
+		if err != nil {
+			return
+		}
+		for _, a := range v {
+			if !a.IsValid() || a.Zone() != "" || a.IsLoopback() || a.Is4In6() {
+				t.Fatalf("%q gave %v", s, a)
+			}
+			if p := (VIPAddr{IP: a}).Prefix(); p.Bits() != a.BitLen() {
+				t.Fatalf("%q: prefix %v", s, p)
+			}
+		}
+	})
 }
