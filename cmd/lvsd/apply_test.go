@@ -63,23 +63,20 @@ func TestApplyStateFile(t *testing.T) {
 	}
 }
 
-// ipvsReachable: this kernel has IPVS or could load it. Probing IPVS
-// loads the module, so a unit test that expects "no IPVS" must not run
-// there: it would write into the host's own table. The skip hides
-// nothing: the same paths run against a real IPVS in the VM tier.
-func ipvsReachable() bool {
-	if _, err := os.Stat("/proc/net/ip_vs"); err == nil {
-		return true
+// noIPVS skips a test of the "kernel without IPVS" paths on a host that
+// has or could load ip_vs: see vm.NoIPVSHere (in the VM, IPVS is hidden
+// and the test runs, so this skip never hides a failure from CI).
+func noIPVS(t *testing.T) {
+	t.Helper()
+	if !vm.NoIPVSHere(t) {
+		t.Skip("this kernel has or can load IPVS: not touching the host's table (this test runs in the VM with IPVS hidden)")
 	}
-	return exec.Command("modprobe", "-n", "-q", "ip_vs").Run() == nil
 }
 
-// On this host (no IPVS) apply fails with the one clear message, and the
-// dry run plans against an empty table.
+// Without IPVS apply fails with the one clear message, and the dry run
+// plans against an empty table.
 func TestApplyWithoutIPVS(t *testing.T) {
-	if ipvsReachable() {
-		t.Skip("this kernel has or can load IPVS: not touching the host's table (apply is tested in the VM)")
-	}
+	noIPVS(t)
 	cf := "../../testdata/ipvs/every-option.cf"
 	rc, _, errs := runLvsd("apply", cf)
 	if rc != 1 || !strings.Contains(errs, "the kernel has no IPVS: load ip_vs") {
@@ -94,9 +91,7 @@ func TestApplyWithoutIPVS(t *testing.T) {
 
 // The daemon says the same and exits 1 (the director agent maps it to 5).
 func TestRunWithoutIPVS(t *testing.T) {
-	if ipvsReachable() {
-		t.Skip("this kernel has or can load IPVS: not touching the host's table (lvsd run is tested in the VM)")
-	}
+	noIPVS(t)
 	dir := t.TempDir()
 	rc, _, errs := runLvsd("run", "--pidfile", "none", "--socket", "none", "--state", dir+"/s", "../../testdata/ipvs/every-option.cf")
 	if rc != 1 || !strings.Contains(errs, "the kernel has no IPVS: load ip_vs") {
