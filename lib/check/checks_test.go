@@ -448,8 +448,8 @@ func TestNoLeakAfter10000Checks(t *testing.T) {
 
 func countFDs(t *testing.T) int {
 	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Skip("no /proc/self/fd")
+	if err != nil { // Linux always has it: a failure, not a skip
+		t.Fatalf("counting fds: %v", err)
 	}
 	return len(ents)
 }
