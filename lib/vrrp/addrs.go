@@ -1,0 +1,57 @@
+package vrrp
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"syscall"
+
+	"github.com/ocf-lvs/ocf-lvs/lib/addr"
+	"github.com/ocf-lvs/ocf-lvs/lib/config"
+)
+
+// Addresser adds, removes and announces the virtual addresses: the only
+// address code the runner calls, so its tests can watch it without root.
+// The kernel one is lib/addr, the same code and frames as the VIP agent.
+type Addresser interface {
+	Add(dev string, v config.VIP) error
+	Remove(dev string, v config.VIP) error
+	Has(dev string, v config.VIP) bool
+	// Announce sends count gratuitous ARPs (IPv4) or unsolicited
+	// Neighbor Advertisements (IPv6) for ip from dev.
+	Announce(ctx context.Context, dev string, ip netip.Addr, count int) error
+}
+
+// KernelAddrs is the Addresser of a real system.
+type KernelAddrs struct{}
+
+func (KernelAddrs) Add(dev string, v config.VIP) error {
+	err := addr.Add(addr.Spec{Dev: dev, Prefix: v.Prefix, Broadcast: v.Broadcast, Label: v.Label, NoDAD: v.NoDAD})
+	if errors.Is(err, syscall.EEXIST) {
+		return nil // already there (a restart while master): ours again
+	}
+	return err
+}
+
+func (KernelAddrs) Remove(dev string, v config.VIP) error {
+	err := addr.Remove(dev, v.Prefix)
+	if errors.Is(err, syscall.EADDRNOTAVAIL) || errors.Is(err, syscall.ENOENT) {
+		return nil // already gone
+	}
+	return err
+}
+
+func (KernelAddrs) Has(dev string, v config.VIP) bool {
+	_, ok, _ := addr.Has(dev, v.Prefix)
+	return ok
+}
+
+func (KernelAddrs) Announce(ctx context.Context, dev string, ip netip.Addr, count int) error {
+	l, err := addr.LinkByName(dev)
+	if err != nil {
+		return err
+	}
+	// keepalived's vrrp_garp_interval and vrrp_gna_interval default to 0:
+	// the whole burst at once
+	return addr.Announce(ctx, l, ip, false, count, 0)
+}

@@ -1,0 +1,562 @@
+package vrrp
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ocf-lvs/ocf-lvs/lib/config"
+)
+
+type rxAdvert struct {
+	prio     uint8
+	src      netip.Addr
+	interval time.Duration
+}
+
+// trackMsg is a tracker's news for an instance: the value of one tracked
+// thing ("script NAME", "file NAME", "interface NAME", "group", "source").
+type trackMsg struct {
+	key string
+	ok  bool       // script passes, interface up, group not in fault
+	val int        // track_file's value
+	src netip.Addr // "source": the advert source address now
+}
+
+// inst is one running VRRP instance. Its run goroutine alone touches
+// state, timer and the tracking maps; status is copied out under mu.
+type inst struct {
+	r     *Router
+	cfg   *config.VRRPInstance
+	sm    *Config // Step's configuration
+	wire  *Wire
+	v6    bool
+	sock  *sock
+	group *group
+	addrs []netip.Addr // advertised (VIPs), one family
+	peers []netip.Addr // unicast destinations (none: multicast)
+
+	rx    chan rxAdvert
+	track chan trackMsg
+	eff   chan func() // side effects, in order, off the timer goroutine
+
+	// run goroutine only
+	state   State
+	src     netip.Addr
+	values  map[string]trackMsg
+	faulted bool
+
+	mu sync.Mutex
+	st InstanceStatus
+}
+
+func newInst(r *Router, ic *config.VRRPInstance) *inst {
+	in := &inst{r: r, cfg: ic, rx: make(chan rxAdvert, 64), track: make(chan trackMsg, 64),
+		eff: make(chan func(), 256), values: map[string]trackMsg{}}
+	for _, v := range ic.VIPs {
+		in.addrs = append(in.addrs, v.Prefix.Addr())
+	}
+	if len(in.addrs) > 0 {
+		in.v6 = in.addrs[0].Is6()
+	}
+	in.wire = &Wire{Version: ic.Version, VRID: uint8(ic.VRID), Interval: ic.AdvertInt, ChecksumAsV2: ic.ChecksumAsV2,
+		Unicast: len(ic.UnicastPeers) > 0}
+	if ic.AuthType == "PASS" {
+		in.wire.Auth, in.wire.Password = AuthPass, Password(ic.AuthPass)
+	}
+	for _, p := range ic.UnicastPeers {
+		in.wire.Peers = append(in.wire.Peers, Peer{Addr: p})
+		in.peers = append(in.peers, p)
+	}
+	in.sm = &Config{Version: ic.Version, Priority: uint8(ic.Priority), Interval: ic.AdvertInt,
+		StartMaster: ic.State == "MASTER", NoPreempt: ic.NoPreempt, PreemptDelay: ic.PreemptDelay,
+		GARPRepeat: ic.GARPMasterRepeat, GARPDelay: ic.GARPMasterDelay, GARPRefresh: ic.GARPMasterRefresh,
+		GARPRefreshRepeat: ic.GARPRefreshRepeat}
+	in.st = InstanceStatus{Name: ic.Name, Interface: ic.Interface, VRID: ic.VRID, Version: ic.Version,
+		State: Init.String(), Priority: ic.Priority, BasePriority: ic.Priority, Since: time.Now()}
+	return in
+}
+
+func (in *inst) logf(format string, args ...any) {
+	in.r.o.Logf("vrrp: %s: "+format, append([]any{in.cfg.Name}, args...)...)
+}
+
+func (in *inst) countDrop(re Reason) {
+	in.mu.Lock()
+	if in.st.Dropped == nil {
+		in.st.Dropped = map[string]uint64{}
+	}
+	in.st.Dropped[reasonName(re)]++
+	in.mu.Unlock()
+}
+
+func (in *inst) status() InstanceStatus {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	s := in.st
+	if s.Dropped != nil {
+		m := make(map[string]uint64, len(s.Dropped))
+		for k, v := range s.Dropped {
+			m[k] = v
+		}
+		s.Dropped = m
+	}
+	s.Faults = append([]string(nil), s.Faults...)
+	return s
+}
+
+// run is the instance's timer goroutine.
+func (in *inst) run(ctx context.Context) {
+	effDone := make(chan struct{})
+	go func() {
+		defer close(effDone)
+		for f := range in.eff {
+			f()
+		}
+	}()
+	defer func() { close(in.eff); <-effDone }()
+
+	// Addresses left by an earlier run that died: a backup must not hold
+	// them (keepalived removes them when it starts too).
+	in.effect(func() { in.removeVIPs(true) })
+	if d := in.cfg.StartupDelay; d > 0 {
+		in.logf("vrrp_startup_delay: waiting %s before the first election", d)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(d):
+		}
+	}
+	// the first tracker values (link, source, scripts' initial states)
+	// decide whether we start in FAULT
+	in.drainTrack()
+	in.state.Faulted = in.faulted
+	in.state.Priority = in.effective()
+	in.step(Event{Kind: EvStart}, time.Now())
+
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	var armed Timer
+	var deadline time.Time
+	rearm := func() {
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+		t, at, ok := in.state.Next()
+		if !ok {
+			deadline = time.Time{}
+			return
+		}
+		armed, deadline = t, at
+		timer.Reset(time.Until(at))
+	}
+	rearm()
+	for {
+		select {
+		case <-ctx.Done():
+			in.step(Event{Kind: EvStop}, time.Now())
+			return
+		case a := <-in.rx:
+			in.mu.Lock()
+			in.st.Received++
+			in.mu.Unlock()
+			in.step(Event{Kind: EvAdvert, Priority: a.prio, Src: a.src, Interval: a.interval}, time.Now())
+		case now := <-timer.C:
+			if deadline.IsZero() {
+				continue
+			}
+			late := time.Since(deadline)
+			if armed == TimerAdvert {
+				in.mu.Lock()
+				in.st.AdvertTimers++
+				in.st.LateLast = late
+				if late > in.st.LateMax {
+					in.st.LateMax = late
+				}
+				if late > in.cfg.AdvertInt/10 {
+					in.st.LateOver++
+					in.mu.Unlock()
+					in.logf("advert timer %s late (interval %s): a late advert can look like a dead master", late.Round(time.Microsecond), in.cfg.AdvertInt)
+				} else {
+					in.mu.Unlock()
+				}
+			}
+			_ = now
+			in.step(Event{Kind: EvTimer, Timer: armed}, time.Now())
+		case m := <-in.track:
+			in.onTrack(m)
+		}
+		rearm()
+	}
+}
+
+// drainTrack takes the tracker messages already queued, without waiting.
+func (in *inst) drainTrack() {
+	for {
+		select {
+		case m := <-in.track:
+			in.values[m.key] = m
+			if m.key == "source" {
+				in.src = m.src
+			}
+		default:
+			in.faulted = len(in.faults()) > 0
+			in.setFaults()
+			return
+		}
+	}
+}
+
+func (in *inst) onTrack(m trackMsg) {
+	if m.key == "source" {
+		in.src = m.src
+		return
+	}
+	in.values[m.key] = m
+	in.setFaults()
+	now := time.Now()
+	f := len(in.faults()) > 0
+	if f != in.faulted {
+		in.faulted = f
+		if f {
+			in.logf("fault: %s", strings.Join(in.faults(), ", "))
+			in.step(Event{Kind: EvFault}, now)
+		} else {
+			in.logf("fault cleared")
+			in.state.Priority = in.effective()
+			in.step(Event{Kind: EvFaultCleared}, now)
+		}
+		if in.group != nil {
+			in.group.fault(in, f)
+		}
+	}
+	if p := in.effective(); p != in.state.Priority {
+		in.logf("priority %d -> %d (%s)", in.state.Priority, p, m.key)
+		in.step(Event{Kind: EvPriority, Priority: p}, now)
+	}
+}
+
+// faults lists what puts the instance in FAULT now.
+func (in *inst) faults() []string {
+	var out []string
+	if m, ok := in.values["interface "+in.cfg.Interface]; ok && !m.ok {
+		out = append(out, "interface "+in.cfg.Interface+" down")
+	}
+	for _, t := range in.cfg.TrackInterfaces {
+		if m, ok := in.values["interface "+t.Name]; ok && !m.ok && t.Weight == 0 {
+			out = append(out, "interface "+t.Name+" down")
+		}
+	}
+	for _, t := range in.cfg.TrackScripts {
+		if m, ok := in.values["script "+t.Name]; ok && !m.ok && t.Weight == 0 {
+			out = append(out, "track_script "+t.Name+" failed")
+		}
+	}
+	for _, t := range in.cfg.TrackFiles {
+		if m, ok := in.values["file "+t.Name]; ok && m.val != 0 && t.Weight == 0 {
+			out = append(out, fmt.Sprintf("track_file %s is %d", t.Name, m.val))
+		}
+	}
+	if m, ok := in.values["group"]; ok && !m.ok {
+		out = append(out, "sync group "+in.group.cfg.Name+" in fault")
+	}
+	if in.cfg.UnicastFaultNoPeer && len(in.peers) == 0 {
+		out = append(out, "no unicast_peer (unicast_fault_no_peer)")
+	}
+	if !in.src.IsValid() && !in.cfg.UnicastSrc.IsValid() {
+		out = append(out, "no source address on "+in.cfg.Interface)
+	}
+	return out
+}
+
+func (in *inst) setFaults() {
+	f := in.faults()
+	in.mu.Lock()
+	in.st.Faults = f
+	in.mu.Unlock()
+}
+
+// effective is the priority with the tracking weights (keepalived: a
+// positive weight adds while the script passes / the interface is up, a
+// negative one while it fails; a file adds value x weight), kept in
+// 1..254; the owner (255) is not moved.
+func (in *inst) effective() uint8 {
+	base := in.cfg.Priority
+	if base == PriorityOwner {
+		return PriorityOwner
+	}
+	p := base
+	add := func(ok bool, w int) {
+		if (w > 0 && ok) || (w < 0 && !ok) {
+			p += w
+		}
+	}
+	for _, t := range in.cfg.TrackScripts {
+		if m, ok := in.values["script "+t.Name]; ok {
+			add(m.ok, t.Weight)
+		}
+	}
+	for _, t := range in.cfg.TrackInterfaces {
+		if m, ok := in.values["interface "+t.Name]; ok {
+			add(m.ok, t.Weight)
+		}
+	}
+	for _, t := range in.cfg.TrackFiles {
+		if m, ok := in.values["file "+t.Name]; ok && t.Weight != 0 {
+			p += m.val * t.Weight
+		}
+	}
+	return uint8(max(1, min(254, p)))
+}
+
+// step feeds Step and carries out its actions: adverts are sent here, at
+// once; everything else goes to the effects goroutine, in order.
+func (in *inst) step(ev Event, now time.Time) {
+	prev := in.state.Role
+	s, acts := Step(in.sm, in.state, ev, now)
+	in.state = s
+	for _, a := range acts {
+		switch a.Kind {
+		case ActSendAdvert:
+			in.send(a.Priority)
+		case ActAddVIPs:
+			in.effect(in.addVIPs)
+		case ActRemoveVIPs:
+			in.effect(func() { in.removeVIPs(false) })
+		case ActAnnounce:
+			n := a.Count
+			in.effect(func() { in.announce(n) })
+		case ActNotify:
+			role, prio := a.Role, a.Priority
+			in.effect(func() { in.notify(role, prio) })
+		}
+	}
+	in.mu.Lock()
+	in.st.State = s.Role.String()
+	in.st.Priority = int(s.Priority)
+	in.st.Master, in.st.MasterPrio = "", 0
+	if s.Role == Master {
+		in.st.Master, in.st.MasterPrio = in.source().String(), int(s.Priority)
+	} else if s.Master.IsValid() {
+		in.st.Master, in.st.MasterPrio = s.Master.String(), int(s.MasterPriority)
+	}
+	if s.Role != prev {
+		in.st.Transitions++
+		in.st.Since = now
+	}
+	in.mu.Unlock()
+	if s.Role != prev {
+		in.logf("%s -> %s (priority %d)", prev, s.Role, s.Priority)
+		if in.group != nil && s.Role != Stop {
+			in.group.moved(in, s.Role)
+		}
+	}
+}
+
+func (in *inst) source() netip.Addr {
+	if in.cfg.UnicastSrc.IsValid() {
+		return in.cfg.UnicastSrc
+	}
+	return in.src
+}
+
+func (in *inst) send(prio uint8) {
+	src := in.source()
+	dsts := in.peers
+	if len(dsts) == 0 {
+		dsts = []netip.Addr{Group4}
+		if in.v6 {
+			dsts = []netip.Addr{Group6}
+		}
+	}
+	var failed error
+	for _, d := range dsts {
+		msg, err := in.wire.Encode(prio, in.addrs, src, d)
+		if err == nil {
+			err = in.sock.s.WritePacket(msg, src, d)
+		}
+		if err != nil {
+			failed = err
+		}
+	}
+	in.mu.Lock()
+	if failed != nil {
+		in.st.SendErrors++
+	} else {
+		in.st.Sent++
+	}
+	n := in.st.SendErrors
+	in.mu.Unlock()
+	if failed != nil && (n < 10 || n%100 == 0) {
+		in.logf("sending the advert from %s: %v", src, failed)
+	}
+}
+
+func (in *inst) effect(f func()) { in.eff <- f }
+
+func (in *inst) dev(v config.VIP) string {
+	if v.Dev != "" {
+		return v.Dev
+	}
+	return in.cfg.Interface
+}
+
+func (in *inst) allVIPs() []config.VIP {
+	return append(append([]config.VIP(nil), in.cfg.VIPs...), in.cfg.Excluded...)
+}
+
+func (in *inst) addVIPs() {
+	for _, v := range in.allVIPs() {
+		if err := in.r.o.Addrs.Add(in.dev(v), v); err != nil {
+			in.addrError()
+			in.logf("adding %s to %s: %v", v.Prefix, in.dev(v), err)
+		}
+	}
+}
+
+// removeVIPs removes the addresses; onlyPresent (at start) first looks
+// whether each is there, so a clean start logs nothing.
+func (in *inst) removeVIPs(onlyPresent bool) {
+	for _, v := range in.allVIPs() {
+		if onlyPresent {
+			if !in.r.o.Addrs.Has(in.dev(v), v) {
+				continue
+			}
+			in.logf("%s on %s at start: removed (a backup does not hold it)", v.Prefix, in.dev(v))
+		}
+		if err := in.r.o.Addrs.Remove(in.dev(v), v); err != nil {
+			in.addrError()
+			in.logf("removing %s from %s: %v", v.Prefix, in.dev(v), err)
+		}
+	}
+}
+
+func (in *inst) addrError() {
+	in.mu.Lock()
+	in.st.AddressErrors++
+	in.mu.Unlock()
+}
+
+func (in *inst) announce(n int) {
+	if n <= 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, v := range in.allVIPs() {
+		if err := in.r.o.Addrs.Announce(ctx, in.dev(v), v.Prefix.Addr(), n); err != nil {
+			in.logf("announcing %s on %s: %v", v.Prefix.Addr(), in.dev(v), err)
+		}
+	}
+}
+
+// notify runs notify_master/backup/fault/stop (no arguments) and notify
+// with keepalived's arguments: INSTANCE "NAME" STATE PRIORITY.
+func (in *inst) notify(role Role, prio uint8) {
+	c := in.cfg
+	var line string
+	switch role {
+	case Master:
+		line = c.NotifyMaster
+	case Backup:
+		line = c.NotifyBackup
+	case Fault:
+		line = c.NotifyFault
+	case Stop:
+		line = c.NotifyStop
+	}
+	if line != "" {
+		in.r.o.Spawn(line)
+	}
+	if c.Notify != "" && role != Init {
+		in.r.o.Spawn(fmt.Sprintf("%s INSTANCE %s %s %d", c.Notify, shellQuote(c.Name), role, prio))
+	}
+	if in.r.o.OnRole != nil {
+		in.r.o.OnRole(c.Name, role)
+	}
+}
+
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+// group is a vrrp_sync_group: a fault of one member is a fault of all,
+// so the peer takes over all of them together.
+type group struct {
+	cfg     *config.SyncGroup
+	r       *Router
+	members []*inst
+	mu      sync.Mutex
+	faulty  map[*inst]bool
+	role    Role
+}
+
+func (g *group) fault(from *inst, on bool) {
+	g.mu.Lock()
+	if g.faulty == nil {
+		g.faulty = map[*inst]bool{}
+	}
+	// only a member's own faults count, not the one the group gave it
+	own := false
+	for _, f := range from.faults() {
+		if !strings.HasPrefix(f, "sync group ") {
+			own = true
+		}
+	}
+	g.faulty[from] = own
+	msgs := make([]trackMsg, len(g.members))
+	for i, m := range g.members {
+		ok := true
+		for x, f := range g.faulty {
+			if x != m && f {
+				ok = false
+			}
+		}
+		msgs[i] = trackMsg{key: "group", ok: ok}
+	}
+	g.mu.Unlock()
+	for i, m := range g.members {
+		if m == from {
+			in := m
+			in.values["group"] = msgs[i] // our own goroutine: no channel
+			continue
+		}
+		select {
+		case m.track <- msgs[i]:
+		default:
+			from.logf("sync group %s: %s's queue is full; group fault not passed on", g.cfg.Name, m.cfg.Name)
+		}
+	}
+}
+
+// moved runs the group's notify scripts once per group transition.
+func (g *group) moved(from *inst, r Role) {
+	g.mu.Lock()
+	if r == g.role {
+		g.mu.Unlock()
+		return
+	}
+	g.role = r
+	g.mu.Unlock()
+	c := g.cfg
+	var line string
+	switch r {
+	case Master:
+		line = c.NotifyMaster
+	case Backup:
+		line = c.NotifyBackup
+	case Fault:
+		line = c.NotifyFault
+	}
+	if line != "" {
+		from.effect(func() { g.r.o.Spawn(line) })
+	}
+	if c.Notify != "" {
+		from.effect(func() { g.r.o.Spawn(fmt.Sprintf("%s GROUP %s %s 0", c.Notify, shellQuote(c.Name), r)) })
+	}
+}
+

@@ -1,0 +1,249 @@
+package vrrp
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ocf-lvs/ocf-lvs/lib/config"
+)
+
+// hub is a fake link: what one socket writes, the others read (TTL 255).
+type hub struct {
+	mu    sync.Mutex
+	socks []*hubSock
+}
+
+type hubSock struct {
+	h    *hub
+	ch   chan Packet
+	done chan struct{}
+	once sync.Once
+}
+
+func (h *hub) open(SocketOptions) (Socket, error) {
+	s := &hubSock{h: h, ch: make(chan Packet, 256), done: make(chan struct{})}
+	h.mu.Lock()
+	h.socks = append(h.socks, s)
+	h.mu.Unlock()
+	return s, nil
+}
+
+func (s *hubSock) ReadPacket(buf []byte) (Packet, error) {
+	select {
+	case p := <-s.ch:
+		n := copy(buf, p.Data)
+		p.Data = buf[:n]
+		return p, nil
+	case <-s.done:
+		return Packet{}, ErrClosed
+	}
+}
+
+func (s *hubSock) WritePacket(msg []byte, src, dst netip.Addr) error {
+	s.h.mu.Lock()
+	defer s.h.mu.Unlock()
+	for _, o := range s.h.socks {
+		if o != s {
+			select {
+			case o.ch <- Packet{Data: append([]byte(nil), msg...), Src: src, Dst: dst, TTL: 255}:
+			default:
+			}
+		}
+	}
+	return nil
+}
+
+func (s *hubSock) Close() error { s.once.Do(func() { close(s.done) }); return nil }
+
+// fakeAddrs records the VIPs a router holds.
+type fakeAddrs struct {
+	mu   sync.Mutex
+	have map[netip.Prefix]bool
+	ann  int
+}
+
+func (f *fakeAddrs) Add(dev string, v config.VIP) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.have[v.Prefix] = true
+	return nil
+}
+func (f *fakeAddrs) Remove(dev string, v config.VIP) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.have, v.Prefix)
+	return nil
+}
+func (f *fakeAddrs) Has(dev string, v config.VIP) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.have[v.Prefix]
+}
+func (f *fakeAddrs) Announce(context.Context, string, netip.Addr, int) error {
+	f.mu.Lock()
+	f.ann++
+	f.mu.Unlock()
+	return nil
+}
+func (f *fakeAddrs) holds() bool { f.mu.Lock(); defer f.mu.Unlock(); return len(f.have) > 0 }
+
+type node struct {
+	r      *Router
+	addrs  *fakeAddrs
+	cancel context.CancelFunc
+	done   chan struct{}
+	notes  chan string
+}
+
+func instCfg(prio int, opts ...func(*config.VRRPInstance)) *config.Config {
+	vip := config.VIP{Prefix: netip.MustParsePrefix("192.0.2.100/32")}
+	in := &config.VRRPInstance{Name: "VI_1", Interface: "eth0", VRID: 51, Priority: prio, State: "BACKUP",
+		AdvertInt: 100 * time.Millisecond, Version: 3, VIPs: []config.VIP{vip}, VirtualIPs: []netip.Prefix{vip.Prefix},
+		GARPMasterRepeat: 1, Accept: true, Notify: "notify"}
+	for _, o := range opts {
+		o(in)
+	}
+	return &config.Config{Source: "test.conf", VRRP: []*config.VRRPInstance{in}}
+}
+
+func startNode(t *testing.T, h *hub, cfg *config.Config, self string, exec func(string) int) *node {
+	t.Helper()
+	n := &node{addrs: &fakeAddrs{have: map[netip.Prefix]bool{}}, done: make(chan struct{}), notes: make(chan string, 100)}
+	src := netip.MustParseAddr(self)
+	o := Options{
+		Addrs: n.addrs, Open: h.open, Poll: 20 * time.Millisecond,
+		Logf:  func(f string, a ...any) { t.Logf(self+" "+f, a...) },
+		Link:  func(string, bool, []netip.Prefix) (bool, netip.Addr, error) { return true, src, nil },
+		Spawn: func(l string) { n.notes <- l },
+		Exec: func(_ context.Context, line string, _ time.Duration) int {
+			if exec != nil {
+				return exec(line)
+			}
+			return 0
+		},
+	}
+	r, err := New(cfg, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.r = r
+	ctx, cancel := context.WithCancel(context.Background())
+	n.cancel = cancel
+	go func() { r.Run(ctx); close(n.done) }()
+	t.Cleanup(n.stop)
+	return n
+}
+
+func (n *node) stop() { n.cancel(); <-n.done }
+
+func (n *node) state() string { return n.r.Status().Instances[0].State }
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	end := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(end) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// Two routers over a fake link: the higher priority becomes master and
+// holds the VIP, the other backs up without it; a clean stop (priority
+// 0) moves it; notify gets keepalived's arguments.
+func TestRouterElectionAndStop(t *testing.T) {
+	h := &hub{}
+	a := startNode(t, h, instCfg(150), "192.0.2.1", nil)
+	b := startNode(t, h, instCfg(100), "192.0.2.2", nil)
+	waitFor(t, "A master, B backup", func() bool { return a.state() == "MASTER" && b.state() == "BACKUP" })
+	waitFor(t, "A holds the VIP", a.addrs.holds)
+	if b.addrs.holds() {
+		t.Error("the backup holds the VIP")
+	}
+	st := b.r.Status().Instances[0]
+	if st.Master != "192.0.2.1" || st.MasterPrio != 150 || st.Received == 0 {
+		t.Errorf("backup status: %+v", st)
+	}
+	a.stop()
+	if a.addrs.holds() {
+		t.Error("the VIP stayed after a clean stop")
+	}
+	waitFor(t, "B master after A's stop", func() bool { return b.state() == "MASTER" && b.addrs.holds() })
+	var got []string
+	for len(a.notes) > 0 {
+		got = append(got, <-a.notes)
+	}
+	want := "notify INSTANCE 'VI_1' MASTER 150"
+	if !strings.Contains(strings.Join(got, "\n"), want) || !strings.Contains(strings.Join(got, "\n"), "notify INSTANCE 'VI_1' STOP 150") {
+		t.Errorf("notify lines %q, want %q and STOP", got, want)
+	}
+	waitFor(t, "B's advert timers measured", func() bool { return b.r.Status().Instances[0].AdvertTimers > 0 })
+}
+
+// A track_script with a negative weight moves the master away while it
+// fails (seed 003's maintenance file) and back when it passes.
+func TestRouterTrackScriptMovesMaster(t *testing.T) {
+	h := &hub{}
+	var mu sync.Mutex
+	maint := false
+	exec := func(string) int {
+		mu.Lock()
+		defer mu.Unlock()
+		if maint {
+			return 1
+		}
+		return 0
+	}
+	withScript := func(c *config.Config) *config.Config {
+		c.Scripts = []*config.TrackScript{{Name: "chk", Script: "check", Interval: 20 * time.Millisecond, Rise: 1, Fall: 2}}
+		c.VRRP[0].TrackScripts = []config.TrackRef{{Name: "chk", Weight: -60}}
+		return c
+	}
+	a := startNode(t, h, withScript(instCfg(150)), "192.0.2.1", exec)
+	b := startNode(t, h, instCfg(100), "192.0.2.2", nil)
+	waitFor(t, "A master", func() bool { return a.state() == "MASTER" && b.state() == "BACKUP" })
+	mu.Lock()
+	maint = true
+	mu.Unlock()
+	waitFor(t, "B master while A's script fails", func() bool { return b.state() == "MASTER" && a.state() == "BACKUP" })
+	if p := a.r.Status().Instances[0].Priority; p != 90 {
+		t.Errorf("A's priority %d, want 150-60", p)
+	}
+	mu.Lock()
+	maint = false
+	mu.Unlock()
+	waitFor(t, "A master again (preempt)", func() bool { return a.state() == "MASTER" && b.state() == "BACKUP" })
+}
+
+// Packets that fail the receive checks are counted by reason on the
+// instance (or the interface when no instance has the VRID), never obeyed.
+func TestRouterDropsCounted(t *testing.T) {
+	h := &hub{}
+	a := startNode(t, h, instCfg(100), "192.0.2.1", nil)
+	fake, _ := h.open(SocketOptions{})
+	w := &Wire{Version: 3, VRID: 51, Interval: 100 * time.Millisecond}
+	src, dst := netip.MustParseAddr("192.0.2.9"), Group4
+	good, _ := w.Encode(200, []netip.Addr{netip.MustParseAddr("192.0.2.100")}, src, dst)
+	bad := append([]byte(nil), good...)
+	bad[6] ^= 0xff // checksum
+	fake.WritePacket(bad, src, dst)
+	other := &Wire{Version: 3, VRID: 99, Interval: 100 * time.Millisecond}
+	m, _ := other.Encode(200, nil, src, dst)
+	fake.WritePacket(m, src, dst)
+	fake.WritePacket(good[:5], src, dst)
+	waitFor(t, "drops counted", func() bool {
+		st := a.r.Status()
+		return st.Instances[0].Dropped["checksum"] == 1 && st.Dropped["eth0"]["vrid"] == 1 && st.Dropped["eth0"]["length"] == 1
+	})
+	time.Sleep(50 * time.Millisecond)
+	if s := a.state(); s == "BACKUP" && a.r.Status().Instances[0].Master == "192.0.2.9" {
+		t.Error("followed a master whose advert had a bad checksum")
+	}
+	_ = fmt.Sprint
+}
