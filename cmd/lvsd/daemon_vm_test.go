@@ -47,6 +47,12 @@ func (d *daemonProc) logText() string {
 // first full pass done, told on LVSD_READY_FD).
 func startDaemon(t *testing.T, cf, state string, env ...string) *daemonProc {
 	t.Helper()
+	return startDaemonWith(t, cf, state, nil, env...)
+}
+
+// startDaemonWith is startDaemon with more options for lvsd run.
+func startDaemonWith(t *testing.T, cf, state string, opts []string, env ...string) *daemonProc {
+	t.Helper()
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
@@ -57,7 +63,7 @@ func startDaemon(t *testing.T, cf, state string, env ...string) *daemonProc {
 	}
 	d := &daemonProc{t: t, end: make(chan struct{})}
 	d.sock = state + ".sock"
-	d.cmd = exec.Command(self, "run", "--pidfile", "none", "--state", state, "--socket", d.sock, cf)
+	d.cmd = exec.Command(self, append(append([]string{"run", "--pidfile", "none", "--state", state, "--socket", d.sock}, opts...), cf)...)
 	d.cmd.Env = append(append(os.Environ(), "LVSD_TEST_MAIN=1", "LVSD_READY_FD=3"), env...)
 	d.cmd.ExtraFiles = []*os.File{w}
 	d.cmd.Stdout, d.cmd.Stderr = d, d

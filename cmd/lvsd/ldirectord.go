@@ -211,6 +211,7 @@ type ldArgs struct {
 	command string
 	debug   bool
 	json    bool
+	stats   bool
 }
 
 // ldOutcome of parsing ldirectord's command line other than a command.
@@ -346,6 +347,7 @@ func ldSubcommand(command string, args []string, stdout, stderr io.Writer) int {
 		fs.BoolVar(&a.debug, "debug", false, "the same as -d")
 	case "status":
 		fs.BoolVar(&a.json, "json", false, "print the running director's state (its control socket's JSON)")
+		fs.BoolVar(&a.stats, "stats", false, "print the kernel's counters per virtual and real (connections, packets, bytes), as ipvsadm -Ln --stats")
 	}
 	fs.Usage = func() {}
 	if err := fs.Parse(args); err != nil {
@@ -499,7 +501,11 @@ func (c *ldCtl) status() int {
 		}
 		var s statusJSON
 		if json.Unmarshal([]byte(ans), &s) == nil {
-			writeStatusTable(c.stdout, s)
+			if c.stats {
+				writeStatsTable(c.stdout, s)
+			} else {
+				writeStatusTable(c.stdout, s)
+			}
 		}
 		return 0
 	case stale:

@@ -50,8 +50,27 @@ var (
 	descWriteErrors  = prometheus.NewDesc("lvsd_netlink_write_errors_total", "IPVS netlink writes the kernel refused (retried).", nil, nil)
 	descReads        = prometheus.NewDesc("lvsd_table_reads_total", "Reads of the whole IPVS table (start, resync, after a refusal).", nil, nil)
 	descRepairs      = prometheus.NewDesc("lvsd_drift_repairs_total", "Writes that put back what was changed in the kernel behind lvsd's back.", nil, nil)
+	descRealStats    = statDescs("real", "the real", realLabels)
+	descVirtStats    = statDescs("virtual", "the virtual service", virtualLabels)
 	descLoaded       = prometheus.NewDesc("lvsd_config_loaded_timestamp_seconds", "When the running configuration was loaded.", nil, nil)
 )
+
+// statDescs are the IPVS counters of a real or virtual (node_exporter's
+// names, per entry): connections, packets and bytes in and out.
+func statDescs(what, whose string, labels []string) [5]*prometheus.Desc {
+	at := " of " + whose + ", as the kernel counted them at the last table read (they wrap at 2^32 but bytes)."
+	return [5]*prometheus.Desc{
+		prometheus.NewDesc("lvsd_"+what+"_connections_total", "Connections"+at, labels, nil),
+		prometheus.NewDesc("lvsd_"+what+"_incoming_packets_total", "Incoming packets"+at, labels, nil),
+		prometheus.NewDesc("lvsd_"+what+"_outgoing_packets_total", "Outgoing packets"+at, labels, nil),
+		prometheus.NewDesc("lvsd_"+what+"_incoming_bytes_total", "Incoming bytes"+at, labels, nil),
+		prometheus.NewDesc("lvsd_"+what+"_outgoing_bytes_total", "Outgoing bytes"+at, labels, nil),
+	}
+}
+
+func statValues(s ipvs.Stats) [5]float64 {
+	return [5]float64{float64(s.Conns), float64(s.PktsIn), float64(s.PktsOut), float64(s.BytesIn), float64(s.BytesOut)}
+}
 
 func newMetrics() *metrics {
 	m := &metrics{
@@ -138,6 +157,10 @@ func (engineCollector) Describe(ch chan<- *prometheus.Desc) {
 		descVirtualUp, descFallback, descReals, descWrites, descWriteErrors, descReads, descRepairs, descLoaded} {
 		ch <- d
 	}
+	for i := range descRealStats {
+		ch <- descRealStats[i]
+		ch <- descVirtStats[i]
+	}
 }
 
 func (c engineCollector) Collect(ch chan<- prometheus.Metric) {
@@ -154,6 +177,11 @@ func (c engineCollector) Collect(ch chan<- prometheus.Metric) {
 	counter := func(d *prometheus.Desc, v int) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v))
 	}
+	stats := func(ds [5]*prometheus.Desc, s ipvs.Stats, l []string) {
+		for i, v := range statValues(s) {
+			ch <- prometheus.MustNewConstMetric(ds[i], prometheus.CounterValue, v, l...)
+		}
+	}
 	gauge(descReals, float64(st.Up), "up")
 	gauge(descReals, float64(st.Down), "down")
 	gauge(descReals, float64(st.Unknown), "unknown")
@@ -166,6 +194,9 @@ func (c engineCollector) Collect(ch chan<- prometheus.Metric) {
 		vl := virtualValues(v.Key)
 		gauge(descVirtualUp, float64(v.Up), vl...)
 		gauge(descFallback, b2f(v.Fallback), vl...)
+		if v.InKernel {
+			stats(descVirtStats, v.Stats, vl)
+		}
 		for _, r := range v.Reals {
 			rl := append(vl[:len(vl):len(vl)], r.Dest.Addr.String(), strconv.Itoa(int(r.Dest.Port)))
 			if r.Note.Role == director.RoleReal {
@@ -177,6 +208,7 @@ func (c engineCollector) Collect(ch chan<- prometheus.Metric) {
 				gauge(descWeightKernel, float64(r.Kernel.Weight), rl...)
 				gauge(descActive, float64(r.Kernel.Active), rl...)
 				gauge(descInactive, float64(r.Kernel.Inactive), rl...)
+				stats(descRealStats, r.Kernel.Stats, rl)
 			}
 		}
 		for _, n := range v.Out { // configured reals not in the table

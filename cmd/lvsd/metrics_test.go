@@ -103,6 +103,10 @@ func TestMetricsSeries(t *testing.T) {
 		`lvsd_reloads_total{result="refused"} 0`,
 		`lvsd_netlink_writes_total `,
 		`lvsd_drift_repairs_total 0`,
+		`lvsd_real_connections_total{local_address="192.0.2.1",local_mark="",local_port="80",proto="TCP",remote_address="127.0.0.1",`,
+		`lvsd_real_outgoing_bytes_total{`,
+		`lvsd_virtual_incoming_packets_total{local_address="192.0.2.1",local_mark="",local_port="80",proto="TCP"} 0`,
+		`lvsd_virtual_outgoing_bytes_total{`,
 		`go_build_info{`,
 	} {
 		if !strings.Contains(body, want) {

@@ -172,22 +172,38 @@ type virtualJSON struct {
 	UpWeight int        `json:"up_weight"`
 	Fallback bool       `json:"fallback_in_use"`
 	Quorum   bool       `json:"quorum"`
+	InKernel bool       `json:"in_kernel"`
+	Stats    statsJSON  `json:"stats"` // the kernel's counters at the last table read
 	Reals    []realJSON `json:"reals"`
 }
 
+// statsJSON are IPVS counters (ipvsadm -Ln --stats) as last read.
+type statsJSON struct {
+	Conns    uint64 `json:"connections"`
+	PktsIn   uint64 `json:"packets_in"`
+	PktsOut  uint64 `json:"packets_out"`
+	BytesIn  uint64 `json:"bytes_in"`
+	BytesOut uint64 `json:"bytes_out"`
+}
+
+func statsView(s ipvs.Stats) statsJSON {
+	return statsJSON{s.Conns, s.PktsIn, s.PktsOut, s.BytesIn, s.BytesOut}
+}
+
 type realJSON struct {
-	Real     string `json:"real"`
-	Role     string `json:"role"`
-	Health   string `json:"health"`
-	Why      string `json:"why"`
-	Forward  string `json:"forward"`
-	Weight   int    `json:"weight"`
-	InTable  bool   `json:"in_table"` // in the desired table (false: left out, see why)
-	InKernel bool   `json:"in_kernel"`
-	KWeight  int    `json:"kernel_weight"`
-	Active   int    `json:"active_connections"`
-	Inactive int    `json:"inactive_connections"`
-	Override string `json:"override,omitempty"` // the lvsd ctl override in force for it
+	Real     string     `json:"real"`
+	Role     string     `json:"role"`
+	Health   string     `json:"health"`
+	Why      string     `json:"why"`
+	Forward  string     `json:"forward"`
+	Weight   int        `json:"weight"`
+	InTable  bool       `json:"in_table"` // in the desired table (false: left out, see why)
+	InKernel bool       `json:"in_kernel"`
+	KWeight  int        `json:"kernel_weight"`
+	Active   int        `json:"active_connections"`
+	Inactive int        `json:"inactive_connections"`
+	Override string     `json:"override,omitempty"` // the lvsd ctl override in force for it
+	Stats    *statsJSON `json:"stats,omitempty"`    // in the kernel: its counters at the last table read
 }
 
 func statusView(st engine.Status, digest string) statusJSON {
@@ -201,9 +217,14 @@ func statusView(st engine.Status, digest string) statusJSON {
 	}
 	for _, v := range st.Virtuals {
 		vj := virtualJSON{Virtual: v.Virtual.Key(), Line: v.Virtual.Line, Service: v.Key.String(), Up: v.Up, UpWeight: v.UpWeight,
-			Fallback: v.Fallback, Quorum: v.Quorum, Reals: []realJSON{}}
+			Fallback: v.Fallback, Quorum: v.Quorum, InKernel: v.InKernel, Stats: statsView(v.Stats), Reals: []realJSON{}}
 		for _, r := range v.Reals {
-			vj.Reals = append(vj.Reals, realJSON{Real: r.Dest.Key().String(), InTable: true, Role: r.Note.Role.String(), Health: r.Note.Status.String(),
+			var sj *statsJSON
+			if r.InKernel {
+				s := statsView(r.Kernel.Stats)
+				sj = &s
+			}
+			vj.Reals = append(vj.Reals, realJSON{Stats: sj, Real: r.Dest.Key().String(), InTable: true, Role: r.Note.Role.String(), Health: r.Note.Status.String(),
 				Why: r.Note.Why, Forward: ipvs.FwdName(r.Dest.Fwd), Weight: r.Dest.Weight, InKernel: r.InKernel, KWeight: r.Kernel.Weight,
 				Active: r.Kernel.Active, Inactive: r.Kernel.Inactive, Override: r.Note.Override})
 		}
@@ -242,6 +263,58 @@ func dumpStatus(ctx context.Context, eng *engine.Engine, digest, path string) er
 		return err
 	}
 	return os.Rename(tmp.Name(), path)
+}
+
+// writeStatsTable prints the counters shaped like `ipvsadm -Ln --stats`,
+// with the health of each real.
+func writeStatsTable(w io.Writer, s statusJSON) {
+	fmt.Fprintf(w, "config %s loaded %s (sha256 %.12s); counters as of the last table read (every %gs)\n",
+		s.Config, s.Loaded.Format("2006-01-02 15:04:05"), s.Digest, s.ResyncS)
+	type line struct {
+		name, health string
+		st           *statsJSON
+	}
+	lines := []line{}
+	width := len("  -> RemoteAddress:Port")
+	for _, v := range s.Virtuals {
+		p, addr := protoAddr(v.Service)
+		var sp *statsJSON
+		if v.InKernel {
+			vs := v.Stats
+			sp = &vs
+		}
+		lines = append(lines, line{name: p + "  " + addr, st: sp})
+		for _, r := range v.Reals {
+			health := r.Health
+			if r.Role != "real" {
+				health = r.Role
+			}
+			lines = append(lines, line{"  -> " + r.Real, health, r.Stats})
+		}
+	}
+	for _, l := range lines {
+		width = max(width, len(l.name))
+	}
+	// ipvsadm's columns: 8 wide, right-aligned (wider numbers push on)
+	fmt.Fprintf(w, "%-*s %8s %8s %8s %8s %8s\n", width, "Prot LocalAddress:Port", "Conns", "InPkts", "OutPkts", "InBytes", "OutBytes")
+	fmt.Fprintf(w, "%-*s %8s %8s %8s %8s %8s %s\n", width, "  -> RemoteAddress:Port", "", "", "", "", "", "Health")
+	for _, l := range lines {
+		if l.st == nil {
+			fmt.Fprintf(w, "%-*s %8s %8s %8s %8s %8s %s\n", width, l.name, "-", "-", "-", "-", "-", l.health)
+			continue
+		}
+		fmt.Fprintln(w, strings.TrimRight(fmt.Sprintf("%-*s %8d %8d %8d %8d %8d %s", width, l.name,
+			l.st.Conns, l.st.PktsIn, l.st.PktsOut, l.st.BytesIn, l.st.BytesOut, l.health), " "))
+	}
+}
+
+func protoAddr(service string) (string, string) {
+	flag, addr, _ := strings.Cut(service, " ")
+	p := map[string]string{"-t": "TCP", "-u": "UDP", "-f": "FWM", "--sctp-service": "SCTP"}[flag]
+	if p == "" {
+		p = flag
+	}
+	return p, addr
 }
 
 // writeStatusTable prints the status shaped like `ipvsadm -Ln`, with the

@@ -29,3 +29,27 @@ func TestStatusTable(t *testing.T) {
 		}
 	}
 }
+
+// --stats reads like ipvsadm -Ln --stats, with the health of each real;
+// a real not in the kernel has no counters.
+func TestStatsTable(t *testing.T) {
+	s := statusJSON{Config: "/etc/ha.d/ldirectord.cf", Digest: "0123456789abcdef0123", ResyncS: 5, Virtuals: []virtualJSON{{Virtual: "tcp:192.0.2.1:80",
+		Service: "-t 192.0.2.1:80", InKernel: true, Stats: statsJSON{12, 340, 300, 45678, 901234}, Reals: []realJSON{
+			{Real: "10.0.0.2:80", Role: "real", Health: "up", InKernel: true, Stats: &statsJSON{12, 340, 300, 45678, 901234}},
+			{Real: "10.0.0.3:80", Role: "real", Health: "down"},
+		}}}}
+	var b strings.Builder
+	writeStatsTable(&b, s)
+	got := b.String()
+	for _, want := range []string{
+		"counters as of the last table read (every 5s)\n",
+		"Prot LocalAddress:Port     Conns   InPkts  OutPkts  InBytes OutBytes\n",
+		"TCP  192.0.2.1:80             12      340      300    45678   901234\n",
+		"  -> 10.0.0.2:80              12      340      300    45678   901234 up\n",
+		"  -> 10.0.0.3:80               -        -        -        -        - down\n",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("no %q in:\n%s", want, got)
+		}
+	}
+}

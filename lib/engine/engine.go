@@ -967,6 +967,10 @@ type OverrideStatus struct {
 type VirtualStatus struct {
 	director.VirtualState
 	Reals []RealStatus
+	// InKernel: the service is in the kernel; Stats its counters as last
+	// read (every resync: connections, packets and bytes count on).
+	InKernel bool
+	Stats    ipvs.Stats
 }
 
 // RealStatus is one destination: desired and as the kernel holds it.
@@ -998,13 +1002,16 @@ func (e *Engine) snapshot() Status {
 		return st
 	}
 	held := map[drainRef]ipvs.Dest{}
+	svcs := map[ipvs.Key]ipvs.Stats{}
 	for _, s := range e.believedServices() {
+		svcs[s.Key()] = s.Stats
 		for _, d := range s.Dests {
 			held[drainRef{svc: s.Key(), dest: d.Key()}] = d
 		}
 	}
 	for i, vs := range e.desired.Virtuals {
 		out := VirtualStatus{VirtualState: vs}
+		out.Stats, out.InKernel = svcs[vs.Key]
 		s := ipvs.Normalize(e.desired.Services[i])
 		for _, d := range s.Dests {
 			n, _ := e.desired.Note(s.Key(), d.Key())

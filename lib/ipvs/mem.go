@@ -132,7 +132,7 @@ func (m *Mem) apply(op Op) error {
 		if s == nil {
 			return ErrNotFound
 		}
-		want.Dests = s.Dests
+		want.Dests, want.Stats = s.Dests, s.Stats
 		m.svcs[k] = &want
 		return nil
 	case DelService:
@@ -164,7 +164,7 @@ func (m *Mem) apply(op Op) error {
 		if !found {
 			return ErrNotFound
 		}
-		d.Active, d.Inactive = s.Dests[i].Active, s.Dests[i].Inactive
+		d.Active, d.Inactive, d.Stats = s.Dests[i].Active, s.Dests[i].Inactive, s.Dests[i].Stats
 		s.Dests[i] = d
 	case DelDest:
 		if !found {

@@ -135,6 +135,7 @@ func (n *Netlink) Services() ([]Service, error) {
 		if err != nil {
 			return nil, err
 		}
+		s.Stats = statsOf(moby.DstStats(ms.Stats))
 		var dests []*moby.Destination
 		if err := n.call(false, func(h *moby.Handle) (err error) { dests, err = h.GetDestinations(ms); return }); err != nil {
 			return nil, fmt.Errorf("ipvs: list reals of %s: %w", s.Key(), err)
@@ -146,11 +147,15 @@ func (n *Netlink) Services() ([]Service, error) {
 			}
 			s.Dests = append(s.Dests, Dest{Addr: a.Unmap(), Port: md.Port, Fwd: md.ConnectionFlags & FwdMask,
 				Weight: md.Weight, Upper: md.UpperThreshold, Lower: md.LowerThreshold,
-				Active: md.ActiveConnections, Inactive: md.InactiveConnections})
+				Active: md.ActiveConnections, Inactive: md.InactiveConnections, Stats: statsOf(md.Stats)})
 		}
 		out = append(out, s)
 	}
 	return out, nil
+}
+
+func statsOf(s moby.DstStats) Stats {
+	return Stats{Conns: uint64(s.Connections), PktsIn: uint64(s.PacketsIn), PktsOut: uint64(s.PacketsOut), BytesIn: s.BytesIn, BytesOut: s.BytesOut}
 }
 
 // Apply implements Kernel.

@@ -55,6 +55,17 @@ type Service struct {
 	Netmask   int    // persistence netmask as a prefix length; -1 = not a prefix
 	PE        string // persistence engine ("sip"); "" = none
 	Dests     []Dest
+	// Stats are the kernel's counters, as read; Plan ignores them.
+	Stats Stats
+}
+
+// Stats are the kernel's traffic counters of a service or destination
+// since it was added. Connections and packets travel as 32-bit values in
+// the netlink stats the kernel answers with (moby/ipvs reads
+// IPVS_*_ATTR_STATS, not STATS64), so they wrap at 2^32, which
+// Prometheus' rate() takes as a counter reset; bytes are 64-bit.
+type Stats struct {
+	Conns, PktsIn, PktsOut, BytesIn, BytesOut uint64
 }
 
 // Dest is one destination of a service.
@@ -68,6 +79,7 @@ type Dest struct {
 	// Active and Inactive are the kernel's connection counts, as read;
 	// Plan ignores them (a drain waits for Active to reach 0).
 	Active, Inactive int
+	Stats            Stats
 }
 
 // Key identifies a service in the kernel: what cannot be edited in place.
