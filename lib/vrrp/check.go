@@ -12,38 +12,40 @@ import (
 type Reason int
 
 const (
-	Accepted        Reason = iota // passed every check
-	AdoptInterval                 // accepted (v3): the master's interval differs from ours; RFC 9568 6.4.2 adopts it
-	DropFamily                    // source and destination are not addresses of one family
-	DropLength                    // shorter or longer than the header, its addresses (and v2 auth data)
-	DropVersion                   // not the instance's version (or not 2 / 3 at all)
-	DropVRID                      // no instance with this virtual router id on the interface
-	DropTTL                       // multicast with TTL / hop limit not 255, unicast outside the peer's window
-	DropType                      // not an advertisement (type 1)
-	DropChecksum                  // checksum mismatch
-	DropAuthType                  // v2: authentication type not ours (AH is always refused)
-	DropPassword                  // v2 PASS: wrong password
-	DropInterval                  // v2: advert interval not ours (RFC 3768 7.1), or a v3 max interval of 0
-	DropDestination               // multicast where unicast is configured, or the other way round
-	DropPeer                      // unicast source not a configured unicast_peer
+	Accepted         Reason = iota // passed every check
+	AdoptInterval                  // accepted (v3): the master's interval differs from ours; RFC 9568 6.4.2 adopts it
+	AdoptOldChecksum               // accepted (v3 IPv4 unicast): the peer uses keepalived <= 1.3.6 checksum: set Wire.OldChecksum = OldChecksumOn
+	DropFamily                     // source and destination are not addresses of one family
+	DropLength                     // shorter or longer than the header, its addresses (and v2 auth data)
+	DropVersion                    // not the instance's version (or not 2 / 3 at all)
+	DropVRID                       // no instance with this virtual router id on the interface
+	DropTTL                        // multicast with TTL / hop limit not 255, unicast outside the peer's window
+	DropType                       // not an advertisement (type 1)
+	DropChecksum                   // checksum mismatch
+	DropAuthType                   // v2: authentication type not ours (AH is always refused)
+	DropPassword                   // v2 PASS: wrong password
+	DropInterval                   // v2: advert interval not ours (RFC 3768 7.1), or a v3 max interval of 0
+	DropDestination                // multicast where unicast is configured, or the other way round
+	DropPeer                       // unicast source not a configured unicast_peer
 	nReasons
 )
 
 var reasonNames = [...]string{
-	Accepted:        "accepted",
-	AdoptInterval:   "adopt_interval",
-	DropFamily:      "family",
-	DropLength:      "length",
-	DropVersion:     "version",
-	DropVRID:        "vrid",
-	DropTTL:         "ttl",
-	DropType:        "type",
-	DropChecksum:    "checksum",
-	DropAuthType:    "auth_type",
-	DropPassword:    "password",
-	DropInterval:    "interval",
-	DropDestination: "destination",
-	DropPeer:        "peer",
+	Accepted:         "accepted",
+	AdoptInterval:    "adopt_interval",
+	AdoptOldChecksum: "adopt_old_checksum",
+	DropFamily:       "family",
+	DropLength:       "length",
+	DropVersion:      "version",
+	DropVRID:         "vrid",
+	DropTTL:          "ttl",
+	DropType:         "type",
+	DropChecksum:     "checksum",
+	DropAuthType:     "auth_type",
+	DropPassword:     "password",
+	DropInterval:     "interval",
+	DropDestination:  "destination",
+	DropPeer:         "peer",
 }
 
 func (r Reason) String() string {
@@ -54,7 +56,7 @@ func (r Reason) String() string {
 }
 
 // Dropped reports whether the message must be ignored.
-func (r Reason) Dropped() bool { return r != Accepted && r != AdoptInterval }
+func (r Reason) Dropped() bool { return r != Accepted && r != AdoptInterval && r != AdoptOldChecksum }
 
 // Reasons lists every Reason, for callers that pre-register counters.
 func Reasons() []Reason {
@@ -72,6 +74,19 @@ type Peer struct {
 	MinTTL, MaxTTL int // 0, 0: any TTL
 }
 
+// OldChecksum is keepalived's old_unicast_checksum. keepalived 1.3.6 and
+// earlier (RHEL 7 ships 1.3.5) computed the VRRPv3 IPv4 checksum of a
+// unicast advert with the group 224.0.0.18 as the pseudo-header's
+// destination, not the peer; later versions send the RFC form and fall
+// back to the old one when a peer sends it.
+type OldChecksum int
+
+const (
+	OldChecksumAuto  OldChecksum = iota // default: RFC form; Check says AdoptOldChecksum if the peer uses the old one
+	OldChecksumNever                    // old_unicast_checksum never: RFC form only
+	OldChecksumOn                       // old_unicast_checksum: old form, sent and expected
+)
+
 // Wire is what one VRRP instance sends and accepts on the wire: the
 // settings the codec and the receive checks need, nothing else.
 type Wire struct {
@@ -84,6 +99,7 @@ type Wire struct {
 	Unicast      bool          // unicast_peer configured: no TTL 255 rule, unicast destination
 	Peers        []Peer        // unicast peers (TTL windows; the source check below)
 	CheckSrc     bool          // unicast: drop sources that are not Peers (check_unicast_src)
+	OldChecksum  OldChecksum   // v3 IPv4 unicast: old_unicast_checksum
 }
 
 // Advert returns the advert this instance sends with priority prio and
@@ -98,6 +114,9 @@ func (w *Wire) Advert(prio uint8, addrs []netip.Addr) Advert {
 
 // Encode is Encode of w.Advert(prio, addrs) from src to dst.
 func (w *Wire) Encode(prio uint8, addrs []netip.Addr, src, dst netip.Addr) ([]byte, error) {
+	if w.OldChecksum == OldChecksumOn && w.Version == 3 && dst.Is4() {
+		dst = Group4 // the destination only enters the checksum
+	}
 	return Encode(w.Advert(prio, addrs), src, dst, w.ChecksumAsV2)
 }
 
@@ -129,8 +148,21 @@ func (w *Wire) Check(rx Packet, a Advert) Reason {
 		return DropType
 	}
 	pseudo := a.Version == 3 && (src.Is6() || !w.ChecksumAsV2)
-	if len(rx.Data) < headerLen || checksum(rx.Data, src, dst, pseudo) != a.Checksum {
+	old := false
+	if len(rx.Data) < headerLen {
 		return DropChecksum
+	}
+	if pseudo && src.Is4() && w.OldChecksum == OldChecksumOn {
+		if checksum(rx.Data, src, Group4, true) != a.Checksum {
+			return DropChecksum
+		}
+	} else if checksum(rx.Data, src, dst, pseudo) != a.Checksum {
+		// keepalived's fallback: a unicast peer of 1.3.6 or before
+		if !(pseudo && src.Is4() && w.Unicast && w.OldChecksum == OldChecksumAuto && dst != Group4 &&
+			checksum(rx.Data, src, Group4, true) == a.Checksum) {
+			return DropChecksum
+		}
+		old = true
 	}
 	if a.Version == 2 {
 		if a.Auth != w.Auth || a.Auth == AuthAH {
@@ -149,6 +181,9 @@ func (w *Wire) Check(rx Packet, a Advert) Reason {
 	}
 	if dst.IsValid() && dst.IsMulticast() == w.Unicast {
 		return DropDestination
+	}
+	if old {
+		return AdoptOldChecksum
 	}
 	if a.Version == 3 && a.Interval != w.Interval {
 		return AdoptInterval

@@ -11,7 +11,8 @@
 //     knows: source, destination, TTL / hop limit, interface). v2 PASS
 //     authentication is spoken; AH is refused (ErrAH, DropAuthType).
 //   - the receive checks. Wire holds what one instance sends and accepts
-//     (version, VRID, interval, PASS, v3_checksum_as_v2, unicast peers);
+//     (version, VRID, interval, PASS, v3_checksum_as_v2, unicast peers,
+//     old_unicast_checksum);
 //     Wire.Check(rx, advert) returns a Reason: Accepted, AdoptInterval
 //     (v3: the master's interval differs, adopt it) or why the message is
 //     dropped (DropTTL, DropChecksum, DropPassword...). Reason.String is

@@ -190,18 +190,21 @@ func (s *syncBuf) String() string {
 func TestKeepalivedAcceptsOurs(t *testing.T) {
 	bin := testenv.Command(t, "keepalived")
 	p := netns.New(t)
-	for _, name := range []string{"v2-pass", "v3-ipv4", "v3-ipv6"} {
+	for _, name := range []string{"v2-pass", "v3-ipv4", "v3-ipv6", "v3-unicast", "v3-unicast-old"} {
 		c := findCase(name)
 		t.Run(name, func(t *testing.T) {
 			backup := *c
 			backup.conf = strings.NewReplacer("state MASTER", "state BACKUP", "priority 255", "priority 100", "priority 150", "priority 100").Replace(c.conf)
 			dir := t.TempDir()
 			conf := filepath.Join(dir, "keepalived.conf")
-			if err := os.WriteFile(conf, []byte(keepalivedConf(&backup, "", "")), 0o644); err != nil {
+			if err := os.WriteFile(conf, []byte(keepalivedConf(&backup, p.V4(1), p.V4(2))), 0o644); err != nil {
 				t.Fatal(err)
 			}
 			var sock Socket
 			src, dst := netip.MustParseAddr(p.V4(2)), Group4
+			if c.unicast {
+				dst = netip.MustParseAddr(p.V4(1))
+			}
 			if c.v6 {
 				dst = Group6
 				if !netns.WaitFor(10*time.Second, func() bool {
@@ -212,7 +215,7 @@ func TestKeepalivedAcceptsOurs(t *testing.T) {
 				}
 			}
 			if err := netns.Do(p.B, func() (err error) {
-				sock, err = OpenSocket(SocketOptions{Interface: "eth0", IPv6: c.v6})
+				sock, err = OpenSocket(SocketOptions{Interface: "eth0", IPv6: c.v6, Multicast: !c.unicast})
 				return
 			}); err != nil {
 				t.Fatal(err)
@@ -281,7 +284,8 @@ func TestKeepalivedAcceptsOurs(t *testing.T) {
 				t.Fatalf("keepalived stayed BACKUP on spoiled adverts too: the test proves nothing")
 			}
 			// IPv6: the kernel drops a bad checksum before keepalived reads it
-			if why := map[string]string{"v2-pass": "invalid passwd", "v3-ipv4": "Invalid VRRPv3 checksum"}[name]; why != "" && !strings.Contains(log.String(), why) {
+			if why := map[string]string{"v2-pass": "invalid passwd", "v3-ipv4": "Invalid VRRPv3 checksum",
+				"v3-unicast": "Invalid VRRPv3 checksum", "v3-unicast-old": "Invalid VRRPv3 checksum"}[name]; why != "" && !strings.Contains(log.String(), why) {
 				t.Errorf("keepalived did not log %q for the spoiled adverts", why)
 			}
 		})

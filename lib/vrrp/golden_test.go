@@ -96,6 +96,23 @@ var goldenCases = []goldenCase{
         192.0.2.130/24
     }`,
 	},
+	{
+		name: "v3-unicast-old",
+		wire: Wire{Version: 3, VRID: 56, Interval: 100 * time.Millisecond, Unicast: true, OldChecksum: OldChecksumOn},
+		prio: 150, addrs: addrs("192.0.2.140"), unicast: true,
+		conf: `state BACKUP
+    version 3
+    priority 150
+    advert_int 0.1
+    unicast_src_ip {{SRC}}
+    unicast_peer {
+        {{PEER}}
+    }
+    old_unicast_checksum
+    virtual_ipaddress {
+        192.0.2.140/24
+    }`,
+	},
 }
 
 func addrs(s ...string) []netip.Addr {
@@ -199,6 +216,50 @@ func checkGolden(t *testing.T, c *goldenCase, g golden) {
 	}
 	if !c.unicast && g.ttl != TTL {
 		t.Errorf("%s %s: keepalived sent TTL %d", g.name, g.kind, g.ttl)
+	}
+}
+
+// keepalived 1.3.6's unicast checksum (the group in the pseudo-header):
+// expected with old_unicast_checksum, adopted by default, refused with
+// "never"; the RFC form is refused once the old one is on.
+func TestOldUnicastChecksum(t *testing.T) {
+	var old, rfc golden
+	for _, g := range readGoldens(t) {
+		if g.kind == "advert" && g.name == "v3-unicast-old" {
+			old = g
+		}
+		if g.kind == "advert" && g.name == "v3-unicast" {
+			rfc = g
+		}
+	}
+	if old.payload == nil || rfc.payload == nil {
+		t.Fatal("v3-unicast and v3-unicast-old adverts missing from the goldens")
+	}
+	for _, tc := range []struct {
+		g    golden
+		vrid uint8
+		mode OldChecksum
+		want Reason
+	}{
+		{old, 56, OldChecksumOn, Accepted},
+		{old, 56, OldChecksumAuto, AdoptOldChecksum},
+		{old, 56, OldChecksumNever, DropChecksum},
+		{rfc, 55, OldChecksumOn, DropChecksum},
+		{rfc, 55, OldChecksumAuto, Accepted},
+		{rfc, 55, OldChecksumNever, Accepted},
+	} {
+		w := Wire{Version: 3, VRID: tc.vrid, Interval: 100 * time.Millisecond, Unicast: true, OldChecksum: tc.mode}
+		rx := Packet{Data: tc.g.payload, Src: tc.g.src, Dst: tc.g.dst, TTL: tc.g.ttl}
+		if _, _, r := Receive(rx, func(uint8) *Wire { return &w }); r != tc.want {
+			t.Errorf("%s with mode %d: %v, want %v", tc.g.name, tc.mode, r, tc.want)
+		}
+	}
+	// multicast never falls back: the group is already the destination
+	w := Wire{Version: 3, VRID: 53, Interval: 100 * time.Millisecond}
+	b, _ := w.Encode(100, vip4, src4, Group4)
+	b[7]++
+	if _, _, r := Receive(Packet{Data: b, Src: src4, Dst: Group4, TTL: 255}, func(uint8) *Wire { return &w }); r != DropChecksum {
+		t.Errorf("multicast bad checksum: %v", r)
 	}
 }
 
