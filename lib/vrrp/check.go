@@ -147,22 +147,9 @@ func (w *Wire) Check(rx Packet, a Advert) Reason {
 	if a.Type != TypeAdvert {
 		return DropType
 	}
-	pseudo := a.Version == 3 && (src.Is6() || !w.ChecksumAsV2)
-	old := false
-	if len(rx.Data) < headerLen {
+	ok, old := w.checksum(rx.Data, src, dst, a)
+	if !ok {
 		return DropChecksum
-	}
-	if pseudo && src.Is4() && w.OldChecksum == OldChecksumOn {
-		if checksum(rx.Data, src, Group4, true) != a.Checksum {
-			return DropChecksum
-		}
-	} else if checksum(rx.Data, src, dst, pseudo) != a.Checksum {
-		// keepalived's fallback: a unicast peer of 1.3.6 or before
-		if !(pseudo && src.Is4() && w.Unicast && w.OldChecksum == OldChecksumAuto && dst != Group4 &&
-			checksum(rx.Data, src, Group4, true) == a.Checksum) {
-			return DropChecksum
-		}
-		old = true
 	}
 	if a.Version == 2 {
 		if a.Auth != w.Auth || a.Auth == AuthAH {
@@ -189,6 +176,27 @@ func (w *Wire) Check(rx Packet, a Advert) Reason {
 		return AdoptInterval
 	}
 	return Accepted
+}
+
+// checksum checks a's checksum in the instance's form; old reports that it
+// matched only keepalived 1.3.6's unicast form, which OldChecksumAuto
+// then accepts (keepalived's fallback).
+func (w *Wire) checksum(b []byte, src, dst netip.Addr, a Advert) (ok, old bool) {
+	if len(b) < headerLen {
+		return false, false
+	}
+	pseudo := a.Version == 3 && (src.Is6() || !w.ChecksumAsV2)
+	oldForm := pseudo && src.Is4()
+	if oldForm && w.OldChecksum == OldChecksumOn {
+		dst = Group4
+	}
+	if checksum(b, src, dst, pseudo) == a.Checksum {
+		return true, false
+	}
+	if oldForm && w.Unicast && w.OldChecksum == OldChecksumAuto && dst != Group4 && checksum(b, src, Group4, true) == a.Checksum {
+		return true, true
+	}
+	return false, false
 }
 
 func (w *Wire) peer(src netip.Addr) (Peer, bool) {
