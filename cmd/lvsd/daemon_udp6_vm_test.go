@@ -355,6 +355,12 @@ const (
 // (slower with IPv6 addresses, and much slower under emulation), and the
 // next lab of the same process reuses the names.
 func newLabSettled(t *testing.T, fwd string, reals int) *lab {
+	settleLab(t, reals)
+	return newLab(t, fwd, reals)
+}
+
+// settleLab registers newLabSettled's wait; call it before building a lab.
+func settleLab(t *testing.T, reals int) {
 	sfx := fmt.Sprint(os.Getpid() % 100000)
 	links := []string{"vc" + sfx, "br" + sfx}
 	for i := 1; i <= reals; i++ {
@@ -373,7 +379,6 @@ func newLabSettled(t *testing.T, fwd string, reals int) *lab {
 			return true
 		})
 	})
-	return newLab(t, fwd, reals)
 }
 
 // addIPv6 gives the lab a second family: the director forwards IPv6,

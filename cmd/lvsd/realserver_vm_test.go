@@ -45,8 +45,22 @@ func rsSnapshot(t *testing.T, ns string) string {
 			b.WriteString("vip@" + f[1] + " ")
 		}
 	}
-	link, _ := exec.Command("ip", "-n", ns, "-o", "link", "show", "tunl0").CombinedOutput()
-	fmt.Fprintf(&b, "tunl0-up=%v", strings.Contains(strings.SplitN(string(link), ">", 2)[0], ",UP"))
+	out, err = exec.Command("ip", "-n", ns, "-o", "addr", "show", "to", labVIP6+"/128").CombinedOutput()
+	if err != nil {
+		t.Fatalf("ip addr: %v %s", err, out)
+	}
+	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		if f := strings.Fields(l); len(f) > 1 {
+			b.WriteString("vip6@" + f[1] + " ")
+			if !strings.Contains(l, "nodad") {
+				b.WriteString("(not nodad) ")
+			}
+		}
+	}
+	for _, d := range []string{"tunl0", "ip6tnl0"} {
+		link, _ := exec.Command("ip", "-n", ns, "-o", "link", "show", d).CombinedOutput()
+		fmt.Fprintf(&b, "%s-up=%v ", d, strings.Contains(strings.SplitN(string(link), ">", 2)[0], ",UP"))
+	}
 	return b.String()
 }
 
@@ -81,8 +95,8 @@ func (l *lab) arpRepliers(t *testing.T) map[string]bool {
 }
 
 // An lvsd director with DR or TUN reals set up by the helper only: real 1
-// by `lvsd realserver`, real 2 by the ocf:lvs:realserver agent. Traffic
-// flows through the VIP to each; only the director answers ARP for the
+// by `lvsd realserver`, real 2 by the ocf:lvs:realserver agent, each with
+// an IPv4 and an IPv6 VIP. Traffic flows through both VIPs to each; only the director answers ARP for the
 // VIP; with strict rp_filter on all and tunl0 beforehand (the RHEL
 // default) the tunnel still passes; down puts every value back exactly,
 // removes the VIPs, and a second down does nothing.
@@ -94,7 +108,9 @@ func testRealserverHelper(t *testing.T, fwd string) {
 	if _, err := os.Stat(agentBin); err != nil {
 		t.Fatalf("%v (make vmtest builds bin/)", err)
 	}
+	settleLab(t, 2)
 	l := buildLab(t, fwd, 2, false)
+	l.addIPv6(t)
 	tunnel := fwd == "ipip"
 	before := map[string]string{}
 	for i := 1; i <= 2; i++ {
@@ -116,13 +132,13 @@ func testRealserverHelper(t *testing.T, fwd string) {
 	state := filepath.Join(l.dir, "rs1.json")
 	lvsdEnv := []string{"LVSD_TEST_MAIN=1"}
 	rsCmd := func(verb string) []string {
-		a := []string{os.Args[0], "realserver", verb, labVIP, "--state", state}
+		a := []string{os.Args[0], "realserver", verb, labVIP, labVIP6, "--state", state}
 		if tunnel {
 			a = append(a, "--tunnel")
 		}
 		return a
 	}
-	agentEnv := []string{"HA_RSCTMP=" + filepath.Join(l.dir, "rsctmp2"), "OCF_ROOT=/usr/lib/ocf", "OCF_RESOURCE_INSTANCE=rs", "OCF_RESKEY_ip=" + labVIP,
+	agentEnv := []string{"HA_RSCTMP=" + filepath.Join(l.dir, "rsctmp2"), "OCF_ROOT=/usr/lib/ocf", "OCF_RESOURCE_INSTANCE=rs", "OCF_RESKEY_ip=" + labVIP + "," + labVIP6,
 		fmt.Sprintf("OCF_RESKEY_tunnel=%v", tunnel)}
 	must := func(want int, ns string, env []string, argv ...string) string {
 		t.Helper()
@@ -136,26 +152,51 @@ func testRealserverHelper(t *testing.T, fwd string) {
 	must(0, r2, agentEnv, agentBin, "start")
 	must(0, r1, lvsdEnv, rsCmd("status")...)
 	must(0, r2, agentEnv, agentBin, "monitor")
-	dev := "lo"
+	dev, dev6 := "lo", "lo"
 	if tunnel {
-		dev = "tunl0"
+		dev, dev6 = "tunl0", "ip6tnl0"
 	}
 	for _, ns := range []string{r1, r2} {
 		got := rsSnapshot(t, ns)
-		for _, w := range []string{"all/arp_ignore=1", "all/arp_announce=2", "lo/arp_announce=2", "eth0/arp_ignore=1", "vip@" + dev} {
+		for _, w := range []string{"all/arp_ignore=1", "all/arp_announce=2", "lo/arp_announce=2", "eth0/arp_ignore=1", "vip@" + dev, "vip6@" + dev6} {
 			if !strings.Contains(got, w) {
 				t.Errorf("%s after up lacks %s: %s", ns, w, got)
 			}
 		}
-		if tunnel && !strings.Contains(got, "tunl0/rp_filter=2") || tunnel && !strings.Contains(got, "all/rp_filter=1") || tunnel && !strings.Contains(got, "tunl0-up=true") {
-			t.Errorf("%s tunnel: want tunl0 up with rp_filter 2, all/rp_filter untouched: %s", ns, got)
+		if tunnel && !strings.Contains(got, "tunl0/rp_filter=2") || tunnel && !strings.Contains(got, "all/rp_filter=1") ||
+			tunnel && !strings.Contains(got, "tunl0-up=true") || tunnel && !strings.Contains(got, "ip6tnl0-up=true") {
+			t.Errorf("%s tunnel: want tunl0 and ip6tnl0 up, tunl0 rp_filter 2, all/rp_filter untouched: %s", ns, got)
+		}
+		if strings.Contains(got, "not nodad") {
+			t.Errorf("%s: the IPv6 VIP is not nodad: %s", ns, got)
 		}
 	}
 
 	cf := l.config("rr.cf", "rr", "10.99.0.11:80 "+fwd+" 1", "10.99.0.12:80 "+fwd+" 1")
+	v6 := fmt.Sprintf("\nvirtual6=[%s]:80\n\tscheduler=rr\n\tchecktype=on\n\treal6=[fd99::11]:80 %s 1\n\treal6=[fd99::12]:80 %[2]s 1\n", labVIP6, fwd)
+	f, err := os.OpenFile(cf, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString(v6)
+	f.Close()
 	applyOK(t, cf)
 	if c := count(l.get(6)); c["r1"] != 3 || c["r2"] != 3 {
 		t.Fatalf("%s through the VIP: %v", fwd, c)
+	}
+	var got6 []string
+	err = netns.Do("c"+l.sfx, func() error {
+		for i := 0; i < 6; i++ {
+			b, err := httpGet("[" + labVIP6 + "]:80")
+			if err != nil {
+				return fmt.Errorf("request %d through the IPv6 VIP: %v", i, err)
+			}
+			got6 = append(got6, b)
+		}
+		return nil
+	})
+	if c := count(got6); err != nil || c["r1"] != 3 || c["r2"] != 3 {
+		t.Fatalf("%s IPv6 through the VIP: %v %v\n%s", fwd, c, err, shell(t, "ipvsadm -Ln"))
 	}
 	brMAC, err := os.ReadFile("/sys/class/net/br" + l.sfx + "/address")
 	if err != nil {
