@@ -201,3 +201,46 @@ func TestAlertRules(t *testing.T) {
 		}
 	}
 }
+
+// TOML's metrics key: lvsd run serves there without --metrics; --metrics
+// none turns it off; an address it cannot bind fails the start naming the key.
+func TestMetricsTOMLKey(t *testing.T) {
+	addr := freePort(t)
+	dir := t.TempDir()
+	toml := func(a string) string {
+		p := filepath.Join(dir, "m.toml")
+		os.WriteFile(p, []byte(fmt.Sprintf("[global]\nmetrics = %q\n[[virtual]]\naddress = \"192.0.2.1:80\"\n[virtual.check]\ntype = \"on\"\n[[virtual.real]]\naddress = \"127.0.0.1:1\"\nforward = \"masq\"\n", a)), 0o644)
+		return p
+	}
+	cf := toml(addr)
+	cmd := exec.Command(os.Args[0], "run", "--dry-run", cf)
+	cmd.Env = append(os.Environ(), "LVSD_TEST_MAIN=1")
+	var errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = io.Discard, &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		body, err := scrape(addr)
+		if err == nil && strings.Contains(body, "lvsd_real_up{") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no metrics at %s from the TOML key: %v\n%s", addr, err, errb.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// the address is taken now: a second run fails, naming the key; with
+	// --metrics none it runs
+	var out, e2 bytes.Buffer
+	if rc := run([]string{"run", "--dry-run", "--for", "5s", cf}, &out, &e2); rc != 1 ||
+		!strings.Contains(e2.String(), fmt.Sprintf("metrics = %q in %s", addr, cf)) || !strings.Contains(e2.String(), "address already in use") {
+		t.Fatalf("bind failure from the key: rc %d\n%s", rc, e2.String())
+	}
+	e2.Reset()
+	if rc := run([]string{"run", "--dry-run", "--for", "300ms", "--metrics", "none", cf}, &out, &e2); rc != 0 {
+		t.Fatalf("--metrics none: rc %d\n%s", rc, e2.String())
+	}
+}

@@ -105,7 +105,7 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&f.drain, "drain-timeout", 60*time.Second, "a removed real or virtual is deleted when its active connections end, or after this long (0: at once, as ldirectord)")
 	fs.DurationVar(&f.resync, "resync", 0, "re-read and repair the kernel table this often (0: checkinterval, longer for a costly table)")
 	fs.DurationVar(&f.timeout, "timeout", ipvs.DefaultTimeout, "deadline of each netlink call")
-	fs.StringVar(&f.metrics, "metrics", "", "serve Prometheus metrics at http://ADDR/metrics (host:port; off by default)")
+	fs.StringVar(&f.metrics, "metrics", "", "serve Prometheus metrics at http://ADDR/metrics (host:port; default: the TOML's metrics key, else off; \"none\": off)")
 	if code, done := parseFileArg(fs, runHelp, args, stdout); done {
 		return code
 	}
@@ -129,10 +129,18 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 		ctx, cancel = context.WithTimeout(ctx, f.dur)
 		defer cancel()
 	}
+	from := "--metrics"
+	switch f.metrics {
+	case "":
+		f.metrics = cfg.Global.Metrics // TOML's metrics key
+		from = fmt.Sprintf("metrics = %q in %s", f.metrics, path)
+	case "none":
+		f.metrics = ""
+	}
 	if f.metrics != "" {
 		ln, err := listenMetrics(f.metrics)
 		if err != nil {
-			fmt.Fprintf(stderr, "lvsd run: --metrics: %v\n", err)
+			fmt.Fprintf(stderr, "lvsd run: %s: %v\n", from, err)
 			return 1
 		}
 		f.metricsLn, f.m = ln, newMetrics()
@@ -232,6 +240,9 @@ func daemon(ctx context.Context, path string, cfg *config.Config, f runFlags, st
 			return errs
 		}
 		f.m.reload(errs == nil)
+		if next.Global.Metrics != cfg.Global.Metrics {
+			log.printf("lvsd run: the metrics address changed in %s (%q, was %q): it takes effect at the next start", path, next.Global.Metrics, cfg.Global.Metrics)
+		}
 		sdaemon.SdNotify(false, "RELOADING=1\n"+sdaemon.SdNotifyMonotonicUsec())
 		if err := eng.Reload(ctx, next); err != nil {
 			log.printf("lvsd run: reload: %v", err)

@@ -55,6 +55,9 @@ type Global struct {
 	EmailAlertStatus []string
 	EmailAlertFrom   string
 	SMTP             string
+	// Metrics is where lvsd run serves Prometheus metrics (host:port,
+	// TOML's metrics; "" = off). --metrics overrides it.
+	Metrics string
 }
 
 // Virtual is one IPVS virtual service and how its reals are checked.

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"reflect"
 	"regexp"
@@ -100,6 +101,7 @@ type tomlGlobal struct {
 	EmailAlertStatus []string  `toml:"emailalertstatus"`
 	EmailAlertFrom   string    `toml:"emailalertfrom"`
 	SMTP             string    `toml:"smtp"`
+	Metrics          string    `toml:"metrics"`
 }
 
 type tomlVirtual struct {
@@ -563,6 +565,13 @@ func (r *tomlReader) build(f *tomlFile) *Config {
 	g.MaintenanceDir, g.EmailAlert, g.EmailAlertFrom, g.SMTP = tg.MaintenanceDir, tg.EmailAlert, tg.EmailAlertFrom, tg.SMTP
 	g.EmailAlertFreq = orDur(tg.EmailAlertFreq, 0)
 	g.EmailAlertStatus = r.emailStatus("global.emailalertstatus", tg.EmailAlertStatus)
+	if g.Metrics = tg.Metrics; g.Metrics != "" {
+		if _, port, err := net.SplitHostPort(g.Metrics); err != nil || port == "" {
+			r.errorf("global.metrics", "%q is not host:port (127.0.0.1:9101, [::1]:9101, :9101)", g.Metrics)
+		} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+			r.errorf("global.metrics", "port %q of %q is not a port number", port, g.Metrics)
+		}
+	}
 
 	seen := map[string]int{}
 	for i := range f.Virtual {

@@ -175,6 +175,7 @@ func (t *tomlWriter) global(g *Global, all bool) {
 	}
 	t.optStr("emailalertfrom", g.EmailAlertFrom)
 	t.optStr("smtp", g.SMTP)
+	t.optStr("metrics", g.Metrics)
 	if g.Fallback != nil {
 		t.inlineReal("fallback", g.Fallback)
 	}
