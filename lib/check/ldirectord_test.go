@@ -3,13 +3,15 @@ package check
 // Side by side with the real ldirectord (Debian's), run with a stand-in
 // ipvsadm (testdata/check/ipvsadm-standin) since this kernel has no IPVS:
 // the same ldirectord.cf, against the same real servers, must end with the
-// same reals up and down.
+// same reals up and down, and the same table: no real in one and not the
+// other, the same forwarding method and weight for each.
 
 import (
 	"bufio"
 	"context"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,6 +23,8 @@ import (
 
 	"github.com/ocf-lvs/ocf-lvs/internal/testenv"
 	"github.com/ocf-lvs/ocf-lvs/lib/config"
+	"github.com/ocf-lvs/ocf-lvs/lib/director"
+	"github.com/ocf-lvs/ocf-lvs/lib/ipvs"
 )
 
 func TestSideBySideWithLdirectord(t *testing.T) {
@@ -65,8 +69,11 @@ func TestSideBySideWithLdirectord(t *testing.T) {
 			}
 		}
 		fmt.Fprintf(&cf, "virtual=192.0.2.%d:%d\n", vip, vport)
-		for _, r := range reals {
-			fmt.Fprintf(&cf, "\treal=127.0.0.1:%s masq\n", r)
+		for _, r := range reals { // "PORT" or "PORT FWD WEIGHT"
+			if !strings.Contains(r, " ") {
+				r += " masq"
+			}
+			fmt.Fprintf(&cf, "\treal=127.0.0.1:%s\n", r)
 		}
 		for _, l := range lines {
 			fmt.Fprintf(&cf, "\t%s\n", l)
@@ -102,7 +109,11 @@ func TestSideBySideWithLdirectord(t *testing.T) {
 	virtual(119, []string{hp(nntp), closed}, "service=nntp")
 	virtual(7000, []string{hp(stcp), closed}, "service=simpletcp", `request="/PING\n"`, `receive="PONG"`)
 	virtual(5060, []string{hp(sipTCP)}, "service=sip", `login="check@lvs.test"`)
-	virtual(8000, []string{port(h), closed}, "checktype=connect")
+	virtual(8000, []string{port(h) + " masq 5", closed + " masq 2"}, "checktype=connect")
+	// other forwarding methods (the real on the virtual's port, as the
+	// kernel needs for gate and ipip) and weights, compared in the table
+	virtual(int(h.Port), []string{port(h) + " gate 3"}, "checktype=connect")
+	virtual(int(h.Port), []string{port(h) + " ipip 7"}, "checktype=connect")
 	virtual(8001, []string{"7001", "7002"}, "checktype=external", fmt.Sprintf("checkcommand=%s", ext))
 	virtual(8002, []string{"7003"}, "checktype=on")
 	virtual(8003, []string{"7004"}, "checktype=off")
@@ -198,12 +209,30 @@ func TestSideBySideWithLdirectord(t *testing.T) {
 	snap := eng.Snapshot()
 	cancel()
 
-	theirs := map[string]bool{} // "tcp:192.0.2.1:80 127.0.0.1:8080" of reals with weight > 0
+	// ldirectord's table, as the stand-in ipvsadm keeps it: by
+	// "tcp:192.0.2.1:80 127.0.0.1:8080", its forwarding and weight
+	theirs := map[string]string{}
 	b, _ = os.ReadFile(filepath.Join(dir, "ipvsadm.state"))
 	for _, l := range strings.Split(string(b), "\n") {
 		f := strings.Fields(l)
-		if len(f) == 6 && f[0] == "R" && f[5] != "0" {
-			theirs[strings.ToLower(f[1])+":"+f[2]+" "+f[3]] = true
+		if len(f) == 6 && f[0] == "R" {
+			theirs[strings.ToLower(f[1])+":"+f[2]+" "+f[3]] = f[4] + " " + f[5]
+		}
+	}
+	// ours: the table lvsd would program from the same check results
+	health := director.HealthMap{}
+	for id, st := range snap {
+		health[id] = map[State]director.Status{Up: director.Up, Down: director.Down}[st]
+	}
+	table, err := director.Table(cfg, director.Input{Health: health})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fwdName := map[uint32]string{ipvs.FwdMasq: "Masq", ipvs.FwdGate: "Route", ipvs.FwdIPIP: "Tunnel"}
+	ours := map[string]string{}
+	for _, sv := range table.Services {
+		for _, d := range sv.Dests {
+			ours[sv.Protocol+":"+netip.AddrPortFrom(sv.Addr, sv.Port).String()+" "+netip.AddrPortFrom(d.Addr, d.Port).String()] = fmt.Sprintf("%s %d", fwdName[d.Fwd], d.Weight)
 		}
 	}
 	var ids []string
@@ -212,27 +241,41 @@ func TestSideBySideWithLdirectord(t *testing.T) {
 		ids = append(ids, id.String())
 		state[id.String()] = st
 	}
+	for id := range theirs {
+		if _, ok := state[id]; !ok {
+			t.Errorf("%s: in ldirectord's table (%s), not a real we check", id, theirs[id])
+		}
+	}
 	sort.Strings(ids)
-	same, ups := 0, 0
+	same, ups, tableSame := 0, 0, 0
 	for _, id := range ids {
-		ours := state[id] == Up
-		if ours {
+		up := state[id] == Up
+		if up {
 			ups++
 		}
+		_, theirsUp := theirs[id]
 		vkey, _, _ := strings.Cut(id, " ")
-		if why, ok := known[vkey]; ok && ours && !theirs[id] {
+		if why, ok := known[vkey]; ok && up && !theirsUp {
 			t.Logf("known difference %s: ours up, ldirectord down: %s", id, why)
 			delete(known, vkey)
 			continue
 		}
-		if ours != theirs[id] {
-			t.Errorf("%s: ours %v, ldirectord %s", id, state[id], map[bool]string{true: "up", false: "down"}[theirs[id]])
+		if up != theirsUp {
+			t.Errorf("%s: ours %v, ldirectord %s", id, state[id], map[bool]string{true: "up", false: "down"}[theirsUp])
 		} else {
 			same++
+		}
+		if ours[id] != theirs[id] {
+			t.Errorf("%s: our table has %q, ldirectord's %q (forwarding weight)", id, ours[id], theirs[id])
+		} else if up {
+			tableSame++
 		}
 	}
 	for v, why := range known {
 		t.Errorf("expected difference on %s did not show (%s): update the test", v, why)
+	}
+	if tableSame < 3 {
+		t.Errorf("only %d reals up in both tables: the forwarding/weight comparison compared nothing", tableSame)
 	}
 	t.Logf("%d reals agree (%d up, %d down) after %d ldirectord cycles", same, ups, same-ups, cycles())
 	if ups == 0 || ups == len(ids) {
