@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 )
@@ -361,8 +362,16 @@ type VIPSeen struct {
 // SysctlSeen is one needed setting and its current value.
 type SysctlSeen struct {
 	Want
-	Value string
-	Good  bool // Value does the job
+	Value   string
+	InForce string // what the kernel uses: the larger of Value and all's
+	Good    bool   // InForce does the job
+}
+
+func (s SysctlSeen) inForceNote() string {
+	if s.InForce != s.Value {
+		return ", " + s.InForce + " in force from all"
+	}
+	return ""
 }
 
 // LinkSeen is one needed device.
@@ -407,7 +416,7 @@ func (r Report) Problems() []string {
 	}
 	for _, s := range r.Sysctls {
 		if !s.Good {
-			out = append(out, fmt.Sprintf("%s = %s (want %s)", s.Sysctl, s.Value, strings.Join(s.Want.OK, " or ")))
+			out = append(out, fmt.Sprintf("%s = %s%s (want %s)", s.Sysctl, s.Value, s.inForceNote(), strings.Join(s.Want.OK, " or ")))
 		}
 	}
 	return out
@@ -435,18 +444,46 @@ func (h *Helper) Status(cfg Config) (Report, error) {
 		}
 		r.Links = append(r.Links, LinkSeen{Dev: l.Dev, Exists: ok, Up: up})
 	}
-	for _, w := range p.Sysctls {
-		v, err := h.K.ReadSysctl(w.Sysctl)
+	read := func(s Sysctl) (string, error) {
+		v, err := h.K.ReadSysctl(s)
 		if errors.Is(err, fs.ErrNotExist) {
-			v, err = "absent", nil
+			return "absent", nil
 		}
 		if err != nil {
-			return r, fmt.Errorf("reading %s: %w", w.Sysctl, err)
+			return "", fmt.Errorf("reading %s: %w", s, err)
 		}
-		v = strings.TrimSpace(v)
-		r.Sysctls = append(r.Sysctls, SysctlSeen{Want: w, Value: v, Good: w.Accepts(v)})
+		return strings.TrimSpace(v), nil
+	}
+	for _, w := range p.Sysctls {
+		v, err := read(w.Sysctl)
+		if err != nil {
+			return r, err
+		}
+		in := v
+		if w.Dev != "all" {
+			all, err := read(Sysctl{w.Family, "all", w.Name})
+			if err != nil {
+				return r, err
+			}
+			in = InForce(v, all)
+		}
+		r.Sysctls = append(r.Sysctls, SysctlSeen{Want: w, Value: v, InForce: in, Good: w.Accepts(in)})
 	}
 	return r, nil
+}
+
+// InForce is the value the kernel applies for a device's arp_ignore,
+// arp_announce or rp_filter: the larger of the device's and all's
+// (IN_DEV_MAXCONF). So a device whose own value was reset is still
+// covered by all (a new default-route interface, say), and status does
+// not call that partial.
+func InForce(dev, all string) string {
+	d, err1 := strconv.Atoi(dev)
+	a, err2 := strconv.Atoi(all)
+	if err1 != nil || err2 != nil {
+		return dev
+	}
+	return strconv.Itoa(max(d, a))
 }
 
 // Fill completes cfg from the state file, for a command line that names
@@ -480,6 +517,12 @@ func (r Report) Lines() []string {
 		}
 		return "MISSING"
 	}
+	set := func(ok bool) string {
+		if ok {
+			return "ok"
+		}
+		return "NOT SET"
+	}
 	for _, v := range r.VIPs {
 		out = append(out, fmt.Sprintf("%-8s %s on %s", mark(v.Present), v.Prefix(), v.Dev))
 	}
@@ -487,7 +530,7 @@ func (r Report) Lines() []string {
 		out = append(out, fmt.Sprintf("%-8s %s up", mark(l.Exists && l.Up), l.Dev))
 	}
 	for _, s := range r.Sysctls {
-		out = append(out, fmt.Sprintf("%-8s %s = %s (want %s)", mark(s.Good), s.Sysctl, s.Value, strings.Join(s.Want.OK, " or ")))
+		out = append(out, fmt.Sprintf("%-8s %s = %s%s (want %s)", set(s.Good), s.Sysctl, s.Value, s.inForceNote(), strings.Join(s.Want.OK, " or ")))
 	}
 	return out
 }

@@ -174,6 +174,11 @@ func TestPlan(t *testing.T) {
 	if p := (Sysctl{"ipv4", "eth0.7", "arp_ignore"}).Path(); p != "/proc/sys/net/ipv4/conf/eth0.7/arp_ignore" {
 		t.Error(p)
 	}
+	for _, c := range [][3]string{{"0", "1", "1"}, {"2", "1", "2"}, {"1", "absent", "1"}, {"x", "2", "x"}} {
+		if got := InForce(c[0], c[1]); got != c[2] {
+			t.Errorf("InForce(%s, %s) = %s, want %s", c[0], c[1], got, c[2])
+		}
+	}
 	if d := DefaultDevs([]Route{{Dev: "eth1"}, {Default: true, Dev: "bond0"}, {Default: true, Dev: "bond0"}, {Default: true, Dev: "eth2"}}); fmt.Sprint(d) != "[bond0 eth2]" {
 		t.Error(d)
 	}
@@ -270,18 +275,28 @@ func TestStatusPartial(t *testing.T) {
 		t.Fatalf("one VIP gone: %v %v", r.Result(), r.Problems())
 	}
 	h.Up(cfg)
-	k.sysctl["net.ipv4.conf.all.arp_ignore"] = "0"
+	// A device's own value reset is still covered by all's (the kernel
+	// takes the larger): running.
 	k.sysctl["net.ipv4.conf.lo.arp_announce"] = "1"
+	if r, _ = h.Status(cfg); r.Result() != Running {
+		t.Fatalf("lo reset, all holds: %v %v", r.Result(), r.Problems())
+	}
+	k.sysctl["net.ipv4.conf.all.arp_ignore"] = "0"
+	k.sysctl["net.ipv4.conf.eth0.arp_ignore"] = "3" // answers for lo's global addresses
 	r, _ = h.Status(cfg)
-	if r.Result() != Partial || fmt.Sprint(r.Problems()) != "[net.ipv4.conf.all.arp_ignore = 0 (want 1 or 2 or 8) net.ipv4.conf.lo.arp_announce = 1 (want 2)]" {
+	if r.Result() != Partial || fmt.Sprint(r.Problems()) != "[net.ipv4.conf.all.arp_ignore = 0 (want 1 or 2 or 8) net.ipv4.conf.eth0.arp_ignore = 3 (want 1 or 2 or 8)]" {
 		t.Fatalf("sysctls reset: %v %v", r.Result(), r.Problems())
 	}
-	// A value changed by someone else after up is not "restored" over.
+	k.sysctl["net.ipv4.conf.eth0.arp_ignore"] = "1"
+	// all.arp_ignore, changed by someone else since up (to 2), is left;
+	// lo.arp_announce, back at what up wrote, is restored.
 	k.sysctl["net.ipv4.conf.lo.arp_announce"] = "2"
+	k.sysctl["net.ipv4.conf.all.arp_ignore"] = "2"
 	if err := h.Down(cfg); err != nil {
 		t.Fatal(err)
 	}
-	if k.sysctl["net.ipv4.conf.all.arp_ignore"] != "0" || k.sysctl["net.ipv4.conf.lo.arp_announce"] != "0" || k.sysctl["net.ipv4.conf.eth0.arp_ignore"] != "0" {
+	if k.sysctl["net.ipv4.conf.all.arp_ignore"] != "2" || k.sysctl["net.ipv4.conf.lo.arp_announce"] != "0" || k.sysctl["net.ipv4.conf.eth0.arp_ignore"] != "0" ||
+		k.sysctl["net.ipv4.conf.lo.arp_ignore"] != "0" {
 		t.Fatalf("down:\n%s", k.snapshot())
 	}
 	// Settings alone (sysctl.conf) with no VIP: stopped.
