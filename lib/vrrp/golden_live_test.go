@@ -194,7 +194,14 @@ func TestKeepalivedAcceptsOurs(t *testing.T) {
 		c := findCase(name)
 		t.Run(name, func(t *testing.T) {
 			backup := *c
-			backup.conf = strings.NewReplacer("state MASTER", "state BACKUP", "priority 255", "priority 100", "priority 150", "priority 100").Replace(c.conf)
+			// v3 at 0.3 s, not 0.1: a second of scheduling jitter on a
+			// loaded machine must not look like a silent master
+			backup.conf = strings.NewReplacer("state MASTER", "state BACKUP", "priority 255", "priority 100", "priority 150", "priority 100",
+				"advert_int 0.1", "advert_int 0.3").Replace(c.conf)
+			if c.wire.Version == 3 {
+				backup.wire.Interval = 300 * time.Millisecond
+			}
+			c := &backup
 			dir := t.TempDir()
 			conf := filepath.Join(dir, "keepalived.conf")
 			if err := os.WriteFile(conf, []byte(keepalivedConf(&backup, p.V4(1), p.V4(2))), 0o644); err != nil {
