@@ -148,45 +148,49 @@ func TestNetnsSideBySideIPaddr2(t *testing.T) {
 	}
 
 	// Exit codes of the error cases, per action; probes are monitors with
-	// interval 0, recurring monitors have one.
+	// interval 0, recurring monitors have one. Each code is asserted, and
+	// IPaddr2's must be the same: 1 generic, 4 not root, 6 not configured,
+	// 7 not running. want: start, validate-all, probe, recurring monitor, stop.
 	recurring := "env:OCF_RESKEY_CRM_meta_interval=10000"
-	cases := [][]string{
-		{"ip=10.0.0.999"},
-		{"ip=" + p.V4(100), "nic=nosuch0"},
-		{"ip=" + p.V4(100), "nic=nosuch0", "cidr_netmask=24"},
-		{"ip=" + p.V4(100), "iflabel=waytoolonglabel"},
-		{"ip=" + p.V4(100), "cidr_netmask=33"},
-		{"ip=" + p.V4(100), "broadcast=1.2.3"},
-		{"ip=" + p.V4(100), "arp_count=0"},
-		{"ip=192.0.2.1"}, // no route covers it
-		{"ip=" + p.V6(100), "lvs_support=true"},
-		{"ip=fe80::99"}, // link-local without nic
-		{"ip=" + p.V4(100), "lvs_ipv6_addrlabel=true"},
-		{"ip=" + p.V4(100), "as:nobody"},
-		{"ip=10.0.0.999", "as:nobody"},
+	cases := []struct {
+		params []string
+		want   [5]int
+	}{
+		{[]string{"ip=10.0.0.999"}, [5]int{6, 6, 7, 1, 0}},
+		{[]string{"ip=" + p.V4(100), "nic=nosuch0"}, [5]int{6, 6, 7, 1, 0}},
+		{[]string{"ip=" + p.V4(100), "nic=nosuch0", "cidr_netmask=24"}, [5]int{6, 6, 7, 7, 0}},
+		{[]string{"ip=" + p.V4(100), "iflabel=waytoolonglabel"}, [5]int{6, 6, 6, 6, 6}},
+		{[]string{"ip=" + p.V4(100), "cidr_netmask=33"}, [5]int{6, 6, 7, 1, 0}},
+		{[]string{"ip=" + p.V4(100), "broadcast=1.2.3"}, [5]int{6, 6, 7, 7, 0}},
+		{[]string{"ip=" + p.V4(100), "arp_count=0"}, [5]int{6, 6, 6, 6, 6}},
+		{[]string{"ip=192.0.2.1"}, [5]int{1, 1, 7, 1, 0}}, // no route covers it
+		{[]string{"ip=" + p.V6(100), "lvs_support=true"}, [5]int{6, 6, 6, 6, 6}},
+		{[]string{"ip=fe80::99"}, [5]int{6, 6, 7, 7, 0}}, // link-local without nic
+		{[]string{"ip=" + p.V4(100), "lvs_ipv6_addrlabel=true"}, [5]int{6, 6, 6, 6, 6}},
+		{[]string{"ip=" + p.V4(100), "as:nobody"}, [5]int{4, 0, 7, 7, 4}},
+		{[]string{"ip=10.0.0.999", "as:nobody"}, [5]int{4, 6, 7, 1, 4}},
 	}
 	// The runs are independent: a few at a time (IPaddr2 is slow).
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 4)
-	for _, params := range cases {
-		for _, action := range []string{"start", "validate-all", "monitor", "stop"} {
-			for _, extra := range [][]string{nil, {recurring}} {
-				if extra != nil && action != "monitor" {
-					continue
-				}
-				ps := append(append([]string{}, params...), extra...)
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					sem <- struct{}{}
-					defer func() { <-sem }()
-					rc1, e1 := ra.run(action, ps...)
-					rc2, e2 := our.run(action, ps...)
-					if rc1 != rc2 {
-						t.Errorf("%s %v: IPaddr2 %d, VIP %d\nIPaddr2: %s\nVIP: %s", action, ps, rc1, rc2, e1, e2)
-					}
-				}()
+	for _, c := range cases {
+		for i, action := range []string{"start", "validate-all", "monitor", "monitor", "stop"} {
+			ps := append([]string{}, c.params...)
+			if i == 3 {
+				ps = append(ps, recurring)
 			}
+			want := c.want[i]
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				sem <- struct{}{}
+				defer func() { <-sem }()
+				rc1, e1 := ra.run(action, ps...)
+				rc2, e2 := our.run(action, ps...)
+				if rc1 != want || rc2 != want {
+					t.Errorf("%s %v: IPaddr2 %d, VIP %d, want %d\nIPaddr2: %s\nVIP: %s", action, ps, rc1, rc2, want, e1, e2)
+				}
+			}()
 		}
 	}
 	wg.Wait()
