@@ -345,11 +345,13 @@ func TestSIPCheck(t *testing.T) {
 	s = specFor(t, "sip", udp)
 	s.Protocol, s.Login = "udp", "check@example.com"
 	mustUp(t, s)
+	// an answer other than 200 is down, over either transport
 	tcp, udp = sipResponder(t, "SIP/2.0 503 Service Unavailable")
 	s = specFor(t, "sip", udp)
 	s.Protocol = "udp"
 	mustDown(t, s, "503")
-	_ = tcp
+	s = specFor(t, "sip", tcp)
+	mustDown(t, s, "503")
 }
 
 func TestRadiusPacket(t *testing.T) {

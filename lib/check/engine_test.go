@@ -164,14 +164,20 @@ func TestEngineDedupe(t *testing.T) {
 	f.set("10.0.0.1:80", true)
 	f.set("10.0.0.2:80", true)
 	e := New(Options{Probe: f.probe})
-	// the same real in three virtuals with the same check, one other real,
-	// and the same real with a different interval (not identical).
-	e.Set([]Sub{
+	// the same real in three virtuals with the same check (one with its
+	// own failurecount: still one probe), and one other real
+	subs := []Sub{
 		sub("v1/r1", "10.0.0.1", 80, 50*time.Millisecond, 1),
 		sub("v2/r1", "10.0.0.1", 80, 50*time.Millisecond, 1),
 		sub("v3/r1", "10.0.0.1", 80, 50*time.Millisecond, 2),
 		sub("v1/r2", "10.0.0.2", 80, 50*time.Millisecond, 1),
-	})
+	}
+	// the same real with a different interval is a probe of its own
+	e.Set(append(subs[:len(subs):len(subs)], sub("v4/r1", "10.0.0.1", 80, 80*time.Millisecond, 1)))
+	if e.Jobs() != 3 {
+		t.Fatalf("%d probes scheduled, want 3 (a different interval is not shared)", e.Jobs())
+	}
+	e.Set(subs)
 	if e.Jobs() != 2 {
 		t.Fatalf("%d probes scheduled, want 2 (dedupe)", e.Jobs())
 	}

@@ -37,6 +37,10 @@ virtual=192.0.2.12:80
 	real=10.0.0.3:80 gate
 	checktype=2
 	service=http
+virtual=192.0.2.13:80
+	real=10.0.0.1:80 gate
+	checktype=2
+	service=http
 `
 	cfg, err := config.Parse("t.cf", []byte(cf))
 	if err != nil {
@@ -52,7 +56,7 @@ virtual=192.0.2.12:80
 	for _, s := range subs {
 		by[s.ID.String()] = s
 	}
-	if len(subs) != 6 {
+	if len(subs) != 7 {
 		t.Fatalf("%d subs: %v", len(subs), by)
 	}
 	h := by["tcp:192.0.2.10:80 10.0.0.1:8080"]
@@ -82,10 +86,14 @@ virtual=192.0.2.12:80
 	if n.Spec.Type != "combined" || n.Spec.NegotiateEvery != 2 {
 		t.Fatalf("checktype=2 spec %+v", n.Spec)
 	}
-	// the same check on the same real in two virtuals is one probe
+	// the same check on the same real in two virtuals (.12 and .13) is one
+	// probe: 7 subscriptions, 6 jobs
+	if a, b := by["tcp:192.0.2.12:80 10.0.0.1:80"], by["tcp:192.0.2.13:80 10.0.0.1:80"]; a.Spec.normalized() != b.Spec.normalized() {
+		t.Fatalf("the shared real's checks differ:\n%+v\n%+v", a.Spec, b.Spec)
+	}
 	e := New(Options{})
 	e.Set(subs)
 	if e.Jobs() != 6 {
-		t.Fatalf("%d jobs", e.Jobs())
+		t.Fatalf("%d jobs for 7 subscriptions, want 6 (the shared check once)", e.Jobs())
 	}
 }
