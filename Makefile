@@ -4,7 +4,12 @@ PREFIX   ?= /usr
 DESTDIR  ?=
 OCF_DIR  := $(PREFIX)/lib/ocf/resource.d/lvs
 export CGO_ENABLED := 0
-GOFLAGS_BUILD := -trimpath -ldflags "-s -w"
+# The package version (RPM and deb), also what lvsd --version, every
+# agent's --version and the agents' meta-data say (internal/version).
+RPM_VERSION ?= 0.1.0
+COMMIT      ?= $(shell git describe --always --dirty 2>/dev/null)
+VERSION_PKG := github.com/ocf-lvs/ocf-lvs/internal/version
+GOFLAGS_BUILD := -trimpath -ldflags "-s -w -X $(VERSION_PKG).Version=$(RPM_VERSION) -X $(VERSION_PKG).Commit=$(COMMIT)"
 
 # Binaries: every cmd/<name> becomes bin/<name>.
 CMDS    := $(notdir $(wildcard cmd/*))
@@ -28,7 +33,8 @@ all: build
 
 help:
 	@echo "make build    - build every binary into bin/"
-	@echo "make install  - install agents into \$$DESTDIR$(OCF_DIR), daemons into \$$DESTDIR$(PREFIX)/sbin"
+	@echo "make install  - install agents into \$$DESTDIR$(OCF_DIR), daemons into \$$DESTDIR$(PREFIX)/sbin, units, man pages, docs"
+	@echo "make rpm, make deb - the packages (README: Install); make man - the man pages into .cache/man"
 	@echo "make test     - install test dependencies, run every tier (unit, netns, vm)"
 	@echo "make demo     - lvsd balancing three nginx reals, NAT and DR, in the IPVS VM (root; docs/demo.md)"
 	@echo "make demo-vip - VIPcheck and VIP in two network namespaces (root)"
@@ -39,7 +45,10 @@ build:
 	@mkdir -p bin
 	$(GO) build $(GOFLAGS_BUILD) -o bin/ $(addprefix ./cmd/,$(CMDS))
 
-install: build
+# The binaries, and with them what the packages hold (mk/packaging.mk:
+# units, sample config, man pages, docs); install-ldirectord adds the
+# ldirectord link.
+install: build install-data
 	install -d $(DESTDIR)$(OCF_DIR) $(DESTDIR)$(PREFIX)/sbin
 	for a in $(AGENTS); do install -m 0755 bin/$$a $(DESTDIR)$(OCF_DIR)/$$a; done
 	for d in $(DAEMONS); do install -m 0755 bin/$$d $(DESTDIR)$(PREFIX)/sbin/$$d; done

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ocf-lvs/ocf-lvs/internal/version"
 )
 
 // Func implements one action. nil = success; an *Error carries its code
@@ -19,7 +21,7 @@ type Func func(c *Context) error
 // Agent describes one resource agent: its parameters, once, and its actions.
 type Agent struct {
 	Name    string // the agent type, e.g. "VIP"
-	Version string
+	Version string // empty: the build's (internal/version), as agents should leave it
 	Short   string
 	Long    string
 	Params  []Param
@@ -126,6 +128,13 @@ func (c *Context) RequireRoot() error {
 	return nil
 }
 
+func (a *Agent) version() string {
+	if a.Version != "" {
+		return a.Version
+	}
+	return version.Version
+}
+
 func (a *Agent) actionSpecs() []ActionSpec {
 	if len(a.Actions) > 0 {
 		return a.Actions
@@ -161,6 +170,7 @@ func (a *Agent) Usage(w io.Writer) {
 	fmt.Fprintf(w, "%s - %s\n", a.Name, a.Short)
 	fmt.Fprintf(w, "OCF resource agent (ocf:lvs:%s). Parameters come from the environment\n", a.Name)
 	fmt.Fprintln(w, "as OCF_RESKEY_<name>=<value>; Pacemaker sets them from the resource's options.")
+	fmt.Fprintln(w, "`--version` prints the package version.")
 	fmt.Fprintln(w, "\nparameters:")
 	params := append([]Param(nil), a.Params...)
 	sort.SliceStable(params, func(i, j int) bool { return params[i].Required && !params[j].Required })
@@ -200,6 +210,9 @@ func Run(a *Agent, args []string, env func(string) string, stdout, stderr io.Wri
 		return Success
 	case "usage", "help", "-h", "--help", "methods":
 		a.Usage(stdout)
+		return Success
+	case "--version", "version":
+		fmt.Fprintf(stdout, "%s (ocf-lvs) %s\n", a.Name, version.String())
 		return Success
 	}
 

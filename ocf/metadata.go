@@ -30,7 +30,9 @@ func WriteMetadata(w io.Writer, a *Agent) error {
 	var b strings.Builder
 	b.WriteString("<?xml version=\"1.0\"?>\n")
 	b.WriteString("<!DOCTYPE resource-agent SYSTEM \"ra-api-1.dtd\">\n")
-	fmt.Fprintf(&b, "<resource-agent name=\"%s\" version=\"%s\">\n", esc(a.Name), esc(a.Version))
+	// The attribute is the agent's own version (the package's, from the
+	// build); the <version> element is the OCF API version it follows.
+	fmt.Fprintf(&b, "<resource-agent name=\"%s\" version=\"%s\">\n", esc(a.Name), esc(a.version()))
 	fmt.Fprintf(&b, "<version>1.0</version>\n\n")
 	fmt.Fprintf(&b, "<longdesc lang=\"en\">\n%s\n</longdesc>\n", esc(strings.TrimSpace(a.Long)))
 	fmt.Fprintf(&b, "<shortdesc lang=\"en\">%s</shortdesc>\n\n", esc(a.Short))

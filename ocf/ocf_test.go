@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ocf-lvs/ocf-lvs/internal/testenv"
+	"github.com/ocf-lvs/ocf-lvs/internal/version"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -185,4 +186,24 @@ func TestMetadataGoldenAndDTD(t *testing.T) {
 		t.Errorf("meta-data differs from %s (go test -update):\n%s", golden, b.String())
 	}
 	testenv.ValidateOCFMetadata(t, b.Bytes())
+}
+
+// An agent that leaves Version empty reports the build's version
+// (internal/version, set by the Makefile's -X) in its meta-data and to
+// --version.
+func TestBuildVersion(t *testing.T) {
+	a := testAgent()
+	a.Version = ""
+	old := version.Version
+	version.Version = "9.8.7"
+	t.Cleanup(func() { version.Version = old })
+	var out bytes.Buffer
+	if code := Run(a, []string{"meta-data"}, envOf(nil), &out, &out); code != 0 ||
+		!strings.Contains(out.String(), `<resource-agent name="Demo" version="9.8.7">`) {
+		t.Errorf("meta-data %d:\n%s", code, out.String())
+	}
+	out.Reset()
+	if code := Run(a, []string{"--version"}, envOf(nil), &out, &out); code != 0 || !strings.HasPrefix(out.String(), "Demo (ocf-lvs) 9.8.7") {
+		t.Errorf("--version %d: %q", code, out.String())
+	}
 }

@@ -20,9 +20,8 @@ import (
 
 // Agent is ocf:lvs:VIP.
 var Agent = &ocf.Agent{
-	Name:    "VIP",
-	Version: "1.0",
-	Short:   "Manages a virtual IPv4 or IPv6 address (IPaddr2 compatible)",
+	Name:  "VIP",
+	Short: "Manages a virtual IPv4 or IPv6 address (IPaddr2 compatible)",
 	Long: "VIP adds a virtual IPv4 or IPv6 address to a network interface and announces it to " +
 		"the neighbours: gratuitous ARP request/reply pairs for IPv4, unsolicited Neighbor " +
 		"Advertisements after duplicate address detection for IPv6. It takes IPaddr2's " +

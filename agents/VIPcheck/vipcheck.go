@@ -44,9 +44,8 @@ func Answered(res []icmp.Result) []string {
 }
 
 var Agent = &ocf.Agent{
-	Name:    "VIPcheck",
-	Version: "1.0",
-	Short:   "Refuse to start when a virtual IP already answers elsewhere",
+	Name:  "VIPcheck",
+	Short: "Refuse to start when a virtual IP already answers elsewhere",
 	Long: "VIPcheck probes the target addresses with ICMP echo, all in parallel, before the " +
 		"group it heads starts. If any target answers, the address is alive on another node " +
 		"(split brain, or a stale cluster): start fails with a reason naming the address. " +

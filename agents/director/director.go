@@ -26,9 +26,8 @@ import (
 
 // Agent is ocf:lvs:director.
 var Agent = &ocf.Agent{
-	Name:    "director",
-	Version: "1.0",
-	Short:   "Runs lvsd, the LVS director, for one ldirectord.cf",
+	Name:  "director",
+	Short: "Runs lvsd, the LVS director, for one ldirectord.cf",
 	Long: "Starts lvsd (ocf-lvs's director daemon) in the background for one configuration file: " +
 		"ldirectord.cf (every directive), keepalived.conf's virtual_server blocks, or ocf-lvs TOML. " +
 		"lvsd health-checks the real servers and keeps the kernel IPVS table equal to what the checks " +

@@ -164,9 +164,8 @@ func positive(v ocf.Value) error {
 }
 
 var Agent = &ocf.Agent{
-	Name:    "ping",
-	Version: "1.0",
-	Short:   "node connectivity (parallel ICMP/TCP probes)",
+	Name:  "ping",
+	Short: "node connectivity (parallel ICMP/TCP probes)",
 	Long: "Every time the monitor action runs, this agent probes all hosts of host_list at once " +
 		"(ICMP echo from Go, IPv4 and IPv6 mixed; or a TCP connect for host:port entries) and " +
 		"records the number it can reach, times multiplier, in the node attribute name " +

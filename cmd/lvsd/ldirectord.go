@@ -24,7 +24,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"regexp"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -33,6 +32,7 @@ import (
 
 	gsyslog "github.com/hashicorp/go-syslog"
 
+	"github.com/ocf-lvs/ocf-lvs/internal/version"
 	"github.com/ocf-lvs/ocf-lvs/lib/config"
 )
 
@@ -286,11 +286,7 @@ opts:
 }
 
 func versionLine() string {
-	v := "(devel)"
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		v = bi.Main.Version
-	}
-	return "lvsd (ocf-lvs) " + v + ", with ldirectord's command line"
+	return "lvsd (ocf-lvs) " + version.String() + ", with ldirectord's command line"
 }
 
 // ldirectordMain is lvsd run as ldirectord: its command line, usage (exit

@@ -9,6 +9,8 @@ import (
 	"io"
 	"os"
 	"sort"
+
+	"github.com/ocf-lvs/ocf-lvs/internal/version"
 )
 
 // subcommand is one `lvsd NAME ...` verb.
@@ -36,7 +38,7 @@ func usage(w io.Writer) {
 	for _, n := range names {
 		fmt.Fprintf(w, "  %-12s %s\n", n, subcommands[n].summary)
 	}
-	fmt.Fprintln(w, "\n`lvsd COMMAND --help` describes a command.")
+	fmt.Fprintln(w, "\n`lvsd COMMAND --help` describes a command; `lvsd --version` prints the version.")
 }
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
@@ -54,6 +56,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "-h", "--help", "help":
 		usage(stdout)
+		return 0
+	case "--version", "version":
+		fmt.Fprintln(stdout, "lvsd (ocf-lvs) "+version.String())
 		return 0
 	}
 	c, ok := subcommands[args[0]]
