@@ -131,13 +131,13 @@ for a in $agents; do
 	fi
 done
 
-## ocf-tester from the installed tree. VIP and VIPcheck are safe in a
-## network namespace; ping needs a running attrd and director a kernel
+## ocf-tester from the installed tree. VIP, VIPcheck and realserver are
+## safe in a network namespace; ping needs a running attrd and director a kernel
 ## IPVS: their own tests run ocf-tester on them (agents/ping with a
 ## cluster, agents/director in the VM).
 if need ocf-tester; then
 	if [ "$(id -u)" != 0 ]; then
-		skip "ocf-tester of VIP and VIPcheck: needs root (a network namespace)"
+		skip "ocf-tester of VIP, VIPcheck and realserver: needs root (a network namespace)"
 	else
 		ns="pkgtest$$"
 		ip netns add "$ns"
@@ -147,6 +147,7 @@ if need ocf-tester; then
 		ip -n "$ns" link set v1 up
 		ip -n "$ns" addr add 192.0.2.1/24 dev v0
 		ip -n "$ns" addr add 2001:db8::1/64 dev v0 nodad
+		ip -n "$ns" route add default via 192.0.2.2
 		mkdir -p "$tmp/rsctmp"
 		tester() { # NAME AGENT PARAM...
 			n=$1 a=$2
@@ -162,10 +163,11 @@ if need ocf-tester; then
 		tester vip4 VIP ip=192.0.2.100 arp_count=1
 		tester vip6 VIP ip=2001:db8::100 nodad=true arp_count=1
 		tester vipcheck VIPcheck target_ip=192.0.2.200 wait=200ms
+		tester rs realserver ip=192.0.2.150,2001:db8::150
 	fi
 fi
 for a in $agents; do
-	case $a in VIP | VIPcheck) ;; *) echo "pkgtest: ocf-tester not run on the installed $a here (its own tests run it)" ;; esac
+	case $a in VIP | VIPcheck | realserver) ;; *) echo "pkgtest: ocf-tester not run on the installed $a here (its own tests run it)" ;; esac
 done
 
 ## Man pages: each renders with no warning (man --warnings = groff -ww).

@@ -22,9 +22,8 @@ const StateName = "ocf-lvs-realserver.json"
 
 // Agent is ocf:lvs:realserver.
 var Agent = &ocf.Agent{
-	Name:    "realserver",
-	Version: "1.0",
-	Short:   "Makes this node an LVS direct-routing or tunnelling real server",
+	Name:  "realserver",
+	Short: "Makes this node an LVS direct-routing or tunnelling real server",
 	Long: "realserver prepares a real server of an LVS director in direct routing (DR, gate) or " +
 		"tunnelling (TUN, ipip) mode, what the DR how-tos do by hand with ifconfig lo:0 and " +
 		"sysctl.conf. start puts each VIP on lo as a host address (/32, or /128 nodad) and, for IPv4 " +
