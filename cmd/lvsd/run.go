@@ -57,6 +57,19 @@ diff (never flushed; services of other configurations never touched).
   - SIGTERM / SIGINT stop; cleanstop=yes (the default) removes the virtual
     services of FILE, cleanstop=no leaves them as they are.
 
+VRRP mode: a keepalived.conf (or TOML) with vrrp_instance blocks runs VRRP
+in the same process, on the wire with keepalived (v2 with PASS, v3, IPv4
+and IPv6, multicast or unicast_peer): the master holds the
+virtual_ipaddress and announces it (gratuitous ARP / unsolicited NA),
+track_script / track_file / track_interface move the priority, notify_*
+and notify run as in keepalived, vrrp_sync_group members fail over
+together. Each instance has its own timer goroutine; the lateness of its
+advert timer is in ` + "`lvsd status`" + `. A configuration with no virtual_server
+never touches IPVS (keepalived -P): it runs on a kernel without IPVS. On
+SIGTERM the master sends priority 0 and removes its addresses, so the
+backup takes over at once. VRRP instances are read at start only: a
+reload changes the virtual servers, a restart the VRRP part.
+
 Each state change and each IPVS write is logged on stderr, one line each.
 With --dry-run nothing touches the kernel: the table starts empty, is only
 imagined, and the changes are printed on stdout as ipvsadm-restore lines;
@@ -65,7 +78,8 @@ down, not checked yet) per virtual, and exits 0 if every virtual has a
 real up, 3 if one has none.
 
 Exit status: 0 stopped, 1 the kernel has no IPVS or could not be read,
-2 FILE is invalid (errors as FILE:LINE: message).
+2 FILE is invalid (errors as FILE:LINE: message; also a vrrp_instance
+interface that does not exist here).
 
 options:
 `
@@ -167,6 +181,23 @@ func runFile(flagValue, path, ext string) string {
 
 func daemon(ctx context.Context, path string, cfg *config.Config, f runFlags, stderr io.Writer) int {
 	log := newLogger(stderr)
+	router, err := newRouter(cfg, log)
+	if err != nil {
+		log.printf("%v", err)
+		return 2
+	}
+	if router != nil && len(cfg.Virtuals) == 0 {
+		return vrrpOnly(ctx, path, f, log, router)
+	}
+	if router != nil {
+		// VRRP beside the director, as keepalived runs both: its own
+		// goroutines, stopped cleanly (priority 0, VIPs removed) when
+		// the daemon ends, before the process exits
+		rctx, rcancel := context.WithCancel(ctx)
+		rdone := make(chan struct{})
+		go func() { router.Run(rctx); close(rdone) }()
+		defer func() { rcancel(); <-rdone }()
+	}
 	nl, err := ipvs.OpenNetlink()
 	if err != nil {
 		log.printf("lvsd run: %v", err)
@@ -259,7 +290,7 @@ func daemon(ctx context.Context, path string, cfg *config.Config, f runFlags, st
 			return 1
 		}
 		defer os.Remove(sockPath)
-		c := &control{eng: eng, reload: func() []string { return reload("lvsd reload") },
+		c := &control{eng: eng, vrrp: router, path: path, reload: func() []string { return reload("lvsd reload") },
 			digest: func() string { mu.Lock(); defer mu.Unlock(); return sum }}
 		go c.serve(ctx, ln)
 	}

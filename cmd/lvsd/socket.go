@@ -19,6 +19,7 @@ import (
 	"github.com/ocf-lvs/ocf-lvs/lib/director"
 	"github.com/ocf-lvs/ocf-lvs/lib/engine"
 	"github.com/ocf-lvs/ocf-lvs/lib/ipvs"
+	"github.com/ocf-lvs/ocf-lvs/lib/vrrp"
 )
 
 // The control socket of a running director: /run/lvsd/NAME.sock, mode
@@ -34,7 +35,9 @@ import (
 // instead of ps, pgrep or a signal whose outcome nobody sees.
 
 type control struct {
-	eng    *engine.Engine
+	eng    *engine.Engine // nil in VRRP-only mode (no virtual_server)
+	vrrp   *vrrp.Router   // nil without vrrp_instance
+	path   string
 	reload func() []string // nil: reloaded; else the lines that refused it
 	digest func() string   // of the running configuration's file
 }
@@ -81,6 +84,9 @@ func (c *control) handle(ctx context.Context, conn net.Conn) {
 	req := strings.TrimSpace(line)
 	if words := strings.Fields(req); len(words) > 0 && words[0] == "ctl" {
 		o, err := director.ParseOverride(words[1:])
+		if err == nil && c.eng == nil {
+			err = errors.New("this configuration has no virtual server (VRRP only)")
+		}
 		if err == nil {
 			var msg string
 			if msg, err = c.eng.Override(ctx, o); err == nil {
@@ -95,14 +101,22 @@ func (c *control) handle(ctx context.Context, conn net.Conn) {
 	case "ping":
 		fmt.Fprintln(conn, "pong")
 	case "status":
-		st, err := c.eng.Status(ctx)
-		if err != nil {
-			fmt.Fprintf(conn, "error: %v\n", err)
-			return
+		view := statusJSON{Config: c.path, Digest: c.digest(), Virtuals: []virtualJSON{}, Overrides: []overrideJSON{}}
+		if c.eng != nil {
+			st, err := c.eng.Status(ctx)
+			if err != nil {
+				fmt.Fprintf(conn, "error: %v\n", err)
+				return
+			}
+			view = statusView(st, c.digest())
+		}
+		if c.vrrp != nil {
+			v := vrrpView(c.vrrp.Status())
+			view.VRRP = &v
 		}
 		enc := json.NewEncoder(conn)
 		enc.SetIndent("", "  ")
-		enc.Encode(statusView(st, c.digest()))
+		enc.Encode(view)
 	case "reload":
 		if errs := c.reload(); errs != nil {
 			for _, l := range errs {
@@ -148,6 +162,7 @@ type statusJSON struct {
 	// the operator's overrides in force (lvsd ctl), in the order set
 	Overrides []overrideJSON `json:"overrides"`
 	Virtuals  []virtualJSON  `json:"virtuals"`
+	VRRP      *vrrpJSON      `json:"vrrp,omitempty"`
 }
 
 type overrideJSON struct {
@@ -323,6 +338,10 @@ func protoAddr(service string) (string, string) {
 func writeStatusTable(w io.Writer, s statusJSON) {
 	fmt.Fprintf(w, "config %s loaded %s (sha256 %.12s); reals: %d up, %d down, %d not checked yet\n",
 		s.Config, s.Loaded.Format("2006-01-02 15:04:05"), s.Digest, s.Up, s.Down, s.Unknown)
+	if len(s.Virtuals) == 0 && s.VRRP != nil {
+		writeVRRPTable(w, *s.VRRP) // VRRP only: no IPVS table to show
+		return
+	}
 	if len(s.Overrides) > 0 {
 		var l []string
 		for _, o := range s.Overrides {
@@ -365,4 +384,7 @@ func writeStatusTable(w io.Writer, s statusJSON) {
 		}
 	}
 	tw.Flush()
+	if s.VRRP != nil {
+		writeVRRPTable(w, *s.VRRP)
+	}
 }

@@ -215,10 +215,10 @@ func (in *inst) drainTrack() {
 
 func (in *inst) onTrack(m trackMsg) {
 	if m.key == "source" {
-		in.src = m.src
-		return
+		in.src = m.src // a source appearing clears "no source address"
+	} else {
+		in.values[m.key] = m
 	}
-	in.values[m.key] = m
 	in.setFaults()
 	now := time.Now()
 	f := len(in.faults()) > 0

@@ -1,0 +1,138 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	sdaemon "github.com/coreos/go-systemd/v22/daemon"
+
+	"github.com/ocf-lvs/ocf-lvs/lib/config"
+	"github.com/ocf-lvs/ocf-lvs/lib/vrrp"
+)
+
+// vrrpJSON is the VRRP part of the status.
+type vrrpJSON struct {
+	Instances []vrrp.InstanceStatus `json:"instances"`
+	// drops no instance claimed (another VRID, malformed), per interface
+	Dropped map[string]map[string]uint64 `json:"dropped_by_interface,omitempty"`
+}
+
+func vrrpView(st vrrp.Status) vrrpJSON {
+	return vrrpJSON{Instances: st.Instances, Dropped: st.Dropped}
+}
+
+func writeVRRPTable(w io.Writer, v vrrpJSON) {
+	tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', 0)
+	fmt.Fprintln(tw, "VRRP instance\tInterface\tVRID\tVer\tState\tPrio\tMaster\tSince\tSent\tRecv\tLate(last/max)\tDropped")
+	for _, in := range v.Instances {
+		prio := fmt.Sprint(in.Priority)
+		if in.Priority != in.BasePriority {
+			prio = fmt.Sprintf("%d(%d)", in.Priority, in.BasePriority)
+		}
+		master := "-"
+		if in.Master != "" {
+			master = fmt.Sprintf("%s/%d", in.Master, in.MasterPrio)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\tv%d\t%s\t%s\t%s\t%s\t%d\t%d\t%s/%s\t%s\n", in.Name, in.Interface, in.VRID, in.Version,
+			in.State, prio, master, in.Since.Format("15:04:05"), in.Sent, in.Received,
+			in.LateLast.Round(time.Microsecond), in.LateMax.Round(time.Microsecond), dropText(in.Dropped))
+		if len(in.Faults) > 0 {
+			fmt.Fprintf(tw, "  fault: %s\t\t\t\t\t\t\t\t\t\t\t\n", strings.Join(in.Faults, ", "))
+		}
+	}
+	tw.Flush()
+	var ifs []string
+	for k := range v.Dropped {
+		ifs = append(ifs, k)
+	}
+	sort.Strings(ifs)
+	for _, k := range ifs {
+		fmt.Fprintf(w, "dropped on %s (no instance claimed them): %s\n", k, dropText(v.Dropped[k]))
+	}
+}
+
+func dropText(m map[string]uint64) string {
+	if len(m) == 0 {
+		return "-"
+	}
+	var ks []string
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	var out []string
+	for _, k := range ks {
+		out = append(out, fmt.Sprintf("%s=%d", k, m[k]))
+	}
+	return strings.Join(out, ",")
+}
+
+// newRouter opens the VRRP side of a configuration, or nil without
+// vrrp_instance. Its errors (an interface that does not exist) come
+// before anything is sent.
+func newRouter(cfg *config.Config, log *logger) (*vrrp.Router, error) {
+	if len(cfg.VRRP) == 0 {
+		return nil, nil
+	}
+	return vrrp.New(cfg, vrrp.Options{Logf: log.printf})
+}
+
+// vrrpOnly runs a configuration without virtual_server: VRRP and its
+// addresses only, IPVS never touched (keepalived -P), so it runs on a
+// kernel without IPVS.
+func vrrpOnly(ctx context.Context, path string, f runFlags, log *logger, r *vrrp.Router) int {
+	if f.pidfile != "none" {
+		pidPath := runFile(f.pidfile, path, ".pid")
+		if err := writePidFile(pidPath); err != nil {
+			log.printf("lvsd run: %v", err)
+			return 1
+		}
+		defer os.Remove(pidPath)
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	sum := digestString(path)
+	if f.socket != "none" {
+		sockPath := runFile(f.socket, path, ".sock")
+		ln, err := listenControl(sockPath)
+		if err != nil {
+			log.printf("lvsd run: control socket: %v", err)
+			return 1
+		}
+		defer os.Remove(sockPath)
+		c := &control{vrrp: r, path: path, digest: func() string { return sum },
+			reload: func() []string {
+				return []string{"lvsd run: VRRP instances are read at start: restart lvsd to change them (the running configuration is kept)"}
+			}}
+		go c.serve(ctx, ln)
+	}
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	log.printf("started: VRRP only (%d instance(s), no virtual_server: IPVS is not used)", len(r.Status().Instances))
+	notifyReady()
+	sdaemon.SdNotify(false, fmt.Sprintf("READY=1\nMAINPID=%d\nSTATUS=VRRP for %s", os.Getpid(), filepath.Base(path)))
+	for {
+		select {
+		case err := <-done:
+			sdaemon.SdNotify(false, sdaemon.SdNotifyStopping)
+			if err != nil {
+				log.printf("lvsd run: %v", err)
+				return 1
+			}
+			log.printf("stopped")
+			return 0
+		case <-hup:
+			log.printf("SIGHUP: VRRP instances are read at start: restart lvsd to change them (the running configuration is kept)")
+		}
+	}
+}
