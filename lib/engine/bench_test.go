@@ -11,7 +11,7 @@ import (
 )
 
 // bigConfig is services x reals, every real up.
-func bigConfig(b *testing.B, services, reals int) *config.Config {
+func bigConfig(b testing.TB, services, reals int) *config.Config {
 	var cf strings.Builder
 	cf.WriteString("checkinterval=1\n")
 	for s := 0; s < services; s++ {
@@ -59,5 +59,33 @@ func BenchmarkOneRealDown(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// A reload of 1,000 x 10 reals with one weight changed: what the engine
+// spends between the new configuration (read and valid) and its one
+// write (over ipvs.Mem).
+func BenchmarkReload10k(b *testing.B) {
+	cfgs := [2]*config.Config{bigConfig(b, 1000, 10), bigConfig(b, 1000, 10)}
+	cfgs[1].Virtuals[0].Reals[9].Weight = 5
+	k := ipvs.NewMem(nil)
+	e := New(cfgs[0], Options{Kernel: k, Command: func(string) {}})
+	if err := e.begin(); err != nil {
+		b.Fatal(err)
+	}
+	e.checks.Set(check.FromConfig(e.cfg, nil))
+	for _, id := range realIDs(cfgs[0]) {
+		e.onHealth(check.Event{Sub: &check.Sub{ID: id}, To: check.Up})
+	}
+	e.pass(false)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		w := k.Writes()
+		if err := e.onReload(cfgs[(i+1)%2]); err != nil {
+			b.Fatal(err)
+		}
+		if k.Writes() != w+1 {
+			b.Fatalf("%d writes for one change", k.Writes()-w)
+		}
 	}
 }

@@ -520,27 +520,31 @@ func keys(m map[ipvs.Key]bool) []ipvs.Key {
 	return out
 }
 
-// write makes each op, in order; a refused op is reported and retried on
-// the next pass (the engine re-reads the kernel then).
+// write makes each op, in order (many at once in batches, when the kernel
+// has them: a start or reload of 10,000 reals); a refused op is reported
+// and retried on the next pass (the engine re-reads the kernel then).
 func (e *Engine) write(ops []ipvs.Op, repair bool) {
-	refused := map[ipvs.Key]bool{}
-	for _, op := range ops {
-		if op.Kind == ipvs.AddDest && refused[op.Service.Key()] {
-			continue
+	for i, err := range ipvs.ApplyOps(e.opt.Kernel, ops) {
+		if err == ipvs.ErrNotSent {
+			continue // a real of a refused service: that refusal is reported
 		}
+		op := ops[i]
 		note, ok := e.desired.Note(op.Service.Key(), op.Dest.Key())
 		if !ok && e.prev != nil {
 			note, _ = e.prev.Note(op.Service.Key(), op.Dest.Key())
 		}
-		if !e.writeOp(op, note, repair) && op.Kind == ipvs.AddService {
-			refused[op.Service.Key()] = true
-		}
+		e.wrote(op, note, repair, err)
 	}
 }
 
 // writeOp makes one op and reports it; false when the kernel refused it.
 func (e *Engine) writeOp(op ipvs.Op, note director.Note, repair bool) bool {
-	if err := e.opt.Kernel.Apply(op); err != nil {
+	return e.wrote(op, note, repair, e.opt.Kernel.Apply(op))
+}
+
+// wrote records and reports one op the kernel took (err nil) or refused.
+func (e *Engine) wrote(op ipvs.Op, note director.Note, repair bool, err error) bool {
+	if err != nil {
 		e.counts.WriteErrors++
 		e.dirty = true
 		e.report(Report{Kind: WriteFailed, Op: op, Note: note, Err: err})

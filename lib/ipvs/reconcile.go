@@ -76,6 +76,35 @@ func Reconcile(k Kernel, desired []Service, owned []Key, dryRun bool) (*Result, 
 // failed, not sent, and not an error of its own (as in the loop above).
 var errNotSent = errors.New("not sent: its virtual service was refused")
 
+// ErrNotSent is ApplyOps's mark of such a real.
+var ErrNotSent = errNotSent
+
+// BatchMin is the number of ops from which ApplyOps batches: below it,
+// one write per op costs less than the batch's own socket.
+const BatchMin = 8
+
+// ApplyOps applies ops in order, through k's batched writes when it has
+// them and the ops are many (BatchMin), and returns one error per op:
+// nil when the kernel took it, ErrNotSent for a real of a service the
+// kernel refused to add (not sent).
+func ApplyOps(k Kernel, ops []Op) []error {
+	if bk, ok := k.(BatchKernel); ok && len(ops) >= BatchMin {
+		return applyBatch(bk, ops)
+	}
+	errs := make([]error, len(ops))
+	refused := map[Key]bool{}
+	for i, op := range ops {
+		if op.Kind == AddDest && len(refused) > 0 && refused[op.Service.Key()] {
+			errs[i] = errNotSent
+			continue
+		}
+		if errs[i] = k.Apply(op); errs[i] != nil && op.Kind == AddService {
+			refused[op.Service.Key()] = true
+		}
+	}
+	return errs
+}
+
 // applyBatch applies ops through bk with the loop's semantics: the service
 // adds first, in one batch, then every other op in plan order, without the
 // reals of a refused service. Service adds depend on nothing, and a real
