@@ -179,6 +179,7 @@ func (e *Engine) Set(subs []Sub) {
 	// there before with its ID: found in the old job's own short list, so
 	// that each sub costs one hash of its spec, not three.
 	prev := map[*job][]*subState{}
+	byID := map[*job]map[config.RealID]*subState{} // for jobs shared by many subs
 	jobs := make(map[jobID]*job, len(e.jobs))
 	now := time.Now()
 	for i := range subs {
@@ -205,7 +206,7 @@ func (e *Engine) Set(subs []Sub) {
 			jobs[k] = j
 		}
 		st := &subState{sub: *s}
-		if o := findSub(prev[j], s.ID); o != nil {
+		if o := findSub(prev, byID, j, s.ID); o != nil {
 			st.state, st.fails, st.maint = o.state, o.fails, o.maint
 		} else if s.StartUp {
 			st.state = Up
@@ -229,13 +230,29 @@ func (e *Engine) Set(subs []Sub) {
 	e.poke()
 }
 
-func findSub(subs []*subState, id config.RealID) *subState {
-	for _, s := range subs {
-		if s.sub.ID == id {
-			return s
+// findSub is the sub id of job j before Set. A job's list is searched,
+// unless it is long: one probe can serve many subs (the same real in
+// 1,000 virtuals), and a search each made a reload quadratic (most of a
+// 10,000-real reload's time in the VM); those get an index, once.
+func findSub(prev map[*job][]*subState, byID map[*job]map[config.RealID]*subState, j *job, id config.RealID) *subState {
+	subs := prev[j]
+	if len(subs) <= 16 {
+		for _, s := range subs {
+			if s.sub.ID == id {
+				return s
+			}
 		}
+		return nil
 	}
-	return nil
+	m := byID[j]
+	if m == nil {
+		m = make(map[config.RealID]*subState, len(subs))
+		for _, s := range subs {
+			m[s.sub.ID] = s
+		}
+		byID[j] = m
+	}
+	return m[id]
 }
 
 func (e *Engine) poke() {

@@ -21,8 +21,14 @@ type Pair struct {
 // real's host name for the maintenance directory's fqdn/short names (nil:
 // addresses only); it is called only when maintenancedir is set.
 func FromConfig(cfg *config.Config, lookup func(netip.Addr) string) []Sub {
-	var subs []Sub
-	seen := map[config.RealID]bool{}
+	n := 0
+	for _, v := range cfg.Virtuals {
+		n += len(v.Reals)
+	}
+	// sized once: a Sub is large, and growing the slice was half of this
+	// function's time at 10,000 reals (a reload)
+	subs := make([]Sub, 0, n)
+	seen := make(map[config.RealID]bool, n)
 	for _, v := range cfg.Virtuals {
 		for _, r := range v.Reals {
 			id := v.ID(r)

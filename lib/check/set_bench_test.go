@@ -21,3 +21,22 @@ func BenchmarkSetReload10k(b *testing.B) {
 		e.Set(subs)
 	}
 }
+
+// The same 10 reals behind 1,000 virtuals (bench/daemon's reload file):
+// 10 probes of 1,000 subs each.
+func BenchmarkSetReloadShared(b *testing.B) {
+	subs := make([]Sub, 10000)
+	for i := range subs {
+		subs[i] = sub(fmt.Sprint(i), fmt.Sprintf("10.1.0.%d", i%10+1), 80, time.Second, 1)
+		subs[i].Spec.Type = "on"
+	}
+	e := New(Options{Probe: newFake().probe})
+	e.Set(subs)
+	if e.Jobs() != 10 {
+		b.Fatalf("%d jobs", e.Jobs())
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		e.Set(subs)
+	}
+}

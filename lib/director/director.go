@@ -467,6 +467,29 @@ func (d *Desired) UpdateReal(src string, i int, r *config.Real, in Input, kernel
 	return RealChange{Service: svc, Dest: want, In: inTable, Note: n, Kernel: c, InKernel: inKernel}, true
 }
 
+// Configured calls svc for each virtual's service and dest for every
+// destination cfg can put in it, whatever the health (its reals and its
+// fallback), with the keys the kernel holds them by. A virtual whose
+// service cannot be made is skipped (Table reports it).
+func Configured(cfg *config.Config, svc func(ipvs.Key), dest func(ipvs.Key, ipvs.DestKey)) {
+	for _, v := range cfg.Virtuals {
+		s, err := service("", v)
+		if err != nil {
+			continue
+		}
+		k := s.Key()
+		svc(k)
+		for _, r := range append(v.Reals, v.Fallback) {
+			if r == nil {
+				continue
+			}
+			if d, err := destOf(v, r); err == nil {
+				dest(k, ipvsKey(s, d))
+			}
+		}
+	}
+}
+
 // serviceName is a virtual key ("tcp:192.0.2.1:80") for an IPVS key.
 func serviceName(k ipvs.Key) string {
 	if k.FWMark != 0 {
@@ -544,9 +567,17 @@ func service(src string, v *config.Virtual) (ipvs.Service, error) {
 }
 
 func dest(src string, v *config.Virtual, r *config.Real) (ipvs.Dest, error) {
-	fwd, err := ipvs.ParseFwd(r.Forward)
+	d, err := destOf(v, r)
 	if err != nil {
 		return ipvs.Dest{}, fmt.Errorf("%s: real %s: %v", at(src, r.Line), r.HostPort(), err)
+	}
+	return d, nil
+}
+
+func destOf(v *config.Virtual, r *config.Real) (ipvs.Dest, error) {
+	fwd, err := ipvs.ParseFwd(r.Forward)
+	if err != nil {
+		return ipvs.Dest{}, err
 	}
 	port := r.Port
 	if port == 0 && v.Protocol != "fwm" {

@@ -743,42 +743,10 @@ func (e *Engine) onReload(cfg *config.Config) error {
 // configured is every (service, destination) the configuration can put in
 // the table: its reals and fallbacks, whatever their health.
 func (e *Engine) configured() (svcs map[ipvs.Key]bool, dests map[drainRef]bool) {
-	d, err := director.Table(e.cfg, director.Input{Health: director.AllUp})
-	svcs, dests = map[ipvs.Key]bool{}, map[drainRef]bool{}
-	if err != nil {
-		return
-	}
-	for _, s := range d.Services {
-		svcs[s.Key()] = true
-		for _, x := range s.Dests {
-			dests[drainRef{svc: s.Key(), dest: x.Key()}] = true
-		}
-	}
-	for _, v := range e.cfg.Virtuals {
-		if v.Fallback == nil {
-			continue
-		}
-		s, err := director.Service(v)
-		if err != nil {
-			continue
-		}
-		fb := ipvs.Normalize(ipvs.Service{Family: s.Family, Protocol: s.Protocol, Addr: s.Addr, Port: s.Port, FWMark: s.FWMark,
-			Dests: []ipvs.Dest{{Addr: v.Fallback.Addr, Port: fallbackPort(v), Fwd: fwd(v.Fallback.Forward)}}})
-		dests[drainRef{svc: s.Key(), dest: fb.Dests[0].Key()}] = true
-	}
+	svcs, dests = make(map[ipvs.Key]bool, len(e.cfg.Virtuals)), map[drainRef]bool{}
+	director.Configured(e.cfg, func(k ipvs.Key) { svcs[k] = true },
+		func(k ipvs.Key, dk ipvs.DestKey) { dests[drainRef{svc: k, dest: dk}] = true })
 	return
-}
-
-func fallbackPort(v *config.Virtual) uint16 {
-	if v.Fallback.Port == 0 && v.Protocol != "fwm" {
-		return v.Port
-	}
-	return v.Fallback.Port
-}
-
-func fwd(s string) uint32 {
-	f, _ := ipvs.ParseFwd(s)
-	return f
 }
 
 // startDrains finds what the kernel holds for this configuration's owned
