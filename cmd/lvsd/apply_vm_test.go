@@ -383,9 +383,21 @@ func TestHitlessRestart(t *testing.T) {
 
 	// reload: scheduler, persistence and weights edited, a real added.
 	cf2 := l.config("b.cf", "rr", "10.99.0.11:80 masq 5", "10.99.0.12:80 masq 2", "10.99.0.13:80 masq 1")
+	b, err := os.ReadFile(cf2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(cf2, []byte(strings.ReplaceAll(string(b), "\tscheduler=rr\n", "\tscheduler=rr\n\tpersistent=300\n")), 0o644)
 	out := applyOK(t, cf2)
 	if strings.Contains(out, "-D ") || strings.Contains(out, "-d ") {
 		t.Fatalf("reload deleted something:\n%s", out)
+	}
+	// the edits are in the kernel: edited in place, not re-added
+	tab := shell(t, "ipvsadm -Ln -t "+labVIP+":80")
+	for _, re := range []string{`(?m)^TCP\s+\S+:80 rr persistent 300\s*$`, `10\.99\.0\.11:80\s+Masq\s+5\s`, `10\.99\.0\.12:80\s+Masq\s+2\s`, `10\.99\.0\.13:80\s+Masq\s+1\s`} {
+		if !regexp.MustCompile(re).MatchString(tab) {
+			t.Errorf("after the reload the table lacks %s:\n%s", re, tab)
+		}
 	}
 	conn.ping(t, "after-reload")
 	conn.ping(t, "still-there")
