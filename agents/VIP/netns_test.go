@@ -80,6 +80,8 @@ func (h *host) run(action string, kv ...string) (int, string) {
 			env = append(env, s[4:])
 		case s == "as:nobody":
 			pre = []string{"setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"}
+		case s == "as:no-net-admin": // root, but the kernel refuses it every network change
+			pre = []string{"setpriv", "--bounding-set=-net_admin", "--inh-caps=-net_admin"}
 		default:
 			env = append(env, "OCF_RESKEY_"+s)
 		}
@@ -323,6 +325,77 @@ func TestNetnsStatus(t *testing.T) {
 }
 
 // network_namespace: the agent, started outside, works inside the namespace.
+// The kernel refusing the agent's changes: start's add and stop's remove
+// fail with 1 and the kernel's reason, and leave the addresses as they
+// were; a later stop with the rights removes it.
+func TestNetnsKernelRefuses(t *testing.T) {
+	testenv.Command(t, "setpriv")
+	p := netns.New(t)
+	h := newHost(t, p.A, agentBin(t))
+	ip := "ip=" + p.V4(100)
+	// add refused: no CAP_NET_ADMIN (still uid 0, so past the root check)
+	stderr := h.want(ocf.ErrGeneric, "start", ip, "arp_count=1", "as:no-net-admin")
+	if !strings.Contains(stderr, "ocf-exit-reason:Failed to add "+p.V4(100)) || !strings.Contains(stderr, "operation not permitted") {
+		t.Errorf("refused add: %s", stderr)
+	}
+	if as := addrsOf(t, p.A, p.V4(100)); len(as) != 0 {
+		t.Errorf("address there after a refused add: %v", as)
+	}
+	h.want(7, "monitor", ip)
+	// remove refused
+	h.want(0, "start", ip, "arp_count=1")
+	stderr = h.want(ocf.ErrGeneric, "stop", ip, "as:no-net-admin")
+	if !strings.Contains(stderr, "ocf-exit-reason:Unable to remove IP ["+p.V4(100)+"] from interface [eth0]") || !strings.Contains(stderr, "operation not permitted") {
+		t.Errorf("refused remove: %s", stderr)
+	}
+	h.want(0, "monitor", ip) // still running: Pacemaker will escalate, not lose it
+	h.want(0, "stop", ip)
+	h.want(7, "monitor", ip)
+
+	// an IPv6 address where IPv6 is off: the kernel refuses the address
+	// itself (EACCES), whoever asks
+	p.Run(t, p.A, "sysctl", "-qw", "net.ipv6.conf.eth0.disable_ipv6=1")
+	v6 := []string{"ip=" + p.V6(100), "nic=eth0", "cidr_netmask=64"}
+	stderr = h.want(ocf.ErrGeneric, "start", v6...)
+	if !strings.Contains(stderr, "ocf-exit-reason:Failed to add "+p.V6(100)) || !strings.Contains(stderr, "permission denied") {
+		t.Errorf("v6 on a link without IPv6: %s", stderr)
+	}
+	h.want(7, "monitor", v6...)
+	h.want(0, "stop", v6...)
+}
+
+// The interface vanishes in the middle of start (deleted while run_arping
+// probes for a duplicate, before the address is added): start fails with
+// 1 naming the address, not a crash or a false success.
+func TestNetnsInterfaceVanishesMidStart(t *testing.T) {
+	p := netns.New(t)
+	h := newHost(t, p.A, agentBin(t))
+	capt := netns.NewCapture(t, p.B, "eth0", 0x0806)
+	type res struct {
+		code   int
+		stderr string
+	}
+	done := make(chan res, 1)
+	go func() {
+		c, e := h.run("start", "ip="+p.V4(100), "run_arping=true")
+		done <- res{c, e}
+	}()
+	// the first ARP probe says the agent is inside its duplicate check
+	if !netns.WaitFor(20*time.Second, func() bool { return len(capt.Frames()) > 0 }) {
+		t.Fatal("no ARP probe from start's duplicate check")
+	}
+	p.Run(t, p.A, "ip", "link", "del", "eth0")
+	r := <-done
+	// the add itself was tried, and failed: the kernel's "Link not found"
+	if r.code != ocf.ErrGeneric || !strings.Contains(r.stderr, "Adding "+p.V4(100)) || !strings.Contains(r.stderr, "ocf-exit-reason:Failed to add "+p.V4(100)) {
+		t.Errorf("start with the interface gone: exit %d\n%s", r.code, r.stderr)
+	}
+	// with no interface left to find, a probe says not running and stop
+	// succeeds (IPaddr2 does the same)
+	h.want(7, "monitor", "ip="+p.V4(100))
+	h.want(0, "stop", "ip="+p.V4(100))
+}
+
 func TestNetnsNetworkNamespaceParam(t *testing.T) {
 	p := netns.New(t)
 	h := newHost(t, "", agentBin(t))
