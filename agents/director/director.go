@@ -193,6 +193,10 @@ func launch(c *ocf.Context, path, logfile string, f runFiles, deadline time.Time
 			file, facility = "", "daemon"
 		} else {
 			off, _ := lf.Seek(0, io.SeekEnd)
+			// lvsd writes its log through its own handle, reopened when
+			// logrotate renames the file or on SIGHUP (no copytruncate
+			// needed); its stdout and stderr (a panic) go to the file too
+			cmd.Args = append(cmd.Args[:len(cmd.Args)-1], "--logfile", file, path)
 			cmd.Stdout, cmd.Stderr = lf, lf
 			afterStart = append(afterStart, func() { lf.Close() })
 			output = func() []string { return tailFrom(file, off) }

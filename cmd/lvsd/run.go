@@ -98,6 +98,7 @@ type runFlags struct {
 	timeout time.Duration
 	socket  string
 	metrics string
+	logfile string
 	// set from metrics at start
 	metricsLn net.Listener
 	m         *metrics
@@ -119,6 +120,7 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&f.drain, "drain-timeout", 60*time.Second, "a removed real or virtual is deleted when its active connections end, or after this long (0: at once, as ldirectord)")
 	fs.DurationVar(&f.resync, "resync", 0, "re-read and repair the kernel table this often (0: checkinterval, longer for a costly table)")
 	fs.DurationVar(&f.timeout, "timeout", ipvs.DefaultTimeout, "deadline of each netlink call")
+	fs.StringVar(&f.logfile, "logfile", "", "append the log to this file instead of stderr; reopened on SIGHUP and when renamed away (logrotate)")
 	fs.StringVar(&f.metrics, "metrics", "", "serve Prometheus metrics at http://ADDR/metrics (host:port; default: the TOML's metrics key, else off; \"none\": off)")
 	if code, done := parseFileArg(fs, runHelp, args, stdout); done {
 		return code
@@ -180,6 +182,16 @@ func runFile(flagValue, path, ext string) string {
 }
 
 func daemon(ctx context.Context, path string, cfg *config.Config, f runFlags, stderr io.Writer) int {
+	var lf *logFile
+	if f.logfile != "" {
+		var err error
+		if lf, err = openLogFile(f.logfile); err != nil {
+			fmt.Fprintf(stderr, "lvsd run: --logfile: %v\n", err)
+			return 1
+		}
+		defer lf.Close()
+		stderr = lf
+	}
 	log := newLogger(stderr)
 	router, err := newRouter(cfg, log)
 	if err != nil {
@@ -328,6 +340,12 @@ func daemon(ctx context.Context, path string, cfg *config.Config, f runFlags, st
 			}
 			return 0
 		case <-hup:
+			if lf != nil {
+				// logrotate's postrotate: kill -HUP (or lvsd reload)
+				if err := lf.Reopen(); err != nil {
+					log.printf("lvsd run: --logfile: reopen %s: %v (still writing to the file open before)", f.logfile, err)
+				}
+			}
 			go reload("SIGHUP")
 		case <-usr1:
 			// keepalived users' habit: kill -USR1, then read the dump
@@ -428,6 +446,55 @@ func alive(pid int) bool {
 	}
 	name := filepath.Base(strings.SplitN(string(b), "\x00", 2)[0])
 	return name == "lvsd" || name == "ldirectord" || strings.HasSuffix(name, ".test")
+}
+
+// logFile is --logfile: lines appended to a path, reopened on SIGHUP
+// and, as ldirectord opens its log for each line, when the path no
+// longer names the file open (renamed or removed by logrotate).
+type logFile struct {
+	mu   sync.Mutex
+	path string
+	f    *os.File
+}
+
+func openLogFile(path string) (*logFile, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	return &logFile{path: path, f: f}, nil
+}
+
+// Reopen closes the file and opens the path again; on failure the file
+// open before stays.
+func (l *logFile) Reopen() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return err
+	}
+	l.f.Close()
+	l.f = f
+	return nil
+}
+
+func (l *logFile) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if st, err := os.Stat(l.path); err != nil || !sameFile(st, l.f) {
+		if f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644); err == nil {
+			l.f.Close()
+			l.f = f
+		}
+	}
+	return l.f.Write(p)
+}
+
+func (l *logFile) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.f.Close()
 }
 
 // logger writes one line per report on stderr, serialised.
