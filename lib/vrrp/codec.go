@@ -43,8 +43,8 @@ func (t AuthType) String() string {
 
 // Password returns the 8 bytes of v2 PASS data for s, as keepalived stores
 // auth_pass: the first 8 bytes, zero padded.
-func Password(s string) [authLen]byte {
-	var p [authLen]byte
+func Password(s string) [8]byte {
+	var p [8]byte
 	copy(p[:], s)
 	return p
 }
@@ -58,7 +58,7 @@ type Advert struct {
 	Interval time.Duration // v2: whole seconds 1-255; v3: centiseconds 1-4095 (max advert interval)
 	Addrs    []netip.Addr  // the virtual addresses, all of one family
 	Auth     AuthType      // v2 only
-	AuthData [authLen]byte // v2 only: PASS password (see Password)
+	AuthData [8]byte       // v2 only: PASS password (see Password)
 	Checksum uint16        // as read by Decode; Encode computes it
 }
 

@@ -7,19 +7,22 @@
 //   - the codec. Encode(Advert, src, dst, checksumAsV2) returns the VRRP
 //     message (the IP payload; the kernel writes the IP header, but the v3
 //     checksum covers the IP pseudo-header, hence src and dst).
-//     Decode(Packet) reads one back from a received Packet (the payload and what the socket
-//     knows: source, destination, TTL / hop limit, interface). v2 PASS
+//     Decode(Packet) reads one back from what the socket received (the
+//     payload, source, destination, TTL / hop limit, interface). v2 PASS
 //     authentication is spoken; AH is refused (ErrAH, DropAuthType).
 //   - the receive checks. Wire holds what one instance sends and accepts
 //     (version, VRID, interval, PASS, v3_checksum_as_v2, unicast peers,
-//     old_unicast_checksum);
-//     Wire.Check(rx, advert) returns a Reason: Accepted, AdoptInterval
-//     (v3: the master's interval differs, adopt it) or why the message is
-//     dropped (DropTTL, DropChecksum, DropPassword...). Reason.String is
-//     the label to count drops by. Receive(rx, find) chains Decode, the
-//     VRID look-up and Check. Drops counts messages by Reason and
-//     rate-limits their logging (a line per reason per minute).
-//   - the state machine, Step (state.go).
+//     old_unicast_checksum). Wire.Check(rx, advert) returns a Reason:
+//     Accepted, AdoptInterval (v3: the master's interval differs, adopt
+//     it), AdoptOldChecksum (a keepalived 1.3.6 unicast peer: switch the
+//     Wire to its checksum), or why the message is dropped (DropTTL,
+//     DropChecksum, DropPassword...). Reason.String is the label to count
+//     by. Receive(rx, find) chains Decode, the VRID look-up and Check.
+//     Drops counts by Reason and rate-limits the logging.
+//   - the state machine. Step(config, state, event, now) returns the next
+//     State and the Actions to run in order (send an advert, add or
+//     remove the VIPs, announce them, notify, arm or cancel a Timer); the
+//     runner owns the clock and feeds EvTimer when State.Next comes.
 //
 // The socket layer and the per-instance runner that drive these live in
 // the same package, in their own files.
