@@ -405,3 +405,69 @@ func TestHitlessRestart(t *testing.T) {
 		t.Errorf("no ESTABLISHED connection in ipvsadm -Lnc:\n%s", c)
 	}
 }
+
+// The kernel refusing an operation (a scheduler whose module is not
+// loaded: the VM's kernel cannot load it on demand): apply writes what it
+// can, marks the refused lines "# REFUSED", exits 1 and leaves the state
+// file alone. Then --state is written by a clean pass and used by the next
+// to remove the virtual the file dropped, leaving a foreign one alone.
+func TestApplyRefusedAndState(t *testing.T) {
+	cleanTable(t)
+	if out, err := exec.Command("modprobe", "-r", "ip_vs_mh").CombinedOutput(); err != nil {
+		t.Fatalf("modprobe -r ip_vs_mh: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("modprobe", "ip_vs_mh").Run() })
+	dir := t.TempDir()
+	state := filepath.Join(dir, "a.state")
+	both := filepath.Join(dir, "both.cf")
+	os.WriteFile(both, []byte("virtual=192.0.2.60:80\n\treal=10.0.0.1:80 masq\n\tscheduler=rr\n\tchecktype=on\n"+
+		"virtual=192.0.2.61:80\n\treal=10.0.0.2:80 masq\n\tscheduler=mh\n\tchecktype=on\n"), 0o644)
+	shell(t, "ipvsadm -A -t 192.0.2.99:80 -s rr") // not ours
+
+	rc, out, errs := runLvsd("apply", "--state", state, both)
+	if rc != 1 {
+		t.Fatalf("a refused operation: rc %d, want 1\n%s\n%s", rc, out, errs)
+	}
+	if !regexp.MustCompile(`(?m)^-A -t 192\.0\.2\.61:80 -s mh.*# REFUSED$`).MatchString(out) ||
+		regexp.MustCompile(`(?m)^-A -t 192\.0\.2\.60:80 .*# REFUSED$`).MatchString(out) {
+		t.Errorf("the refused service is not (or not alone) marked:\n%s", out)
+	}
+	if !strings.Contains(errs, "192.0.2.61:80") {
+		t.Errorf("stderr does not name the refused service:\n%s", errs)
+	}
+	tab := savedTable(t)
+	if !strings.Contains(tab, "-a -t 192.0.2.60:80 -r 10.0.0.1:80 -m -w 1") || strings.Contains(tab, "192.0.2.61") {
+		t.Errorf("partial apply: want the rr service in, the mh one out:\n%s", tab)
+	}
+	if _, err := os.Stat(state); !os.IsNotExist(err) {
+		t.Errorf("state file written by a failed pass: %v", err)
+	}
+
+	// the module back: a clean pass, and the state file names both
+	if out, err := exec.Command("modprobe", "ip_vs_mh").CombinedOutput(); err != nil {
+		t.Fatalf("modprobe ip_vs_mh: %v %s", err, out)
+	}
+	applyOK(t, "--state", state, both)
+	b, err := os.ReadFile(state)
+	if err != nil || !strings.Contains(string(b), "192.0.2.60") || !strings.Contains(string(b), "192.0.2.61") {
+		t.Fatalf("state after a clean pass: %v\n%s", err, b)
+	}
+
+	// a file without .61: the state says it was ours, so it goes
+	one := filepath.Join(dir, "one.cf")
+	os.WriteFile(one, []byte("virtual=192.0.2.60:80\n\treal=10.0.0.1:80 masq\n\tscheduler=rr\n\tchecktype=on\n"), 0o644)
+	out = applyOK(t, "--state", state, one)
+	if !strings.Contains(out, "-D -t 192.0.2.61:80") {
+		t.Errorf("the dropped virtual was not removed:\n%s", out)
+	}
+	tab = savedTable(t)
+	if strings.Contains(tab, "192.0.2.61") || !strings.Contains(tab, "192.0.2.60:80") || !strings.Contains(tab, "-A -t 192.0.2.99:80") {
+		t.Errorf("after the pass with the state: want .60 and the foreign .99, not .61:\n%s", tab)
+	}
+	// without the state file, a dropped virtual is left alone (never flushed)
+	applyOK(t, both)
+	out = applyOK(t, one)
+	if strings.Contains(out, "-D -t 192.0.2.61:80") || !strings.Contains(savedTable(t), "192.0.2.61") {
+		t.Errorf("without --state a virtual not in the file was removed:\n%s", out)
+	}
+}
