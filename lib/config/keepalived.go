@@ -819,6 +819,13 @@ func (im *kaImport) instance(b *kaStmt) {
 			im.r.warnf(s.file, s.line, "no_accept: lvsd installs no firewall rule; a backup's VIPs are absent, so it receives nothing for them anyway")
 		case "unicast_fault_no_peer":
 			in.UnicastFaultNoPeer = true
+		case "old_unicast_checksum":
+			in.OldUnicastChecksum = "always"
+			if len(s.args) == 1 && s.args[0] == "never" {
+				in.OldUnicastChecksum = "never"
+			} else if len(s.args) > 0 {
+				im.r.errorf(s.file, s.line, "old_unicast_checksum takes nothing or never")
+			}
 		case "v3_checksum_as_v2":
 			in.ChecksumAsV2 = true
 			if len(s.args) == 1 {
@@ -862,7 +869,7 @@ func (im *kaImport) instance(b *kaStmt) {
 			"higher_prio_send_advert", "skip_check_adv_addr", "strict_mode", "kernel_rx_buf_size", "mcast_src_ip",
 			"check_unicast_src", "unicast_ttl", "down_timer_adverts", "linkbeat_use_polling", "track_src_ip":
 			im.ignored(s, "not used by lvsd")
-		case "use_vmac", "vmac_xmit_base", "virtual_routes", "virtual_rules", "track_process", "track_bfd", "old_unicast_checksum":
+		case "use_vmac", "vmac_xmit_base", "virtual_routes", "virtual_rules", "track_process", "track_bfd":
 			im.r.errorf(s.file, s.line, "%s is not supported by lvsd", s.key)
 		default:
 			im.r.errorf(s.file, s.line, "unknown vrrp_instance keyword %q%s", s.key, kaSuggest(s.key))

@@ -212,6 +212,9 @@ type VRRPInstance struct {
 	StartupDelay       time.Duration // vrrp_startup_delay (global): wait before the first election
 	UnicastFaultNoPeer bool          // unicast_fault_no_peer: FAULT, not multicast, with no unicast_peer
 	ChecksumAsV2       bool          // v3_checksum_as_v2: VRRPv3 IPv4 checksum without the pseudo-header
+	// OldUnicastChecksum is old_unicast_checksum: "" (adopt the peer's),
+	// "always" (keepalived <= 1.3.6's v3 unicast form) or "never".
+	OldUnicastChecksum string
 }
 
 // VIP is one address of an instance, with keepalived's options.

@@ -311,6 +311,9 @@ func writeVRRP(b *bufio.Writer, in *VRRPInstance) {
 	if in.ChecksumAsV2 {
 		b.WriteString(" v3_checksum_as_v2")
 	}
+	if in.OldUnicastChecksum != "" {
+		fmt.Fprintf(b, " old_unicast_checksum=%s", in.OldUnicastChecksum)
+	}
 	b.WriteString("\n")
 	for _, v := range vipStrings(in.VIPs) {
 		fmt.Fprintf(b, "  vip %s\n", v)

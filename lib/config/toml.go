@@ -210,6 +210,7 @@ type tomlVRRP struct {
 	StartupDelay      duration    `toml:"vrrp_startup_delay"`
 	UnicastFaultNo    bool        `toml:"unicast_fault_no_peer"`
 	ChecksumAsV2      bool        `toml:"v3_checksum_as_v2"`
+	OldUnicastCsum    string      `toml:"old_unicast_checksum"` // "always" or "never"
 }
 
 type tomlTrack struct {
@@ -1103,6 +1104,11 @@ func (r *tomlReader) vrrpInstance(path string, t *tomlVRRP, scripts map[string]b
 	}
 	in.Accept = t.Accept == nil || *t.Accept
 	in.StartupDelay, in.UnicastFaultNoPeer, in.ChecksumAsV2 = orDur(t.StartupDelay, 0), t.UnicastFaultNo, t.ChecksumAsV2
+	switch in.OldUnicastChecksum = t.OldUnicastCsum; in.OldUnicastChecksum {
+	case "", "always", "never":
+	default:
+		r.errorf(path+".old_unicast_checksum", "old_unicast_checksum must be \"always\" or \"never\"")
+	}
 	if len(in.VirtualIPs) == 0 {
 		r.errorf(path+".virtual_ipaddress", "a vrrp_instance needs at least one virtual_ipaddress")
 	}

@@ -415,6 +415,7 @@ func (t *tomlWriter) vrrp(in *VRRPInstance) {
 	if in.ChecksumAsV2 {
 		t.bool("v3_checksum_as_v2", true)
 	}
+	t.optStr("old_unicast_checksum", in.OldUnicastChecksum)
 	tracks := func(k string, refs []TrackRef) {
 		if len(refs) == 0 {
 			return

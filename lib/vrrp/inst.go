@@ -12,9 +12,10 @@ import (
 )
 
 type rxAdvert struct {
-	prio     uint8
-	src      netip.Addr
-	interval time.Duration
+	prio        uint8
+	src         netip.Addr
+	interval    time.Duration
+	oldChecksum bool // the peer speaks keepalived <= 1.3.6's unicast checksum: answer in it
 }
 
 // trackMsg is a tracker's news for an instance: the value of one tracked
@@ -32,7 +33,8 @@ type inst struct {
 	r     *Router
 	cfg   *config.VRRPInstance
 	sm    *Config // Step's configuration
-	wire  *Wire
+	wire  *Wire   // the receive checks' (socket reader goroutine only)
+	tx    *Wire   // the sender's copy (run goroutine only)
 	v6    bool
 	sock  *sock
 	group *group
@@ -67,10 +69,18 @@ func newInst(r *Router, ic *config.VRRPInstance) *inst {
 	if ic.AuthType == "PASS" {
 		in.wire.Auth, in.wire.Password = AuthPass, Password(ic.AuthPass)
 	}
+	switch ic.OldUnicastChecksum {
+	case "always":
+		in.wire.OldChecksum = OldChecksumOn
+	case "never":
+		in.wire.OldChecksum = OldChecksumNever
+	}
 	for _, p := range ic.UnicastPeers {
 		in.wire.Peers = append(in.wire.Peers, Peer{Addr: p})
 		in.peers = append(in.peers, p)
 	}
+	tx := *in.wire
+	in.tx = &tx
 	in.sm = &Config{Version: ic.Version, Priority: uint8(ic.Priority), Interval: ic.AdvertInt,
 		StartMaster: ic.State == "MASTER", NoPreempt: ic.NoPreempt, PreemptDelay: ic.PreemptDelay,
 		GARPRepeat: ic.GARPMasterRepeat, GARPDelay: ic.GARPMasterDelay, GARPRefresh: ic.GARPMasterRefresh,
@@ -133,6 +143,7 @@ func (in *inst) run(ctx context.Context) {
 	// the first tracker values (link, source, scripts' initial states)
 	// decide whether we start in FAULT
 	in.drainTrack()
+	in.sm.Self = in.source() // the tie-break between equal priorities
 	in.state.Faulted = in.faulted
 	in.state.Priority = in.effective()
 	in.step(Event{Kind: EvStart}, time.Now())
@@ -166,6 +177,10 @@ func (in *inst) run(ctx context.Context) {
 			in.mu.Lock()
 			in.st.Received++
 			in.mu.Unlock()
+			if a.oldChecksum && in.tx.OldChecksum != OldChecksumOn {
+				in.tx.OldChecksum = OldChecksumOn
+				in.logf("%s uses keepalived 1.3.6's unicast checksum: sending it too (old_unicast_checksum)", a.src)
+			}
 			in.step(Event{Kind: EvAdvert, Priority: a.prio, Src: a.src, Interval: a.interval}, time.Now())
 		case now := <-timer.C:
 			if deadline.IsZero() {
@@ -214,9 +229,20 @@ func (in *inst) drainTrack() {
 }
 
 func (in *inst) onTrack(m trackMsg) {
-	if m.key == "source" {
+	switch m.key {
+	case "source":
 		in.src = m.src // a source appearing clears "no source address"
-	} else {
+		in.sm.Self = in.source()
+	case "force":
+		// vrrp_sync_group: another member moved; Step ignores what does
+		// not apply (a FAULT member stays FAULT)
+		kind := EvForceBackup
+		if m.ok {
+			kind = EvForceMaster
+		}
+		in.step(Event{Kind: kind}, time.Now())
+		return
+	default:
 		in.values[m.key] = m
 	}
 	in.setFaults()
@@ -377,7 +403,7 @@ func (in *inst) send(prio uint8) {
 	}
 	var failed error
 	for _, d := range dsts {
-		msg, err := in.wire.Encode(prio, in.addrs, src, d)
+		msg, err := in.tx.Encode(prio, in.addrs, src, d)
 		if err == nil {
 			err = in.sock.s.WritePacket(msg, src, d)
 		}
@@ -533,7 +559,9 @@ func (g *group) fault(from *inst, on bool) {
 	}
 }
 
-// moved runs the group's notify scripts once per group transition.
+// moved makes the other members follow a member's move to MASTER or
+// BACKUP (keepalived's vrrp_sync_master / vrrp_sync_backup) and runs the
+// group's notify scripts, once per group transition.
 func (g *group) moved(from *inst, r Role) {
 	g.mu.Lock()
 	if r == g.role {
@@ -542,6 +570,18 @@ func (g *group) moved(from *inst, r Role) {
 	}
 	g.role = r
 	g.mu.Unlock()
+	if r == Master || r == Backup {
+		for _, m := range g.members {
+			if m == from {
+				continue
+			}
+			select {
+			case m.track <- trackMsg{key: "force", ok: r == Master}:
+			default:
+				from.logf("sync group %s: %s's queue is full; not moved with the group", g.cfg.Name, m.cfg.Name)
+			}
+		}
+	}
 	c := g.cfg
 	var line string
 	switch r {
@@ -559,4 +599,3 @@ func (g *group) moved(from *inst, r Role) {
 		from.effect(func() { g.r.o.Spawn(fmt.Sprintf("%s GROUP %s %s 0", c.Notify, shellQuote(c.Name), r)) })
 	}
 }
-

@@ -283,6 +283,9 @@ func (s *sock) read() {
 			}
 			continue
 		}
+		if re == AdoptOldChecksum {
+			in.wire.OldChecksum = OldChecksumOn // this goroutine's Wire; the sender's is told below
+		}
 		if re == AdoptInterval {
 			if now := time.Now(); now.Sub(lastLog[re]) > 10*time.Second {
 				lastLog[re] = now
@@ -290,7 +293,7 @@ func (s *sock) read() {
 			}
 		}
 		select {
-		case in.rx <- rxAdvert{prio: a.Priority, src: p.Src.Unmap(), interval: a.Interval}:
+		case in.rx <- rxAdvert{prio: a.Priority, src: p.Src.Unmap(), interval: a.Interval, oldChecksum: re == AdoptOldChecksum}:
 		default:
 			in.countDrop(dropQueue)
 		}

@@ -247,3 +247,65 @@ func TestRouterDropsCounted(t *testing.T) {
 	}
 	_ = fmt.Sprint
 }
+
+// Equal priorities: the higher primary address wins and keeps it (no
+// flap: a master never yields to an equal advert from a lower address).
+func TestRouterTieBreak(t *testing.T) {
+	h := &hub{}
+	lo := startNode(t, h, instCfg(100), "192.0.2.1", nil)
+	hi := startNode(t, h, instCfg(100), "192.0.2.2", nil)
+	waitFor(t, "higher address master", func() bool { return hi.state() == "MASTER" && lo.state() == "BACKUP" })
+	n := hi.r.Status().Instances[0].Transitions
+	time.Sleep(600 * time.Millisecond) // six adverts
+	if m := hi.r.Status().Instances[0].Transitions; m != n || hi.state() != "MASTER" {
+		t.Errorf("the master moved %d times after the election", m-n)
+	}
+}
+
+// vrrp_sync_group: a fault of one member puts the other in FAULT too, so
+// the peer takes both; a member's move to MASTER takes the others along.
+func TestRouterSyncGroup(t *testing.T) {
+	h := &hub{}
+	var mu sync.Mutex
+	broken := false
+	exec := func(string) int {
+		mu.Lock()
+		defer mu.Unlock()
+		if broken {
+			return 1
+		}
+		return 0
+	}
+	pair := func(prio int, script bool) *config.Config {
+		c := instCfg(prio)
+		in2 := *c.VRRP[0]
+		in2.Name, in2.VRID = "VI_2", 52
+		v := config.VIP{Prefix: netip.MustParsePrefix("192.0.2.101/32")}
+		in2.VIPs, in2.VirtualIPs = []config.VIP{v}, []netip.Prefix{v.Prefix}
+		c.VRRP = append(c.VRRP, &in2)
+		c.SyncGroups = []*config.SyncGroup{{Name: "G", Members: []string{"VI_1", "VI_2"}}}
+		if script {
+			c.Scripts = []*config.TrackScript{{Name: "chk", Script: "check", Interval: 20 * time.Millisecond, Rise: 1, Fall: 1}}
+			c.VRRP[0].TrackScripts = []config.TrackRef{{Name: "chk", Weight: 0}}
+		}
+		return c
+	}
+	a := startNode(t, h, pair(150, true), "192.0.2.1", exec)
+	b := startNode(t, h, pair(100, false), "192.0.2.2", nil)
+	states := func(n *node) string {
+		var s []string
+		for _, in := range n.r.Status().Instances {
+			s = append(s, in.State)
+		}
+		return strings.Join(s, ",")
+	}
+	waitFor(t, "A master of both", func() bool { return states(a) == "MASTER,MASTER" && states(b) == "BACKUP,BACKUP" })
+	mu.Lock()
+	broken = true
+	mu.Unlock()
+	waitFor(t, "A in fault for both, B master of both", func() bool { return states(a) == "FAULT,FAULT" && states(b) == "MASTER,MASTER" })
+	mu.Lock()
+	broken = false
+	mu.Unlock()
+	waitFor(t, "A master of both again", func() bool { return states(a) == "MASTER,MASTER" && states(b) == "BACKUP,BACKUP" })
+}
