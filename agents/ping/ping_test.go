@@ -369,3 +369,56 @@ func FuzzParseHost(f *testing.F) {
 		}
 	})
 }
+
+// Without attrd_updater (pacemaker-cli-utils not installed) start and a
+// monitor of a started resource fail with 5 (not installed) naming it, and
+// stop still succeeds. The built agent runs in a mount namespace where
+// every attrd_updater it could find is hidden under /dev/null (not
+// executable), so the machine's own installation is really out of reach.
+func TestNotInstalled(t *testing.T) {
+	testenv.Root(t)
+	unshare := testenv.Command(t, "unshare")
+	bin := buildAgent(t)
+	var hide []string
+	for _, dir := range []string{"/usr/sbin", "/sbin", "/usr/bin", "/bin"} {
+		if st, err := os.Stat(filepath.Join(dir, "attrd_updater")); err == nil && !st.IsDir() {
+			hide = append(hide, "mount --bind /dev/null "+filepath.Join(dir, "attrd_updater"))
+		}
+	}
+	pf := filepath.Join(t.TempDir(), "ping.state")
+	run := func(action string) (int, string) {
+		script := strings.Join(append(hide, `exec "$0" "$1"`), " && ")
+		cmd := exec.Command(unshare, "-m", "--propagation", "private", "sh", "-ec", script, bin, action)
+		cmd.Env = append(os.Environ(), "HA_RSCTMP="+filepath.Dir(pf), "OCF_RESOURCE_INSTANCE=pingni",
+			"OCF_RESKEY_host_list=127.0.0.1", "OCF_RESKEY_pidfile="+pf, "PATH=/usr/sbin:/usr/bin:/sbin:/bin")
+		out, err := cmd.CombinedOutput()
+		if ee, ok := err.(*exec.ExitError); ok {
+			return ee.ExitCode(), string(out)
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return 0, string(out)
+	}
+	if code, out := run("start"); code != ocf.ErrInstalled || !strings.Contains(out, "ocf-exit-reason:attrd_updater not found") {
+		t.Errorf("start: %d, want 5\n%s", code, out)
+	}
+	if _, err := os.Stat(pf); err == nil {
+		t.Errorf("a failed start left its state file %s", pf)
+	}
+	if code, out := run("monitor"); code != ocf.NotRunning {
+		t.Errorf("monitor of a stopped resource: %d, want 7\n%s", code, out)
+	}
+	// a started resource (its state file there) whose attrd_updater went away
+	if err := os.WriteFile(pf, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, out := run("monitor"); code != ocf.ErrInstalled || !strings.Contains(out, "ocf-exit-reason:attrd_updater not found") {
+		t.Errorf("monitor: %d, want 5\n%s", code, out)
+	}
+	if code, out := run("stop"); code != 0 {
+		t.Errorf("stop: %d, want 0\n%s", code, out)
+	}
+	if _, err := os.Stat(pf); err == nil {
+		t.Errorf("stop left the state file %s", pf)
+	}
+}
