@@ -246,7 +246,8 @@ func (s *sock) read() {
 		}
 		return nil
 	}
-	lastLog := map[Reason]time.Time{}
+	var logd Drops // the log's rate limit: a reason's first drop, then one line a minute
+	lastAdopt := time.Time{}
 	for {
 		p, err := s.s.ReadPacket(buf)
 		if err != nil {
@@ -272,14 +273,16 @@ func (s *sock) read() {
 				s.drops[re]++
 				s.mu.Unlock()
 			}
-			// rate-limited: one line per reason per 10 s
-			if now := time.Now(); now.Sub(lastLog[re]) > 10*time.Second {
-				lastLog[re] = now
+			if log, n := logd.Add(re, time.Now()); log {
 				name := s.key.dev
 				if in != nil {
 					name = in.cfg.Name
 				}
-				s.r.o.Logf("vrrp: %s: dropped an advert from %s: %s (VRID %d, TTL %d; logged once per 10 s per reason)", name, p.Src, re, a.VRID, p.TTL)
+				more := ""
+				if n > 0 {
+					more = fmt.Sprintf("; %d more not logged", n)
+				}
+				s.r.o.Logf("vrrp: %s: dropped an advert from %s: %s (VRID %d, TTL %d%s)", name, p.Src, re, a.VRID, p.TTL, more)
 			}
 			continue
 		}
@@ -287,8 +290,8 @@ func (s *sock) read() {
 			in.wire.OldChecksum = OldChecksumOn // this goroutine's Wire; the sender's is told below
 		}
 		if re == AdoptInterval {
-			if now := time.Now(); now.Sub(lastLog[re]) > 10*time.Second {
-				lastLog[re] = now
+			if now := time.Now(); now.Sub(lastAdopt) > time.Minute {
+				lastAdopt = now
 				s.r.o.Logf("vrrp: %s: master %s advertises every %s, ours is %s: following the master's (VRRPv3)", in.cfg.Name, p.Src, a.Interval, in.wire.Interval)
 			}
 		}
