@@ -47,10 +47,13 @@ install-ldirectord:
 	install -m 0644 packaging/etc/ldirectord.logrotate $(DESTDIR)$(SYSCONFDIR)/logrotate.d/ldirectord
 
 PKG_CACHE := .cache/pkg
+# Who built the package: set by the build, not the spec (rpmlint).
+RPM_PACKAGER ?= ocf-lvs developers <ocf-lvs@users.noreply.github.com>
 rpm: build
 	@mkdir -p .cache/rpm
 	rpmbuild -bb --define "_topdir $(abspath .cache/rpm)" --define "srcdir $(CURDIR)" \
-	  --define "version $(RPM_VERSION)" --define "commit $(COMMIT)" packaging/ocf-lvs.spec
+	  --define "version $(RPM_VERSION)" --define "commit $(COMMIT)" \
+	  --define "packager $(RPM_PACKAGER)" packaging/ocf-lvs.spec
 	@ls .cache/rpm/RPMS/*/*.rpm
 
 # dpkg-deb from the tree `make install` stages (packaging/build-deb.sh).
