@@ -506,6 +506,24 @@ func (im *kaImport) globalDefs(b *kaStmt) {
 					im.r.warnf(s.file, s.line, "smtp_server port %s ignored: alerts use port 25", s.args[1])
 				}
 			}
+		case "notify_fifo", "lvs_notify_fifo":
+			if len(s.args) < 1 {
+				im.r.errorf(s.file, s.line, "%s takes a FIFO path [username [groupname]]", s.key)
+				break
+			}
+			p := s.args[0]
+			if !strings.HasPrefix(p, "/") {
+				p = "/" + p // keepalived runs in /
+				im.r.warnf(s.file, s.line, "%s %s: a relative path, taken from / as keepalived does: %s", s.key, s.args[0], p)
+			}
+			if len(s.args) > 1 {
+				im.r.warnf(s.file, s.line, "%s %s: the owner is ignored: lvsd creates the FIFO as its own user, mode 0600", s.key, strings.Join(s.args[1:], " "))
+			}
+			if s.key == "notify_fifo" {
+				g.NotifyFIFO = p
+			} else {
+				g.LVSNotifyFIFO = p
+			}
 		case "vrrp_version":
 			if x, ok := im.num(s, 2, 3); ok {
 				im.version = x

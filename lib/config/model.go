@@ -58,6 +58,11 @@ type Global struct {
 	// Metrics is where lvsd run serves Prometheus metrics (host:port,
 	// TOML's metrics; "" = off). --metrics overrides it.
 	Metrics string
+	// NotifyFIFO and LVSNotifyFIFO are keepalived's notify_fifo and
+	// lvs_notify_fifo: FIFOs that get a line per virtual's quorum and
+	// real's check transition ("VS [ip]:tcp:80 UP", "RS [rs]:tcp:80
+	// [ip]:tcp:80 DOWN"), in keepalived's format; "" = none.
+	NotifyFIFO, LVSNotifyFIFO string
 }
 
 // Virtual is one IPVS virtual service and how its reals are checked.

@@ -117,7 +117,8 @@ func writeGlobal(b *bufio.Writer, g *Global) {
 		fmt.Fprintf(b, "global fallback6=%s\n", fallbackStr(g.Fallback6))
 	}
 	if s := kvs("fallbackcommand", g.FallbackCommand, "callback", g.Callback, "maintenancedir", g.MaintenanceDir,
-		"emailalert", g.EmailAlert, "emailalertfrom", g.EmailAlertFrom, "smtp", g.SMTP, "metrics", g.Metrics); s != "" {
+		"emailalert", g.EmailAlert, "emailalertfrom", g.EmailAlertFrom, "smtp", g.SMTP, "metrics", g.Metrics,
+		"notify_fifo", g.NotifyFIFO, "lvs_notify_fifo", g.LVSNotifyFIFO); s != "" {
 		fmt.Fprintf(b, "global%s\n", s)
 	}
 	if g.EmailAlert != "" || g.EmailAlertFreq != 0 || strings.Join(g.EmailAlertStatus, ",") != "all" {

@@ -102,6 +102,8 @@ type tomlGlobal struct {
 	EmailAlertFrom   string    `toml:"emailalertfrom"`
 	SMTP             string    `toml:"smtp"`
 	Metrics          string    `toml:"metrics"`
+	NotifyFIFO       string    `toml:"notify_fifo"`
+	LVSNotifyFIFO    string    `toml:"lvs_notify_fifo"`
 }
 
 type tomlVirtual struct {
@@ -566,6 +568,12 @@ func (r *tomlReader) build(f *tomlFile) *Config {
 	g.MaintenanceDir, g.EmailAlert, g.EmailAlertFrom, g.SMTP = tg.MaintenanceDir, tg.EmailAlert, tg.EmailAlertFrom, tg.SMTP
 	g.EmailAlertFreq = orDur(tg.EmailAlertFreq, 0)
 	g.EmailAlertStatus = r.emailStatus("global.emailalertstatus", tg.EmailAlertStatus)
+	g.NotifyFIFO, g.LVSNotifyFIFO = tg.NotifyFIFO, tg.LVSNotifyFIFO
+	for _, kv := range [][2]string{{"notify_fifo", g.NotifyFIFO}, {"lvs_notify_fifo", g.LVSNotifyFIFO}} {
+		if kv[1] != "" && !strings.HasPrefix(kv[1], "/") {
+			r.errorf("global."+kv[0], "%q is not an absolute path", kv[1])
+		}
+	}
 	if g.Metrics = tg.Metrics; g.Metrics != "" {
 		if _, port, err := net.SplitHostPort(g.Metrics); err != nil || port == "" {
 			r.errorf("global.metrics", "%q is not host:port (127.0.0.1:9101, [::1]:9101, :9101)", g.Metrics)

@@ -176,6 +176,8 @@ func (t *tomlWriter) global(g *Global, all bool) {
 	t.optStr("emailalertfrom", g.EmailAlertFrom)
 	t.optStr("smtp", g.SMTP)
 	t.optStr("metrics", g.Metrics)
+	t.optStr("notify_fifo", g.NotifyFIFO)
+	t.optStr("lvs_notify_fifo", g.LVSNotifyFIFO)
 	if g.Fallback != nil {
 		t.inlineReal("fallback", g.Fallback)
 	}
