@@ -56,10 +56,7 @@ func BenchmarkApplyPlan(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				desired, err := director.Table(c, director.Input{Health: director.AllUp})
-				if err != nil {
-					b.Fatal(err)
-				}
+				desired := director.Table(c, director.Input{Health: director.AllUp})
 				if _, err := ipvs.Plan(desired.Services, nil, nil); err != nil {
 					b.Fatal(err)
 				}

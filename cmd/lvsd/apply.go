@@ -59,11 +59,7 @@ func runApply(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return 2
 	}
-	table, err := director.Table(cfg, director.Input{Health: director.AllUp})
-	if err != nil {
-		fmt.Fprintf(stderr, "%v\n", err)
-		return 2
-	}
+	table := director.Table(cfg, director.Input{Health: director.AllUp})
 	owned, err := readState(*state)
 	if err != nil {
 		fmt.Fprintf(stderr, "lvsd apply: %v\n", err)

@@ -84,9 +84,9 @@ func TestHTTPCheck(t *testing.T) {
 	mustDown(t, s, "receive")
 	s.Request, s.Receive = "/err", ""
 	mustDown(t, s, "503")
-	s.StatusCodes = "500-503"
+	s.StatusCodes = config.NewStatusSet([]config.StatusRange{{Lo: 500, Hi: 503}})
 	mustUp(t, s) // keepalived status_code range
-	s.StatusCodes, s.Request = "", "/ok"
+	s.StatusCodes, s.Request = config.StatusSet{}, "/ok"
 	sum := md5.Sum([]byte("service is ALIVE"))
 	s.Digest = hex.EncodeToString(sum[:])
 	mustUp(t, s)
@@ -376,13 +376,17 @@ func TestRadiusPacket(t *testing.T) {
 }
 
 func TestStatusRanges(t *testing.T) {
+	r := func(lo, hi int) config.StatusRange { return config.StatusRange{Lo: lo, Hi: hi} }
 	for _, c := range []struct {
 		code   int
-		ranges string
+		ranges []config.StatusRange
 		want   bool
-	}{{200, "", true}, {302, "", false}, {302, "200-299,302", true}, {404, "200-299, 400-403", false}, {401, "200,401", true}, {500, "junk", false}} {
-		if got := statusOK(c.code, c.ranges); got != c.want {
-			t.Errorf("statusOK(%d, %q) = %v", c.code, c.ranges, got)
+	}{{200, nil, true}, {302, nil, false}, {302, []config.StatusRange{r(200, 299), r(302, 302)}, true},
+		{404, []config.StatusRange{r(200, 299), r(400, 403)}, false}, {401, []config.StatusRange{r(200, 200), r(401, 401)}, true},
+		{100, []config.StatusRange{r(100, 599)}, true}, {599, []config.StatusRange{r(100, 599)}, true},
+		{600, []config.StatusRange{r(100, 599)}, false}, {99, []config.StatusRange{r(100, 599)}, false}} {
+		if got := statusOK(c.code, config.NewStatusSet(c.ranges)); got != c.want {
+			t.Errorf("statusOK(%d, %v) = %v", c.code, c.ranges, got)
 		}
 	}
 }
@@ -457,11 +461,13 @@ func countFDs(t *testing.T) int {
 }
 
 func FuzzStatusRanges(f *testing.F) {
-	for _, s := range []string{"200-299", "200,302", "", "x-", "-5", "1-2-3, 4"} {
-		f.Add(200, s)
-	}
-	f.Fuzz(func(t *testing.T, code int, ranges string) {
-		statusOK(code, ranges) // must not panic
+	f.Add(200, 200, 299)
+	f.Add(302, 500, 100)
+	f.Fuzz(func(t *testing.T, code, lo, hi int) {
+		s := config.NewStatusSet([]config.StatusRange{{Lo: lo, Hi: hi}}) // must not panic
+		if want := code >= max(lo, 100) && code <= min(hi, 599); s.Has(code) != want {
+			t.Fatalf("%d in %d-%d: %v", code, lo, hi, s.Has(code))
+		}
 	})
 }
 

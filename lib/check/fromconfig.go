@@ -1,10 +1,8 @@
 package check
 
 import (
-	"fmt"
 	"net/netip"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/ocf-lvs/ocf-lvs/lib/config"
@@ -96,14 +94,6 @@ func SpecFor(v *config.Virtual, r *config.Real, c *config.Check) Spec {
 	if v.Protocol == "fwm" {
 		vip = strconv.FormatUint(uint64(v.FWMark), 10)
 	}
-	var codes []string
-	for _, sr := range c.StatusCodes {
-		if sr.Lo == sr.Hi {
-			codes = append(codes, strconv.Itoa(sr.Lo))
-		} else {
-			codes = append(codes, fmt.Sprintf("%d-%d", sr.Lo, sr.Hi))
-		}
-	}
 	return Spec{
 		Type: typ, Service: svc, NegotiateEvery: c.NegotiateEvery, Protocol: v.Protocol,
 		Addr: r.Addr, Port: port, RealPort: rport, VIP: vip, VPort: v.Port,
@@ -111,7 +101,7 @@ func SpecFor(v *config.Virtual, r *config.Real, c *config.Check) Spec {
 		Login: c.Login, Passwd: c.Passwd, Database: c.Database, Secret: c.Secret,
 		Command: c.Command, Shell: c.MiscPath,
 		CheckTimeout: c.CheckTimeout, NegotiateTimeout: c.NegotiateTimeout, Count: c.Count,
-		VerifyTLS: c.VerifyTLS, StatusCodes: strings.Join(codes, ","), Digest: c.Digest,
+		VerifyTLS: c.VerifyTLS, StatusCodes: config.NewStatusSet(c.StatusCodes), Digest: c.Digest,
 		DNSType: c.DNSType, DNSName: c.DNSName,
 	}
 }

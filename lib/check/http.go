@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/ocf-lvs/ocf-lvs/lib/config"
 )
 
 // receiveRE compiles a receive pattern once, for Specs not made by SpecFor
@@ -93,7 +95,7 @@ func checkHTTP(ctx context.Context, s *Spec) (string, error) {
 		if err != nil {
 			return "", fmt.Errorf("http: %v", err)
 		}
-		if code < 300 || code > 399 || s.StatusCodes != "" { // keepalived does not follow redirects
+		if code < 300 || code > 399 || !s.StatusCodes.Empty() { // keepalived does not follow redirects
 			return judgeHTTP(s, u, code, status, body)
 		}
 	}
@@ -209,23 +211,10 @@ func unwrapURLErr(err error) error {
 }
 
 // statusOK: ldirectord wants 2xx (after redirects); keepalived's
-// status_code lists ranges ("200-299,302").
-func statusOK(code int, ranges string) bool {
-	if ranges == "" {
+// status_code lists the codes (typed when the file was read).
+func statusOK(code int, codes config.StatusSet) bool {
+	if codes.Empty() {
 		return code >= 200 && code <= 299
 	}
-	for _, r := range strings.Split(ranges, ",") {
-		r = strings.TrimSpace(r)
-		lo, hi, found := strings.Cut(r, "-")
-		l, err1 := strconv.Atoi(strings.TrimSpace(lo))
-		h := l
-		var err2 error
-		if found {
-			h, err2 = strconv.Atoi(strings.TrimSpace(hi))
-		}
-		if err1 == nil && err2 == nil && code >= l && code <= h {
-			return true
-		}
-	}
-	return false
+	return codes.Has(code)
 }

@@ -17,15 +17,17 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ocf-lvs/ocf-lvs/lib/config"
 )
 
 // Spec is everything a single check needs. Two subscriptions whose Specs
 // (and intervals) are equal share one probe.
 type Spec struct {
-	Type           string // connect, ping, external, negotiate, combined, on, off
-	Service        string // negotiate: http, https, http_proxy, dns, mysql, ...
-	NegotiateEvery int    // combined (checktype=N): negotiate after N good connects
-	Protocol       string // the virtual's protocol: tcp, udp or fwm
+	Type           string          // connect, ping, external, negotiate, combined, on, off
+	Service        string          // negotiate: http, https, http_proxy, dns, mysql, ...
+	NegotiateEvery int             // combined (checktype=N): negotiate after N good connects
+	Protocol       config.Protocol // the virtual's protocol: tcp, udp, sctp or fwm
 
 	Addr     netip.Addr // the real server
 	Port     uint16     // port checked: checkport, else the real's, else the service's
@@ -41,11 +43,11 @@ type Spec struct {
 	Shell                   bool   // keepalived MISC_CHECK: Command is a sh -c line, no arguments added
 	CheckTimeout            time.Duration
 	NegotiateTimeout        time.Duration
-	Count                   int    // ping attempts (checkcount)
-	VerifyTLS               bool   // https/ldaps/pops/imaps: verify the certificate
-	StatusCodes             string // keepalived status_code ranges, "200-299,302"; "" = any 2xx
-	Digest                  string // keepalived HTTP_GET digest: md5 hex of the body
-	DNSType, DNSName        string // keepalived DNS_CHECK; ldirectord: A/PTR of Request
+	Count                   int              // ping attempts (checkcount)
+	VerifyTLS               bool             // https/ldaps/pops/imaps: verify the certificate
+	StatusCodes             config.StatusSet // keepalived status_code; empty = any 2xx (after redirects)
+	Digest                  string           // keepalived HTTP_GET digest: md5 hex of the body
+	DNSType, DNSName        string           // keepalived DNS_CHECK; ldirectord: A/PTR of Request
 	// ReceiveRE is Receive as compiled when the configuration was read
 	// (SpecFor passes the model's); nil only for a Spec built by hand.
 	ReceiveRE *regexp.Regexp

@@ -1023,9 +1023,9 @@ func (im *kaImport) checkDefault(s *kaStmt, d *checkDefaults) bool {
 	return true
 }
 
-var kaForward = map[string]string{"NAT": "masq", "DR": "gate", "TUN": "ipip"}
+var kaForward = map[string]Forward{"NAT": Masq, "DR": Gate, "TUN": IPIP}
 
-func (im *kaImport) method(s *kaStmt) (string, bool) {
+func (im *kaImport) method(s *kaStmt) (Forward, bool) {
 	if len(s.args) == 0 {
 		im.r.errorf(s.file, s.line, "%s needs NAT, DR or TUN", s.key)
 		return "", false
@@ -1089,13 +1089,14 @@ func (im *kaImport) virtualServer(b *kaStmt) {
 			v.Family = 6
 		}
 	}
-	vsFwd := "masq" // keepalived's default lvs_method is NAT
+	vsFwd := Masq // keepalived's default lvs_method is NAT
 	var defs checkDefaults
 	defs.interval = 60 * time.Second
 	var sorry *kaStmt
-	var sorryFwd string
+	var sorryFwd Forward
 	var reals []*kaStmt
 	protoSet := false
+	site := vSite{netmaskName: "persistence_granularity", schedFlagsName: "scheduler flags"}
 	for _, s := range b.children {
 		if im.checkDefault(s, &defs) {
 			continue
@@ -1139,9 +1140,11 @@ func (im *kaImport) virtualServer(b *kaStmt) {
 		case "persistence_granularity":
 			if im.want(s, 1) {
 				v.Netmask = s.args[0]
+				site.netmaskLine = s.line
 			}
 		case "ops":
 			v.OnePacket = true
+			site.opsLine = s.line
 		case "flag-1", "flag-2", "flag-3", "sh-port", "sh-fallback", "mh-port", "mh-fallback":
 			v.SchedFlags = append(v.SchedFlags, s.key)
 		case "inhibit_on_failure":
@@ -1193,19 +1196,9 @@ func (im *kaImport) virtualServer(b *kaStmt) {
 	v.Quiescent = v.InhibitOnFailure
 	v.CleanStop = true
 	v.EmailAlertStatus = []string{"all"}
-	if v.Netmask != "" {
-		// what the TOML model (and lvsd migrate) can carry
-		if _, err := NetmaskBits(v.Family, v.Netmask); err != nil {
-			im.r.errorf(b.file, b.line, "persistence_granularity %q: %v", v.Netmask, err)
-		}
-	}
-	if v.Persistent == 0 && v.Netmask != "" {
-		im.r.warnf(b.file, b.line, "persistence_granularity without persistence_timeout has no effect")
-	}
-	if v.OnePacket && v.Protocol != "udp" {
-		im.r.warnf(b.file, b.line, "ops applies to UDP only; ignored")
-		v.OnePacket = false
-	}
+	resolveVirtual(v, site,
+		func(line int, f string, a ...any) { im.r.errorf(b.file, line, f, a...) },
+		func(line int, f string, a ...any) { im.r.warnf(b.file, line, f, a...) })
 	if sorry != nil {
 		a, p, ok := im.hostPort(sorry, sorry.args, false)
 		if ok {
@@ -1292,7 +1285,7 @@ func (im *kaImport) newCheck(v *Virtual, d checkDefaults, typ string) Check {
 	return c
 }
 
-func (im *kaImport) realServer(b *kaStmt, v *Virtual, fwd string, vdefs checkDefaults) (*Real, *Check) {
+func (im *kaImport) realServer(b *kaStmt, v *Virtual, fwd Forward, vdefs checkDefaults) (*Real, *Check) {
 	a, p, ok := im.hostPort(b, b.args, false)
 	if !ok {
 		return nil, nil

@@ -35,6 +35,7 @@ type ldVirtual struct {
 	fallbackSet, emailSet, emailFreqSet bool
 	emailStatusSet, smtpSet, fbCmdSet   bool
 	persistentLine, netmaskLine         int
+	schedFlagsLine, opsLine             int
 	serviceLine                         int
 	reals                               []lineVal
 	addrRaw, portRaw                    string
@@ -626,6 +627,7 @@ func (p *ldParser) virtualLine(lv *ldVirtual, n int, s string) {
 			p.d.errorf(n, "invalid sched-flags")
 		}
 		v.SchedFlags = nil
+		lv.schedFlagsLine = n
 		for _, f := range strings.Split(val, ",") {
 			if f = strings.TrimSpace(f); f != "" {
 				v.SchedFlags = append(v.SchedFlags, f)
@@ -640,12 +642,13 @@ func (p *ldParser) virtualLine(lv *ldVirtual, n int, s string) {
 		case v.Protocol == "fwm":
 			p.d.errorf(n, "protocol must be fwm if the virtual service is a fwmark (a number)")
 		case val == "tcp" || val == "udp":
-			v.Protocol = val
+			v.Protocol = Protocol(val)
 		default:
 			p.d.errorf(n, "protocol must be tcp or udp if the virtual service is an address and port, not %q", val)
 		}
 	case "ops":
 		v.OnePacket, _ = p.yesNo(n, key, val)
+		lv.opsLine = n
 	case "service":
 		if !isService(val) {
 			p.d.errorf(n, "service must be one of %s, not %q", strings.Join(Services, ", "), val)
@@ -741,13 +744,11 @@ func (p *ldParser) checkType(n int, c *Check, val string) {
 	}
 }
 
+// netmask takes the value; resolveVirtual checks it against the family,
+// which virtual6= may give after it.
 func (p *ldParser) netmask(n int, v *Virtual, val string) {
-	if _, err := NetmaskBits(v.Family, val); err != nil || val == "" {
-		why := "a value is required"
-		if err != nil {
-			why = err.Error()
-		}
-		p.d.errorf(n, "invalid netmask %q: %s", val, why)
+	if val == "" {
+		p.d.errorf(n, "invalid netmask %q: a value is required", val)
 		return
 	}
 	v.Netmask = val
@@ -766,7 +767,7 @@ func (p *ldParser) parseFallback(n int, val string, six bool) *Real {
 			p.d.errorf(n, "forward method must be gate, masq or ipip, not %q", f[1])
 			return nil
 		}
-		r.Forward = f[1]
+		r.Forward = Forward(f[1])
 	}
 	host, port := f[0], ""
 	if h, pt, ok := splitHostPort(f[0]); ok {
@@ -789,8 +790,6 @@ func (p *ldParser) parseFallback(n int, val string, six bool) *Real {
 	}
 	return r
 }
-
-func isForward(s string) bool { return s == "gate" || s == "masq" || s == "ipip" }
 
 func (p *ldParser) resolve(n int, host string, six bool, what string) ([]netip.Addr, bool) {
 	if a, err := netip.ParseAddr(host); err == nil {
@@ -896,13 +895,8 @@ func (p *ldParser) finishVirtual(lv *ldVirtual) {
 	if v.Check.Service == "ftp" && !lv.ftpLogin {
 		v.Check.Login = "anonymous" // ldirectord's default; passwd defaults to ldirectord@<hostname> in the checker
 	}
-	if v.Netmask != "" && v.Persistent == 0 {
-		p.d.warnf(lv.netmaskLine, "netmask has no effect without persistent")
-	}
-	if v.OnePacket && v.Protocol != "udp" {
-		p.d.warnf(v.Line, "ops (one-packet scheduling) applies to udp services only; ignored")
-		v.OnePacket = false
-	}
+	resolveVirtual(v, vSite{schedFlagsLine: lv.schedFlagsLine, netmaskLine: lv.netmaskLine, opsLine: lv.opsLine},
+		p.d.errorf, p.d.warnf)
 	if (v.Check.Type == "external") && v.Check.Command == "" {
 		v.Check.Command = "/bin/true" // ldirectord's default checkcommand
 	}
@@ -1113,7 +1107,7 @@ func (p *ldParser) realFlags(n int, r *Real, s string) bool {
 			return false
 		}
 	}
-	r.Forward = word
+	r.Forward = Forward(word)
 	if w, rest := nextWord(s); isDigits(w) {
 		x, err := strconv.Atoi(w)
 		if err != nil || x > 65535 {
@@ -1208,7 +1202,7 @@ func (v *Virtual) Key() string {
 		}
 		return fmt.Sprintf("fwm:%d", v.FWMark)
 	}
-	return v.Protocol + ":" + netip.AddrPortFrom(v.Addr, v.Port).String()
+	return string(v.Protocol) + ":" + netip.AddrPortFrom(v.Addr, v.Port).String()
 }
 
 // fixRealPort applies the kernel's rule: with gate or ipip forwarding the

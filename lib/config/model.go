@@ -68,18 +68,23 @@ type Global struct {
 // Virtual is one IPVS virtual service and how its reals are checked.
 type Virtual struct {
 	Line       int        // where it was declared
-	Protocol   string     // "tcp", "udp" or "fwm"
+	Protocol   Protocol   // tcp, udp, sctp or fwm
 	Addr       netip.Addr // zero for fwm
 	Port       uint16
 	FWMark     uint32
-	Family     int           // 4 or 6 (virtual6= / fwm family)
-	Scheduler  string        // wrr default
-	SchedFlags []string      // sh-fallback, sh-port, ...
-	Persistent time.Duration // 0 = not persistent
-	Netmask    string        // persistence netmask (v4 dotted or v6 prefix len)
-	OnePacket  bool          // ops
-	Reals      []*Real
-	Fallback   *Real // effective: the virtual's own, else the global one of its family
+	Family     int      // 4 or 6 (virtual6= / fwm family)
+	Scheduler  string   // wrr default
+	SchedFlags []string // sh-fallback, sh-port, ... as written
+	// SchedFlagBits are SchedFlags as the kernel takes them (typed when read).
+	SchedFlagBits uint32
+	Persistent    time.Duration // 0 = not persistent
+	Netmask       string        // persistence netmask as written (v4 dotted or v6 prefix len)
+	// MaskBits is the persistence netmask's prefix length (32 or 128 when
+	// not given), typed when read.
+	MaskBits  int
+	OnePacket bool // ops
+	Reals     []*Real
+	Fallback  *Real // effective: the virtual's own, else the global one of its family
 	// FallbackFromGlobal: Fallback was inherited from global fallback/fallback6.
 	FallbackFromGlobal bool
 	FallbackCommand    string // effective (virtual overrides global)
@@ -106,8 +111,8 @@ type Virtual struct {
 type Real struct {
 	Line        int
 	Addr        netip.Addr
-	Port        uint16 // the virtual's port when not given (and always with gate/ipip); 0 for a fwmark
-	Forward     string // "gate", "masq" or "ipip"
+	Port        uint16  // the virtual's port when not given (and always with gate/ipip); 0 for a fwmark
+	Forward     Forward // gate, masq or ipip
 	Weight      int
 	Upper       int    // u:N upper connection threshold, 0 = none
 	Lower       int    // l:N lower connection threshold, 0 = none

@@ -137,7 +137,7 @@ func fallbackStr(r *Real) string {
 	return fmt.Sprintf("%s%s %s", r.Addr, port, r.Forward)
 }
 
-var fwdName = map[string]string{"gate": "Route", "masq": "Masq", "ipip": "Tunnel"}
+var fwdName = map[Forward]string{Gate: "Route", Masq: "Masq", IPIP: "Tunnel"}
 
 // VirtualHeader is the ipvsadm -Ln line of a virtual service.
 func (v *Virtual) VirtualHeader() string {
@@ -148,7 +148,7 @@ func (v *Virtual) VirtualHeader() string {
 			s += " IPv6"
 		}
 	} else {
-		s = fmt.Sprintf("%-4s %s", strings.ToUpper(v.Protocol), v.addrPort())
+		s = fmt.Sprintf("%-4s %s", strings.ToUpper(string(v.Protocol)), v.addrPort())
 	}
 	s += " " + v.Scheduler
 	if len(v.SchedFlags) > 0 {

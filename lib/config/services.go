@@ -62,7 +62,7 @@ var wellKnown = map[string]uint16{
 
 // lookupPort resolves a port given as a number or a service name (like
 // getservbyname: /etc/services, for the protocol given).
-func lookupPort(s, proto string) (uint16, bool) {
+func lookupPort(s string, proto Protocol) (uint16, bool) {
 	if s == "" {
 		return 0, false
 	}
@@ -73,7 +73,7 @@ func lookupPort(s, proto string) (uint16, bool) {
 	if proto != "udp" {
 		proto = "tcp"
 	}
-	if p, err := net.DefaultResolver.LookupPort(context.Background(), proto, s); err == nil && p > 0 && p < 65536 {
+	if p, err := net.DefaultResolver.LookupPort(context.Background(), string(proto), s); err == nil && p > 0 && p < 65536 {
 		return uint16(p), true
 	}
 	p, ok := wellKnown[s]

@@ -661,7 +661,7 @@ func (r *tomlReader) virtual(path string, tv *tomlVirtual, c *Config) *Virtual {
 		switch tv.Protocol {
 		case "":
 		case "tcp", "udp":
-			v.Protocol = tv.Protocol
+			v.Protocol = Protocol(tv.Protocol)
 		default:
 			r.errorf(path+".protocol", "protocol must be tcp or udp for an address, not %q", tv.Protocol)
 		}
@@ -688,16 +688,11 @@ func (r *tomlReader) virtual(path string, tv *tomlVirtual, c *Config) *Virtual {
 	if v.Persistent%time.Second != 0 {
 		r.errorf(path+".persistent", "persistence is whole seconds")
 	}
-	if tv.Netmask != "" {
-		if _, err := NetmaskBits(v.Family, tv.Netmask); err != nil {
-			r.errorf(path+".netmask", "invalid netmask %q: %v", tv.Netmask, err)
-		}
-		v.Netmask = tv.Netmask
-	}
+	v.Netmask = tv.Netmask
 	v.OnePacket = tv.OPS
-	if v.OnePacket && v.Protocol != "udp" {
-		r.errorf(path+".ops", "ops (one-packet scheduling) needs protocol udp")
-	}
+	resolveVirtual(v, vSite{schedFlagsLine: r.lines.line(path + ".schedflags"), netmaskLine: r.lines.line(path + ".netmask"),
+		opsLine: r.lines.line(path + ".ops"), schedFlagsName: path + ".schedflags", netmaskName: path + ".netmask",
+		opsName: path + ".ops"}, r.d.errorf, r.d.warnf)
 	v.MonitorFile, v.ServiceName, v.Comment = tv.MonitorFile, tv.ServiceName, tv.Comment
 	v.Quorum, v.Hysteresis, v.QuorumUp, v.QuorumDown = tv.Quorum, tv.Hysteresis, tv.QuorumUp, tv.QuorumDown
 	v.InhibitOnFailure = tv.InhibitOnFailure
@@ -787,7 +782,7 @@ func (r *tomlReader) virtual(path string, tv *tomlVirtual, c *Config) *Virtual {
 }
 
 // real reads a real server (or a fallback) table.
-func (r *tomlReader) real(path string, tr *tomlReal, family int, proto string, fallback bool) *Real {
+func (r *tomlReader) real(path string, tr *tomlReal, family int, proto Protocol, fallback bool) *Real {
 	rl := &Real{Line: r.lines.line(path), Forward: "gate", Weight: orInt(tr.Weight, 1)}
 	s := tr.Address
 	host, port := s, ""
@@ -820,7 +815,7 @@ func (r *tomlReader) real(path string, tr *tomlReal, family int, proto string, f
 		if !isForward(tr.Forward) {
 			r.errorf(path+".forward", "forward must be gate, masq or ipip, not %q", tr.Forward)
 		}
-		rl.Forward = tr.Forward
+		rl.Forward = Forward(tr.Forward)
 	}
 	if rl.Weight < 0 || rl.Weight > 65535 {
 		r.errorf(path+".weight", "weight must be 0..65535")

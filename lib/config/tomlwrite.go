@@ -187,7 +187,7 @@ func (t *tomlWriter) global(g *Global, all bool) {
 }
 
 func (t *tomlWriter) inlineReal(k string, r *Real) {
-	fmt.Fprintf(&t.b, "%s = { address = %s, forward = %s }\n", k, tomlQuote(realAddr(r)), tomlQuote(r.Forward))
+	fmt.Fprintf(&t.b, "%s = { address = %s, forward = %s }\n", k, tomlQuote(realAddr(r)), tomlQuote(string(r.Forward)))
 }
 
 func realAddr(r *Real) string {
@@ -211,7 +211,7 @@ func (t *tomlWriter) virtual(v *Virtual, g *Global) {
 		}
 	} else {
 		t.str("address", v.addrPort())
-		t.str("protocol", v.Protocol)
+		t.str("protocol", string(v.Protocol))
 	}
 	t.str("scheduler", v.Scheduler)
 	if len(v.SchedFlags) > 0 {
@@ -277,7 +277,7 @@ func (t *tomlWriter) virtual(v *Virtual, g *Global) {
 		} else {
 			t.str("address", realAddr(r))
 		}
-		t.str("forward", r.Forward)
+		t.str("forward", string(r.Forward))
 		t.int("weight", r.Weight)
 		if r.Lower > 0 {
 			t.int("lower", r.Lower)

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/ocf-lvs/ocf-lvs/lib/config"
@@ -188,7 +187,10 @@ func (d *Desired) Owned() []ipvs.Key {
 //   - the operator's overrides (Input.Overrides) apply last: disable
 //     leaves the real out, drain holds it at weight 0, weight N replaces
 //     the configured weight of an up real.
-func Table(cfg *config.Config, in Input) (*Desired, error) {
+//
+// It reads only typed fields of the model, so it cannot fail: what could
+// not be programmed was refused when the file was read, with its line.
+func Table(cfg *config.Config, in Input) *Desired {
 	health := in.Health
 	if health == nil {
 		health = HealthMap{}
@@ -207,20 +209,14 @@ func Table(cfg *config.Config, in Input) (*Desired, error) {
 		if in.Only != nil && !in.Only[v] {
 			continue
 		}
-		s, err := service(cfg.Source, v)
-		if err != nil {
-			return nil, err
-		}
+		s := Service(v)
 		k := s.Key()
 		notes := make(map[ipvs.DestKey]Note, len(v.Reals)+1)
 		out.notes[k] = notes
 		st := VirtualState{Virtual: v, Key: k}
 		vk := v.Key()
 		for _, r := range v.Reals {
-			d, err := dest(cfg.Source, v, r)
-			if err != nil {
-				return nil, err
-			}
+			d := destOf(v, r)
 			dk := ipvsKey(s, d)
 			if _, dup := notes[dk]; dup {
 				// the same real twice (e.g. two ranges overlapping): once in
@@ -242,10 +238,7 @@ func Table(cfg *config.Config, in Input) (*Desired, error) {
 		}
 		st.Quorum = quorum(v, st.Up, st.UpWeight, in.QuorumHeld[vk])
 		if fb := v.Fallback; fb != nil && !st.Quorum {
-			d, err := dest(cfg.Source, v, fb)
-			if err != nil {
-				return nil, err
-			}
+			d := destOf(v, fb)
 			d.Weight = 1
 			ref := destRef{k, ipvsKey(s, d)}
 			if _, dup := notes[ref.dest]; !dup {
@@ -286,7 +279,7 @@ func Table(cfg *config.Config, in Input) (*Desired, error) {
 			out.Services[i].Dests = append(out.Services[i].Dests, d)
 		}
 	}
-	return out, nil
+	return out
 }
 
 // decide is Table's rule for one real r of v (d its destination as
@@ -381,7 +374,7 @@ type RealChange struct {
 // virtual's quorum (so its fallback) turns, the real shares its
 // destination with another, or entries drain; decide the virtual with
 // Table (Only) and Merge then.
-func (d *Desired) UpdateReal(src string, i int, r *config.Real, in Input, kernel func(ipvs.Key, ipvs.DestKey) (ipvs.Dest, bool)) (RealChange, bool) {
+func (d *Desired) UpdateReal(_ string, i int, r *config.Real, in Input, kernel func(ipvs.Key, ipvs.DestKey) (ipvs.Dest, bool)) (RealChange, bool) {
 	if i < 0 || i >= len(d.Virtuals) || i >= len(d.Services) || len(in.Draining) > 0 {
 		return RealChange{}, false
 	}
@@ -391,10 +384,7 @@ func (d *Desired) UpdateReal(src string, i int, r *config.Real, in Input, kernel
 	if slices.Contains(d.dups, k) {
 		return RealChange{}, false
 	}
-	want, err := dest(src, v, r)
-	if err != nil {
-		return RealChange{}, false
-	}
+	want := destOf(v, r)
 	dk := ipvsKey(*s, want)
 	id := v.ID(r)
 	notes := d.notes[k]
@@ -469,23 +459,17 @@ func (d *Desired) UpdateReal(src string, i int, r *config.Real, in Input, kernel
 
 // Configured calls svc for each virtual's service and dest for every
 // destination cfg can put in it, whatever the health (its reals and its
-// fallback), with the keys the kernel holds them by. A virtual whose
-// service cannot be made is skipped (Table reports it).
+// fallback), with the keys the kernel holds them by.
 func Configured(cfg *config.Config, svc func(ipvs.Key), dest func(ipvs.Key, ipvs.DestKey)) {
 	for _, v := range cfg.Virtuals {
-		s, err := service("", v)
-		if err != nil {
-			continue
-		}
+		s := Service(v)
 		k := s.Key()
 		svc(k)
-		for _, r := range append(v.Reals, v.Fallback) {
-			if r == nil {
-				continue
-			}
-			if d, err := destOf(v, r); err == nil {
-				dest(k, ipvsKey(s, d))
-			}
+		for _, r := range v.Reals {
+			dest(k, ipvsKey(s, destOf(v, r)))
+		}
+		if v.Fallback != nil {
+			dest(k, ipvsKey(s, destOf(v, v.Fallback)))
 		}
 	}
 }
@@ -522,75 +506,47 @@ func quiescent(v *config.Virtual, r *config.Real) bool {
 func Keys(cfg *config.Config) []ipvs.Key {
 	var out []ipvs.Key
 	for _, v := range cfg.Virtuals {
-		if s, err := Service(v); err == nil {
-			out = append(out, s.Key())
-		}
+		s := Service(v)
+		out = append(out, s.Key())
 	}
 	return out
 }
 
-// Service is the IPVS service of virtual v, without destinations.
-func Service(v *config.Virtual) (ipvs.Service, error) { return service("", v) }
-
-func service(src string, v *config.Virtual) (ipvs.Service, error) {
-	s := ipvs.Service{Family: v.Family, Scheduler: v.Scheduler}
-	// formatted for an error only (it was once per virtual and pass)
-	where := func() string { return fmt.Sprintf("%s: virtual %s", at(src, v.Line), v.Key()) }
-	switch v.Protocol {
-	case "fwm":
+// Service is the IPVS service of virtual v, without destinations. It reads
+// only typed fields of the model (lib/config typed them when the file was
+// read), so it cannot fail.
+func Service(v *config.Virtual) ipvs.Service {
+	s := ipvs.Service{Family: v.Family, Scheduler: v.Scheduler, Flags: v.SchedFlagBits}
+	if v.Protocol == config.FWM {
 		s.FWMark = v.FWMark
-	case "tcp", "udp", "sctp":
-		s.Protocol, s.Addr, s.Port = v.Protocol, v.Addr, v.Port
-	default:
-		return s, fmt.Errorf("%s: protocol %q", where(), v.Protocol)
+	} else {
+		s.Protocol, s.Addr, s.Port = string(v.Protocol), v.Addr, v.Port
 	}
 	if s.Scheduler == "" {
 		s.Scheduler = "wrr"
 	}
-	f, err := ipvs.SchedFlagBits(v.SchedFlags)
-	if err != nil {
-		return s, fmt.Errorf("%s: %v", where(), err)
-	}
-	s.Flags = f
 	if v.OnePacket {
 		s.Flags |= ipvs.FlagOnePacket
 	}
 	if v.Persistent > 0 {
 		s.Flags |= ipvs.FlagPersistent
 		s.Timeout = uint32((v.Persistent + time.Second - 1) / time.Second)
-		s.Netmask, err = config.NetmaskBits(v.Family, v.Netmask)
-		if err != nil {
-			return s, fmt.Errorf("%s: %v", where(), err)
+		s.Netmask = v.MaskBits
+		if v.Netmask == "" { // (a model built by hand may leave MaskBits 0)
+			s.Netmask = 32
+			if v.Family == 6 {
+				s.Netmask = 128
+			}
 		}
 	}
-	return s, nil
+	return s
 }
 
-func dest(src string, v *config.Virtual, r *config.Real) (ipvs.Dest, error) {
-	d, err := destOf(v, r)
-	if err != nil {
-		return ipvs.Dest{}, fmt.Errorf("%s: real %s: %v", at(src, r.Line), r.HostPort(), err)
-	}
-	return d, nil
-}
-
-func destOf(v *config.Virtual, r *config.Real) (ipvs.Dest, error) {
-	fwd, err := ipvs.ParseFwd(r.Forward)
-	if err != nil {
-		return ipvs.Dest{}, err
-	}
+func destOf(v *config.Virtual, r *config.Real) ipvs.Dest {
 	port := r.Port
-	if port == 0 && v.Protocol != "fwm" {
+	if port == 0 && v.Protocol != config.FWM {
 		port = v.Port
 	}
-	return ipvs.Dest{Addr: r.Addr, Port: port, Fwd: fwd, Weight: r.Weight,
-		Upper: uint32(max(r.Upper, 0)), Lower: uint32(max(r.Lower, 0))}, nil
-}
-
-// at is "file:line" for errors.
-func at(src string, line int) string {
-	if src == "" {
-		src = "config"
-	}
-	return src + ":" + strconv.Itoa(line)
+	return ipvs.Dest{Addr: r.Addr, Port: port, Fwd: r.Forward.IPVS(), Weight: r.Weight,
+		Upper: uint32(max(r.Upper, 0)), Lower: uint32(max(r.Lower, 0))}
 }

@@ -11,7 +11,7 @@ import (
 	"github.com/ocf-lvs/ocf-lvs/lib/ipvs"
 )
 
-func mkReal(addr string, port uint16, fwd string, w int) *config.Real {
+func mkReal(addr string, port uint16, fwd config.Forward, w int) *config.Real {
 	return &config.Real{Addr: netip.MustParseAddr(addr), Port: port, Forward: fwd, Weight: w}
 }
 
@@ -23,10 +23,7 @@ func webVirtual() *config.Virtual {
 
 func render(t *testing.T, cfg *config.Config, h Health) string {
 	t.Helper()
-	tab, err := Table(cfg, Input{Health: h, Starting: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tab := Table(cfg, Input{Health: h, Starting: true})
 	ops, err := ipvs.Plan(tab.Services, nil, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -92,9 +89,9 @@ func TestFallback(t *testing.T) {
 
 func TestServiceOptions(t *testing.T) {
 	fw := &config.Virtual{Line: 9, Protocol: "fwm", Family: 6, FWMark: 5, Scheduler: "sh", SchedFlags: []string{"sh-fallback", "sh-port"},
-		Persistent: 300 * time.Second, Netmask: "64", Reals: []*config.Real{mkReal("2001:db8::1", 0, "ipip", 1)}}
+		SchedFlagBits: ipvs.FlagSched1 | ipvs.FlagSched2, Persistent: 300 * time.Second, Netmask: "64", MaskBits: 64, Reals: []*config.Real{mkReal("2001:db8::1", 0, "ipip", 1)}}
 	udp := &config.Virtual{Line: 12, Protocol: "udp", Family: 4, Addr: netip.MustParseAddr("192.0.2.53"), Port: 53, Scheduler: "rr",
-		Persistent: 90 * time.Second, Netmask: "255.255.255.0", OnePacket: true,
+		Persistent: 90 * time.Second, Netmask: "255.255.255.0", MaskBits: 24, OnePacket: true,
 		Reals: []*config.Real{{Addr: netip.MustParseAddr("10.0.0.3"), Forward: "gate", Weight: 0, Upper: 100, Lower: 10}}}
 	cfg := &config.Config{Virtuals: []*config.Virtual{fw, udp}}
 	want := "-A -u 192.0.2.53:53 -s rr -p 90 -M 255.255.255.0 -o\n-a -u 192.0.2.53:53 -r 10.0.0.3:53 -g -w 0 -x 100 -y 10\n" +
@@ -107,18 +104,48 @@ func TestServiceOptions(t *testing.T) {
 	}
 }
 
-func TestErrorsNameFileAndLine(t *testing.T) {
-	v := webVirtual()
-	v.Netmask, v.Persistent = "255.0.255.0", time.Minute
-	_, err := Table(&config.Config{Source: "/etc/ha.d/ldirectord.cf", Virtuals: []*config.Virtual{v}}, Input{Health: AllUp})
-	if err == nil || !strings.Contains(err.Error(), "/etc/ha.d/ldirectord.cf:3") {
-		t.Fatalf("got %v", err)
+// TestTypedAtRead: the same services read from a file (the readers type
+// forwarding, flags and netmask) give the same ipvsadm lines: Table reads
+// only what the reader typed.
+func TestTypedAtRead(t *testing.T) {
+	cfg, err := config.Parse("lvs.toml", []byte(`
+[[virtual]]
+fwmark = 5
+family = 6
+scheduler = "sh"
+schedflags = ["sh-fallback", "sh-port"]
+persistent = "300s"
+netmask = "64"
+[virtual.check]
+type = "on"
+[[virtual.real]]
+address = "[2001:db8::1]"
+forward = "ipip"
+weight = 1
+
+[[virtual]]
+address = "192.0.2.53:53"
+protocol = "udp"
+scheduler = "rr"
+persistent = "90s"
+netmask = "255.255.255.0"
+ops = true
+[virtual.check]
+type = "on"
+[[virtual.real]]
+address = "10.0.0.3"
+forward = "gate"
+weight = 0
+upper = 100
+lower = 10
+`))
+	if err != nil {
+		t.Fatal(err)
 	}
-	v = webVirtual()
-	v.Reals[0].Forward, v.Reals[0].Line = "bogus", 5
-	_, err = Table(&config.Config{Source: "x.cf", Virtuals: []*config.Virtual{v}}, Input{Health: AllUp})
-	if err == nil || !strings.Contains(err.Error(), "x.cf:5") {
-		t.Fatalf("got %v", err)
+	want := "-A -u 192.0.2.53:53 -s rr -p 90 -M 255.255.255.0 -o\n-a -u 192.0.2.53:53 -r 10.0.0.3:53 -g -w 0 -x 100 -y 10\n" +
+		"-A -f 5 -6 -s sh -p 300 -M 64 -b sh-fallback,sh-port\n-a -f 5 -6 -r [2001:db8::1]:0 -i -w 1"
+	if got := render(t, cfg, AllUp); got != want {
+		t.Fatalf("got\n%s\nwant\n%s", got, want)
 	}
 }
 
@@ -149,12 +176,9 @@ func TestUnknownAdoptsKernel(t *testing.T) {
 	v := webVirtual()
 	v.Fallback = nil
 	cfg := &config.Config{Virtuals: []*config.Virtual{v}}
-	s, _ := Service(v)
+	s := Service(v)
 	s.Dests = []ipvs.Dest{{Addr: netip.MustParseAddr("10.0.0.1"), Port: 80, Weight: 7}}
-	d, err := Table(cfg, Input{Current: []ipvs.Service{s}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := Table(cfg, Input{Current: []ipvs.Service{s}})
 	if got := dests(d); got != "10.0.0.1:80 w7 real" {
 		t.Fatalf("adoption: %s", got)
 	}
@@ -172,10 +196,7 @@ func TestUnknownAdoptsKernel(t *testing.T) {
 		{Input{Current: []ipvs.Service{s}, Health: HealthMap{KeyOf(v, v.Reals[0]): Down}}, "10.0.0.1:80 w0 real"},
 		{Input{Health: HealthMap{KeyOf(v, v.Reals[0]): Up, KeyOf(v, v.Reals[1]): Down}}, "10.0.0.1:80 w2 real"},
 	} {
-		d, err := Table(cfg, tc.in)
-		if err != nil {
-			t.Fatal(err)
-		}
+		d := Table(cfg, tc.in)
 		if got := dests(d); got != tc.want {
 			t.Errorf("%+v: got %s, want %s", tc.in, got, tc.want)
 		}
@@ -188,21 +209,21 @@ func TestDrainingAndHysteresis(t *testing.T) {
 	cfg := &config.Config{Virtuals: []*config.Virtual{v}}
 	h := HealthMap{KeyOf(v, v.Reals[1]): Up} // up weight 3
 	// not held before: needs 3+1
-	d, _ := Table(cfg, Input{Health: h})
+	d := Table(cfg, Input{Health: h})
 	if !d.Virtuals[0].Fallback || d.Virtuals[0].Quorum {
 		t.Fatalf("quorum regained below quorum+hysteresis: %+v", d.Virtuals[0])
 	}
 	// held before: lost only below 3-1
-	d, _ = Table(cfg, Input{Health: h, QuorumHeld: map[string]bool{v.Key(): true}})
+	d = Table(cfg, Input{Health: h, QuorumHeld: map[string]bool{v.Key(): true}})
 	if d.Virtuals[0].Fallback || !d.Virtuals[0].Quorum {
 		t.Fatalf("quorum lost above quorum-hysteresis: %+v", d.Virtuals[0])
 	}
 	// a removed real and a removed virtual drain at weight 0
 	gone := ipvs.Service{Family: 4, Protocol: "tcp", Addr: netip.MustParseAddr("192.0.2.99"), Port: 80, Scheduler: "wrr",
 		Dests: []ipvs.Dest{{Addr: netip.MustParseAddr("10.0.0.9"), Port: 80, Weight: 5}}}
-	s, _ := Service(v)
+	s := Service(v)
 	s.Dests = []ipvs.Dest{{Addr: netip.MustParseAddr("10.0.0.3"), Port: 80, Weight: 4}, {Addr: netip.MustParseAddr("10.0.0.2"), Port: 8080, Weight: 3}}
-	d, _ = Table(cfg, Input{Health: h, QuorumHeld: map[string]bool{v.Key(): true}, Draining: []ipvs.Service{gone, s}})
+	d = Table(cfg, Input{Health: h, QuorumHeld: map[string]bool{v.Key(): true}, Draining: []ipvs.Service{gone, s}})
 	if got := dests(d); got != "10.0.0.2:8080 w3 real; 10.0.0.3:80 w0 draining; 10.0.0.9:80 w0 draining" {
 		t.Fatalf("draining: %s", got)
 	}

@@ -217,7 +217,7 @@ func Resolve(cfg *config.Config, o Override) (Override, error) {
 		var keys []string
 		for _, v := range cfg.Virtuals {
 			k := v.Key()
-			if k == o.Virtual || strings.TrimPrefix(k, v.Protocol+":") == o.Virtual && v.Protocol != "fwm" {
+			if k == o.Virtual || strings.TrimPrefix(k, string(v.Protocol)+":") == o.Virtual && v.Protocol != "fwm" {
 				keys = append(keys, k)
 			}
 		}

@@ -56,10 +56,7 @@ func TestOverridesDecideTheTable(t *testing.T) {
 	a.Fallback = nil
 	table := func(os Overrides, h Health) (string, *Desired) {
 		t.Helper()
-		d, err := Table(cfg, Input{Health: h, Overrides: os})
-		if err != nil {
-			t.Fatal(err)
-		}
+		d := Table(cfg, Input{Health: h, Overrides: os})
 		return dests(d), d
 	}
 	ovs := func(lines ...string) Overrides {
@@ -127,16 +124,13 @@ func TestOverridesAndFallback(t *testing.T) {
 	cfg := &config.Config{Virtuals: []*config.Virtual{v}}
 	os := Overrides{}.With(Override{Action: Drain, Real: netip.AddrPortFrom(netip.MustParseAddr("10.0.0.1"), 0)}).
 		With(Override{Action: Disable, Real: netip.AddrPortFrom(netip.MustParseAddr("10.0.0.2"), 0)})
-	d, err := Table(cfg, Input{Health: AllUp, Overrides: os})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := Table(cfg, Input{Health: AllUp, Overrides: os})
 	if got := dests(d); got != "10.0.0.1:80 w0 real; 127.0.0.1:80 w1 fallback" {
 		t.Fatalf("all drained: %s", got)
 	}
 	v.Quorum = 5
 	os = Overrides{}.With(Override{Action: Weight, Weight: 5, Real: netip.AddrPortFrom(netip.MustParseAddr("10.0.0.1"), 0)})
-	d, _ = Table(cfg, Input{Health: HealthMap{KeyOf(v, v.Reals[0]): Up}, Overrides: os})
+	d = Table(cfg, Input{Health: HealthMap{KeyOf(v, v.Reals[0]): Up}, Overrides: os})
 	if d.Virtuals[0].Fallback || !d.Virtuals[0].Quorum {
 		t.Fatalf("quorum with the operator's weight 5: %+v", d.Virtuals[0])
 	}
@@ -148,10 +142,10 @@ func TestOverridesOnAdoptedReals(t *testing.T) {
 	v := webVirtual()
 	v.Fallback = nil
 	cfg := &config.Config{Virtuals: []*config.Virtual{v}}
-	s, _ := Service(v)
+	s := Service(v)
 	s.Dests = []ipvs.Dest{{Addr: netip.MustParseAddr("10.0.0.1"), Port: 80, Weight: 2}, {Addr: netip.MustParseAddr("10.0.0.2"), Port: 8080, Weight: 3}}
 	os := Overrides{{Action: Drain, Real: netip.MustParseAddrPort("10.0.0.1:80")}, {Action: Disable, Real: netip.MustParseAddrPort("10.0.0.2:8080")}}
-	d, _ := Table(cfg, Input{Current: []ipvs.Service{s}, Overrides: os})
+	d := Table(cfg, Input{Current: []ipvs.Service{s}, Overrides: os})
 	if got := dests(d); got != "10.0.0.1:80 w0 real" {
 		t.Fatalf("adopted with overrides: %s", got)
 	}

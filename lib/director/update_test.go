@@ -21,7 +21,7 @@ func TestUpdateRealIsTable(t *testing.T) {
 		v := &config.Virtual{Line: 1, Protocol: "tcp", Family: 4, Addr: netip.MustParseAddr("192.0.2.1"), Port: port,
 			Scheduler: "wrr", Quiescent: quiescent, Quorum: quorum, Hysteresis: 1, Fallback: mkReal("127.0.0.1", 80, "gate", 1)}
 		for i := 0; i < n; i++ {
-			v.Reals = append(v.Reals, mkReal(fmt.Sprintf("10.0.%d.%d", port%256, i+1), 80, []string{"masq", "gate"}[i%2], i%3+1))
+			v.Reals = append(v.Reals, mkReal(fmt.Sprintf("10.0.%d.%d", port%256, i+1), 80, []config.Forward{config.Masq, config.Gate}[i%2], i%3+1))
 		}
 		if twice {
 			v.Reals = append(v.Reals, mkReal("10.0.0.1", 80, "masq", 5))
@@ -42,10 +42,7 @@ func TestUpdateRealIsTable(t *testing.T) {
 	quorum := map[string]bool{}
 	full := func() *Desired {
 		cur, _ := kernel.Services()
-		d, err := Table(cfg, Input{Health: health, Current: cur, QuorumHeld: quorum, Overrides: ovs})
-		if err != nil {
-			t.Fatal(err)
-		}
+		d := Table(cfg, Input{Health: health, Current: cur, QuorumHeld: quorum, Overrides: ovs})
 		return d
 	}
 	sync := func(d *Desired) {

@@ -480,13 +480,9 @@ func (e *Engine) pass(fromKernel bool) {
 		}
 	}
 	current := e.believedServices()
-	d, err := director.Table(e.cfg, director.Input{Health: e.health, Current: current, QuorumHeld: e.quorum,
+	d := director.Table(e.cfg, director.Input{Health: e.health, Current: current, QuorumHeld: e.quorum,
 		Draining: e.drainingServices(current), ReaddQuiescent: e.cfg.Global.ReaddQuiescent, Starting: e.starting,
 		Overrides: e.overrides})
-	if err != nil { // the configuration was validated when read: not reached
-		e.report(Report{Kind: WriteFailed, Err: err})
-		return
-	}
 	e.prev, e.desired = e.desired, d
 	e.byVirtual = make(map[string]int, len(d.Virtuals))
 	for i, st := range d.Virtuals {
@@ -624,13 +620,9 @@ func (e *Engine) passHealth() {
 		return
 	}
 	current := e.believed.Get(keys)
-	part, err := director.Table(e.cfg, director.Input{Health: e.health, Current: current, QuorumHeld: e.quorum,
+	part := director.Table(e.cfg, director.Input{Health: e.health, Current: current, QuorumHeld: e.quorum,
 		Draining: e.drainingServices(current), ReaddQuiescent: e.cfg.Global.ReaddQuiescent, Only: only,
 		Overrides: e.overrides})
-	if err != nil {
-		e.report(Report{Kind: WriteFailed, Err: err})
-		return
-	}
 	ops, err := ipvs.Plan(part.Services, current, keys)
 	if err != nil {
 		e.report(Report{Kind: WriteFailed, Err: err})
@@ -866,7 +858,7 @@ func (e *Engine) stop() {
 	current := e.believedServices()
 	keep := map[ipvs.Key]bool{}
 	for _, v := range e.cfg.Virtuals {
-		if s, err := director.Service(v); err == nil && !v.CleanStop {
+		if s := director.Service(v); !v.CleanStop {
 			keep[s.Key()] = true
 		}
 	}

@@ -126,7 +126,7 @@ func reals(cfg *config.Config, h host) [2][]use {
 		if a.Is6() {
 			fam = 1
 		}
-		out[fam] = append(out[fam], use{r.Line, a, r.Port, r.Forward, h.place(a)})
+		out[fam] = append(out[fam], use{r.Line, a, r.Port, string(r.Forward), h.place(a)})
 	}
 	for _, v := range cfg.Virtuals {
 		for _, r := range v.Reals {

@@ -61,11 +61,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
-	table, err := director.Table(cfg, director.Input{Health: director.AllUp})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
-	}
+	table := director.Table(cfg, director.Input{Health: director.AllUp})
 	k, err := ipvs.OpenNetlink()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
