@@ -17,6 +17,7 @@ import (
 	"github.com/ocf-lvs/ocf-lvs/lib/director"
 	"github.com/ocf-lvs/ocf-lvs/lib/engine"
 	"github.com/ocf-lvs/ocf-lvs/lib/ipvs"
+	"github.com/ocf-lvs/ocf-lvs/lib/vrrp"
 )
 
 // metrics is `lvsd run --metrics ADDR`: Prometheus series read from the
@@ -31,6 +32,7 @@ type metrics struct {
 	inflight prometheus.Gauge
 	reloads  *prometheus.CounterVec
 	reloaded prometheus.Gauge
+	vrrp     *vrrp.Router // VRRP series when set
 }
 
 var (
@@ -136,7 +138,12 @@ func listenMetrics(addr string) (net.Listener, error) {
 
 // serve answers /metrics on ln until ctx ends.
 func (m *metrics) serve(ctx context.Context, ln net.Listener, eng *engine.Engine) {
-	m.reg.MustRegister(engineCollector{eng})
+	if eng != nil {
+		m.reg.MustRegister(engineCollector{eng})
+	}
+	if m.vrrp != nil {
+		m.reg.MustRegister(vrrpCollector{m.vrrp})
+	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

@@ -307,6 +307,7 @@ func daemon(ctx context.Context, path string, cfg *config.Config, f runFlags, st
 		go c.serve(ctx, ln)
 	}
 	if f.m != nil {
+		f.m.vrrp = router
 		go f.m.serve(ctx, f.metricsLn, eng)
 	}
 	done := make(chan error, 1)

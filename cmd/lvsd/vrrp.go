@@ -14,6 +14,7 @@ import (
 	"time"
 
 	sdaemon "github.com/coreos/go-systemd/v22/daemon"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ocf-lvs/ocf-lvs/lib/config"
 	"github.com/ocf-lvs/ocf-lvs/lib/vrrp"
@@ -116,6 +117,10 @@ func vrrpOnly(ctx context.Context, path string, f runFlags, log *logger, r *vrrp
 			}}
 		go c.serve(ctx, ln)
 	}
+	if f.m != nil {
+		f.m.vrrp = r
+		go f.m.serve(ctx, f.metricsLn, nil)
+	}
 	done := make(chan error, 1)
 	go func() { done <- r.Run(ctx) }()
 	log.printf("started: VRRP only (%d instance(s), no virtual_server: IPVS is not used)", len(r.Status().Instances))
@@ -133,6 +138,64 @@ func vrrpOnly(ctx context.Context, path string, f runFlags, log *logger, r *vrrp
 			return 0
 		case <-hup:
 			log.printf("SIGHUP: VRRP instances are read at start: restart lvsd to change them (the running configuration is kept)")
+		}
+	}
+}
+
+// vrrpCollector turns the router's status into VRRP series at each scrape
+// (keepalived's exporters parse dump files for the same: stale, racy).
+type vrrpCollector struct{ r *vrrp.Router }
+
+var (
+	vrrpLabels        = []string{"instance", "interface", "vrid"}
+	descVRRPState     = prometheus.NewDesc("lvsd_vrrp_state", "1 for the instance's current state (INIT, BACKUP, MASTER, FAULT, STOP).", append(vrrpLabels, "state"), nil)
+	descVRRPPrio      = prometheus.NewDesc("lvsd_vrrp_priority", "Effective priority (tracking applied).", vrrpLabels, nil)
+	descVRRPBase      = prometheus.NewDesc("lvsd_vrrp_priority_configured", "Configured priority.", vrrpLabels, nil)
+	descVRRPSent      = prometheus.NewDesc("lvsd_vrrp_adverts_sent_total", "Adverts sent.", vrrpLabels, nil)
+	descVRRPRecv      = prometheus.NewDesc("lvsd_vrrp_adverts_received_total", "Adverts received and accepted.", vrrpLabels, nil)
+	descVRRPDropped   = prometheus.NewDesc("lvsd_vrrp_adverts_dropped_total", "Adverts refused by the receive checks, by reason.", append(vrrpLabels, "reason"), nil)
+	descVRRPIfDropped = prometheus.NewDesc("lvsd_vrrp_interface_dropped_total", "Adverts no instance claimed (another VRID, malformed), by reason.", []string{"interface", "reason"}, nil)
+	descVRRPTrans     = prometheus.NewDesc("lvsd_vrrp_transitions_total", "State changes.", vrrpLabels, nil)
+	descVRRPLate      = prometheus.NewDesc("lvsd_vrrp_advert_timer_late_seconds", "Lateness of the last advert timer.", vrrpLabels, nil)
+	descVRRPLateMax   = prometheus.NewDesc("lvsd_vrrp_advert_timer_late_max_seconds", "Worst advert timer lateness since start.", vrrpLabels, nil)
+	descVRRPLateOver  = prometheus.NewDesc("lvsd_vrrp_advert_timer_late_total", "Advert timers later than a tenth of advert_int.", vrrpLabels, nil)
+)
+
+func (vrrpCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descVRRPState, descVRRPPrio, descVRRPBase, descVRRPSent, descVRRPRecv, descVRRPDropped,
+		descVRRPIfDropped, descVRRPTrans, descVRRPLate, descVRRPLateMax, descVRRPLateOver} {
+		ch <- d
+	}
+}
+
+func (c vrrpCollector) Collect(ch chan<- prometheus.Metric) {
+	st := c.r.Status()
+	for _, in := range st.Instances {
+		l := []string{in.Name, in.Interface, fmt.Sprint(in.VRID)}
+		g := func(d *prometheus.Desc, v float64, extra ...string) {
+			ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, append(append([]string(nil), l...), extra...)...)
+		}
+		n := func(d *prometheus.Desc, v uint64, extra ...string) {
+			ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), append(append([]string(nil), l...), extra...)...)
+		}
+		for _, s := range []vrrp.Role{vrrp.Init, vrrp.Backup, vrrp.Master, vrrp.Fault, vrrp.Stop} {
+			g(descVRRPState, b2f(in.State == s.String()), s.String())
+		}
+		g(descVRRPPrio, float64(in.Priority))
+		g(descVRRPBase, float64(in.BasePriority))
+		n(descVRRPSent, in.Sent)
+		n(descVRRPRecv, in.Received)
+		for reason, v := range in.Dropped {
+			n(descVRRPDropped, v, reason)
+		}
+		n(descVRRPTrans, in.Transitions)
+		g(descVRRPLate, in.LateLast.Seconds())
+		g(descVRRPLateMax, in.LateMax.Seconds())
+		n(descVRRPLateOver, in.LateOver)
+	}
+	for ifname, m := range st.Dropped {
+		for reason, v := range m {
+			ch <- prometheus.MustNewConstMetric(descVRRPIfDropped, prometheus.CounterValue, float64(v), ifname, reason)
 		}
 	}
 }

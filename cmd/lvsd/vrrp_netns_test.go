@@ -122,13 +122,14 @@ func (l *vrrpLab) write(name, text string) string {
 	return f
 }
 
-func (l *vrrpLab) lvsd(conf string) *proc {
+func (l *vrrpLab) lvsd(conf string, flags ...string) *proc {
 	self, err := os.Executable()
 	if err != nil {
 		l.t.Fatal(err)
 	}
 	f := l.write("lvsd.conf", conf)
-	return startProc(l.t, "lvsd", "netns", "exec", l.p.A, self, "run", "--pidfile", "none", "--socket", l.sock(), f)
+	args := append([]string{"netns", "exec", l.p.A, self, "run", "--pidfile", "none", "--socket", l.sock()}, flags...)
+	return startProc(l.t, "lvsd", append(args, f)...)
 }
 
 func (l *vrrpLab) sock() string { return filepath.Join(l.dir, "lvsd.sock") }
@@ -320,9 +321,20 @@ func TestNetnsVRRPKeepalivedV3Master(t *testing.T) {
 	vip := l.p.V4(100)
 	kconf := instance("VI_1", "MASTER", 52, 150, v3(vip, 24))
 	k := l.keepalived(kconf)
-	a := l.lvsd(instance("VI_1", "BACKUP", 52, 100, v3(vip, 24)))
+	a := l.lvsd(instance("VI_1", "BACKUP", 52, 100, v3(vip, 24)), "--metrics", "127.0.0.1:9555")
 	l.waitSocket(a)
 	l.holder("B", vip, 15*time.Second, a, k)
+	// VRRP series, VRRP only (no engine): well-formed, the state right
+	metrics := l.p.Run(t, l.p.A, testenv.Command(t, "curl"), "-sf", "http://127.0.0.1:9555/metrics")
+	if !strings.Contains(metrics, `lvsd_vrrp_state{instance="VI_1",interface="eth0",state="BACKUP",vrid="52"} 1`) ||
+		!strings.Contains(metrics, "lvsd_vrrp_adverts_received_total") {
+		t.Errorf("metrics:\n%s", metrics)
+	}
+	pt := exec.Command(testenv.Command(t, "promtool"), "check", "metrics")
+	pt.Stdin = strings.NewReader(metrics)
+	if out, err := pt.CombinedOutput(); err != nil {
+		t.Errorf("promtool check metrics: %v\n%s", err, out)
+	}
 	if !netns.WaitFor(10*time.Second, func() bool {
 		s := l.status().VRRP.Instances[0]
 		return s.State == "BACKUP" && s.Master == l.p.V4(2) && s.MasterPrio == 150

@@ -1,0 +1,234 @@
+// Command vrrp measures VRRP failover: an lvsd pair against a keepalived
+// pair with the same settings, in the same run, each pair in two fresh
+// network namespaces on one veth link. The master (priority 150) is
+// stopped cleanly (SIGTERM: priority-0 advert) or killed (SIGKILL: silent)
+// and the time from the signal to the VIP's RTM_NEWADDR in the backup's
+// namespace (netlink subscription, not polling) is taken. Prints the
+// medians and the ratio lvsd / keepalived per row. Needs root,
+// keepalived and bin/lvsd. Run by bench/vrrp.sh.
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+)
+
+type row struct {
+	name    string
+	version int
+	advert  string // keepalived's advert_int
+	sig     syscall.Signal
+}
+
+func main() {
+	runs := flag.Int("runs", 3, "failovers per row and daemon")
+	lvsd := flag.String("lvsd", "bin/lvsd", "the lvsd binary")
+	flag.Parse()
+	abs, err := filepath.Abs(*lvsd)
+	if err != nil {
+		fatal(err)
+	}
+	rows := []row{
+		{"v2 advert_int 1, clean stop", 2, "1", syscall.SIGTERM},
+		{"v2 advert_int 1, kill -9", 2, "1", syscall.SIGKILL},
+		{"v3 advert_int 0.1, clean stop", 3, "0.1", syscall.SIGTERM},
+		{"v3 advert_int 0.1, kill -9", 3, "0.1", syscall.SIGKILL},
+		{"v3 advert_int 0.05, kill -9", 3, "0.05", syscall.SIGKILL},
+	}
+	fmt.Printf("%-32s %14s %14s %8s\n", "failover (signal to VIP on the backup)", "keepalived", "lvsd", "ratio")
+	for _, r := range rows {
+		var med [2]time.Duration
+		var all [2][]time.Duration
+		for i, impl := range []string{"keepalived", "lvsd"} {
+			for n := 0; n < *runs; n++ {
+				d, err := once(impl, abs, r)
+				if err != nil {
+					fatal(fmt.Errorf("%s, %s: %v", r.name, impl, err))
+				}
+				all[i] = append(all[i], d)
+			}
+			med[i] = median(all[i])
+		}
+		fmt.Printf("%-38s %8s %8s %7.2fx   (keepalived %s; lvsd %s)\n", r.name, ms(med[0]), ms(med[1]),
+			float64(med[1])/float64(med[0]), list(all[0]), list(all[1]))
+	}
+	fmt.Println("ratio = lvsd / keepalived (below 1: lvsd faster; target <= 1)")
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.0f ms", float64(d)/1e6) }
+
+func list(ds []time.Duration) string {
+	var s []string
+	for _, d := range ds {
+		s = append(s, fmt.Sprintf("%.0f", float64(d)/1e6))
+	}
+	return strings.Join(s, ", ") + " ms"
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2]
+}
+
+func fatal(err error) {
+	fmt.Fprintln(os.Stderr, "bench/vrrp:", err)
+	os.Exit(1)
+}
+
+func sh(args ...string) error {
+	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s: %v: %s", strings.Join(args, " "), err, out)
+	}
+	return nil
+}
+
+const vip = "192.0.2.100"
+
+func conf(r row, prio int) string {
+	auth := ""
+	if r.version == 2 {
+		auth = "\n    authentication {\n        auth_type PASS\n        auth_pass bench\n    }"
+	}
+	return fmt.Sprintf(`vrrp_instance VI_1 {
+    state BACKUP
+    interface eth0
+    virtual_router_id 51
+    priority %d
+    version %d
+    advert_int %s%s
+    virtual_ipaddress {
+        %s/24
+    }
+}
+`, prio, r.version, r.advert, auth, vip)
+}
+
+// once runs one failover of impl and returns the signal-to-VIP time.
+func once(impl, lvsd string, r row) (time.Duration, error) {
+	id := fmt.Sprintf("%d", os.Getpid()%10000)
+	A, B := "vrrpb-a"+id, "vrrpb-b"+id
+	dir, err := os.MkdirTemp("", "bench-vrrp")
+	if err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(dir)
+	defer exec.Command("ip", "netns", "del", A).Run()
+	defer exec.Command("ip", "netns", "del", B).Run()
+	for _, c := range [][]string{
+		{"ip", "netns", "add", A}, {"ip", "netns", "add", B},
+		{"ip", "link", "add", "eth0", "netns", A, "type", "veth", "peer", "name", "eth0", "netns", B},
+		{"ip", "-n", A, "link", "set", "lo", "up"}, {"ip", "-n", B, "link", "set", "lo", "up"},
+		{"ip", "-n", A, "link", "set", "eth0", "up"}, {"ip", "-n", B, "link", "set", "eth0", "up"},
+		{"ip", "-n", A, "addr", "add", "192.0.2.1/24", "dev", "eth0"},
+		{"ip", "-n", B, "addr", "add", "192.0.2.2/24", "dev", "eth0"},
+	} {
+		if err := sh(c...); err != nil {
+			return 0, err
+		}
+	}
+	start := func(ns, name string, prio int) (*exec.Cmd, []string, error) {
+		f := filepath.Join(dir, name+".conf")
+		os.WriteFile(f, []byte(conf(r, prio)), 0o644)
+		var cmd *exec.Cmd
+		var pids []string
+		if impl == "lvsd" {
+			cmd = exec.Command("ip", "netns", "exec", ns, lvsd, "run", "--pidfile", "none", "--socket", "none", f)
+		} else {
+			p, v := filepath.Join(dir, name+".pid"), filepath.Join(dir, name+".vrrp.pid")
+			pids = []string{v, p}
+			cmd = exec.Command("ip", "netns", "exec", ns, "keepalived", "-P", "-n", "-D", "-R", "-f", f,
+				"-p", p, "-r", v, "-c", filepath.Join(dir, name+".chk.pid"))
+		}
+		return cmd, pids, cmd.Start()
+	}
+	ma, pidsA, err := start(A, "a", 150)
+	if err != nil {
+		return 0, err
+	}
+	defer func() { ma.Process.Kill(); ma.Wait() }()
+	mb, _, err := start(B, "b", 100)
+	if err != nil {
+		return 0, err
+	}
+	defer func() { mb.Process.Signal(syscall.SIGTERM); mb.Wait() }()
+	// settled: A holds the VIP, B not, then a few adverts more
+	end := time.Now().Add(30 * time.Second)
+	for !(has(A) && !has(B)) {
+		if time.Now().After(end) {
+			return 0, fmt.Errorf("no master within 30 s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(2 * time.Second)
+	h, err := netns.GetFromName(B)
+	if err != nil {
+		return 0, err
+	}
+	defer h.Close()
+	ch := make(chan netlink.AddrUpdate, 16)
+	done := make(chan struct{})
+	defer close(done)
+	if err := netlink.AddrSubscribeAt(h, ch, done); err != nil {
+		return 0, err
+	}
+	t0 := time.Now()
+	if r.sig == syscall.SIGKILL {
+		// silent: keepalived's VRRP child first, so no one sends priority 0
+		for _, f := range pidsA {
+			if b, err := os.ReadFile(f); err == nil {
+				var pid int
+				fmt.Sscan(string(b), &pid)
+				if pid > 0 {
+					syscall.Kill(pid, syscall.SIGKILL)
+				}
+			}
+		}
+	}
+	ma.Process.Signal(r.sig)
+	timeout := time.After(30 * time.Second)
+	for {
+		select {
+		case u := <-ch:
+			if u.NewAddr && u.LinkAddress.IP.Equal(net.ParseIP(vip)) {
+				return time.Since(t0), nil
+			}
+		case <-timeout:
+			return 0, fmt.Errorf("the backup never took the VIP")
+		}
+	}
+}
+
+func has(ns string) bool {
+	out, err := exec.Command("ip", "-n", ns, "-j", "addr", "show", "dev", "eth0").Output()
+	if err != nil {
+		return false
+	}
+	var links []struct {
+		Addrs []struct {
+			Local string `json:"local"`
+		} `json:"addr_info"`
+	}
+	json.Unmarshal(out, &links)
+	for _, l := range links {
+		for _, a := range l.Addrs {
+			if a.Local == vip {
+				return true
+			}
+		}
+	}
+	return false
+}
