@@ -63,7 +63,7 @@ deb: build
 # The packages installed into scratch roots and checked: file modes, the
 # agents under ocf-tester, man pages, systemd units, rpmlint and lintian.
 pkgtest: rpm deb
-	sh packaging/test-packages.sh $(RPM_VERSION) .cache/rpm/RPMS/x86_64 $(PKG_CACHE)/deb $(AGENTS)
+	DAEMONS='$(DAEMONS)' sh packaging/test-packages.sh $(RPM_VERSION) .cache/rpm/RPMS/x86_64 $(PKG_CACHE)/deb $(AGENTS)
 TEST_TIERS += pkgtest
 rpmtest: pkgtest
 FUZZ += ./packaging/mangen:FuzzAgent ./packaging/mangen:FuzzHelp

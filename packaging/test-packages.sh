@@ -13,11 +13,12 @@
 #   - systemd-analyze verify passes on the installed units;
 #   - rpmlint and lintian report nothing beyond what is explained
 #     (packaging/rpmlint.toml, packaging/deb/*.lintian-overrides).
-# Usage: test-packages.sh VERSION RPMDIR DEBDIR AGENT...
+# Usage: [DAEMONS="lvsd ..."] test-packages.sh VERSION RPMDIR DEBDIR AGENT...
 set -eu
 version=$1 rpmdir=$2 debdir=$3
 shift 3
 agents=$*
+daemons=${DAEMONS:-lvsd}
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(dirname "$here")
 # Failures are counted in a file: some checks run in pipeline subshells.
@@ -57,9 +58,9 @@ manifest="$tmp/manifest"
 		echo "755 f /usr/lib/ocf/resource.d/lvs/$a"
 		echo "644 f /usr/share/man/man7/ocf_lvs_$a.7.gz"
 	done
+	for b in $daemons; do echo "755 f /usr/sbin/$b"; done
 	cat <<EOF
 755 d /usr/lib/ocf/resource.d/lvs
-755 f /usr/sbin/lvsd
 777 l /usr/sbin/ldirectord lvsd
 644 f UNITDIR/lvsd.service
 644 f UNITDIR/lvsd@.service
