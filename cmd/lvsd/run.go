@@ -227,6 +227,13 @@ func daemon(ctx context.Context, path string, cfg *config.Config, f runFlags, st
 	if err != nil {
 		log.printf("lvsd run: %v (ignored: only the configured services are owned)", err)
 	}
+	fifo, err := openNotifyFIFOs(&cfg.Global)
+	if err != nil {
+		log.printf("lvsd run: %v", err)
+		return 1
+	}
+	defer fifo.close()
+	report := func(r engine.Report) { log.report(r); fifo.report(r) }
 	ovPath := overridesPath(statePath, path)
 	overrides, bad := readOverrides(ovPath)
 	for _, l := range bad {
@@ -251,7 +258,7 @@ func daemon(ctx context.Context, path string, cfg *config.Config, f runFlags, st
 	}
 	eng := engine.New(cfg, engine.Options{
 		Kernel: nl, Owned: owned, DrainTimeout: f.drain, Resync: f.resync, MaxConcurrent: f.maxc,
-		Lookup: reverseName, Report: log.report, Heartbeat: beat, HeartbeatEvery: watchdog / 3, Probe: f.m.probeFunc(),
+		Lookup: reverseName, Report: report, Heartbeat: beat, HeartbeatEvery: watchdog / 3, Probe: f.m.probeFunc(),
 		Overrides: overrides, SaveOverrides: func(o director.Overrides) error { return writeOverrides(ovPath, path, o) },
 		SaveOwned: func(k []ipvs.Key) error {
 			if err := os.MkdirAll(filepath.Dir(statePath), 0o755); err != nil {
@@ -283,6 +290,9 @@ func daemon(ctx context.Context, path string, cfg *config.Config, f runFlags, st
 			return errs
 		}
 		f.m.reload(errs == nil)
+		if next.Global.NotifyFIFO != cfg.Global.NotifyFIFO || next.Global.LVSNotifyFIFO != cfg.Global.LVSNotifyFIFO {
+			log.printf("lvsd run: notify_fifo changed in %s: it takes effect at the next start", path)
+		}
 		if next.Global.Metrics != cfg.Global.Metrics {
 			log.printf("lvsd run: the metrics address changed in %s (%q, was %q): it takes effect at the next start", path, next.Global.Metrics, cfg.Global.Metrics)
 		}

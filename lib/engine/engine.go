@@ -78,6 +78,7 @@ const (
 	ReadFailed              // reading the kernel table failed (Err)
 	Stopped                 // the engine stopped (Msg)
 	Overridden              // an operator's override was set or removed (Msg)
+	Quorum                  // a virtual gained or lost quorum, or starts without (Virtual, On: held)
 )
 
 // Report is one thing the engine did or saw.
@@ -657,6 +658,9 @@ func (e *Engine) transitions(virtuals []director.VirtualState) {
 					e.command(v.QuorumUp)
 				}
 			}
+		}
+		if prevQ, seenQ := e.quorum[k]; (seenQ && prevQ != st.Quorum) || (!seenQ && !st.Quorum) {
+			e.report(Report{Kind: Quorum, Virtual: v, On: st.Quorum})
 		}
 		e.fallback[k] = on
 		e.quorum[k] = st.Quorum
