@@ -24,7 +24,7 @@ import (
 // counted) rather than stalling the engine that reports it.
 type notifyFIFO struct {
 	mu      sync.Mutex
-	fds     []int // raw: os.File would park a full pipe's write in the poller
+	fds     []int    // raw: os.File would park a full pipe's write in the poller
 	created []string // made by lvsd: removed at exit
 	dropped int
 }
@@ -137,14 +137,14 @@ func kaVS(v *config.Virtual) string {
 	if v.Protocol == "fwm" {
 		return fmt.Sprintf("FWM %d", v.FWMark)
 	}
-	return kaTrio(v.Addr, v.Protocol, v.Port)
+	return kaTrio(v.Addr, string(v.Protocol), v.Port)
 }
 
 func kaProto(v *config.Virtual) string {
 	if v.Protocol == "fwm" {
 		return "none" // keepalived's word for a service without a protocol
 	}
-	return v.Protocol
+	return string(v.Protocol)
 }
 
 // kaTrio is keepalived's inet_sockaddrtotrio: [addr]:proto:port.
