@@ -99,10 +99,9 @@ var keepalivedCrashes = map[string]string{
 // says at most which defaults it applies): what lvsd refuses there is a
 // feature it lacks, not a fault of the file (docs/config.md lists them).
 var keepalivedAccepts = map[string]string{
-	"errors/ka-virtual-server-group.conf": "virtual_server_group is not supported by lvsd",
-	"errors/ka-misc-dynamic.conf":         "misc_dynamic (weights from the script's exit code) cannot be expressed",
-	"errors/ka-two-checkers.conf":         "lvsd runs one checker per real_server, keepalived several",
-	"errors/ka-regex-not-re2.conf":        "lvsd compiles regex in Go's RE2 syntax, keepalived with PCRE2",
+	"errors/ka-misc-dynamic.conf":  "misc_dynamic (weights from the script's exit code) cannot be expressed",
+	"errors/ka-two-checkers.conf":  "lvsd runs one checker per real_server, keepalived several",
+	"errors/ka-regex-not-re2.conf": "lvsd compiles regex in Go's RE2 syntax, keepalived with PCRE2",
 }
 
 // reKaDefault is keepalived saying which default it applies: not a fault.

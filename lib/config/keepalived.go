@@ -44,6 +44,7 @@ type kaReader struct {
 	vars  map[string]string // $NAME=value definitions
 	slab  []kaStmt          // see newStmt
 	words []string          // statement arguments, see parseBlock
+	said  map[Diag]bool     // see once
 }
 
 var reKAVar = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)`)
@@ -147,15 +148,28 @@ func kaSuggest(key string) string {
 var reKAName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 func (r *kaReader) errorf(file string, line int, format string, args ...any) {
-	if len(r.d.errs) < maxErrors {
-		r.d.errs = append(r.d.errs, Diag{File: file, Line: line, Msg: fmt.Sprintf(format, args...)})
+	if d := (Diag{File: file, Line: line, Msg: fmt.Sprintf(format, args...)}); len(r.d.errs) < maxErrors && r.once(d) {
+		r.d.errs = append(r.d.errs, d)
 	}
 }
 
 func (r *kaReader) warnf(file string, line int, format string, args ...any) {
-	if len(r.d.warnings) < maxErrors {
-		r.d.warnings = append(r.d.warnings, Diag{File: file, Line: line, Msg: fmt.Sprintf(format, args...)})
+	if d := (Diag{File: file, Line: line, Msg: fmt.Sprintf(format, args...)}); len(r.d.warnings) < maxErrors && r.once(d) {
+		r.d.warnings = append(r.d.warnings, d)
 	}
+}
+
+// once: d is not reported yet (a virtual_server group's block is read
+// once per entry of the group, its messages told once).
+func (r *kaReader) once(d Diag) bool {
+	if r.said == nil {
+		r.said = map[Diag]bool{}
+	}
+	if r.said[d] {
+		return false
+	}
+	r.said[d] = true
+	return true
 }
 
 // tokenize splits a file into tokens, expanding includes in place. Tokens
@@ -362,6 +376,8 @@ func parseKeepalived(name string, data []byte, o Options) (*Config, error) {
 			im.script(s)
 		case "vrrp_track_file", "track_file":
 			im.trackFile(s)
+		case "virtual_server_group":
+			im.virtualServerGroup(s)
 		}
 	}
 	var prev *kaStmt // the last top-level block, for a '}' that closed it early
@@ -389,8 +405,7 @@ func parseKeepalived(name string, data []byte, o Options) (*Config, error) {
 			im.syncGroup(s)
 		case "virtual_server":
 			im.virtualServer(s)
-		case "virtual_server_group":
-			r.errorf(s.file, s.line, "virtual_server_group is not supported: write one virtual_server per address")
+		case "virtual_server_group": // read before the virtual_servers
 		case "static_ipaddress", "static_routes", "static_rules", "virtual_routes", "virtual_rules":
 			r.warnf(s.file, s.line, "%s not imported: lvsd does not manage static addresses or routes; configure them in the system", s.key)
 		case "linkbeat_interfaces", "vrrp_track_process", "track_process", "garp_group", "bfd_instance", "net_namespace", "instance", "use_pid_dir":
@@ -412,6 +427,7 @@ type kaImport struct {
 	cfg     *Config
 	vsSeen  map[string]*Virtual
 	scripts map[string]*TrackScript
+	groups  map[string][]vsHead // virtual_server_group entries
 	files   map[string]*TrackFile
 	version int
 	re      patterns // regex patterns compiled so far
@@ -1063,29 +1079,162 @@ func (im *kaImport) hostPort(s *kaStmt, args []string, needPort bool) (netip.Add
 	return a.Unmap(), port, true
 }
 
+// vsHead is what a virtual_server line (or one entry of the
+// virtual_server_group it names) says: an address and port, or a mark.
+type vsHead struct {
+	addr   netip.Addr
+	port   uint16
+	fwmark uint32
+	six    bool   // fwmark ... inet6
+	name   string // for messages: "10.0.0.1 80", "group WEB (10.0.0.2:80)"
+}
+
 func (im *kaImport) virtualServer(b *kaStmt) {
-	v := &Virtual{Line: b.line, Family: 4, Protocol: "tcp", Scheduler: "wlc"}
 	switch {
 	case len(b.args) >= 1 && b.args[0] == "group":
-		im.r.errorf(b.file, b.line, "virtual_server group is not supported: write one virtual_server per address")
-		return
+		if len(b.args) != 2 {
+			im.r.errorf(b.file, b.line, "virtual_server group takes one group name")
+			return
+		}
+		g, ok := im.groups[b.args[1]]
+		if !ok {
+			im.r.errorf(b.file, b.line, "virtual_server group %s: no virtual_server_group of that name", b.args[1])
+			return
+		}
+		// keepalived makes one IPVS service per entry of the group, each
+		// with the block's reals (their checks are shared: lib/check probes
+		// a real checked the same way once)
+		for _, h := range g {
+			im.virtualServerAt(b, h)
+		}
 	case len(b.args) >= 2 && b.args[0] == "fwmark":
 		m, err := strconv.ParseUint(b.args[1], 10, 32)
 		if err != nil || m == 0 {
 			im.r.errorf(b.file, b.line, "virtual_server fwmark: invalid mark %q", b.args[1])
 			return
 		}
-		v.Protocol, v.FWMark = "fwm", uint32(m)
-		if len(b.args) == 3 && b.args[2] == "inet6" {
-			v.Family = 6
-		}
+		im.virtualServerAt(b, vsHead{fwmark: uint32(m), six: len(b.args) == 3 && b.args[2] == "inet6",
+			name: strings.Join(b.args, " ")})
 	default:
 		a, p, ok := im.hostPort(b, b.args, true)
 		if !ok {
 			return
 		}
-		v.Addr, v.Port = a, p
-		if a.Is6() {
+		im.virtualServerAt(b, vsHead{addr: a, port: p, name: strings.Join(b.args, " ")})
+	}
+}
+
+// maxGroupEntries bounds what ranges expand to (a /16 written as ranges
+// is 65,536 services: a typo rather than a plan).
+const maxGroupEntries = 4096
+
+// virtualServerGroup reads a virtual_server_group: entries `ADDR PORT`,
+// `ADDR-END PORT` (a range of the last IPv4 octet, or of the last IPv6
+// group in hex, as keepalived reads it) and `fwmark N`.
+func (im *kaImport) virtualServerGroup(b *kaStmt) {
+	if !im.want(b, 1) {
+		return
+	}
+	name := b.args[0]
+	if _, dup := im.groups[name]; dup {
+		im.r.errorf(b.file, b.line, "virtual_server_group %s defined twice", name)
+		return
+	}
+	var out []vsHead
+	for _, e := range b.children {
+		if e.key == "fwmark" {
+			if len(e.args) < 1 {
+				im.r.errorf(e.file, e.line, "virtual_server_group %s: fwmark needs a mark", name)
+				continue
+			}
+			m, err := strconv.ParseUint(e.args[0], 10, 32)
+			if err != nil || m == 0 {
+				im.r.errorf(e.file, e.line, "virtual_server_group %s: invalid fwmark %q", name, e.args[0])
+				continue
+			}
+			out = append(out, vsHead{fwmark: uint32(m), name: fmt.Sprintf("group %s (fwmark %d)", name, m)})
+			continue
+		}
+		first, last, ok := im.addrRange(e, e.key)
+		if !ok {
+			continue
+		}
+		var port uint16
+		if len(e.args) > 0 {
+			p, err := strconv.ParseUint(e.args[0], 10, 16)
+			if err != nil {
+				im.r.errorf(e.file, e.line, "virtual_server_group %s: invalid port %q", name, e.args[0])
+				continue
+			}
+			port = uint16(p)
+		}
+		if len(e.args) > 1 {
+			im.r.errorf(e.file, e.line, "virtual_server_group %s: want ADDRESS[-END] PORT, or fwmark N", name)
+			continue
+		}
+		for a := first; ; a = a.Next() {
+			if len(out) >= maxGroupEntries {
+				im.r.errorf(e.file, e.line, "virtual_server_group %s: more than %d entries", name, maxGroupEntries)
+				break
+			}
+			out = append(out, vsHead{addr: a, port: port, name: fmt.Sprintf("group %s (%s)", name, netip.AddrPortFrom(a, port))})
+			if a == last {
+				break
+			}
+		}
+	}
+	if len(out) == 0 {
+		im.r.warnf(b.file, b.line, "virtual_server_group %s has no entry: its virtual_servers are not created", name)
+	}
+	if im.groups == nil {
+		im.groups = map[string][]vsHead{}
+	}
+	im.groups[name] = out
+}
+
+// addrRange reads ADDR or ADDR-END: END replaces the last octet (IPv4) or
+// the last 16-bit group, in hex (IPv6).
+func (im *kaImport) addrRange(e *kaStmt, s string) (first, last netip.Addr, ok bool) {
+	lo, hi, isRange := strings.Cut(s, "-")
+	a, err := netip.ParseAddr(lo)
+	if err != nil {
+		im.r.errorf(e.file, e.line, "virtual_server_group: invalid address %q", lo)
+		return first, last, false
+	}
+	a = a.Unmap()
+	if !isRange {
+		return a, a, true
+	}
+	if a.Is4() {
+		end, err := strconv.ParseUint(hi, 10, 8)
+		b := a.As4()
+		if err != nil || byte(end) <= b[3] {
+			im.r.errorf(e.file, e.line, "virtual_server_group: invalid range %q (the end is a last octet above the start's, as keepalived wants: 10.0.0.1-10)", s)
+			return first, last, false
+		}
+		b[3] = byte(end)
+		return a, netip.AddrFrom4(b), true
+	}
+	end, err := strconv.ParseUint(hi, 16, 16)
+	b := a.As16()
+	if err != nil || uint16(end) <= uint16(b[14])<<8|uint16(b[15]) {
+		im.r.errorf(e.file, e.line, "virtual_server_group: invalid range %q (the end is a last group in hex above the start's, as keepalived wants: 2001:db8::1-a)", s)
+		return first, last, false
+	}
+	b[14], b[15] = byte(end>>8), byte(end)
+	return a, netip.AddrFrom16(b), true
+}
+
+func (im *kaImport) virtualServerAt(b *kaStmt, h vsHead) {
+	v := &Virtual{Line: b.line, Family: 4, Protocol: "tcp", Scheduler: "wlc"}
+	if h.fwmark != 0 {
+		v.Protocol, v.FWMark = "fwm", h.fwmark
+		if h.six {
+			v.Family = 6
+		}
+	} else {
+		v.Addr, v.Port = h.addr, h.port
+		if h.addr.Is6() {
 			v.Family = 6
 		}
 	}
@@ -1124,8 +1273,10 @@ func (im *kaImport) virtualServer(b *kaStmt) {
 					v.Protocol = "tcp"
 				case "UDP":
 					v.Protocol = "udp"
+				case "SCTP":
+					v.Protocol = "sctp"
 				default:
-					im.r.errorf(s.file, s.line, "protocol %s is not supported (TCP or UDP)", s.args[0])
+					im.r.errorf(s.file, s.line, "protocol %s is not supported (TCP, UDP or SCTP)", s.args[0])
 				}
 				if v.FWMark != 0 {
 					v.Protocol = "fwm"
@@ -1177,7 +1328,7 @@ func (im *kaImport) virtualServer(b *kaStmt) {
 		v.Protocol = "udp"
 		im.r.warnf(b.file, b.line, "virtual_server without protocol: UDP, as keepalived defaults to (write protocol TCP if that is what you meant)")
 	}
-	name := strings.Join(b.args, " ")
+	name := h.name
 	if len(reals) == 0 {
 		also := ""
 		if sorry != nil {

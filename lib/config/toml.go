@@ -660,10 +660,10 @@ func (r *tomlReader) virtual(path string, tv *tomlVirtual, c *Config) *Virtual {
 		}
 		switch tv.Protocol {
 		case "":
-		case "tcp", "udp":
+		case "tcp", "udp", "sctp":
 			v.Protocol = Protocol(tv.Protocol)
 		default:
-			r.errorf(path+".protocol", "protocol must be tcp or udp for an address, not %q", tv.Protocol)
+			r.errorf(path+".protocol", "protocol must be tcp, udp or sctp for an address, not %q", tv.Protocol)
 		}
 		p, ok := lookupPort(port, v.Protocol)
 		if !ok {
