@@ -6,8 +6,9 @@
 #     holding the same tree as the RPM;
 #   - lvsd and the agents say the build's version; lvsd check accepts the
 #     sample config (as installed, and with its example uncommented);
-#   - each agent's meta-data valid against ra-api-1.dtd; ocf-tester passes
-#     for the agents that are safe to run on a host (in a network namespace);
+#   - each agent's meta-data valid against ra-api-1.dtd, shown by
+#     `pcs resource describe` and `crm ra info`; ocf-tester passes for the
+#     agents that are safe to run on a host (in a network namespace);
 #   - every man page renders without a warning (man --warnings), and
 #     lvsd(8) has a section for each command of lvsd --help;
 #   - systemd-analyze verify passes on the installed units;
@@ -122,7 +123,7 @@ sed 's/^#\([a-z[]\)/\1/' "$r/etc/lvsd/lvs.toml" >"$tmp/example.toml"
 for a in $agents; do
 	bin="$r/usr/lib/ocf/resource.d/lvs/$a"
 	"$bin" --version | grep -q "^$a (ocf-lvs) $version" || fail "$a --version: $("$bin" --version)"
-	"$bin" meta-data >"$tmp/$a.xml"
+	"$bin" meta-data >"$tmp/$a.xml" || fail "$a meta-data failed"
 	grep -q "<resource-agent name=\"$a\" version=\"$version\">" "$tmp/$a.xml" || fail "$a meta-data: no version=\"$version\""
 	if need xmllint && [ -f /usr/share/resource-agents/ra-api-1.dtd ]; then
 		# The DOCTYPE names ra-api-1.dtd relative to the file, as
@@ -170,6 +171,30 @@ fi
 for a in $agents; do
 	case $a in VIP | VIPcheck | realserver) ;; *) echo "pkgtest: ocf-tester not run on the installed $a here (its own tests run it)" ;; esac
 done
+
+## What pcs and crm users run: `pcs resource describe` (which also checks
+## the meta-data against pcs's schema) and `crm ra info`, on the installed
+## agents, seen where Pacemaker looks for them: the tree's resource.d laid
+## over /usr/lib/ocf/resource.d in a private mount namespace.
+if [ "$(id -u)" != 0 ]; then
+	skip "pcs resource describe / crm ra info: needs root (a mount namespace)"
+elif need pcs && need crm && need unshare; then
+	cat >"$tmp/describe.sh" <<EOF
+set -e
+mount -t overlay overlay -o lowerdir=$r/usr/lib/ocf/resource.d:/usr/lib/ocf/resource.d /usr/lib/ocf/resource.d
+for a in $agents; do
+	pcs resource describe ocf:lvs:\$a >$tmp/pcs.\$a 2>&1 || echo "pcs resource describe ocf:lvs:\$a: \$(cat $tmp/pcs.\$a)"
+	crm ra info ocf:lvs:\$a >$tmp/crm.\$a 2>&1 || echo "crm ra info ocf:lvs:\$a: \$(cat $tmp/crm.\$a)"
+done
+EOF
+	out=$(unshare -m --propagation private sh "$tmp/describe.sh" 2>&1) || true
+	[ -z "$out" ] || fail "$out"
+	for a in $agents; do
+		short=$(sed -n 's|^<shortdesc lang="en">\(.*\)</shortdesc>$|\1|p' "$tmp/$a.xml" | head -1 | sed "s/&#39;/'/g")
+		grep -qF "ocf:lvs:$a - $short" "$tmp/pcs.$a" 2>/dev/null || fail "pcs resource describe ocf:lvs:$a: no '$short'"
+		grep -qF "(ocf:lvs:$a)" "$tmp/crm.$a" 2>/dev/null || fail "crm ra info ocf:lvs:$a: $(head -3 "$tmp/crm.$a" 2>/dev/null)"
+	done
+fi
 
 ## Man pages: each renders with no warning (man --warnings = groff -ww).
 if need man; then
