@@ -10,7 +10,7 @@ VM_TIMEOUT ?= 14m
 
 .PHONY: vmtest vmrun vmshell
 TEST_TIERS += vmtest
-FUZZ += ./lib/ipvs:FuzzPlan
+FUZZ += ./lib/ipvs:FuzzPlan ./lib/ipvs:FuzzParseDaemon
 
 $(VM_CACHE)/vmrun: $(wildcard internal/vm/*.go vm/vmrun/*.go)
 	@mkdir -p $(VM_CACHE)
