@@ -69,7 +69,7 @@ func FuzzParseDaemon(f *testing.F) {
 	f.Add(appendDaemonMsg(nil, 1, 1, ipvsCmdNewDaemon, SyncMaster, &c)[unix.NLMSG_HDRLEN:])
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		parseDaemon(b) //nolint:errcheck // only must not panic
+		parseDaemon(b)                                      //nolint:errcheck // only must not panic
 		syncAnswer(b, 1, func([]byte) error { return nil }) //nolint:errcheck
 	})
 }
