@@ -30,8 +30,9 @@ func TestDryRunSummary(t *testing.T) {
 	if err := os.WriteFile(p, []byte(cf), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	// stopped (SIGINT) once the closed real's first check has failed
-	rc, o, e := dryRunUntil(t, p, "down tcp:192.0.2.10:80 real "+closed)
+	// stopped (SIGINT) once the closed real's first check has failed and
+	// the checktype=on real is up
+	rc, o, e := dryRunUntil(t, p, "down tcp:192.0.2.10:80 real "+closed, "up   tcp:192.0.2.12:80 real 127.0.0.1:9")
 	i := strings.Index(o, " summary: ")
 	if rc != 3 || i < 0 {
 		t.Fatalf("rc %d, want 3; stdout:\n%s\nstderr:\n%s", rc, o, e)
