@@ -258,7 +258,7 @@ func daemon(ctx context.Context, path string, cfg *config.Config, f runFlags, st
 	}
 	eng := engine.New(cfg, engine.Options{
 		Kernel: nl, Owned: owned, DrainTimeout: f.drain, Resync: f.resync, MaxConcurrent: f.maxc,
-		Lookup: reverseName, Report: report, Heartbeat: beat, HeartbeatEvery: watchdog / 3, Probe: f.m.probeFunc(),
+		Lookup: reverseName, Report: report, Flush: log.flush, Heartbeat: beat, HeartbeatEvery: watchdog / 3, Probe: f.m.probeFunc(),
 		Overrides: overrides, SaveOverrides: func(o director.Overrides) error { return writeOverrides(ovPath, path, o) },
 		SaveOwned: func(k []ipvs.Key) error {
 			if err := os.MkdirAll(filepath.Dir(statePath), 0o755); err != nil {
@@ -508,10 +508,14 @@ func (l *logFile) Close() error {
 	return l.f.Close()
 }
 
-// logger writes one line per report on stderr, serialised.
+// logger writes one line per report on stderr, serialised. The engine's
+// reports are buffered until it calls flush (engine.Options.Flush: once
+// what it handled is reported), so that a start or reload writing 11,000
+// entries makes one write(2), not 11,000; other lines go out at once.
 type logger struct {
-	mu sync.Mutex
-	w  io.Writer
+	mu  sync.Mutex
+	w   io.Writer
+	buf []byte
 }
 
 func newLogger(w io.Writer) *logger { return &logger{w: w} }
@@ -519,7 +523,8 @@ func newLogger(w io.Writer) *logger { return &logger{w: w} }
 func (l *logger) printf(format string, a ...any) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	fmt.Fprintf(l.w, "%s %s\n", stamp(time.Now()), fmt.Sprintf(format, a...))
+	l.buf = fmt.Appendf(l.buf, "%s %s\n", stamp(time.Now()), fmt.Sprintf(format, a...))
+	l.flushLocked()
 }
 
 func (l *logger) report(r engine.Report) {
@@ -529,7 +534,23 @@ func (l *logger) report(r engine.Report) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	fmt.Fprintf(l.w, "%s %s\n", stamp(r.Time), line)
+	l.buf = fmt.Appendf(l.buf, "%s %s\n", stamp(r.Time), line)
+	if len(l.buf) >= 1<<20 {
+		l.flushLocked()
+	}
+}
+
+func (l *logger) flush() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.flushLocked()
+}
+
+func (l *logger) flushLocked() {
+	if len(l.buf) > 0 {
+		l.w.Write(l.buf) //nolint:errcheck // a log nobody reads stops nothing
+		l.buf = l.buf[:0]
+	}
 }
 
 // describe is a report as one log line.

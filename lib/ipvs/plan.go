@@ -56,7 +56,7 @@ func (o Op) String() string {
 		}
 	case AddDest, EditDest:
 		d := &o.Dest
-		fmt.Fprintf(&b, " -r %s -%c -w %d", d.Key(), map[uint32]byte{FwdGate: 'g', FwdMasq: 'm', FwdIPIP: 'i'}[d.Fwd], d.Weight)
+		fmt.Fprintf(&b, " -r %s -%c -w %d", d.Key(), fwdLetter(d.Fwd), d.Weight)
 		if d.Upper != 0 {
 			fmt.Fprintf(&b, " -x %d", d.Upper)
 		}
@@ -67,6 +67,20 @@ func (o Op) String() string {
 		b.WriteString(" -r " + o.Dest.Key().String())
 	}
 	return b.String()
+}
+
+// fwdLetter is ipvsadm's forwarding option letter (a map literal here
+// cost an allocation per logged write).
+func fwdLetter(f uint32) byte {
+	switch f {
+	case FwdGate:
+		return 'g'
+	case FwdMasq:
+		return 'm'
+	case FwdIPIP:
+		return 'i'
+	}
+	return 0
 }
 
 // Summary counts a plan's operations.
