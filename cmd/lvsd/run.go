@@ -193,11 +193,12 @@ func daemon(ctx context.Context, path string, cfg *config.Config, f runFlags, st
 		stderr = lf
 	}
 	log := newLogger(stderr)
-	router, err := newRouter(cfg, log)
+	router, syncd, err := newRouter(cfg, log)
 	if err != nil {
 		log.printf("%v", err)
 		return 2
 	}
+	defer syncd.close() // after the router has stopped (deferred below)
 	if router != nil && len(cfg.Virtuals) == 0 {
 		return vrrpOnly(ctx, path, f, log, router)
 	}

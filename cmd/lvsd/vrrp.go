@@ -79,12 +79,26 @@ func dropText(m map[string]uint64) string {
 
 // newRouter opens the VRRP side of a configuration, or nil without
 // vrrp_instance. Its errors (an interface that does not exist) come
-// before anything is sent.
-func newRouter(cfg *config.Config, log *logger) (*vrrp.Router, error) {
+// before anything is sent. With lvs_sync_daemon it starts the IPVS
+// sync daemon, which follows the instance's role; the caller closes it.
+func newRouter(cfg *config.Config, log *logger) (*vrrp.Router, *syncDaemon, error) {
 	if len(cfg.VRRP) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
-	return vrrp.New(cfg, vrrp.Options{Logf: log.printf})
+	o := vrrp.Options{Logf: log.printf}
+	var sd *syncDaemon
+	if cfg.LVSSync != nil {
+		sd = newSyncDaemon(cfg.LVSSync, kernelSync{}, log.printf)
+		o.OnRole = sd.onRole
+	}
+	r, err := vrrp.New(cfg, o)
+	if err != nil {
+		return nil, nil, err
+	}
+	if sd != nil {
+		sd.start()
+	}
+	return r, sd, nil
 }
 
 // vrrpOnly runs a configuration without virtual_server: VRRP and its

@@ -565,26 +565,60 @@ func (im *kaImport) globalDefs(b *kaStmt) {
 		case "v3_checksum_as_v2":
 			im.checksumAsV2 = true
 		case "lvs_sync_daemon":
-			ls := &LVSSync{Line: s.line}
-			if len(s.args) < 2 {
-				im.r.errorf(s.file, s.line, "lvs_sync_daemon takes INTERFACE VRRP_INSTANCE [id N] [maxlen N] [port N] [ttl N] [group IP]")
+			// keepalived: IFACE [[inst] INSTANCE] [id N] [maxlen N] [port N] [ttl N] [group IP];
+			// without an instance both daemons run all the time.
+			ls := &LVSSync{Line: s.line, SyncID: -1}
+			if len(s.args) < 1 {
+				im.r.errorf(s.file, s.line, "lvs_sync_daemon takes INTERFACE [[inst] VRRP_INSTANCE] [id N] [maxlen N] [port N] [ttl N] [group IP]")
 				break
 			}
-			ls.Interface, ls.Instance = s.args[0], s.args[1]
-			for i := 2; i+1 < len(s.args); i += 2 {
-				switch s.args[i] {
-				case "id":
-					x, err := strconv.Atoi(s.args[i+1])
-					if err != nil || x < 0 || x > 255 {
-						im.r.errorf(s.file, s.line, "lvs_sync_daemon id %q: want 0..255", s.args[i+1])
-					}
-					ls.SyncID = x
-				default:
-					im.r.warnf(s.file, s.line, "lvs_sync_daemon %s ignored: the kernel's default is used", s.args[i])
+			ls.Interface = s.args[0]
+			if len(ls.Interface) >= 16 {
+				im.r.errorf(s.file, s.line, "lvs_sync_daemon interface name %q too long (at most 15 characters)", ls.Interface)
+			}
+			rest := s.args[1:]
+			if len(rest) > 0 && rest[0] == "inst" {
+				rest = rest[1:]
+				if len(rest) == 0 {
+					im.r.errorf(s.file, s.line, "lvs_sync_daemon inst has no value")
 				}
 			}
-			if len(s.args)%2 == 1 {
-				im.r.errorf(s.file, s.line, "lvs_sync_daemon %s has no value", s.args[len(s.args)-1])
+			opt := map[string]bool{"id": true, "maxlen": true, "port": true, "ttl": true, "group": true}
+			if len(rest) > 0 && !opt[rest[0]] {
+				ls.Instance, rest = rest[0], rest[1:]
+			}
+			for i := 0; i < len(rest); i += 2 {
+				if i+1 >= len(rest) {
+					im.r.errorf(s.file, s.line, "lvs_sync_daemon %s has no value", rest[i])
+					break
+				}
+				k, v := rest[i], rest[i+1]
+				n := func(lo, hi int) int {
+					x, err := strconv.Atoi(v)
+					if err != nil || x < lo || x > hi {
+						im.r.errorf(s.file, s.line, "lvs_sync_daemon %s %q: want %d..%d", k, v, lo, hi)
+						return 0
+					}
+					return x
+				}
+				switch k {
+				case "id":
+					ls.SyncID = n(0, 255)
+				case "maxlen":
+					ls.MaxLen = n(1, 65507)
+				case "port":
+					ls.Port = n(1, 65535)
+				case "ttl":
+					ls.TTL = n(1, 255)
+				case "group":
+					g, err := netip.ParseAddr(v)
+					if err != nil || !g.IsMulticast() {
+						im.r.errorf(s.file, s.line, "lvs_sync_daemon group %q: want a multicast address", v)
+					}
+					ls.Group = g
+				default:
+					im.r.errorf(s.file, s.line, "lvs_sync_daemon: unknown option %q (id, maxlen, port, ttl, group)", k)
+				}
 			}
 			im.cfg.LVSSync = ls
 		case "router_id", "smtp_connect_timeout", "smtp_helo_name", "smtp_alert", "smtp_alert_vrrp", "smtp_alert_checker",
@@ -1718,8 +1752,9 @@ func (im *kaImport) finish() {
 			}
 		}
 	}
-	if ls := im.cfg.LVSSync; ls != nil && !names[ls.Instance] {
+	if ls := im.cfg.LVSSync; ls != nil && ls.Instance != "" && !names[ls.Instance] {
 		im.r.errorf(im.r.d.file, ls.Line, "lvs_sync_daemon: no vrrp_instance %q", ls.Instance)
 	}
+	im.cfg.LVSSync.DefaultSyncID(im.cfg.VRRP)
 	vipOwners(im.cfg, func(line int, format string, args ...any) { im.r.errorf(im.r.d.file, line, format, args...) })
 }

@@ -251,13 +251,33 @@ type TrackFile struct {
 	Overwrite bool // init_file ... overwrite: write it even if the file exists
 }
 
-// LVSSync is keepalived's lvs_sync_daemon IFACE INSTANCE [id N]: the IPVS
-// connection-sync daemon, master while Instance is MASTER, backup else.
+// LVSSync is keepalived's lvs_sync_daemon IFACE [INSTANCE] [id N] [maxlen
+// N] [port N] [ttl N] [group IP]: the IPVS connection-sync daemon, master
+// while Instance is MASTER, backup else; with no Instance both all the
+// time. Zero MaxLen, Port, TTL, Group: the kernel's defaults.
 type LVSSync struct {
 	Line      int
 	Interface string
 	Instance  string
-	SyncID    int
+	SyncID    int // keepalived's default: the instance's VRID (0 without one)
+	MaxLen    int
+	Port      int
+	TTL       int
+	Group     netip.Addr
+}
+
+// DefaultSyncID sets an unset (negative) sync id as keepalived does: the
+// VRID of the instance followed, or 0.
+func (l *LVSSync) DefaultSyncID(vrrp []*VRRPInstance) {
+	if l == nil || l.SyncID >= 0 {
+		return
+	}
+	l.SyncID = 0
+	for _, in := range vrrp {
+		if in.Name == l.Instance {
+			l.SyncID = in.VRID
+		}
+	}
 }
 
 // TrackRef refers to a tracked script, interface or file with a weight.

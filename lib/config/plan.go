@@ -62,7 +62,19 @@ func writePlanAs(w io.Writer, c *Config, format string) error {
 		b.WriteString("\n")
 	}
 	if l := c.LVSSync; l != nil {
-		fmt.Fprintf(b, "lvs_sync_daemon interface=%s instance=%s id=%d\n", l.Interface, l.Instance, l.SyncID)
+		fmt.Fprintf(b, "lvs_sync_daemon interface=%s instance=%s id=%d", l.Interface, l.Instance, l.SyncID)
+		for _, o := range []struct {
+			k string
+			v int
+		}{{"maxlen", l.MaxLen}, {"port", l.Port}, {"ttl", l.TTL}} {
+			if o.v != 0 {
+				fmt.Fprintf(b, " %s=%d", o.k, o.v)
+			}
+		}
+		if l.Group.IsValid() {
+			fmt.Fprintf(b, " group=%s", l.Group)
+		}
+		b.WriteString("\n")
 	}
 	for _, g := range c.SyncGroups {
 		fmt.Fprintf(b, "vrrp_sync_group %s group=%s%s\n", g.Name, strings.Join(g.Members, ","),

@@ -74,7 +74,11 @@ type tomlFileDef struct {
 type tomlLVSSync struct {
 	Interface string `toml:"interface"`
 	Instance  string `toml:"instance"`
-	ID        int    `toml:"id"`
+	ID        *int   `toml:"id"` // default: the instance's VRID
+	MaxLen    int    `toml:"maxlen"`
+	Port      int    `toml:"port"`
+	TTL       int    `toml:"ttl"`
+	Group     string `toml:"group"`
 }
 
 type tomlGlobal struct {
@@ -1028,13 +1032,37 @@ func (r *tomlReader) vrrp(f *tomlFile, c *Config) {
 		c.SyncGroups = append(c.SyncGroups, g)
 	}
 	if l := f.LVSSyncDaemon; l != nil {
-		c.LVSSync = &LVSSync{Line: r.lines.line("lvs_sync_daemon"), Interface: l.Interface, Instance: l.Instance, SyncID: l.ID}
-		if l.Interface == "" || !inst[l.Instance] {
-			r.errorf("lvs_sync_daemon", "lvs_sync_daemon needs interface and the name of a vrrp_instance")
+		ls := &LVSSync{Line: r.lines.line("lvs_sync_daemon"), Interface: l.Interface, Instance: l.Instance, SyncID: -1,
+			MaxLen: l.MaxLen, Port: l.Port, TTL: l.TTL}
+		c.LVSSync = ls
+		if l.Interface == "" || len(l.Interface) >= 16 {
+			r.errorf("lvs_sync_daemon.interface", "lvs_sync_daemon needs an interface name (at most 15 characters)")
 		}
-		if l.ID < 0 || l.ID > 255 {
-			r.errorf("lvs_sync_daemon.id", "id must be 0..255")
+		if l.Instance != "" && !inst[l.Instance] {
+			r.errorf("lvs_sync_daemon.instance", "unknown vrrp_instance %q", l.Instance)
 		}
+		if l.ID != nil {
+			ls.SyncID = *l.ID
+			if *l.ID < 0 || *l.ID > 255 {
+				r.errorf("lvs_sync_daemon.id", "id must be 0..255")
+			}
+		}
+		for _, o := range []struct {
+			k      string
+			v, max int
+		}{{"maxlen", l.MaxLen, 65507}, {"port", l.Port, 65535}, {"ttl", l.TTL, 255}} {
+			if o.v < 0 || o.v > o.max {
+				r.errorf("lvs_sync_daemon."+o.k, "%s must be 1..%d", o.k, o.max)
+			}
+		}
+		if l.Group != "" {
+			g, err := netip.ParseAddr(l.Group)
+			if err != nil || !g.IsMulticast() {
+				r.errorf("lvs_sync_daemon.group", "group %q: want a multicast address", l.Group)
+			}
+			ls.Group = g
+		}
+		ls.DefaultSyncID(c.VRRP)
 	}
 	vipOwners(c, func(line int, format string, args ...any) { r.errorAt(line, format, args...) })
 }

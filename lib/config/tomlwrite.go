@@ -62,8 +62,21 @@ func WriteTOML(w io.Writer, c *Config) error {
 	if l := c.LVSSync; l != nil {
 		t.header("[lvs_sync_daemon]")
 		t.str("interface", l.Interface)
-		t.str("instance", l.Instance)
+		if l.Instance != "" {
+			t.str("instance", l.Instance)
+		}
 		t.int("id", l.SyncID)
+		for _, o := range []struct {
+			k string
+			v int
+		}{{"maxlen", l.MaxLen}, {"port", l.Port}, {"ttl", l.TTL}} {
+			if o.v != 0 {
+				t.int(o.k, o.v)
+			}
+		}
+		if l.Group.IsValid() {
+			t.str("group", l.Group.String())
+		}
 	}
 	_, err := io.WriteString(w, t.b.String())
 	return err

@@ -291,6 +291,9 @@ func attrs(b []byte) []nlAttr {
 // payload handed to each; bounded by the default timeout. The commands
 // are rare (a VRRP transition), so no socket is kept.
 func syncCall(msg []byte, each func([]byte) error) error {
+	if !ipvsPresent() { // VRRP-only mode has opened nothing that loaded ip_vs
+		return ErrNoIPVS
+	}
 	fam, err := ipvsFamilyID()
 	if err != nil {
 		return err
