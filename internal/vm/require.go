@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ocf-lvs/ocf-lvs/internal/testenv"
 )
@@ -66,9 +67,17 @@ func WithoutIPVS(t testing.TB) {
 			sched = append(sched, m)
 		}
 	}
-	exec.Command("ipvsadm", "-C").Run()
-	if out, err := exec.Command("modprobe", append([]string{"-r", "-a"}, append(sched, "ip_vs")...)...).CombinedOutput(); err != nil {
-		t.Fatalf("modprobe -r ip_vs: %v: %s", err, out)
+	// an earlier test's leftovers may hold ip_vs a moment: poll, not guess
+	var out []byte
+	var err error
+	for end := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		exec.Command("ipvsadm", "-C").Run()
+		if out, err = exec.Command("modprobe", append([]string{"-r", "-a"}, append(sched, "ip_vs")...)...).CombinedOutput(); err == nil {
+			break
+		}
+		if time.Now().After(end) {
+			t.Fatalf("modprobe -r ip_vs for 30 s: %v: %s", err, out)
+		}
 	}
 	rel, err := exec.Command("uname", "-r").Output()
 	if err != nil {
