@@ -82,6 +82,8 @@ func (h *host) run(action string, kv ...string) (int, string) {
 			pre = []string{"setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"}
 		case s == "as:no-net-admin": // root, but the kernel refuses it every network change
 			pre = []string{"setpriv", "--bounding-set=-net_admin", "--inh-caps=-net_admin"}
+		case s == "as:no-fds": // no descriptor left past stdio: every netlink socket gets EMFILE
+			pre = []string{"prlimit", "--nofile=3:3"}
 		default:
 			env = append(env, "OCF_RESKEY_"+s)
 		}
@@ -362,6 +364,70 @@ func TestNetnsKernelRefuses(t *testing.T) {
 	}
 	h.want(7, "monitor", v6...)
 	h.want(0, "stop", v6...)
+}
+
+var staticOnce sync.Once
+var staticBin string
+
+// staticAgentBin is cmd/VIP built without cgo: a static binary, so it
+// starts with no descriptor free (no dynamic loader to open libc).
+func staticAgentBin(t *testing.T) string {
+	t.Helper()
+	agentBin(t) // binDir
+	staticOnce.Do(func() {
+		bin := filepath.Join(binDir, "VIP-static")
+		cmd := exec.Command("go", "build", "-o", bin, "github.com/ocf-lvs/ocf-lvs/cmd/VIP")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("go build (static): %v\n%s", err, out)
+		}
+		staticBin = bin
+	})
+	if staticBin == "" {
+		t.Fatal("static build failed earlier")
+	}
+	return staticBin
+}
+
+// Reading routes or addresses failing (the agent may hold no descriptor
+// past stdio, so the kernel refuses its netlink sockets with EMFILE):
+// monitor, start and stop fail with 1 and the reason, and change nothing;
+// the address stays on the interface through a stop that could not read.
+func TestNetnsReadErrors(t *testing.T) {
+	testenv.Command(t, "prlimit")
+	p := netns.New(t)
+	h := newHost(t, p.A, agentBin(t))
+	hs := newHost(t, p.A, staticAgentBin(t))
+	hs.rsctmp = h.rsctmp
+	ip := "ip=" + p.V4(100)
+	explicit := []string{ip, "nic=eth0", "cidr_netmask=24"} // no route lookup
+	for _, c := range []struct {
+		action string
+		params []string
+		what   string
+	}{
+		{"monitor", []string{ip}, "reading routes: too many open files"},
+		{"start", []string{ip}, "reading routes: too many open files"},
+		{"monitor", explicit, "reading addresses: too many open files"},
+		{"start", explicit, "too many open files"},
+	} {
+		stderr := hs.want(ocf.ErrGeneric, c.action, append(c.params, "as:no-fds")...)
+		if !strings.Contains(stderr, "ocf-exit-reason:") || !strings.Contains(stderr, c.what) {
+			t.Errorf("%s %v: want %q in the reason:\n%s", c.action, c.params, c.what, stderr)
+		}
+	}
+	if as := addrsOf(t, p.A, p.V4(100)); len(as) != 0 {
+		t.Errorf("address added by a start that could not read: %v", as)
+	}
+	h.want(0, "start", append(explicit, "arp_count=1")...)
+	if stderr := hs.want(ocf.ErrGeneric, "stop", append(explicit, "as:no-fds")...); !strings.Contains(stderr, "ocf-exit-reason:reading addresses: too many open files") {
+		t.Errorf("stop that cannot read addresses:\n%s", stderr)
+	}
+	if as := addrsOf(t, p.A, p.V4(100)); as["eth0"] == nil {
+		t.Errorf("address gone after a stop that failed: %v", as)
+	}
+	h.want(0, "stop", explicit...)
+	h.want(7, "monitor", explicit...)
 }
 
 // The interface vanishes in the middle of start (deleted while run_arping
