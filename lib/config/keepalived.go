@@ -1120,6 +1120,7 @@ type vsHead struct {
 	port   uint16
 	fwmark uint32
 	six    bool   // fwmark ... inet6
+	group  bool   // an entry of a virtual_server_group
 	name   string // for messages: "10.0.0.1 80", "group WEB (10.0.0.2:80)"
 }
 
@@ -1186,7 +1187,7 @@ func (im *kaImport) virtualServerGroup(b *kaStmt) {
 				im.r.errorf(e.file, e.line, "virtual_server_group %s: invalid fwmark %q", name, e.args[0])
 				continue
 			}
-			out = append(out, vsHead{fwmark: uint32(m), name: fmt.Sprintf("group %s (fwmark %d)", name, m)})
+			out = append(out, vsHead{fwmark: uint32(m), group: true, name: fmt.Sprintf("group %s (fwmark %d)", name, m)})
 			continue
 		}
 		first, last, ok := im.addrRange(e, e.key)
@@ -1211,7 +1212,7 @@ func (im *kaImport) virtualServerGroup(b *kaStmt) {
 				im.r.errorf(e.file, e.line, "virtual_server_group %s: more than %d entries", name, maxGroupEntries)
 				break
 			}
-			out = append(out, vsHead{addr: a, port: port, name: fmt.Sprintf("group %s (%s)", name, netip.AddrPortFrom(a, port))})
+			out = append(out, vsHead{addr: a, port: port, group: true, name: fmt.Sprintf("group %s (%s)", name, netip.AddrPortFrom(a, port))})
 			if a == last {
 				break
 			}
@@ -1381,6 +1382,14 @@ func (im *kaImport) virtualServerAt(b *kaStmt, h vsHead) {
 	v.Quiescent = v.InhibitOnFailure
 	v.CleanStop = true
 	v.EmailAlertStatus = []string{"all"}
+	if h.group && v.Netmask != "" {
+		// seen in the VM: keepalived 2.2.7 programs a group's services
+		// with the full mask, whatever persistence_granularity says
+		im.r.warnf(b.file, site.netmaskLine, "persistence_granularity ignored in a virtual_server group: keepalived "+
+			"programs the group's services with the full mask, and so does lvsd (fix: remove it, or write the "+
+			"addresses as virtual_servers of their own to have it)")
+		v.Netmask = ""
+	}
 	resolveVirtual(v, site,
 		func(line int, f string, a ...any) { im.r.errorf(b.file, line, f, a...) },
 		func(line int, f string, a ...any) { im.r.warnf(b.file, line, f, a...) })
