@@ -1,0 +1,320 @@
+//go:build vm
+
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ocf-lvs/ocf-lvs/internal/netns"
+	"github.com/ocf-lvs/ocf-lvs/internal/vm"
+)
+
+// dirLab is seed 004's site in the VM, on the seed's own addresses: two
+// directors running `lvsd run` on the seed's keepalived.conf (VRRP
+// instance VI on eth1, VIP 10.0.0.1, HTTP_GET to two DR reals), each in
+// its own network namespace (so each has its own IPVS table and sync
+// daemon), the reals 10.0.0.5 and .6 made DR reals by `lvsd realserver
+// up` (VIP on lo, arp_ignore=1, arp_announce=2), a client 10.0.0.100, all
+// on one bridge.
+type dirLab struct {
+	t   *testing.T
+	dir string
+	nss []string
+}
+
+const (
+	vrrpVIP = "10.0.0.1"
+	vrrpCli = "vcli"
+)
+
+func (l *dirLab) ns(name, ifname, addr string) {
+	t := l.t
+	exec.Command("ip", "netns", "del", name).Run()
+	shell(t, "ip netns add "+name)
+	l.nss = append(l.nss, name)
+	shell(t, fmt.Sprintf("ip -n vbr link add v%s type veth peer name %s netns %s && ip -n vbr link set v%s master br0 up", name, ifname, name, name))
+	shell(t, fmt.Sprintf("ip -n %s link set lo up && ip -n %s addr add %s/24 dev %s && ip -n %s link set %s up", name, name, addr, ifname, name, ifname))
+}
+
+func newDirLab(t *testing.T) *dirLab {
+	vm.ResetIPVS(t)
+	t.Setenv("PATH", os.Getenv("PATH")+":/usr/sbin:/sbin")
+	l := &dirLab{t: t, dir: t.TempDir()}
+	t.Cleanup(func() {
+		for i := len(l.nss) - 1; i >= 0; i-- {
+			exec.Command("sh", "-c", "for p in $(ip netns pids "+l.nss[i]+"); do kill -9 $p; done").Run()
+			exec.Command("ip", "netns", "exec", l.nss[i], "ipvsadm", "-C").Run()
+			exec.Command("ip", "netns", "del", l.nss[i]).Run()
+		}
+	})
+	exec.Command("ip", "netns", "del", "vbr").Run()
+	shell(t, "ip netns add vbr && ip -n vbr link add br0 type bridge && ip -n vbr link set br0 up")
+	l.nss = append(l.nss, "vbr")
+	l.ns("vd1", "eth1", "10.0.0.2")
+	l.ns("vd2", "eth1", "10.0.0.3")
+	l.ns(vrrpCli, "eth0", "10.0.0.100")
+	self, _ := os.Executable()
+	for i, addr := range []string{"10.0.0.5", "10.0.0.6"} {
+		ns := fmt.Sprintf("vr%d", i+1)
+		l.ns(ns, "eth0", addr)
+		c := exec.Command("ip", "netns", "exec", ns, self, "realserver", "up", "--interfaces", "eth0",
+			"--state", filepath.Join(l.dir, ns+".state"), vrrpVIP)
+		c.Env = append(os.Environ(), "LVSD_TEST_MAIN=1")
+		if out, err := c.CombinedOutput(); err != nil {
+			t.Fatalf("lvsd realserver up in %s: %v\n%s", ns, err, out)
+		}
+		www := filepath.Join(l.dir, "www-"+ns)
+		os.MkdirAll(www, 0o755)
+		os.WriteFile(filepath.Join(www, "index.html"), []byte(ns+"\n"), 0o644)
+		shell(t, fmt.Sprintf("ip netns exec %s busybox httpd -p 80 -h %s", ns, www))
+		l.echo(ns)
+	}
+	return l
+}
+
+// echo serves TCP port 7 in ns: every line comes back prefixed with the
+// real's name, for as long as the connection lives.
+func (l *dirLab) echo(ns string) {
+	var ln net.Listener
+	if err := netns.Do(ns, func() (err error) { ln, err = net.Listen("tcp", ":7"); return }); err != nil {
+		l.t.Fatal(err)
+	}
+	l.t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				r := bufio.NewReader(c)
+				for {
+					s, err := r.ReadString('\n')
+					if err != nil {
+						return
+					}
+					io.WriteString(c, ns+" "+s)
+				}
+			}()
+		}
+	}()
+}
+
+// dial connects from the client's namespace (the socket stays there).
+func dirDial(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	var c net.Conn
+	if err := netns.Do(vrrpCli, func() (err error) { c, err = net.DialTimeout("tcp", addr, 5*time.Second); return }); err != nil {
+		t.Fatalf("connect to %s from the client: %v", addr, err)
+	}
+	return c
+}
+
+// get fetches / through the VIP with a new connection.
+func dirGet(t *testing.T) (string, error) {
+	var c net.Conn
+	err := netns.Do(vrrpCli, func() (err error) { c, err = net.DialTimeout("tcp", vrrpVIP+":80", 2*time.Second); return })
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(3 * time.Second))
+	io.WriteString(c, "GET / HTTP/1.0\r\n\r\n")
+	b, err := io.ReadAll(c)
+	if err != nil {
+		return "", err
+	}
+	if !strings.HasPrefix(string(b), "HTTP/1.") || !strings.Contains(strings.SplitN(string(b), "\n", 2)[0], " 200 ") {
+		return "", fmt.Errorf("answer %q", b)
+	}
+	return string(b[strings.Index(string(b), "\r\n\r\n")+4:]), nil
+}
+
+// seed004 is testdata's seed 004 keepalived.conf for one director: its
+// priority, the lab's interface names kept (eth1), a TCP_CHECK'd echo
+// service beside the seed's HTTP one, and lvs_sync_daemon if asked.
+func (l *dirLab) seed004(name string, prio int, sync bool) string {
+	b, err := os.ReadFile("../../testdata/config/keepalived/seed004.conf")
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	s := strings.Replace(string(b), "priority 101", fmt.Sprintf("priority %d", prio), 1)
+	if sync {
+		s = "global_defs {\n  lvs_sync_daemon eth1 VI\n}\n" + s
+	}
+	s += `
+virtual_server 10.0.0.1 7 {
+  delay_loop 10
+  lb_algo rr
+  lb_kind DR
+  protocol TCP
+  real_server 10.0.0.5 7 {
+    TCP_CHECK {
+      connect_timeout 5
+    }
+  }
+  real_server 10.0.0.6 7 {
+    TCP_CHECK {
+      connect_timeout 5
+    }
+  }
+}
+`
+	p := filepath.Join(l.dir, name+".conf")
+	os.WriteFile(p, []byte(s), 0o644)
+	return p
+}
+
+// director runs `lvsd run` in ns (ip netns exec execs it: the pid is
+// lvsd's, so kill -9 kills the director).
+func (l *dirLab) director(ns, conf string) *daemonProc {
+	t := l.t
+	self, _ := os.Executable()
+	d := &daemonProc{t: t, end: make(chan struct{})}
+	st := filepath.Join(l.dir, ns)
+	d.cmd = exec.Command("ip", "netns", "exec", ns, self, "run", "--pidfile", "none", "--state", st+".state", "--socket", st+".sock", conf)
+	d.cmd.Env = append(os.Environ(), "LVSD_TEST_MAIN=1")
+	d.cmd.Stdout, d.cmd.Stderr = d, d
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { d.cmd.Wait(); close(d.end) }()
+	t.Cleanup(func() {
+		d.cmd.Process.Kill()
+		<-d.end
+		if t.Failed() {
+			t.Logf("%s's log:\n%s", ns, d.logText())
+		}
+	})
+	return d
+}
+
+func dirHasVIP(ns string) bool {
+	out, _ := exec.Command("ip", "-n", ns, "-4", "-o", "addr", "show", "dev", "eth1").Output()
+	return strings.Contains(string(out), " "+vrrpVIP+"/")
+}
+
+func dirIn(t *testing.T, ns, cmd string) string {
+	t.Helper()
+	return shell(t, "ip netns exec "+ns+" "+cmd)
+}
+
+// roundTrip sends one line on the long-lived connection and reads its echo.
+func echoLine(c net.Conn, r *bufio.Reader, msg string) (string, error) {
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.WriteString(c, msg+"\n"); err != nil {
+		return "", err
+	}
+	s, err := r.ReadString('\n')
+	return strings.TrimSpace(s), err
+}
+
+// The master director killed (kill -9, then its link down: the box is
+// gone): the backup takes the VIP and serves new requests, and with
+// lvs_sync_daemon a TCP connection opened before the failover goes on
+// through the backup with no reset: the backup's sync daemon had received
+// its entry (read with ipvsadm -Lnc before the kill), so the backup's
+// IPVS sends its packets to the same real.
+func TestVRRPDirectorsSeed004Failover(t *testing.T) { testVRRPFailover(t, true) }
+
+// Without lvs_sync_daemon the same connection is reset by the new master
+// (its IPVS has no entry; the VIP's local stack answers the mid-stream
+// segment with RST): what the sync daemon prevents, and the proof that
+// the test above can fail.
+func TestVRRPDirectorsSeed004FailoverNoSync(t *testing.T) { testVRRPFailover(t, false) }
+
+func testVRRPFailover(t *testing.T, sync bool) {
+	l := newDirLab(t)
+	d1 := l.director("vd1", l.seed004("vd1", 101, sync))
+	// both BACKUP with nopreempt (the seed): the first one up becomes
+	// master after Master_Down
+	if !netns.WaitFor(30*time.Second, func() bool { return dirHasVIP("vd1") }) {
+		t.Fatalf("vd1 never held the VIP:\n%s", d1.logText())
+	}
+	d2 := l.director("vd2", l.seed004("vd2", 100, sync))
+	d2.waitLog("-> BACKUP", 30*time.Second)
+	if sync {
+		d1.waitLog("master sync daemon started on eth1 (sync id 200)", 10*time.Second)
+		if out := dirIn(t, "vd1", "ipvsadm -L --daemon"); !strings.Contains(out, "master sync daemon (mcast=eth1, syncid=200") {
+			t.Fatalf("vd1 (MASTER): ipvsadm -L --daemon:\n%s", out)
+		}
+		if out := dirIn(t, "vd2", "ipvsadm -L --daemon"); !strings.Contains(out, "backup sync daemon (mcast=eth1, syncid=200") {
+			t.Fatalf("vd2 (BACKUP): ipvsadm -L --daemon:\n%s", out)
+		}
+	}
+	var body string
+	if !netns.WaitFor(30*time.Second, func() bool { var err error; body, err = dirGet(t); return err == nil }) {
+		_, err := dirGet(t)
+		t.Fatalf("no answer through the VIP: %v\nvd1 ipvsadm:\n%s", err, dirIn(t, "vd1", "ipvsadm -Ln"))
+	}
+	t.Logf("through the VIP on vd1: %s", strings.TrimSpace(body))
+
+	c := dirDial(t, vrrpVIP+":7")
+	defer c.Close()
+	r := bufio.NewReader(c)
+	var real string
+	for i := 0; i < 10; i++ {
+		s, err := echoLine(c, r, fmt.Sprintf("before %d", i))
+		if err != nil {
+			t.Fatalf("echo before the failover: %v", err)
+		}
+		real, _, _ = strings.Cut(s, " ")
+	}
+	if sync {
+		// The sync daemon carries the entry (after sync_threshold packets).
+		if !netns.WaitFor(15*time.Second, func() bool {
+			return strings.Contains(dirIn(t, "vd2", "ipvsadm -Lnc"), vrrpVIP+":7")
+		}) {
+			t.Fatalf("the connection never reached vd2's table:\nvd1 -Lnc:\n%s\nvd2 -Lnc:\n%s",
+				dirIn(t, "vd1", "ipvsadm -Lnc"), dirIn(t, "vd2", "ipvsadm -Lnc"))
+		}
+		t.Logf("vd2 (backup) knows the connection:\n%s", dirIn(t, "vd2", "ipvsadm -Lnc"))
+	}
+
+	t0 := time.Now()
+	d1.signal(syscall.SIGKILL)
+	<-d1.end
+	shell(t, "ip -n vd1 link set eth1 down")
+	if !netns.WaitFor(30*time.Second, func() bool { return dirHasVIP("vd2") }) {
+		t.Fatalf("vd2 never took the VIP:\n%s", d2.logText())
+	}
+	t.Logf("VIP on vd2 %.2f s after the kill", time.Since(t0).Seconds())
+	if !netns.WaitFor(20*time.Second, func() bool { var err error; body, err = dirGet(t); return err == nil }) {
+		_, err := dirGet(t)
+		t.Fatalf("no answer through the VIP after the failover: %v\nvd2 ipvsadm:\n%s", err, dirIn(t, "vd2", "ipvsadm -Ln"))
+	}
+	t.Logf("through the VIP on vd2 %.2f s after the kill: %s", time.Since(t0).Seconds(), strings.TrimSpace(body))
+
+	s, err := echoLine(c, r, "after")
+	if !sync {
+		if err == nil {
+			t.Fatalf("without the sync daemon the connection survived (%q): the test cannot tell", s)
+		}
+		t.Logf("without lvs_sync_daemon: %v (as expected)", err)
+		return
+	}
+	if err != nil || s != real+" after" {
+		t.Fatalf("the long-lived connection after the failover: %q, %v (want %q)\nvd2 -Lnc:\n%s", s, err, real+" after", dirIn(t, "vd2", "ipvsadm -Lnc"))
+	}
+	for i := 0; i < 5; i++ {
+		if s, err := echoLine(c, r, fmt.Sprintf("after %d", i)); err != nil || s != fmt.Sprintf("%s after %d", real, i) {
+			t.Fatalf("after the failover: %q %v", s, err)
+		}
+	}
+	t.Logf("the connection to %s went on through vd2 with no reset", real)
+	d2.stop()
+	if out := dirIn(t, "vd2", "ipvsadm -L --daemon"); strings.TrimSpace(out) != "" {
+		t.Errorf("lvsd stopped, sync daemons left: %s", out)
+	}
+}
