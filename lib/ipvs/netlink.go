@@ -123,8 +123,17 @@ func (n *Netlink) call(write bool, f func(*moby.Handle) error) error {
 	return err
 }
 
-// Services implements Kernel.
+// Services implements Kernel: the in-house dump (dump.go), bounded by
+// Timeout per request.
 func (n *Netlink) Services() ([]Service, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.dumpServices()
+}
+
+// servicesMoby is the same read through moby/ipvs (the VM test compares
+// the two).
+func (n *Netlink) servicesMoby() ([]Service, error) {
 	var svcs []*moby.Service
 	if err := n.call(false, func(h *moby.Handle) (err error) { svcs, err = h.GetServices(); return }); err != nil {
 		return nil, fmt.Errorf("ipvs: list services: %w", err)
@@ -242,17 +251,23 @@ func fromMoby(ms *moby.Service) (Service, error) {
 		}
 		s.Addr, s.Port = a.Unmap(), ms.Port
 	}
-	if s.Family == 6 {
-		s.Netmask = int(ms.Netmask)
-	} else {
-		var b [4]byte
-		binary.NativeEndian.PutUint32(b[:], ms.Netmask)
-		m := binary.BigEndian.Uint32(b[:])
-		ones := bits.LeadingZeros32(^m)
-		s.Netmask = ones
-		if m<<ones != 0 { // not a prefix
-			s.Netmask = -1
-		}
-	}
+	s.Netmask = netmaskBits(s.Family, ms.Netmask)
 	return s, nil
+}
+
+// netmaskBits is the persistence netmask attribute as a prefix length:
+// IPv6 sends the length, IPv4 the mask's bytes in network order (read
+// natively here); -1 when not a prefix.
+func netmaskBits(family int, raw uint32) int {
+	if family == 6 {
+		return int(raw)
+	}
+	var b [4]byte
+	binary.NativeEndian.PutUint32(b[:], raw)
+	m := binary.BigEndian.Uint32(b[:])
+	ones := bits.LeadingZeros32(^m)
+	if m<<ones != 0 { // not a prefix
+		return -1
+	}
+	return ones
 }
