@@ -234,7 +234,9 @@ func daemon(ctx context.Context, path string, cfg *config.Config, f runFlags, st
 		return 1
 	}
 	defer fifo.close()
-	report := func(r engine.Report) { log.report(r); fifo.report(r) }
+	alerts := newAlerter(cfg, log.printf)
+	go alerts.run(ctx)
+	report := func(r engine.Report) { log.report(r); fifo.report(r); alerts.report(r) }
 	ovPath := overridesPath(statePath, path)
 	overrides, bad := readOverrides(ovPath)
 	for _, l := range bad {
@@ -298,6 +300,9 @@ func daemon(ctx context.Context, path string, cfg *config.Config, f runFlags, st
 			log.printf("lvsd run: the metrics address changed in %s (%q, was %q): it takes effect at the next start", path, next.Global.Metrics, cfg.Global.Metrics)
 		}
 		sdaemon.SdNotify(false, "RELOADING=1\n"+sdaemon.SdNotifyMonotonicUsec())
+		alerts.setStatus("reloading")
+		alerts.setFrom(next.Global.EmailAlertFrom)
+		defer alerts.setStatus("running")
 		if err := eng.Reload(ctx, next); err != nil {
 			log.printf("lvsd run: reload: %v", err)
 		}
@@ -326,11 +331,13 @@ func daemon(ctx context.Context, path string, cfg *config.Config, f runFlags, st
 	go func() {
 		select {
 		case <-eng.Ready():
+			alerts.setStatus("running")
 			notifyReady()
 			sdaemon.SdNotify(false, fmt.Sprintf("READY=1\nMAINPID=%d\nSTATUS=directing %s", os.Getpid(), path))
 		case <-ctx.Done():
 		}
 		<-ctx.Done()
+		alerts.setStatus("stopping")
 		sdaemon.SdNotify(false, sdaemon.SdNotifyStopping)
 	}()
 	if f.stats > 0 {

@@ -1,0 +1,291 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/user"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	mail "github.com/wneessen/go-mail"
+
+	"github.com/ocf-lvs/ocf-lvs/lib/check"
+	"github.com/ocf-lvs/ocf-lvs/lib/config"
+	"github.com/ocf-lvs/ocf-lvs/lib/engine"
+)
+
+// alerter is ldirectord's e-mail alerts (emailalert, emailalertfreq,
+// emailalertstatus, emailalertfrom, smtp; keepalived's notification_email,
+// notification_email_from and smtp_server import to the same): one mail
+// per real going down or up, a fallback going on or off, and, every
+// emailalertfreq while a real stays down, "Inaccessible real server".
+// Subjects and body are ldirectord's. Mails are queued and sent by one
+// goroutine with go-mail (smtp set) or sendmail (not set, as ldirectord's
+// Mail::Send): the engine never waits for a mail server; a dead one is
+// logged, retried a bounded number of times, then the mail is dropped.
+type alerter struct {
+	from  string
+	host  string // for the body, as ldirectord's "ldirectord host:"
+	log   func(format string, a ...any)
+	send  func(ctx context.Context, a alert) error
+	retry []time.Duration // waits between attempts
+
+	mu     sync.Mutex
+	status string                // starting, running, reloading, stopping
+	down   map[string]*downAlert // real (virtual) -> its last alert, for emailalertfreq
+	q      chan alert
+}
+
+type alert struct {
+	to      []string
+	smtp    string
+	subject string
+	body    string
+}
+
+type downAlert struct {
+	v    *config.Virtual
+	real string
+	at   time.Time
+}
+
+// newAlerter makes the alerter of a run; each report carries its
+// virtual, whose emailalert* settings (the running configuration's) decide.
+func newAlerter(cfg *config.Config, log func(string, ...any)) *alerter {
+	host, _ := os.Hostname()
+	a := &alerter{from: cfg.Global.EmailAlertFrom, host: host, log: log, status: "starting",
+		down: map[string]*downAlert{}, q: make(chan alert, 256), retry: []time.Duration{2 * time.Second, 10 * time.Second}}
+	a.send = a.sendMail
+	return a
+}
+
+// setFrom follows a reload's emailalertfrom.
+func (a *alerter) setFrom(from string) {
+	a.mu.Lock()
+	a.from = from
+	a.mu.Unlock()
+}
+
+// setStatus is the daemon's status, as emailalertstatus filters it.
+func (a *alerter) setStatus(s string) {
+	if a == nil {
+		return
+	}
+	a.mu.Lock()
+	a.status = s
+	a.mu.Unlock()
+}
+
+// virtualName is ldirectord's get_virtual: ip:port, or the fwmark.
+func virtualName(v *config.Virtual) string {
+	if v.Protocol == "fwm" {
+		return strconv.Itoa(int(v.FWMark))
+	}
+	return netip.AddrPortFrom(v.Addr, v.Port).String()
+}
+
+func realName(v *config.Virtual, r *config.Real) string {
+	port := r.Port
+	if port == 0 {
+		port = v.Port
+	}
+	return netip.AddrPortFrom(r.Addr, port).String()
+}
+
+// report turns an engine report into the mail ldirectord sends for it.
+// It runs on the engine's goroutine: it only queues.
+func (a *alerter) report(r engine.Report) {
+	if a == nil {
+		return
+	}
+	switch r.Kind {
+	case engine.Health:
+		p, ok := r.Check.Sub.Data.(check.Pair)
+		if !ok || p.V == nil || p.R == nil {
+			return
+		}
+		rs, id := realName(p.V, p.R), realName(p.V, p.R)+" ("+virtualName(p.V)+")"
+		switch {
+		case r.Check.To == check.Down && r.Check.From == check.Up:
+			subject := "Deleted real server: " + id
+			if quiet := p.R.Quiescent; (quiet != nil && *quiet) || (quiet == nil && (p.V.Quiescent || p.V.InhibitOnFailure)) {
+				subject = "Quiescent real server: " + id + " (Weight set to 0)"
+			}
+			a.mu.Lock()
+			if p.V.EmailAlertFreq > 0 {
+				a.down[id] = &downAlert{v: p.V, real: rs, at: r.Time}
+			}
+			a.mu.Unlock()
+			a.queue(p.V, subject)
+		case r.Check.To == check.Up && r.Check.From != check.Up:
+			a.mu.Lock()
+			delete(a.down, id)
+			a.mu.Unlock()
+			a.queue(p.V, fmt.Sprintf("Added real server: %s (Weight set to %d)", id, p.R.Weight))
+		}
+	case engine.Fallback:
+		if r.Virtual == nil || r.Virtual.Fallback == nil {
+			return
+		}
+		id := realName(r.Virtual, r.Virtual.Fallback) + " (" + virtualName(r.Virtual) + ")"
+		if r.On {
+			a.queue(r.Virtual, "Added fallback server: "+id+" (Weight set to 1)")
+		} else {
+			a.queue(r.Virtual, "Deleted fallback server: "+id)
+		}
+	}
+}
+
+// resend is ldirectord's ld_emailalert_resend: every emailalertfreq while
+// a real stays down.
+func (a *alerter) resend(now time.Time) {
+	a.mu.Lock()
+	var due []*downAlert
+	var ids []string
+	for id, d := range a.down {
+		if now.Sub(d.at) >= d.v.EmailAlertFreq {
+			d.at = now
+			due, ids = append(due, d), append(ids, id)
+		}
+	}
+	a.mu.Unlock()
+	for i, d := range due {
+		a.queue(d.v, "Inaccessible real server: "+ids[i])
+	}
+}
+
+func wantStatus(filter []string, status string) bool {
+	if len(filter) == 0 {
+		return true // ldirectord's default: all
+	}
+	for _, f := range filter {
+		if f == "all" || f == status {
+			return true
+		}
+	}
+	return false
+}
+
+func (a *alerter) queue(v *config.Virtual, subject string) {
+	a.mu.Lock()
+	status := a.status
+	a.mu.Unlock()
+	if v.EmailAlert == "" || !wantStatus(v.EmailAlertStatus, status) {
+		return
+	}
+	if v.ServiceName != "" {
+		subject = "[" + v.ServiceName + "] " + subject
+	}
+	body := fmt.Sprintf("lvsd host: %s\nLog-Message: %s\nDaemon-Status: %s\n", a.host, subject, status)
+	if v.ServiceName != "" || v.Comment != "" {
+		body += "\n"
+		if v.ServiceName != "" {
+			body += "Service name: " + v.ServiceName + "\n"
+		}
+		if v.Comment != "" {
+			body += "Comment: " + v.Comment + "\n"
+		}
+	}
+	var to []string
+	for _, t := range strings.Split(v.EmailAlert, ",") {
+		if t = strings.TrimSpace(t); t != "" {
+			to = append(to, t)
+		}
+	}
+	select {
+	case a.q <- alert{to: to, smtp: v.SMTP, subject: subject, body: body}:
+		a.log("emailalert: %s", subject)
+	default:
+		a.log("emailalert: %s: not sent, the mail queue is full (the mail server is slow or down)", subject)
+	}
+}
+
+// run sends the queued mails until ctx ends, then what is queued within
+// a bound, and repeats the down alerts.
+func (a *alerter) run(ctx context.Context) {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case m := <-a.q:
+			a.deliver(ctx, m)
+		case now := <-tick.C:
+			a.resend(now)
+		case <-ctx.Done():
+			// the stop's own mails, a few seconds at most
+			end, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			for {
+				select {
+				case m := <-a.q:
+					a.deliver(end, m)
+				default:
+					return
+				}
+			}
+		}
+	}
+}
+
+func (a *alerter) deliver(ctx context.Context, m alert) {
+	var err error
+	for i := 0; ; i++ {
+		if err = a.send(ctx, m); err == nil {
+			return
+		}
+		if i >= len(a.retry) || ctx.Err() != nil {
+			break
+		}
+		select {
+		case <-time.After(a.retry[i]):
+		case <-ctx.Done():
+		}
+	}
+	a.log("emailalert: %s: not sent after %d attempts: %v", m.subject, len(a.retry)+1, err)
+}
+
+// sendMail sends through smtp (host or host:port, port 25 by default,
+// STARTTLS when offered), or sendmail when no smtp is set.
+func (a *alerter) sendMail(ctx context.Context, m alert) error {
+	msg := mail.NewMsg()
+	a.mu.Lock()
+	from := a.from
+	a.mu.Unlock()
+	if from == "" {
+		from = "root@" + a.host // ldirectord: the user at the host name
+		if u, err := user.Current(); err == nil {
+			from = u.Username + "@" + a.host
+		}
+	}
+	if err := msg.From(from); err != nil {
+		return fmt.Errorf("emailalertfrom %q: %w", from, err)
+	}
+	if err := msg.To(m.to...); err != nil {
+		return fmt.Errorf("emailalert %q: %w", strings.Join(m.to, ","), err)
+	}
+	msg.Subject(m.subject)
+	msg.SetDate()
+	msg.SetBodyString(mail.TypeTextPlain, m.body)
+	if m.smtp == "" {
+		return msg.WriteToSendmail()
+	}
+	host, port := m.smtp, 25
+	if h, p, err := net.SplitHostPort(m.smtp); err == nil {
+		n, err := strconv.Atoi(p)
+		if err != nil {
+			return fmt.Errorf("smtp %q: bad port", m.smtp)
+		}
+		host, port = h, n
+	}
+	c, err := mail.NewClient(host, mail.WithPort(port), mail.WithTLSPolicy(mail.TLSOpportunistic),
+		mail.WithTimeout(10*time.Second), mail.WithHELO(a.host))
+	if err != nil {
+		return err
+	}
+	return c.DialAndSendWithContext(ctx, msg)
+}

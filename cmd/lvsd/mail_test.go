@@ -1,0 +1,219 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"mime"
+	"net"
+	netmail "net/mail"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ocf-lvs/ocf-lvs/internal/netns"
+	"github.com/ocf-lvs/ocf-lvs/internal/testenv"
+	"github.com/ocf-lvs/ocf-lvs/lib/check"
+	"github.com/ocf-lvs/ocf-lvs/lib/config"
+	"github.com/ocf-lvs/ocf-lvs/lib/engine"
+)
+
+// startMailbox runs Debian's postfix on a loopback port, delivering every
+// mail for @lvs.test into one Maildir (virtual delivery); it returns the
+// smtp address and a function listing the subjects delivered so far.
+func startMailbox(t *testing.T) (addr, maildir string, subjects func() []string) {
+	testenv.Root(t)
+	postfix := testenv.Command(t, "postfix")
+	dir, err := os.MkdirTemp("", "lvsd-postfix-") // short: postfix's socket paths
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	os.Chmod(dir, 0o755) // postfix's own users walk it
+	for _, d := range []string{"conf", "spool", "data", "mail"} {
+		os.MkdirAll(filepath.Join(dir, d), 0o755)
+	}
+	exec.Command("chown", "postfix", dir+"/data").Run()
+	exec.Command("chown", "65534:65534", dir+"/mail").Run()
+	addr = freePort(t)
+	maildir = filepath.Join(dir, "mail", "ops", "new")
+	main := fmt.Sprintf(`compatibility_level = 3.6
+queue_directory = %[1]s/spool
+data_directory = %[1]s/data
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+myhostname = mx.lvs.test
+mydestination =
+maillog_file = /dev/stdout
+mynetworks = 127.0.0.0/8
+smtpd_recipient_restrictions = permit_mynetworks, reject
+virtual_mailbox_domains = lvs.test
+virtual_mailbox_base = %[1]s/mail
+virtual_mailbox_maps = static:ops/
+virtual_uid_maps = static:65534
+virtual_gid_maps = static:65534
+virtual_minimum_uid = 100
+`, dir)
+	var master strings.Builder
+	fmt.Fprintf(&master, "%s inet n - n - - smtpd\n", addr)
+	for _, l := range []string{"postlog unix-dgram n - n - 1 postlogd", "cleanup unix n - n - 0 cleanup", "rewrite unix - - n - - trivial-rewrite",
+		"anvil unix - - n - 1 anvil", "proxymap unix - - n - - proxymap", "defer unix - - n - 0 bounce", "bounce unix - - n - 0 bounce",
+		"trace unix - - n - 0 bounce", "verify unix - - n - 1 verify", "qmgr unix n - n 300 1 qmgr", "scache unix - - n - 1 scache",
+		"virtual unix - n n - - virtual", "error unix - - n - - error", "retry unix - - n - - error", "discard unix - - n - - discard",
+		"smtp unix - - n - - smtp"} {
+		master.WriteString(l + "\n")
+	}
+	os.WriteFile(dir+"/conf/main.cf", []byte(main), 0o644)
+	os.WriteFile(dir+"/conf/master.cf", []byte(master.String()), 0o644)
+	cmd := exec.Command(postfix, "-c", dir+"/conf", "start-fg")
+	var out strings.Builder
+	var mu sync.Mutex
+	cmd.Stdout, cmd.Stderr = &lockedWriter{mu: &mu, w: &out}, &lockedWriter{mu: &mu, w: &out}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		exec.Command(postfix, "-c", dir+"/conf", "stop").Run()
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+		}
+	})
+	// postfix's start script takes a minute under the VM's emulation
+	if !netns.WaitFor(150*time.Second, func() bool {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	}) {
+		mu.Lock()
+		defer mu.Unlock()
+		t.Fatalf("postfix not listening on %s:\n%s", addr, out.String())
+	}
+	subjects = func() []string {
+		files, _ := filepath.Glob(filepath.Join(maildir, "*"))
+		var s []string
+		for _, f := range files {
+			b, _ := os.ReadFile(f)
+			if m, err := netmail.ReadMessage(bytes.NewReader(b)); err == nil {
+				subj, _ := new(mime.WordDecoder).DecodeHeader(m.Header.Get("Subject")) // folded lines joined
+				s = append(s, subj)
+			}
+		}
+		return s
+	}
+	return addr, maildir, subjects
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  *strings.Builder
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+func health(v *config.Virtual, r *config.Real, from, to check.State) engine.Report {
+	return engine.Report{Time: time.Now(), Kind: engine.Health, Check: &check.Event{From: from, To: to, Sub: &check.Sub{Data: check.Pair{V: v, R: r}}}}
+}
+
+func countOf(s []string, sub string) int {
+	n := 0
+	for _, x := range s {
+		if strings.Contains(x, sub) {
+			n++
+		}
+	}
+	return n
+}
+
+// ldirectord's alerts delivered by a real postfix to a mailbox: a real
+// down, repeated every emailalertfreq while it stays down, up again (no
+// more repeats); a virtual whose emailalertstatus excludes running gets
+// none; a dead mail server is logged after bounded retries and never
+// makes the reporting side wait.
+func TestEmailAlertsToPostfix(t *testing.T) {
+	addr, maildir, subjects := startMailbox(t)
+	web := &config.Virtual{Protocol: "tcp", Family: 4, Addr: netip.MustParseAddr("192.0.2.1"), Port: 80, EmailAlert: "ops@lvs.test, oncall@lvs.test",
+		EmailAlertFreq: time.Second, SMTP: addr, ServiceName: "www", Comment: "front page"}
+	r := &config.Real{Addr: netip.MustParseAddr("10.0.0.2"), Port: 80, Weight: 2}
+	quiet := &config.Virtual{Protocol: "tcp", Family: 4, Addr: netip.MustParseAddr("192.0.2.1"), Port: 443, EmailAlert: "ops@lvs.test",
+		SMTP: addr, EmailAlertStatus: []string{"starting", "stopping"}}
+	rq := &config.Real{Addr: netip.MustParseAddr("10.0.0.3"), Port: 443, Weight: 1}
+	cfg := &config.Config{Global: config.Global{EmailAlertFrom: "lvs@lvs.test"}, Virtuals: []*config.Virtual{web, quiet}}
+	var logMu sync.Mutex
+	var logs []string
+	a := newAlerter(cfg, func(f string, x ...any) { logMu.Lock(); logs = append(logs, fmt.Sprintf(f, x...)); logMu.Unlock() })
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go a.run(ctx)
+	a.setStatus("running")
+
+	a.report(health(web, r, check.Up, check.Down))
+	a.report(health(quiet, rq, check.Up, check.Down)) // filtered: running is not in its emailalertstatus
+	down := "[www] Deleted real server: 10.0.0.2:80 (192.0.2.1:80)"
+	again := "[www] Inaccessible real server: 10.0.0.2:80 (192.0.2.1:80)"
+	if !netns.WaitFor(30*time.Second, func() bool { s := subjects(); return countOf(s, down) == 2 && countOf(s, again) >= 2 }) {
+		t.Fatalf("mailbox: %q\nlog: %q", subjects(), logs)
+	}
+	a.report(health(web, r, check.Down, check.Up))
+	upS := "[www] Added real server: 10.0.0.2:80 (192.0.2.1:80) (Weight set to 2)"
+	if !netns.WaitFor(30*time.Second, func() bool { return countOf(subjects(), upS) == 2 }) {
+		t.Fatalf("no up mail: %q", subjects())
+	}
+	n := countOf(subjects(), again)
+	time.Sleep(2500 * time.Millisecond)
+	if s := subjects(); countOf(s, again) != n || countOf(s, "10.0.0.3") != 0 {
+		t.Errorf("repeats after the real came back, or the filtered virtual mailed: %q", s)
+	}
+	// the body is ldirectord's
+	if b := mailWith(maildir, down); !strings.Contains(b, "Log-Message: "+down) || !strings.Contains(b, "Daemon-Status: running") ||
+		!strings.Contains(b, "Service name: www") || !strings.Contains(b, "Comment: front page") || !strings.Contains(b, "From: <lvs@lvs.test>") {
+		t.Errorf("body:\n%s", b)
+	}
+
+	// a dead mail server: logged after its retries; report never waits
+	dead := *web
+	dead.SMTP, dead.EmailAlertFreq = freePort(t), 0
+	a.retry = []time.Duration{10 * time.Millisecond, 10 * time.Millisecond}
+	t0 := time.Now()
+	for i := 0; i < 300; i++ { // more than the queue holds
+		a.report(health(&dead, r, check.Up, check.Down))
+	}
+	if took := time.Since(t0); took > time.Second {
+		t.Errorf("300 reports took %s with a dead mail server", took)
+	}
+	if !netns.WaitFor(30*time.Second, func() bool {
+		logMu.Lock()
+		defer logMu.Unlock()
+		return countOf(logs, "not sent after 3 attempts") > 0 && countOf(logs, "the mail queue is full") > 0
+	}) {
+		t.Errorf("log: %q", logs)
+	}
+}
+
+// mailWith is the whole mail in maildir whose subject is subject.
+func mailWith(maildir, subject string) string {
+	files, _ := filepath.Glob(filepath.Join(maildir, "*"))
+	for _, f := range files {
+		b, _ := os.ReadFile(f)
+		if m, err := netmail.ReadMessage(bytes.NewReader(b)); err == nil {
+			if subj, _ := new(mime.WordDecoder).DecodeHeader(m.Header.Get("Subject")); subj == subject {
+				return string(b)
+			}
+		}
+	}
+	return ""
+}
