@@ -193,7 +193,16 @@ func daemon(ctx context.Context, path string, cfg *config.Config, f runFlags, st
 		stderr = lf
 	}
 	log := newLogger(stderr)
-	router, syncd, err := newRouter(cfg, log)
+	var vfifo *notifyFIFO
+	if len(cfg.VRRP) > 0 {
+		var err error
+		if vfifo, err = openVRRPFIFOs(&cfg.Global); err != nil {
+			log.printf("lvsd run: %v", err)
+			return 1
+		}
+		defer vfifo.close()
+	}
+	router, syncd, err := newRouter(cfg, log, vfifo)
 	if err != nil {
 		log.printf("%v", err)
 		return 2

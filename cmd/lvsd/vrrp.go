@@ -81,11 +81,14 @@ func dropText(m map[string]uint64) string {
 // vrrp_instance. Its errors (an interface that does not exist) come
 // before anything is sent. With lvs_sync_daemon it starts the IPVS
 // sync daemon, which follows the instance's role; the caller closes it.
-func newRouter(cfg *config.Config, log *logger) (*vrrp.Router, *syncDaemon, error) {
+func newRouter(cfg *config.Config, log *logger, fifo *notifyFIFO) (*vrrp.Router, *syncDaemon, error) {
 	if len(cfg.VRRP) == 0 {
 		return nil, nil, nil
 	}
 	o := vrrp.Options{Logf: log.printf}
+	if fifo != nil {
+		o.FIFO = fifo.write
+	}
 	var sd *syncDaemon
 	if cfg.LVSSync != nil {
 		sd = newSyncDaemon(cfg.LVSSync, kernelSync{}, log.printf)
@@ -99,6 +102,16 @@ func newRouter(cfg *config.Config, log *logger) (*vrrp.Router, *syncDaemon, erro
 		sd.start()
 	}
 	return r, sd, nil
+}
+
+// openVRRPFIFOs opens notify_fifo and vrrp_notify_fifo for the VRRP
+// lines (the engine's own open of notify_fifo is for its LVS lines; two
+// writers of one FIFO are fine, lines are written whole).
+func openVRRPFIFOs(g *config.Global) (*notifyFIFO, error) {
+	if len(g.VRRPNotifyFIFO) == 0 && len(g.NotifyFIFO) == 0 {
+		return nil, nil
+	}
+	return openNotifyFIFOs(&config.Global{NotifyFIFO: g.NotifyFIFO, LVSNotifyFIFO: g.VRRPNotifyFIFO})
 }
 
 // vrrpOnly runs a configuration without virtual_server: VRRP and its

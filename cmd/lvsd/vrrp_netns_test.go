@@ -407,8 +407,31 @@ func TestNetnsVRRPKeepalivedMaintenanceFile(t *testing.T) {
 	l := newVRRPLab(t)
 	vip := l.p.V4(100)
 	maint := filepath.Join(l.dir, "maintenance")
+	// vrrp_notify_fifo: keepalived's lines, read from a FIFO we made
+	fifo := filepath.Join(l.dir, "vrrp.fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// raw and non-blocking: an os.File would wait in the poller
+	rd, err := syscall.Open(fifo, syscall.O_RDWR|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Close(rd)
+	var fifoText strings.Builder
+	fifoHas := func(line string) bool {
+		buf := make([]byte, 4096)
+		for {
+			n, err := syscall.Read(rd, buf)
+			if err != nil || n <= 0 {
+				break
+			}
+			fifoText.Write(buf[:n])
+		}
+		return strings.Contains(fifoText.String(), line+"\n")
+	}
 	k := l.keepalived(instance("VI_1", "BACKUP", 56, 100, v3(vip, 24)))
-	a := l.lvsd(fmt.Sprintf(`vrrp_script chk_maint {
+	a := l.lvsd(fmt.Sprintf("global_defs {\n    vrrp_notify_fifo %s\n}\n", fifo) + fmt.Sprintf(`vrrp_script chk_maint {
     script "/bin/sh -c '! test -e %s'"
     interval 0.2
     fall 1
@@ -425,6 +448,11 @@ func TestNetnsVRRPKeepalivedMaintenanceFile(t *testing.T) {
 	}
 	os.Remove(maint)
 	l.holder("A", vip, 10*time.Second, a, k)
+	for _, want := range []string{`INSTANCE "VI_1" BACKUP 150`, `INSTANCE "VI_1" MASTER 150`, `INSTANCE "VI_1" BACKUP 90`} {
+		if !netns.WaitFor(5*time.Second, func() bool { return fifoHas(want) }) {
+			t.Errorf("vrrp_notify_fifo: no %q in %q", want, fifoText.String())
+		}
+	}
 }
 
 // Forged, short, wrong-TTL, bad-checksum, wrong-VRID, wrong-password and

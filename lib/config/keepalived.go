@@ -686,7 +686,7 @@ func (im *kaImport) globalDefs(b *kaStmt) {
 					im.r.warnf(s.file, s.line, "smtp_server port %s ignored: alerts use port 25", s.args[1])
 				}
 			}
-		case "notify_fifo", "lvs_notify_fifo":
+		case "notify_fifo", "lvs_notify_fifo", "vrrp_notify_fifo":
 			if len(s.args) < 1 {
 				im.r.errorf(s.file, s.line, "%s takes a FIFO path [username [groupname]]", s.key)
 				break
@@ -699,9 +699,12 @@ func (im *kaImport) globalDefs(b *kaStmt) {
 			if len(s.args) > 1 {
 				im.r.warnf(s.file, s.line, "%s %s: the owner is ignored: lvsd creates the FIFO as its own user, mode 0600", s.key, strings.Join(s.args[1:], " "))
 			}
-			if s.key == "notify_fifo" {
+			switch s.key {
+			case "notify_fifo":
 				g.NotifyFIFO = p
-			} else {
+			case "vrrp_notify_fifo":
+				g.VRRPNotifyFIFO = p
+			default:
 				g.LVSNotifyFIFO = p
 			}
 		case "vrrp_version":

@@ -63,6 +63,10 @@ type Global struct {
 	// real's check transition ("VS [ip]:tcp:80 UP", "RS [rs]:tcp:80
 	// [ip]:tcp:80 DOWN"), in keepalived's format; "" = none.
 	NotifyFIFO, LVSNotifyFIFO string
+	// VRRPNotifyFIFO is vrrp_notify_fifo: VRRP's lines only
+	// (`INSTANCE "VI_1" MASTER 100`, `GROUP "G" BACKUP 0`); notify_fifo
+	// gets them too.
+	VRRPNotifyFIFO string
 }
 
 // Virtual is one IPVS virtual service and how its reals are checked.

@@ -130,7 +130,7 @@ func writeGlobal(b *bufio.Writer, g *Global) {
 	}
 	if s := kvs("fallbackcommand", g.FallbackCommand, "callback", g.Callback, "maintenancedir", g.MaintenanceDir,
 		"emailalert", g.EmailAlert, "emailalertfrom", g.EmailAlertFrom, "smtp", g.SMTP, "metrics", g.Metrics,
-		"notify_fifo", g.NotifyFIFO, "lvs_notify_fifo", g.LVSNotifyFIFO); s != "" {
+		"notify_fifo", g.NotifyFIFO, "lvs_notify_fifo", g.LVSNotifyFIFO, "vrrp_notify_fifo", g.VRRPNotifyFIFO); s != "" {
 		fmt.Fprintf(b, "global%s\n", s)
 	}
 	if g.EmailAlert != "" || g.EmailAlertFreq != 0 || strings.Join(g.EmailAlertStatus, ",") != "all" {

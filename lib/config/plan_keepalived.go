@@ -13,7 +13,7 @@ import (
 // autoreload to report.
 func writeKAGlobal(b *bufio.Writer, g *Global) {
 	if s := kvs("notification_email", g.EmailAlert, "notification_email_from", g.EmailAlertFrom,
-		"smtp_server", g.SMTP, "notify_fifo", g.NotifyFIFO, "lvs_notify_fifo", g.LVSNotifyFIFO); s != "" {
+		"smtp_server", g.SMTP, "notify_fifo", g.NotifyFIFO, "lvs_notify_fifo", g.LVSNotifyFIFO, "vrrp_notify_fifo", g.VRRPNotifyFIFO); s != "" {
 		fmt.Fprintf(b, "global_defs%s\n", s)
 	}
 }

@@ -108,6 +108,7 @@ type tomlGlobal struct {
 	Metrics          string    `toml:"metrics"`
 	NotifyFIFO       string    `toml:"notify_fifo"`
 	LVSNotifyFIFO    string    `toml:"lvs_notify_fifo"`
+	VRRPNotifyFIFO   string    `toml:"vrrp_notify_fifo"`
 }
 
 type tomlVirtual struct {
@@ -572,8 +573,8 @@ func (r *tomlReader) build(f *tomlFile) *Config {
 	g.MaintenanceDir, g.EmailAlert, g.EmailAlertFrom, g.SMTP = tg.MaintenanceDir, tg.EmailAlert, tg.EmailAlertFrom, tg.SMTP
 	g.EmailAlertFreq = orDur(tg.EmailAlertFreq, 0)
 	g.EmailAlertStatus = r.emailStatus("global.emailalertstatus", tg.EmailAlertStatus)
-	g.NotifyFIFO, g.LVSNotifyFIFO = tg.NotifyFIFO, tg.LVSNotifyFIFO
-	for _, kv := range [][2]string{{"notify_fifo", g.NotifyFIFO}, {"lvs_notify_fifo", g.LVSNotifyFIFO}} {
+	g.NotifyFIFO, g.LVSNotifyFIFO, g.VRRPNotifyFIFO = tg.NotifyFIFO, tg.LVSNotifyFIFO, tg.VRRPNotifyFIFO
+	for _, kv := range [][2]string{{"notify_fifo", g.NotifyFIFO}, {"lvs_notify_fifo", g.LVSNotifyFIFO}, {"vrrp_notify_fifo", g.VRRPNotifyFIFO}} {
 		if kv[1] != "" && !strings.HasPrefix(kv[1], "/") {
 			r.errorf("global."+kv[0], "%q is not an absolute path", kv[1])
 		}

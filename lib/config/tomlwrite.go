@@ -191,6 +191,7 @@ func (t *tomlWriter) global(g *Global, all bool) {
 	t.optStr("metrics", g.Metrics)
 	t.optStr("notify_fifo", g.NotifyFIFO)
 	t.optStr("lvs_notify_fifo", g.LVSNotifyFIFO)
+	t.optStr("vrrp_notify_fifo", g.VRRPNotifyFIFO)
 	if g.Fallback != nil {
 		t.inlineReal("fallback", g.Fallback)
 	}

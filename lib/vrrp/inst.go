@@ -503,6 +503,9 @@ func (in *inst) notify(role Role, prio uint8) {
 	if c.Notify != "" && role != Init {
 		in.r.o.Spawn(fmt.Sprintf("%s INSTANCE %s %s %d", c.Notify, shellQuote(c.Name), role, prio))
 	}
+	if in.r.o.FIFO != nil && role != Init {
+		in.r.o.FIFO(fmt.Sprintf("INSTANCE %q %s %d\n", c.Name, role, prio))
+	}
 	if in.r.o.OnRole != nil {
 		in.r.o.OnRole(c.Name, role)
 	}
@@ -597,5 +600,8 @@ func (g *group) moved(from *inst, r Role) {
 	}
 	if c.Notify != "" {
 		from.effect(func() { g.r.o.Spawn(fmt.Sprintf("%s GROUP %s %s 0", c.Notify, shellQuote(c.Name), r)) })
+	}
+	if g.r.o.FIFO != nil && r != Init {
+		from.effect(func() { g.r.o.FIFO(fmt.Sprintf("GROUP %q %s 0\n", c.Name, r)) })
 	}
 }

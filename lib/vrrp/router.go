@@ -30,6 +30,9 @@ type Options struct {
 	// Poll is the period of the track_file / track_interface / link
 	// reads (default 500 ms).
 	Poll time.Duration
+	// FIFO, when set, gets keepalived's notify_fifo line for each state
+	// change: `INSTANCE "VI_1" MASTER 100`, `GROUP "G" BACKUP 0`.
+	FIFO func(line string)
 	// OnRole is called (off the timer goroutine) after an instance's role
 	// changed: the daemon switches the IPVS sync daemon with it.
 	OnRole func(instance string, r Role)

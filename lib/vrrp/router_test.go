@@ -120,6 +120,7 @@ func startNode(t *testing.T, h *hub, cfg *config.Config, self string, exec func(
 		Logf:  func(f string, a ...any) { t.Logf(self+" "+f, a...) },
 		Link:  func(string, bool, []netip.Prefix) (bool, netip.Addr, error) { return true, src, nil },
 		Spawn: func(l string) { n.notes <- l },
+		FIFO:  func(l string) { n.notes <- "fifo " + l },
 		Exec: func(_ context.Context, line string, _ time.Duration) int {
 			if exec != nil {
 				return exec(line)
@@ -180,8 +181,13 @@ func TestRouterElectionAndStop(t *testing.T) {
 		got = append(got, <-a.notes)
 	}
 	want := "notify INSTANCE 'VI_1' MASTER 150"
-	if !strings.Contains(strings.Join(got, "\n"), want) || !strings.Contains(strings.Join(got, "\n"), "notify INSTANCE 'VI_1' STOP 150") {
+	all := strings.Join(got, "\n")
+	if !strings.Contains(all, want) || !strings.Contains(all, "notify INSTANCE 'VI_1' STOP 150") {
 		t.Errorf("notify lines %q, want %q and STOP", got, want)
+	}
+	// notify_fifo: keepalived's line format
+	if !strings.Contains(all, "fifo INSTANCE \"VI_1\" MASTER 150\n") || !strings.Contains(all, "fifo INSTANCE \"VI_1\" STOP 150\n") {
+		t.Errorf("FIFO lines %q", got)
 	}
 	waitFor(t, "B's advert timers measured", func() bool { return b.r.Status().Instances[0].AdvertTimers > 0 })
 }
