@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -170,5 +171,39 @@ func TestReadOverridesBadLine(t *testing.T) {
 	got, bad := readOverrides(p)
 	if len(got) != 2 || len(bad) != 1 || !strings.HasPrefix(bad[0], p+":3: ") {
 		t.Fatalf("%v %q", got, bad)
+	}
+}
+
+// lvsd run --dry-run --socket: the imagined table answers status and
+// lvsd ctl like a real one (what bench/status measures); reload is refused.
+func TestDryRunSocket(t *testing.T) {
+	dir := t.TempDir()
+	cf := filepath.Join(dir, "d.cf")
+	os.WriteFile(cf, []byte("virtual=192.0.2.1:80\n\tchecktype=on\n\treal=10.0.0.1:80 masq 2\n"), 0o644)
+	sock := filepath.Join(dir, "d.sock")
+	cmd := exec.Command(os.Args[0], "run", "--dry-run", "--socket", sock, cf)
+	cmd.Env = append(os.Environ(), "LVSD_TEST_MAIN=1")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	var st statusJSON
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ans, err := ask(sock, "status")
+		if err == nil && json.Unmarshal([]byte(ans), &st) == nil && st.Up == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no status from the dry run: %v %s", err, ans)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	var out, errs strings.Builder
+	if rc := ctlRun([]string{"--socket", sock, "drain", "10.0.0.1"}, &out, &errs); rc != 0 {
+		t.Fatalf("ctl on a dry run: %d %s", rc, errs.String())
+	}
+	if ans, _ := ask(sock, "reload"); !strings.Contains(ans, "a dry run does not reload") {
+		t.Errorf("reload: %q", ans)
 	}
 }

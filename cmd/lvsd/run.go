@@ -116,7 +116,7 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.cpuprof, "cpuprofile", "", "write a Go CPU profile to this file (performance work)")
 	fs.StringVar(&f.state, "state", "", "state file: the virtual services this configuration owns (default /run/lvsd/NAME.state)")
 	fs.StringVar(&f.pidfile, "pidfile", "", "pid file (default /run/lvsd/NAME.pid; \"none\": no pid file)")
-	fs.StringVar(&f.socket, "socket", "", "control socket for lvsd status / reload (default /run/lvsd/NAME.sock; \"none\": no socket)")
+	fs.StringVar(&f.socket, "socket", "", "control socket for lvsd status / ctl / reload (default /run/lvsd/NAME.sock; \"none\": no socket; a dry run has one only when named)")
 	fs.DurationVar(&f.drain, "drain-timeout", 60*time.Second, "a removed real or virtual is deleted when its active connections end, or after this long (0: at once, as ldirectord)")
 	fs.DurationVar(&f.resync, "resync", 0, "re-read and repair the kernel table this often (0: checkinterval, longer for a costly table)")
 	fs.DurationVar(&f.timeout, "timeout", ipvs.DefaultTimeout, "deadline of each netlink call")
@@ -702,6 +702,20 @@ func dryRun(ctx context.Context, cfg *config.Config, f runFlags, stdout, stderr 
 	}
 	if f.m != nil {
 		go f.m.serve(ctx, f.metricsLn, eng)
+	}
+	// --socket named: the dry run answers status (and lvsd ctl) too, for
+	// looking at an imagined table the way one looks at a real one
+	if f.socket != "" && f.socket != "none" {
+		ln, err := listenControl(f.socket)
+		if err != nil {
+			fmt.Fprintf(stderr, "lvsd run: control socket: %v\n", err)
+			return 1
+		}
+		defer os.Remove(f.socket)
+		sum := digestString(cfg.Source)
+		c := &control{eng: eng, reload: func() []string { return []string{"a dry run does not reload"} },
+			digest: func() string { return sum }}
+		go c.serve(ctx, ln)
 	}
 	// The engine runs on its own context so that its final state can still
 	// be asked for when ctx ends (--for, a signal).
