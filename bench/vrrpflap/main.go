@@ -1,0 +1,222 @@
+// Command vrrpflap counts spurious VRRP takeovers on a loaded machine: an
+// lvsd pair and a keepalived pair (Debian's, `keepalived -P`) side by
+// side, same settings (v3, advert_int 0.05 s by default), each pair in two
+// network namespaces on one veth link, while -burn processes (default:
+// one per core) spin on the CPUs for -minutes. A backup adding the VIP
+// while its master lives is a spurious takeover (the master's adverts
+// came too late, or the backup's timers ran late); the target is 0.
+// Counted from RTM_NEWADDR events in the backups' namespaces. Needs root,
+// keepalived and bin/lvsd. Run by bench/vrrp.sh (-flap-minutes).
+package main
+
+import (
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+)
+
+func main() {
+	minutes := flag.Float64("minutes", 5, "how long both pairs run under load")
+	advert := flag.String("advert", "0.05", "advert_int (v3)")
+	burn := flag.Int("burn", runtime.NumCPU(), "CPU-spinning processes during the window")
+	lvsd := flag.String("lvsd", "bin/lvsd", "the lvsd binary")
+	flag.Parse()
+	abs, err := filepath.Abs(*lvsd)
+	if err != nil {
+		fatal(err)
+	}
+	dir, err := os.MkdirTemp("", "bench-vrrpflap")
+	if err != nil {
+		fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	pairs := []*pair{{impl: "lvsd", n: 1}, {impl: "keepalived", n: 2}}
+	for _, p := range pairs {
+		defer p.close()
+		if err := p.start(dir, abs, *advert); err != nil {
+			fatal(fmt.Errorf("%s: %v", p.impl, err))
+		}
+	}
+	var burners []*exec.Cmd
+	for i := 0; i < *burn; i++ {
+		c := exec.Command("sh", "-c", "while :; do :; done")
+		if err := c.Start(); err != nil {
+			fatal(err)
+		}
+		burners = append(burners, c)
+	}
+	window := time.Duration(*minutes * float64(time.Minute))
+	fmt.Printf("spurious takeovers, v3 advert_int %s s, %s, %d CPU burners on %d cores (load %s at start)\n",
+		*advert, window, *burn, runtime.NumCPU(), loadavg())
+	t0 := time.Now()
+	time.Sleep(window)
+	for _, c := range burners {
+		c.Process.Kill()
+		c.Wait()
+	}
+	for _, p := range pairs {
+		fmt.Printf("  %-10s %d takeover(s) in %s%s\n", p.impl, len(p.moves), time.Since(t0).Round(time.Second), p.times(t0))
+	}
+	fmt.Printf("(load %s at the end; target 0)\n", loadavg())
+}
+
+func fatal(err error) {
+	fmt.Fprintln(os.Stderr, "bench/vrrpflap:", err)
+	os.Exit(1)
+}
+
+func loadavg() string {
+	b, _ := os.ReadFile("/proc/loadavg")
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+// pair is one master (priority 150) and one backup (100).
+type pair struct {
+	impl  string
+	n     int
+	cmds  []*exec.Cmd
+	done  chan struct{}
+	moves chan time.Time
+}
+
+func (p *pair) ns(x string) string { return fmt.Sprintf("vflap-%s%d", x, p.n) }
+func (p *pair) vip() string        { return fmt.Sprintf("192.0.2.%d", 100+p.n) }
+
+func run(args ...string) error {
+	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s: %v: %s", strings.Join(args, " "), err, out)
+	}
+	return nil
+}
+
+func (p *pair) start(dir, lvsd, advert string) error {
+	A, B := p.ns("a"), p.ns("b")
+	p.close()
+	for _, c := range [][]string{
+		{"ip", "netns", "add", A}, {"ip", "netns", "add", B},
+		{"ip", "link", "add", "eth0", "netns", A, "type", "veth", "peer", "name", "eth0", "netns", B},
+		{"ip", "-n", A, "link", "set", "lo", "up"}, {"ip", "-n", B, "link", "set", "lo", "up"},
+		{"ip", "-n", A, "link", "set", "eth0", "up"}, {"ip", "-n", B, "link", "set", "eth0", "up"},
+		{"ip", "-n", A, "addr", "add", "192.0.2.1/24", "dev", "eth0"},
+		{"ip", "-n", B, "addr", "add", "192.0.2.2/24", "dev", "eth0"},
+	} {
+		if err := run(c...); err != nil {
+			return err
+		}
+	}
+	launch := func(ns, name string, prio int) error {
+		f := filepath.Join(dir, fmt.Sprintf("%s-%s.conf", p.impl, name))
+		os.WriteFile(f, []byte(fmt.Sprintf(`vrrp_instance VI_1 {
+    state BACKUP
+    interface eth0
+    virtual_router_id 51
+    priority %d
+    version 3
+    advert_int %s
+    virtual_ipaddress {
+        %s/24
+    }
+}
+`, prio, advert, p.vip())), 0o644)
+		var c *exec.Cmd
+		if p.impl == "lvsd" {
+			c = exec.Command("ip", "netns", "exec", ns, lvsd, "run", "--pidfile", "none", "--socket", "none", f)
+		} else {
+			base := filepath.Join(dir, p.impl+"-"+name)
+			c = exec.Command("ip", "netns", "exec", ns, "keepalived", "-P", "-n", "-D", "-R", "-f", f,
+				"-p", base+".pid", "-r", base+".vrrp.pid", "-c", base+".chk.pid")
+		}
+		if err := c.Start(); err != nil {
+			return err
+		}
+		p.cmds = append(p.cmds, c)
+		return nil
+	}
+	if err := launch(A, "a", 150); err != nil {
+		return err
+	}
+	if err := launch(B, "b", 100); err != nil {
+		return err
+	}
+	end := time.Now().Add(30 * time.Second)
+	for !(p.has(A) && !p.has(B)) {
+		if time.Now().After(end) {
+			return fmt.Errorf("no single master within 30 s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(2 * time.Second)
+	h, err := netns.GetFromName(B)
+	if err != nil {
+		return err
+	}
+	ch := make(chan netlink.AddrUpdate, 64)
+	p.done, p.moves = make(chan struct{}), make(chan time.Time, 10000)
+	if err := netlink.AddrSubscribeAt(h, ch, p.done); err != nil {
+		h.Close()
+		return err
+	}
+	go func() {
+		defer h.Close()
+		for u := range ch {
+			if u.NewAddr && u.LinkAddress.IP.Equal(net.ParseIP(p.vip())) {
+				p.moves <- time.Now()
+			}
+		}
+	}()
+	return nil
+}
+
+func (p *pair) times(t0 time.Time) string {
+	var s []string
+	for len(p.moves) > 0 {
+		s = append(s, fmt.Sprintf("+%.1fs", (<-p.moves).Sub(t0).Seconds()))
+	}
+	if len(s) == 0 {
+		return ""
+	}
+	return " at " + strings.Join(s, " ")
+}
+
+func (p *pair) has(ns string) bool {
+	out, _ := exec.Command("ip", "-n", ns, "-4", "-o", "addr", "show", "dev", "eth0").Output()
+	return strings.Contains(string(out), " "+p.vip()+"/")
+}
+
+func (p *pair) close() {
+	if p.done != nil {
+		close(p.done)
+		p.done = nil
+	}
+	for _, c := range p.cmds {
+		c.Process.Signal(syscall.SIGTERM)
+	}
+	for _, c := range p.cmds {
+		c.Wait()
+	}
+	p.cmds = nil
+	for _, x := range []string{"a", "b"} {
+		out, _ := exec.Command("ip", "netns", "pids", p.ns(x)).Output()
+		for _, f := range strings.Fields(string(out)) {
+			var pid int
+			fmt.Sscan(f, &pid)
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+		exec.Command("ip", "netns", "del", p.ns(x)).Run()
+	}
+}
