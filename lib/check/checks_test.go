@@ -492,3 +492,22 @@ func TestPingCheck(t *testing.T) {
 		t.Fatalf("udp connect did not ping: %s", r.Reason)
 	}
 }
+
+// TestAlsoAllMustPass: a spec with Also (keepalived's several checkers on
+// one real_server) is up only when every check passes; the failing one is
+// named.
+func TestAlsoAllMustPass(t *testing.T) {
+	ctx := context.Background()
+	up := Spec{Type: "on", Also: &[]Spec{{Type: "on"}, {Type: "on"}}}
+	if r := Run(ctx, &up); !r.OK {
+		t.Fatalf("all on: %+v", r)
+	}
+	down := Spec{Type: "on", Also: &[]Spec{{Type: "on"}, {Type: "off"}}}
+	if r := Run(ctx, &down); r.OK || !strings.Contains(r.Reason, "check 3 of 3") {
+		t.Fatalf("one off: %+v", r)
+	}
+	first := Spec{Type: "off", Also: &[]Spec{{Type: "on"}}}
+	if r := Run(ctx, &first); r.OK {
+		t.Fatalf("first off: %+v", r)
+	}
+}

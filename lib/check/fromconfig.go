@@ -94,7 +94,16 @@ func SpecFor(v *config.Virtual, r *config.Real, c *config.Check) Spec {
 	if v.Protocol == "fwm" {
 		vip = strconv.FormatUint(uint64(v.FWMark), 10)
 	}
+	var also *[]Spec
+	if len(c.Also) > 0 {
+		specs := make([]Spec, len(c.Also))
+		for i := range c.Also {
+			specs[i] = SpecFor(v, r, &c.Also[i])
+		}
+		also = &specs
+	}
 	return Spec{
+		Also: also,
 		Type: typ, Service: svc, NegotiateEvery: c.NegotiateEvery, Protocol: v.Protocol,
 		Addr: r.Addr, Port: port, RealPort: rport, VIP: vip, VPort: v.Port,
 		Request: req, Receive: rcv, ReceiveRE: rcvRE, HTTPMethod: c.HTTPMethod, VirtualHost: c.VirtualHost,

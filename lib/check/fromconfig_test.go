@@ -97,3 +97,25 @@ virtual=192.0.2.13:80
 		t.Fatalf("%d jobs for 7 subscriptions, want 6 (the shared check once)", e.Jobs())
 	}
 }
+
+// TestFromConfigSeveralCheckers: a keepalived real_server with a TCP_CHECK
+// and an HTTP_GET of two urls gets one spec that runs all three.
+func TestFromConfigSeveralCheckers(t *testing.T) {
+	cfg, err := config.Load("../../testdata/config/keepalived/several-checkers.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	subs := FromConfig(cfg, nil)
+	if len(subs) != 2 {
+		t.Fatalf("%d subs", len(subs))
+	}
+	sp := subs[0].Spec
+	if sp.Type != "connect" || sp.Also == nil || len(*sp.Also) != 2 ||
+		(*sp.Also)[0].Request != "/health" || (*sp.Also)[1].Request != "/ready" ||
+		!(*sp.Also)[1].StatusCodes.Has(204) || (*sp.Also)[0].StatusCodes.Has(204) {
+		t.Fatalf("spec %+v", sp)
+	}
+	if subs[0].Interval != 5*time.Second || subs[0].FailureCount != 2 {
+		t.Fatalf("schedule %v %d", subs[0].Interval, subs[0].FailureCount)
+	}
+}

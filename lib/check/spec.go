@@ -48,6 +48,11 @@ type Spec struct {
 	StatusCodes             config.StatusSet // keepalived status_code; empty = any 2xx (after redirects)
 	Digest                  string           // keepalived HTTP_GET digest: md5 hex of the body
 	DNSType, DNSName        string           // keepalived DNS_CHECK; ldirectord: A/PTR of Request
+	// Also are more checks of the real that must pass too (keepalived's
+	// several checkers on one real_server, or url blocks): run after this
+	// one, each bounded by its own timeout. A pointer keeps Spec
+	// comparable (two such reals are probed apart, never shared).
+	Also *[]Spec
 	// ReceiveRE is Receive as compiled when the configuration was read
 	// (SpecFor passes the model's); nil only for a Spec built by hand.
 	ReceiveRE *regexp.Regexp
@@ -131,7 +136,28 @@ var Services = []string{"http", "https", "http_proxy", "dns", "mysql", "pgsql",
 	"imaps", "nntp", "ftp", "radius", "sip", "simpletcp", "none"}
 
 // Run performs one check, bounded by ctx and by s.Timeout().
+//
+// With Also, every check runs in turn and the first failure is the result
+// (its reason names which check failed); all passing give one result.
 func Run(ctx context.Context, s *Spec) Result {
+	r := runOne(ctx, s)
+	if s.Also == nil || !r.OK {
+		return r
+	}
+	for i := range *s.Also {
+		a := runOne(ctx, &(*s.Also)[i])
+		r.Latency += a.Latency
+		if !a.OK {
+			a.Latency = r.Latency
+			a.Reason = fmt.Sprintf("check %d of %d: %s", i+2, len(*s.Also)+1, a.Reason)
+			return a
+		}
+		r.Reason += "; " + a.Reason
+	}
+	return r
+}
+
+func runOne(ctx context.Context, s *Spec) Result {
 	ctx, cancel := context.WithTimeout(ctx, s.Timeout())
 	defer cancel()
 	t0 := time.Now()

@@ -1664,7 +1664,7 @@ func (im *kaImport) realServer(b *kaStmt, v *Virtual, fwd Forward, vdefs checkDe
 	}
 	r := &Real{Line: b.line, Addr: a, Port: p, Forward: fwd, Weight: 1}
 	defs := vdefs
-	var checker *kaStmt
+	var checkers []*kaStmt // all must pass, as in keepalived
 	for _, s := range b.children {
 		if im.checkDefault(s, &defs) {
 			continue
@@ -1684,11 +1684,7 @@ func (im *kaImport) realServer(b *kaStmt, v *Virtual, fwd Forward, vdefs checkDe
 		case "lthreshold":
 			r.Lower, _ = im.num(s, 0, 1<<30)
 		case "TCP_CHECK", "HTTP_GET", "SSL_GET", "DNS_CHECK", "MISC_CHECK", "SMTP_CHECK", "PING_CHECK":
-			if checker != nil {
-				im.r.errorf(s.file, s.line, "a second checker (%s) on one real_server is not supported (first: %s at line %d)", s.key, checker.key, checker.line)
-				continue
-			}
-			checker = s
+			checkers = append(checkers, s)
 		case "UDP_CHECK", "FILE_CHECK", "BFD_CHECK":
 			im.r.errorf(s.file, s.line, "%s is not supported by lvsd", s.key)
 		case "notify_up", "notify_down":
@@ -1732,7 +1728,7 @@ func (im *kaImport) realServer(b *kaStmt, v *Virtual, fwd Forward, vdefs checkDe
 	if r.Quiescent != nil && *r.Quiescent == v.Quiescent {
 		r.Quiescent = nil
 	}
-	if checker == nil {
+	if len(checkers) == 0 {
 		if portMsg != "" {
 			im.r.warnf(b.file, b.line, "%s", portMsg)
 		}
@@ -1745,12 +1741,40 @@ func (im *kaImport) realServer(b *kaStmt, v *Virtual, fwd Forward, vdefs checkDe
 		}
 		return r, im.onCheck
 	}
-	c := im.checker(checker, v, defs)
-	if portMsg != "" && c.Port == 0 && c.Type != "ping" && c.Type != "external" {
-		// keepalived checks the port written on real_server (only the
-		// kernel rewrites it), not the virtual's
-		c.Port = configured
-		portMsg += fmt.Sprintf("; its %s connects to port %d, as keepalived does (connect_port sets another)", checker.key, configured)
+	var c Check
+	for i, ck := range checkers {
+		one := im.checker(ck, v, defs)
+		if portMsg != "" && one.Port == 0 && one.Type != "ping" && one.Type != "external" {
+			// keepalived checks the port written on real_server (only the
+			// kernel rewrites it), not the virtual's
+			one.Port = configured
+			for j := range one.Also {
+				if one.Also[j].Port == 0 {
+					one.Also[j].Port = configured
+				}
+			}
+			if i == 0 {
+				portMsg += fmt.Sprintf("; its %s connects to port %d, as keepalived does (connect_port sets another)", ck.key, configured)
+			}
+		}
+		if i == 0 {
+			c = one
+			continue
+		}
+		// one schedule for the lot: the first checker's
+		if one.Interval != c.Interval || one.FailureCount != c.FailureCount || one.RetryDelay != c.RetryDelay {
+			im.r.warnf(ck.file, ck.line, "%s runs with the first checker (%s at line %d): lvsd checks a real_server's "+
+				"checkers together, on the first one's delay_loop %s, retry %d and delay_before_retry %s, and the real "+
+				"is up while all of them pass (keepalived times each on its own)", ck.key, checkers[0].key,
+				checkers[0].line, dur(c.Interval), c.FailureCount-1, dur(c.RetryDelay))
+		}
+		also := one.Also
+		one.Also = nil
+		c.Also = append(append(c.Also, one), also...)
+	}
+	for i := range c.Also { // what the first one's schedule says, so said once
+		a := &c.Also[i]
+		a.Interval, a.FailureCount, a.RetryDelay, a.StartUp, a.Warmup = c.Interval, c.FailureCount, c.RetryDelay, c.StartUp, c.Warmup
 	}
 	if portMsg != "" {
 		im.r.warnf(b.file, b.line, "%s", portMsg)
@@ -1784,7 +1808,7 @@ func (im *kaImport) checker(b *kaStmt, v *Virtual, defs checkDefaults) Check {
 	if defs.set.has("delay_before_retry") {
 		c.RetryDelay = defs.retryDelay
 	}
-	urls := 0
+	var urls []*kaStmt // every url must pass, as in keepalived
 	for _, s := range b.children {
 		d := defs
 		if im.checkDefault(s, &d) {
@@ -1814,12 +1838,7 @@ func (im *kaImport) checker(b *kaStmt, v *Virtual, defs checkDefaults) Check {
 		case "connect_ip", "bindto", "bind_port", "bind_if", "fwmark":
 			im.r.errorf(s.file, s.line, "%s is not supported by lvsd checks (they connect from the director to the real server)", s.key)
 		case "url":
-			urls++
-			if urls > 1 {
-				im.r.errorf(s.file, s.line, "a second url block is not supported: lvsd checks one URL per real server")
-				continue
-			}
-			im.url(s, &c)
+			urls = append(urls, s)
 		case "http_protocol", "fast_recovery", "enable_sni", "tls_compliant":
 			im.ignored(s, "lvsd sends HTTP/1.1 with SNI")
 		case "type":
@@ -1857,6 +1876,17 @@ func (im *kaImport) checker(b *kaStmt, v *Virtual, defs checkDefaults) Check {
 	c.FailureCount = retry + 1
 	if c.Type == "connect" || c.Type == "ping" {
 		c.Service = "none"
+	}
+	// several url blocks: one check per url, run together
+	base := c
+	for i, u := range urls {
+		if i == 0 {
+			im.url(u, &c)
+			continue
+		}
+		one := base
+		im.url(u, &one)
+		c.Also = append(c.Also, one)
 	}
 	return c
 }

@@ -171,6 +171,11 @@ type Check struct {
 	// Receive is ""): a pattern that does not compile is a FILE:LINE
 	// error, and lib/check matches with this one, never compiling again.
 	ReceiveRE *regexp.Regexp
+	// Also are more checks of the same real, all of which must pass
+	// (keepalived: several checkers on one real_server, several url
+	// blocks in one HTTP_GET): run together with this one, on its
+	// schedule (Interval, FailureCount, RetryDelay); theirs are not used.
+	Also []Check
 	// StartUp: the real counts as up before its first check (keepalived
 	// without alpha, its default); false: down until a check passes
 	// (ldirectord, keepalived's alpha).

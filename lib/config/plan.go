@@ -213,6 +213,9 @@ func writeVirtual(b *bufio.Writer, v *Virtual) {
 		fmt.Fprintln(b, realLine("->", r))
 		if r.Check != nil {
 			fmt.Fprintf(b, "     check %s\n", checkLine(r.Check, v))
+			for i := range r.Check.Also {
+				fmt.Fprintf(b, "     and check %s\n", checkLine(&r.Check.Also[i], v))
+			}
 			fmt.Fprintf(b, "     timing %s\n", timingLine(r.Check))
 		}
 	}
@@ -220,6 +223,9 @@ func writeVirtual(b *bufio.Writer, v *Virtual) {
 		fmt.Fprintln(b, realLine("fallback", v.Fallback))
 	}
 	fmt.Fprintf(b, "  check %s\n", checkLine(&v.Check, v))
+	for i := range v.Check.Also {
+		fmt.Fprintf(b, "  and check %s\n", checkLine(&v.Check.Also[i], v))
+	}
 	fmt.Fprintf(b, "  timing %s\n", timingLine(&v.Check))
 	fmt.Fprintf(b, "  on-failure quiescent=%s cleanstop=%s%s\n", yn(v.Quiescent), yn(v.CleanStop),
 		kvs("fallbackcommand", v.FallbackCommand, "monitorfile", v.MonitorFile))

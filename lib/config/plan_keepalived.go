@@ -27,6 +27,12 @@ func writeKAVirtual(b *bufio.Writer, v *Virtual) {
 			c = &v.Check
 		}
 		fmt.Fprintf(b, "     %s\n", kaCheckerLine(c, v, r))
+		for i := range c.Also {
+			// run with the first, on its schedule: all must pass
+			a := c.Also[i]
+			a.Interval, a.FailureCount, a.RetryDelay, a.StartUp, a.Warmup = c.Interval, c.FailureCount, c.RetryDelay, c.StartUp, c.Warmup
+			fmt.Fprintf(b, "     and %s\n", kaCheckerLine(&a, v, r))
+		}
 	}
 	if v.Fallback != nil {
 		fmt.Fprintln(b, kaRealLine("sorry_server", v.Fallback))

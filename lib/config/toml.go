@@ -183,6 +183,9 @@ type tomlCheck struct {
 	RetryDelay       duration `toml:"retry_delay"`
 	StartUp          bool     `toml:"start_up"` // keepalived without alpha
 	Warmup           duration `toml:"warmup"`
+	// Also: more checks of the same reals that must pass too, run with
+	// this one on its schedule (keepalived's several checkers or urls)
+	Also []tomlCheck `toml:"also"`
 }
 
 type tomlVRRP struct {
@@ -949,6 +952,16 @@ func (r *tomlReader) check(path string, tc *tomlCheck, v *Virtual, g *Global, ba
 	c.CheckTimeout, c.NegotiateTimeout = ResolveTimeouts(ct.d, nt.d, g.CheckTimeout, g.NegotiateTimeout)
 	if base != nil && !ct.set && !nt.set {
 		c.CheckTimeout, c.NegotiateTimeout = base.CheckTimeout, base.NegotiateTimeout
+	}
+	for i := range tc.Also {
+		ap := fmt.Sprintf("%s.also[%d]", path, i)
+		if len(tc.Also[i].Also) > 0 {
+			r.errorf(ap+".also", "an also check has no also of its own (list them all under the first check)")
+		}
+		a := r.check(ap, &tc.Also[i], v, g, &c)
+		// run with c, on its schedule (see Check.Also)
+		a.Interval, a.FailureCount, a.RetryDelay, a.StartUp, a.Warmup = c.Interval, c.FailureCount, c.RetryDelay, c.StartUp, c.Warmup
+		c.Also = append(c.Also, a)
 	}
 	return c
 }

@@ -82,7 +82,10 @@ func WriteTOML(w io.Writer, c *Config) error {
 	return err
 }
 
-type tomlWriter struct{ b strings.Builder }
+type tomlWriter struct {
+	b      strings.Builder
+	inAlso bool // writing an also check: the schedule is its first check's
+}
 
 func (t *tomlWriter) comment(s string) { fmt.Fprintf(&t.b, "# %s\n", s) }
 func (t *tomlWriter) header(h string)  { fmt.Fprintf(&t.b, "\n%s\n", h) }
@@ -279,6 +282,7 @@ func (t *tomlWriter) virtual(v *Virtual, g *Global) {
 	t.header("[virtual.check]")
 	gc, gn := ResolveTimeouts(0, 0, g.CheckTimeout, g.NegotiateTimeout)
 	t.check(&v.Check, v, gc, gn, g.CheckInterval, g.CheckCount, g.FailureCount)
+	t.also("virtual.check", &v.Check, v)
 	for _, r := range v.Reals {
 		t.header("[[virtual.real]]")
 		if v.Protocol != "fwm" && r.Port == v.Port {
@@ -312,6 +316,7 @@ func (t *tomlWriter) virtual(v *Virtual, g *Global) {
 			t.header("[virtual.real.check]")
 			c := &v.Check
 			t.check(r.Check, v, c.CheckTimeout, c.NegotiateTimeout, c.Interval, c.Count, c.FailureCount)
+			t.also("virtual.real.check", r.Check, v)
 		}
 	}
 }
@@ -364,13 +369,13 @@ func (t *tomlWriter) check(c *Check, v *Virtual, baseCT, baseNT, baseIntv time.D
 	t.optStr("digest", c.Digest)
 	t.optStr("dns_type", c.DNSType)
 	t.optStr("dns_name", c.DNSName)
-	if c.RetryDelay > 0 {
+	if c.RetryDelay > 0 && !t.inAlso {
 		t.dur("retry_delay", c.RetryDelay)
 	}
-	if c.StartUp {
+	if c.StartUp && !t.inAlso {
 		t.bool("start_up", true)
 	}
-	if c.Warmup != 0 {
+	if c.Warmup != 0 && !t.inAlso {
 		t.dur("warmup", max(c.Warmup, 0))
 	}
 	if c.Interval != baseIntv {
@@ -386,6 +391,17 @@ func (t *tomlWriter) check(c *Check, v *Virtual, baseCT, baseNT, baseIntv time.D
 	if c.FailureCount != baseFail {
 		t.int("failurecount", c.FailureCount)
 	}
+}
+
+// also writes a check's also tables after it (header: the check's table
+// name); their base is the check itself, as the reader resolves them.
+func (t *tomlWriter) also(header string, c *Check, v *Virtual) {
+	t.inAlso = true
+	for i := range c.Also {
+		t.header("[[" + header + ".also]]")
+		t.check(&c.Also[i], v, c.CheckTimeout, c.NegotiateTimeout, c.Interval, c.Count, c.FailureCount)
+	}
+	t.inAlso = false
 }
 
 func (t *tomlWriter) vrrp(in *VRRPInstance) {
