@@ -14,6 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
 	"github.com/ocf-lvs/ocf-lvs/internal/testenv"
 )
 
@@ -242,5 +245,28 @@ func TestMetricsTOMLKey(t *testing.T) {
 	e2.Reset()
 	if rc := run([]string{"run", "--dry-run", "--for", "300ms", "--metrics", "none", cf}, &out, &e2); rc != 0 {
 		t.Fatalf("--metrics none: rc %d\n%s", rc, e2.String())
+	}
+}
+
+// The engine's series, written by hand, parse as the text format with
+// each family once, and label values are escaped.
+func TestEngineMetricsText(t *testing.T) {
+	var b bytes.Buffer
+	tw := &textWriter{lines: map[string]*bytes.Buffer{}}
+	tw.add(famReals, 3, "state", "up")
+	tw.add(famRealStats[0], 1.5e7, "local_address", `a"b\c`+"\n", "proto", "TCP")
+	tw.add(famReals, 1, "state", "down")
+	tw.writeTo(&b)
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	mfs, err := p.TextToMetricFamilies(bytes.NewReader(b.Bytes()))
+	if err != nil {
+		t.Fatalf("%v\n%s", err, b.String())
+	}
+	if len(mfs) != 2 || len(mfs["lvsd_reals"].Metric) != 2 {
+		t.Fatalf("families %v\n%s", mfs, b.String())
+	}
+	m := mfs["lvsd_real_connections_total"].Metric[0]
+	if m.GetCounter().GetValue() != 1.5e7 || m.Label[0].GetValue() != `a"b\c`+"\n" {
+		t.Fatalf("read back %v", m)
 	}
 }
