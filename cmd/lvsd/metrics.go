@@ -187,7 +187,7 @@ func (m *metrics) scrape(w http.ResponseWriter, r *http.Request, eng *engine.Eng
 	if strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
 		w.Header().Set("Content-Encoding", "gzip")
 		gz, _ := gzip.NewWriterLevel(w, gzip.BestSpeed) // 15 MiB at 10,000 reals: the default level costs more than the rest
-		gz.Write(buf.Bytes()) //nolint:errcheck // the scraper went away
+		gz.Write(buf.Bytes())                           //nolint:errcheck // the scraper went away
 		gz.Close()
 		return
 	}
