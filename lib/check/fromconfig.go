@@ -112,5 +112,6 @@ func SpecFor(v *config.Virtual, r *config.Real, c *config.Check) Spec {
 		CheckTimeout: c.CheckTimeout, NegotiateTimeout: c.NegotiateTimeout, Count: c.Count,
 		VerifyTLS: c.VerifyTLS, StatusCodes: config.NewStatusSet(c.StatusCodes), Digest: c.Digest,
 		DNSType: c.DNSType, DNSName: c.DNSName,
+		Payload: c.Payload, Reply: c.Reply, RequireReply: c.RequireReply, MinReply: c.MinReply, MaxReply: c.MaxReply,
 	}
 }

@@ -48,6 +48,11 @@ type Spec struct {
 	StatusCodes             config.StatusSet // keepalived status_code; empty = any 2xx (after redirects)
 	Digest                  string           // keepalived HTTP_GET digest: md5 hex of the body
 	DNSType, DNSName        string           // keepalived DNS_CHECK; ldirectord: A/PTR of Request
+	// keepalived UDP_CHECK (Type "udp"): the datagram sent, and whether a
+	// reply is needed, what it starts with and its length bounds
+	Payload, Reply     string
+	RequireReply       bool
+	MinReply, MaxReply int
 	// Also are more checks of the real that must pass too (keepalived's
 	// several checkers on one real_server, or url blocks): run after this
 	// one, each bounded by its own timeout. A pointer keeps Spec
@@ -192,6 +197,8 @@ func run(ctx context.Context, s *Spec) (string, error) {
 		return checkConnect(ctx, s)
 	case "ping":
 		return checkPing(ctx, s)
+	case "udp":
+		return checkUDP(ctx, s)
 	case "external", "external-perl":
 		return checkExternal(ctx, s)
 	case "negotiate", "":

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/hex"
 	"fmt"
 	"net/netip"
 	"path/filepath"
@@ -281,7 +282,8 @@ var kaKeywords = []string{
 	"tls_compliant", "type", "name", "misc_path", "misc_timeout", "misc_dynamic", "helo_name", "host", "path",
 	"status_code", "digest", "regex", "regex_no_match", "regex_options", "regex_stack", "regex_min_offset",
 	"regex_max_offset", "HTTP_GET", "SSL_GET", "TCP_CHECK", "DNS_CHECK", "MISC_CHECK", "SMTP_CHECK",
-	"PING_CHECK", "UDP_CHECK", "FILE_CHECK", "BFD_CHECK", "include",
+	"PING_CHECK", "UDP_CHECK", "FILE_CHECK", "BFD_CHECK", "include", "payload", "require_reply",
+	"min_reply_length", "max_reply_length",
 }
 
 func kaKnown(key string) bool {
@@ -1683,9 +1685,9 @@ func (im *kaImport) realServer(b *kaStmt, v *Virtual, fwd Forward, vdefs checkDe
 			r.Upper, _ = im.num(s, 0, 1<<30)
 		case "lthreshold":
 			r.Lower, _ = im.num(s, 0, 1<<30)
-		case "TCP_CHECK", "HTTP_GET", "SSL_GET", "DNS_CHECK", "MISC_CHECK", "SMTP_CHECK", "PING_CHECK":
+		case "TCP_CHECK", "HTTP_GET", "SSL_GET", "DNS_CHECK", "MISC_CHECK", "SMTP_CHECK", "PING_CHECK", "UDP_CHECK":
 			checkers = append(checkers, s)
-		case "UDP_CHECK", "FILE_CHECK", "BFD_CHECK":
+		case "FILE_CHECK", "BFD_CHECK":
 			im.r.errorf(s.file, s.line, "%s is not supported by lvsd", s.key)
 		case "notify_up", "notify_down":
 			if len(s.args) == 0 {
@@ -1801,6 +1803,8 @@ func (im *kaImport) checker(b *kaStmt, v *Virtual, defs checkDefaults) Check {
 		c.Type, c.Service = "negotiate", "smtp"
 	case "PING_CHECK":
 		c.Type = "ping"
+	case "UDP_CHECK":
+		c.Type = "udp"
 	}
 	if defs.set.has("retry") {
 		retry = defs.retry
@@ -1849,6 +1853,28 @@ func (im *kaImport) checker(b *kaStmt, v *Virtual, defs checkDefaults) Check {
 			if im.want(s, 1) {
 				c.DNSName = s.args[0]
 			}
+		case "payload", "require_reply":
+			if b.key != "UDP_CHECK" {
+				im.r.errorf(s.file, s.line, "%s is a UDP_CHECK keyword", s.key)
+				continue
+			}
+			var x []byte
+			if len(s.args) > 0 {
+				var err error
+				if x, err = hex.DecodeString(strings.Join(s.args, "")); err != nil {
+					im.r.errorf(s.file, s.line, "%s: invalid hex string %q", s.key, strings.Join(s.args, " "))
+					continue
+				}
+			}
+			if s.key == "payload" {
+				c.Payload = string(x)
+			} else {
+				c.RequireReply, c.Reply = true, string(x)
+			}
+		case "min_reply_length":
+			c.MinReply, _ = im.num(s, 0, 65535)
+		case "max_reply_length":
+			c.MaxReply, _ = im.num(s, 0, 65535)
 		case "misc_path":
 			c.Command = strings.Join(s.args, " ")
 		case "misc_timeout":
@@ -1874,7 +1900,7 @@ func (im *kaImport) checker(b *kaStmt, v *Virtual, defs checkDefaults) Check {
 		im.r.errorf(b.file, b.line, "MISC_CHECK without misc_path")
 	}
 	c.FailureCount = retry + 1
-	if c.Type == "connect" || c.Type == "ping" {
+	if c.Type == "connect" || c.Type == "ping" || c.Type == "udp" {
 		c.Service = "none"
 	}
 	// several url blocks: one check per url, run together

@@ -171,6 +171,12 @@ type Check struct {
 	// Receive is ""): a pattern that does not compile is a FILE:LINE
 	// error, and lib/check matches with this one, never compiling again.
 	ReceiveRE *regexp.Regexp
+	// keepalived UDP_CHECK (Type "udp"): Payload is sent (raw bytes);
+	// with RequireReply a reply is needed, starting with Reply, of
+	// MinReply..MaxReply bytes (0: 255); without, only an ICMP error is down.
+	Payload, Reply     string
+	RequireReply       bool
+	MinReply, MaxReply int
 	// Also are more checks of the same real, all of which must pass
 	// (keepalived: several checkers on one real_server, several url
 	// blocks in one HTTP_GET): run together with this one, on its

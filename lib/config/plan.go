@@ -294,6 +294,9 @@ func checkLine(c *Check, v *Virtual) string {
 		}
 	}
 	s += kvs("digest", c.Digest, "dnstype", c.DNSType, "dnsname", c.DNSName)
+	if c.Type == "udp" {
+		s += udpKV(c)
+	}
 	return s
 }
 

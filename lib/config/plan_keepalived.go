@@ -74,6 +74,8 @@ func kaCheckerLine(c *Check, v *Virtual, r *Real) string {
 		}
 	case "ping":
 		name = "PING_CHECK"
+	case "udp":
+		name = "UDP_CHECK"
 	case "external":
 		name = "MISC_CHECK"
 	case "negotiate":
@@ -117,6 +119,8 @@ func kaCheckerLine(c *Check, v *Virtual, r *Real) string {
 		s += kvs("digest", c.Digest, "regex", c.Receive, "virtualhost", c.VirtualHost)
 	case "DNS_CHECK":
 		s += kvs("type", c.DNSType, "name", c.DNSName)
+	case "UDP_CHECK":
+		s += udpKV(c)
 	case "MISC_CHECK":
 		s += kvs("misc_path", c.Command)
 		if !c.MiscPath {
@@ -146,4 +150,16 @@ func (sr StatusRange) String() string {
 		return fmt.Sprint(sr.Lo)
 	}
 	return fmt.Sprintf("%d-%d", sr.Lo, sr.Hi)
+}
+
+// udpKV is a UDP_CHECK's settings, the bytes in hex as keepalived writes them.
+func udpKV(c *Check) string {
+	s := ""
+	if c.Payload != "" {
+		s += fmt.Sprintf(" payload=%x", c.Payload)
+	}
+	if c.RequireReply {
+		s += fmt.Sprintf(" require_reply=%x min_reply_length=%d max_reply_length=%d", c.Reply, c.MinReply, c.MaxReply)
+	}
+	return s
 }

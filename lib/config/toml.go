@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -186,6 +187,12 @@ type tomlCheck struct {
 	// Also: more checks of the same reals that must pass too, run with
 	// this one on its schedule (keepalived's several checkers or urls)
 	Also []tomlCheck `toml:"also"`
+	// type = "udp" (keepalived UDP_CHECK): bytes in hex
+	UDPPayload   string `toml:"udp_payload"`
+	RequireReply bool   `toml:"require_reply"`
+	Reply        string `toml:"reply"`
+	MinReply     int    `toml:"min_reply_length"`
+	MaxReply     int    `toml:"max_reply_length"`
 }
 
 type tomlVRRP struct {
@@ -861,7 +868,7 @@ func (r *tomlReader) check(path string, tc *tomlCheck, v *Virtual, g *Global, ba
 		c.Type = tc.Type
 	}
 	switch c.Type {
-	case "negotiate", "connect", "ping", "external", "on", "off":
+	case "negotiate", "connect", "ping", "external", "on", "off", "udp":
 		if tc.NegotiateEvery != 0 {
 			r.errorf(path+".negotiate_every", "only for type = \"combined\"")
 		}
@@ -871,7 +878,7 @@ func (r *tomlReader) check(path string, tc *tomlCheck, v *Virtual, g *Global, ba
 		}
 		c.NegotiateEvery = tc.NegotiateEvery
 	default:
-		r.errorf(path+".type", "type must be negotiate, connect, ping, external, on, off or combined, not %q", c.Type)
+		r.errorf(path+".type", "type must be negotiate, connect, ping, udp, external, on, off or combined, not %q", c.Type)
 	}
 	c.Service = tc.Service
 	if c.Service == "" {
@@ -928,6 +935,24 @@ func (r *tomlReader) check(path string, tc *tomlCheck, v *Virtual, g *Global, ba
 			r.errorf(path+".status_codes", "invalid range %q", s)
 		}
 		c.StatusCodes = append(c.StatusCodes, StatusRange{lo, hi})
+	}
+	for _, h := range []struct {
+		key string
+		in  string
+		out *string
+	}{{"udp_payload", tc.UDPPayload, &c.Payload}, {"reply", tc.Reply, &c.Reply}} {
+		x, err := hex.DecodeString(h.in)
+		if err != nil {
+			r.errorf(path+"."+h.key, "invalid hex string %q", h.in)
+		}
+		*h.out = string(x)
+	}
+	c.RequireReply, c.MinReply, c.MaxReply = tc.RequireReply, tc.MinReply, tc.MaxReply
+	if (c.Payload != "" || c.RequireReply || c.Reply != "" || c.MinReply != 0 || c.MaxReply != 0) && c.Type != "udp" {
+		r.errorf(path+".type", "udp_payload, require_reply, reply and the reply lengths are for type = \"udp\"")
+	}
+	if c.MinReply < 0 || c.MaxReply < 0 || c.MaxReply > 65535 || c.MinReply > 65535 {
+		r.errorf(path+".min_reply_length", "reply lengths are 0..65535")
 	}
 	c.RetryDelay = orDur(tc.RetryDelay, 0)
 	c.StartUp = tc.StartUp

@@ -366,6 +366,21 @@ func (t *tomlWriter) check(c *Check, v *Virtual, baseCT, baseNT, baseIntv time.D
 		}
 		t.strs("status_codes", s)
 	}
+	if c.Payload != "" {
+		t.str("udp_payload", fmt.Sprintf("%x", c.Payload))
+	}
+	if c.RequireReply {
+		t.bool("require_reply", true)
+	}
+	if c.Reply != "" {
+		t.str("reply", fmt.Sprintf("%x", c.Reply))
+	}
+	if c.MinReply != 0 {
+		t.int("min_reply_length", c.MinReply)
+	}
+	if c.MaxReply != 0 {
+		t.int("max_reply_length", c.MaxReply)
+	}
 	t.optStr("digest", c.Digest)
 	t.optStr("dns_type", c.DNSType)
 	t.optStr("dns_name", c.DNSName)
