@@ -1154,7 +1154,9 @@ func (im *kaImport) syncGroup(b *kaStmt) {
 			g.NotifyFault = strings.Join(s.args, " ")
 		case "notify":
 			g.Notify = strings.Join(s.args, " ")
-		case "smtp_alert", "global_tracking", "sync_group_tracking_weight", "notify_stop":
+		case "sync_group_tracking_weight":
+			g.TrackingWeight = true
+		case "smtp_alert", "global_tracking", "notify_stop":
 			im.ignored(s, "not used by lvsd")
 		case "track_script", "track_interface", "track_file":
 			im.r.errorf(s.file, s.line, "%s in a vrrp_sync_group is not supported: put it in each vrrp_instance", s.key)
@@ -2004,4 +2006,5 @@ func (im *kaImport) finish() {
 	}
 	im.cfg.LVSSync.DefaultSyncID(im.cfg.VRRP)
 	vipOwners(im.cfg, func(line int, format string, args ...any) { im.r.errorf(im.r.d.file, line, format, args...) })
+	syncGroupWeights(im.cfg, func(line int, format string, args ...any) { im.r.warnf(im.r.d.file, line, format, args...) })
 }

@@ -320,6 +320,11 @@ type SyncGroup struct {
 	Name                                            string
 	Members                                         []string
 	NotifyMaster, NotifyBackup, NotifyFault, Notify string
+	// TrackingWeight is sync_group_tracking_weight: members keep their
+	// tracking weights (keepalived: "probably won't work"). Without it a
+	// member's weighted track_script is dropped and its weighted
+	// track_interface / track_file weigh 0 (a fault), as keepalived does.
+	TrackingWeight bool
 }
 
 // RealID names one real server of one virtual service. It is comparable

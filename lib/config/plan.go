@@ -77,8 +77,12 @@ func writePlanAs(w io.Writer, c *Config, format string) error {
 		b.WriteString("\n")
 	}
 	for _, g := range c.SyncGroups {
-		fmt.Fprintf(b, "vrrp_sync_group %s group=%s%s\n", g.Name, strings.Join(g.Members, ","),
-			kvs("notify_master", g.NotifyMaster, "notify_backup", g.NotifyBackup, "notify_fault", g.NotifyFault, "notify", g.Notify))
+		tw := ""
+		if g.TrackingWeight {
+			tw = " sync_group_tracking_weight"
+		}
+		fmt.Fprintf(b, "vrrp_sync_group %s group=%s%s%s\n", g.Name, strings.Join(g.Members, ","),
+			kvs("notify_master", g.NotifyMaster, "notify_backup", g.NotifyBackup, "notify_fault", g.NotifyFault, "notify", g.Notify), tw)
 	}
 	for _, in := range c.VRRP {
 		writeVRRP(b, in)

@@ -253,6 +253,7 @@ type tomlSync struct {
 	NotifyBackup string   `toml:"notify_backup"`
 	NotifyFault  string   `toml:"notify_fault"`
 	Notify       string   `toml:"notify"`
+	Weight       bool     `toml:"sync_group_tracking_weight"`
 }
 
 // tomlLines maps key paths to the line that sets them, both with array
@@ -1059,7 +1060,7 @@ func (r *tomlReader) vrrp(f *tomlFile, c *Config) {
 	for i, ts := range f.VRRPSyncGroup {
 		path := fmt.Sprintf("vrrp_sync_group[%d]", i)
 		g := &SyncGroup{Line: r.lines.line(path), Name: ts.Name, Members: ts.Group,
-			NotifyMaster: ts.NotifyMaster, NotifyBackup: ts.NotifyBackup, NotifyFault: ts.NotifyFault, Notify: ts.Notify}
+			NotifyMaster: ts.NotifyMaster, NotifyBackup: ts.NotifyBackup, NotifyFault: ts.NotifyFault, Notify: ts.Notify, TrackingWeight: ts.Weight}
 		if g.Name == "" || len(g.Members) == 0 {
 			r.errorf(path, "a vrrp_sync_group needs name and group")
 		}
@@ -1104,6 +1105,7 @@ func (r *tomlReader) vrrp(f *tomlFile, c *Config) {
 		ls.DefaultSyncID(c.VRRP)
 	}
 	vipOwners(c, func(line int, format string, args ...any) { r.errorAt(line, format, args...) })
+	syncGroupWeights(c, func(line int, format string, args ...any) { r.d.warnf(line, format, args...) })
 }
 
 func (r *tomlReader) vrrpInstance(path string, t *tomlVRRP, scripts map[string]bool) *VRRPInstance {
@@ -1315,6 +1317,44 @@ func addVIP(in *VRRPInstance, v VIP, excluded bool) {
 			in.VirtualIPDevs = map[string]string{}
 		}
 		in.VirtualIPDevs[v.Prefix.String()] = v.Dev
+	}
+}
+
+// syncGroupWeights applies keepalived's rule for sync group members
+// without sync_group_tracking_weight: a weighted track_script is ignored,
+// a weighted track_interface or track_file weighs 0 (a fault): members
+// whose priorities float apart would not move together.
+func syncGroupWeights(c *Config, warnf func(line int, format string, args ...any)) {
+	for _, g := range c.SyncGroups {
+		if g.TrackingWeight {
+			continue
+		}
+		for _, in := range c.VRRP {
+			member := false
+			for _, m := range g.Members {
+				member = member || m == in.Name
+			}
+			if !member || in.Priority == 255 {
+				continue
+			}
+			var keep []TrackRef
+			for _, t := range in.TrackScripts {
+				if t.Weight != 0 {
+					warnf(in.Line, "vrrp_instance %s: track_script %s with weight %d ignored: a member of vrrp_sync_group %s (keepalived too; weight 0 or sync_group_tracking_weight)", in.Name, t.Name, t.Weight, g.Name)
+					continue
+				}
+				keep = append(keep, t)
+			}
+			in.TrackScripts = keep
+			for _, list := range [][]TrackRef{in.TrackInterfaces, in.TrackFiles} {
+				for i := range list {
+					if list[i].Weight != 0 {
+						warnf(in.Line, "vrrp_instance %s: weight %d of %s set to 0 (down: FAULT): a member of vrrp_sync_group %s (keepalived too)", in.Name, list[i].Weight, list[i].Name, g.Name)
+						list[i].Weight = 0
+					}
+				}
+			}
+		}
 	}
 }
 

@@ -58,6 +58,9 @@ func WriteTOML(w io.Writer, c *Config) error {
 		t.optStr("notify_backup", g.NotifyBackup)
 		t.optStr("notify_fault", g.NotifyFault)
 		t.optStr("notify", g.Notify)
+		if g.TrackingWeight {
+			t.bool("sync_group_tracking_weight", true)
+		}
 	}
 	if l := c.LVSSync; l != nil {
 		t.header("[lvs_sync_daemon]")

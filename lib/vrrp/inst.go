@@ -152,6 +152,7 @@ func (in *inst) run(ctx context.Context) {
 	defer timer.Stop()
 	var armed Timer
 	var deadline time.Time
+	var holdUntil time.Time // sync group: our takeover waits for the others
 	rearm := func() {
 		if !timer.Stop() {
 			select {
@@ -163,6 +164,9 @@ func (in *inst) run(ctx context.Context) {
 		if !ok {
 			deadline = time.Time{}
 			return
+		}
+		if t == TimerMasterDown && at.Before(holdUntil) {
+			at = holdUntil
 		}
 		armed, deadline = t, at
 		timer.Reset(time.Until(at))
@@ -202,7 +206,15 @@ func (in *inst) run(ctx context.Context) {
 					in.mu.Unlock()
 				}
 			}
-			_ = now
+			if armed == TimerMasterDown && in.group != nil && in.state.Role == Backup && !in.group.canGoMaster(in) {
+				// keepalived's vrrp_sync_can_goto_master: a member takes
+				// over only when every member would (one still hearing
+				// its master holds the group back), or the group flaps
+				in.group.want(in, true)
+				holdUntil = now.Add(in.state.MasterInterval)
+				break
+			}
+			holdUntil = time.Time{}
 			in.step(Event{Kind: EvTimer, Timer: armed}, time.Now())
 		case m := <-in.track:
 			in.onTrack(m)
@@ -344,9 +356,14 @@ func (in *inst) effective() uint8 {
 // step feeds Step and carries out its actions: adverts are sent here, at
 // once; everything else goes to the effects goroutine, in order.
 func (in *inst) step(ev Event, now time.Time) {
-	prev := in.state.Role
+	prev, prevDown := in.state.Role, in.state.Timers[TimerMasterDown]
 	s, acts := Step(in.sm, in.state, ev, now)
 	in.state = s
+	if in.group != nil && (s.Role != Backup || s.Timers[TimerMasterDown] != prevDown) {
+		// following a master again (an advert that restarted Master_Down;
+		// a lower one does not) or no longer a backup: not waiting
+		in.group.want(in, false)
+	}
 	for _, a := range acts {
 		switch a.Kind {
 		case ActSendAdvert:
@@ -521,6 +538,7 @@ type group struct {
 	members []*inst
 	mu      sync.Mutex
 	faulty  map[*inst]bool
+	wants   map[*inst]bool // Master_Down ran out, held back by canGoMaster
 	role    Role
 }
 
@@ -560,6 +578,31 @@ func (g *group) fault(from *inst, on bool) {
 			from.logf("sync group %s: %s's queue is full; group fault not passed on", g.cfg.Name, m.cfg.Name)
 		}
 	}
+}
+
+// want records whether in's Master_Down ran out while it is held back.
+func (g *group) want(in *inst, on bool) {
+	g.mu.Lock()
+	if g.wants == nil {
+		g.wants = map[*inst]bool{}
+	}
+	g.wants[in] = on
+	g.mu.Unlock()
+}
+
+// canGoMaster: no other member is a backup still hearing its master.
+func (g *group) canGoMaster(in *inst) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, m := range g.members {
+		if m == in {
+			continue
+		}
+		if m.status().State == Backup.String() && !g.wants[m] {
+			return false
+		}
+	}
+	return true
 }
 
 // moved makes the other members follow a member's move to MASTER or

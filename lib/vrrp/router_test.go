@@ -315,3 +315,57 @@ func TestRouterSyncGroup(t *testing.T) {
 	mu.Unlock()
 	waitFor(t, "A master of both again", func() bool { return states(a) == "MASTER,MASTER" && states(b) == "BACKUP,BACKUP" })
 }
+
+// vrrp_sync_group with sync_group_tracking_weight: A's VI_1 drops below
+// B's (150-60 < 100) while A's VI_2 stays above. B's VI_1 Master_Down
+// runs out, but its partner VI_2 still hears A's VI_2: keepalived's
+// can_goto_master holds it back, so the group stays whole at A (the
+// "probably won't work" of keepalived's man page) instead of B taking VI_1,
+// A's VI_2 following it down and taking itself back: no flap.
+func TestRouterSyncGroupWeightNoFlap(t *testing.T) {
+	h := &hub{}
+	var mu sync.Mutex
+	maint := false
+	exec := func(string) int {
+		mu.Lock()
+		defer mu.Unlock()
+		if maint {
+			return 1
+		}
+		return 0
+	}
+	pair := func(prio int, script bool) *config.Config {
+		c := instCfg(prio)
+		in2 := *c.VRRP[0]
+		in2.Name, in2.VRID = "VI_2", 52
+		v := config.VIP{Prefix: netip.MustParsePrefix("192.0.2.101/32")}
+		in2.VIPs, in2.VirtualIPs = []config.VIP{v}, []netip.Prefix{v.Prefix}
+		c.VRRP = append(c.VRRP, &in2)
+		c.SyncGroups = []*config.SyncGroup{{Name: "G", Members: []string{"VI_1", "VI_2"}}}
+		if script {
+			c.Scripts = []*config.TrackScript{{Name: "chk", Script: "check", Interval: 20 * time.Millisecond, Rise: 1, Fall: 1}}
+			c.VRRP[0].TrackScripts = []config.TrackRef{{Name: "chk", Weight: -60}}
+		}
+		return c
+	}
+	a := startNode(t, h, pair(150, true), "192.0.2.1", exec)
+	b := startNode(t, h, pair(100, false), "192.0.2.2", nil)
+	states := func(n *node) string {
+		var s []string
+		for _, in := range n.r.Status().Instances {
+			s = append(s, in.State)
+		}
+		return strings.Join(s, ",")
+	}
+	waitFor(t, "A master of both", func() bool { return states(a) == "MASTER,MASTER" && states(b) == "BACKUP,BACKUP" })
+	mu.Lock()
+	maint = true
+	mu.Unlock()
+	waitFor(t, "A's VI_1 at 90", func() bool { return a.r.Status().Instances[0].Priority == 90 })
+	na, nb := a.r.Status().Instances[0].Transitions, b.r.Status().Instances[0].Transitions
+	time.Sleep(time.Second) // ten adverts, about three of B's Master_Down
+	if sa, sb := states(a), states(b); sa != "MASTER,MASTER" || sb != "BACKUP,BACKUP" ||
+		a.r.Status().Instances[0].Transitions != na || b.r.Status().Instances[0].Transitions != nb {
+		t.Errorf("the group split or flapped: A %s, B %s", sa, sb)
+	}
+}
