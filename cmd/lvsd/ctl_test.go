@@ -96,6 +96,9 @@ func TestCtlThroughTheSocket(t *testing.T) {
 		st.Virtuals[0].Reals[0].Override != "drain 10.0.0.1" {
 		t.Fatalf("status JSON: %s", ans)
 	}
+	if c := st.Virtuals[0].Reals[0].Check; c == nil || c.Since.IsZero() {
+		t.Fatalf("no check result in the status: %s", ans)
+	}
 	var tb strings.Builder
 	writeStatusTable(&tb, st)
 	if !strings.Contains(tb.String(), "overrides (lvsd ctl): drain 10.0.0.1; weight 10.0.0.2:80 5 tcp:192.0.2.1:80\n") ||

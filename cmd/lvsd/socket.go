@@ -219,6 +219,22 @@ type realJSON struct {
 	Inactive int        `json:"inactive_connections"`
 	Override string     `json:"override,omitempty"` // the lvsd ctl override in force for it
 	Stats    *statsJSON `json:"stats,omitempty"`    // in the kernel: its counters at the last table read
+	Check    *checkJSON `json:"check,omitempty"`    // the check result that made its state
+}
+
+// checkJSON is the check result that made a real's current state.
+type checkJSON struct {
+	Reason    string    `json:"reason"`
+	LatencyMS float64   `json:"latency_ms"`
+	Since     time.Time `json:"since"`
+}
+
+func checkView(st engine.Status, id director.RealKey) *checkJSON {
+	c, ok := st.Checks[id]
+	if !ok {
+		return nil
+	}
+	return &checkJSON{Reason: c.Reason, LatencyMS: float64(c.Latency.Microseconds()) / 1000, Since: c.Since}
 }
 
 func statusView(st engine.Status, digest string) statusJSON {
@@ -239,12 +255,13 @@ func statusView(st engine.Status, digest string) statusJSON {
 				s := statsView(r.Kernel.Stats)
 				sj = &s
 			}
-			vj.Reals = append(vj.Reals, realJSON{Stats: sj, Real: r.Dest.Key().String(), InTable: true, Role: r.Note.Role.String(), Health: r.Note.Status.String(),
+			vj.Reals = append(vj.Reals, realJSON{Stats: sj, Check: checkView(st, r.Note.ID), Real: r.Dest.Key().String(), InTable: true, Role: r.Note.Role.String(), Health: r.Note.Status.String(),
 				Why: r.Note.Why, Forward: ipvs.FwdName(r.Dest.Fwd), Weight: r.Dest.Weight, InKernel: r.InKernel, KWeight: r.Kernel.Weight,
 				Active: r.Kernel.Active, Inactive: r.Kernel.Inactive, Override: r.Note.Override})
 		}
 		for _, n := range v.Out {
-			vj.Reals = append(vj.Reals, realJSON{Real: n.ID.Real.String(), Role: n.Role.String(), Health: n.Status.String(), Why: n.Why, Override: n.Override})
+			vj.Reals = append(vj.Reals, realJSON{Real: n.ID.Real.String(), Role: n.Role.String(), Health: n.Status.String(), Why: n.Why, Override: n.Override,
+				Check: checkView(st, n.ID)})
 		}
 		out.Virtuals = append(out.Virtuals, vj)
 	}
@@ -380,7 +397,11 @@ func writeStatusTable(w io.Writer, s statusJSON) {
 			if r.Role != "real" {
 				health = r.Role
 			}
-			fmt.Fprintf(tw, "  -> %s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Real, fwd, weight, active, inactive, health, r.Why)
+			why := r.Why
+			if r.Check != nil && r.Health == "down" && r.Check.Reason != "" {
+				why += " (" + r.Check.Reason + ")" // what the check said
+			}
+			fmt.Fprintf(tw, "  -> %s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Real, fwd, weight, active, inactive, health, why)
 		}
 	}
 	tw.Flush()

@@ -13,6 +13,8 @@ func TestStatusTable(t *testing.T) {
 		Up: 1, Down: 1, Virtuals: []virtualJSON{{Virtual: "tcp:192.0.2.1:80", Line: 4, Service: "-t 192.0.2.1:80", Up: 1, Reals: []realJSON{
 			{Real: "10.0.0.2:80", Role: "real", Health: "up", Why: "up", Forward: "masq", Weight: 2, InTable: true, InKernel: true, KWeight: 2, Active: 7, Inactive: 3},
 			{Real: "10.0.0.3:80", Role: "real", Health: "down", Why: "down: connection refused"},
+			{Real: "10.0.0.4:80", Role: "real", Health: "down", Why: "down: out of the table (quiescent=no)",
+				Check: &checkJSON{Reason: "dial tcp 10.0.0.4:80: connect: connection refused", LatencyMS: 0.2}},
 		}}}}
 	var b strings.Builder
 	writeStatusTable(&b, s)
@@ -23,6 +25,7 @@ func TestStatusTable(t *testing.T) {
 		"TCP  192.0.2.1:80",
 		"  -> 10.0.0.2:80        masq    2      7          3         up     up\n",
 		"  -> 10.0.0.3:80        -       -      -          -         down   down: connection refused\n",
+		"  -> 10.0.0.4:80        -       -      -          -         down   down: out of the table (quiescent=no) (dial tcp 10.0.0.4:80: connect: connection refused)\n",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("no %q in:\n%s", want, got)

@@ -135,6 +135,15 @@ type Engine struct {
 	lastStart time.Time
 	cmds      *commands
 	overrides director.Overrides
+	lastCheck map[config.RealID]CheckInfo // the result that made each real's current state
+}
+
+// CheckInfo is the check result that made a real's current state: its
+// reason and latency, and when (since when the real is in that state).
+type CheckInfo struct {
+	Reason  string
+	Latency time.Duration
+	Since   time.Time
 }
 
 // Counts are the engine's totals since it started.
@@ -313,6 +322,7 @@ const commandsAtExit = 10 * time.Second
 // begin sets up the state and reads the kernel table.
 func (e *Engine) begin() error {
 	e.health = director.HealthMap{}
+	e.lastCheck = map[config.RealID]CheckInfo{}
 	e.believed = ipvs.NewMem(nil)
 	e.owned = map[ipvs.Key]bool{}
 	e.quorum = map[string]bool{}
@@ -422,6 +432,7 @@ func (e *Engine) onHealth(ev check.Event) {
 		st = director.Unknown
 	}
 	e.health[ev.Sub.ID] = st
+	e.lastCheck[ev.Sub.ID] = CheckInfo{Reason: ev.Reason, Latency: ev.Latency, Since: ev.Time}
 	e.changed = append(e.changed, ev.Sub.ID)
 	e.report(Report{Time: ev.Time, Kind: Health, Check: &ev})
 	// keepalived's notify_up / notify_down: on the check's verdict; a real
@@ -738,6 +749,7 @@ func (e *Engine) onReload(cfg *config.Config) error {
 	for id := range e.health {
 		if !ids[id] {
 			delete(e.health, id)
+			delete(e.lastCheck, id)
 		}
 	}
 	e.checks.SetMaintenanceDir(cfg.Global.MaintenanceDir)
@@ -938,6 +950,8 @@ type Status struct {
 	// Up, Down and Unknown count the checked reals by state.
 	Up, Down, Unknown int
 	Virtuals          []VirtualStatus
+	// Checks: the result that made each checked real's state, by real.
+	Checks map[config.RealID]CheckInfo
 	// Overrides in force (lvsd ctl), in the order set; Applies says which
 	// still name a configured real (one removed by a reload is kept, in
 	// case it comes back).
@@ -972,6 +986,10 @@ func (e *Engine) snapshot() Status {
 	st := Status{Source: e.cfg.Source, Loaded: e.loaded, Started: e.lastStart, Resync: e.resync, ReadCost: e.readCost, Counts: e.counts}
 	for _, o := range e.overrides {
 		st.Overrides = append(st.Overrides, OverrideStatus{Override: o, Applies: o.Applies(e.cfg)})
+	}
+	st.Checks = make(map[config.RealID]CheckInfo, len(e.lastCheck))
+	for id, c := range e.lastCheck {
+		st.Checks[id] = c
 	}
 	for _, h := range e.health {
 		switch h {
