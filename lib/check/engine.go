@@ -75,8 +75,9 @@ type job struct {
 	next     time.Time
 	idx      int // in the heap; -1 when not queued
 	running  bool
-	gone     bool // removed by Set while running
-	nconn    int  // combined: good connects since the last negotiate
+	gone     bool   // removed by Set while running
+	nconn    int    // combined: good connects since the last negotiate
+	set      uint64 // the last Set that kept it (Engine.sets)
 }
 
 type jobHeap []*job
@@ -109,6 +110,7 @@ type Engine struct {
 	rnd   *rand.Rand
 	maint map[string]bool // names present in MaintenanceDir
 	runs  uint64
+	sets  uint64 // Set calls so far
 
 	wg sync.WaitGroup
 }
@@ -182,16 +184,24 @@ func (e *Engine) Set(subs []Sub) {
 	byID := map[*job]map[config.RealID]*subState{} // for jobs shared by many subs
 	jobs := make(map[jobID]*job, len(e.jobs))
 	now := time.Now()
+	// j.set marks the jobs this Set has taken: the old map is asked
+	// first and once per sub, the new one only for a job made by this Set
+	// (a reload of 10,000 unchanged reals hashed each spec four times)
+	e.sets++
+	cur := e.sets
 	for i := range subs {
 		s := &subs[i]
 		k := jobKey(s)
-		j := jobs[k]
-		if j == nil {
-			j = e.jobs[k]
-			if j != nil {
-				prev[j] = j.subs
-				j.subs = nil
-			} else {
+		j := e.jobs[k]
+		switch {
+		case j != nil && j.set == cur: // shared with an earlier sub of this Set
+		case j != nil:
+			j.set = cur
+			prev[j] = j.subs
+			j.subs = nil
+			jobs[k] = j
+		default:
+			if j = jobs[k]; j == nil {
 				warm := s.Warmup
 				if warm == 0 {
 					// ldirectord checks every real at once when it starts:
@@ -201,9 +211,9 @@ func (e *Engine) Set(subs []Sub) {
 					warm = min(s.Interval, StartSpread)
 				}
 				j = &job{key: k, spec: s.Spec, interval: s.Interval, retry: s.RetryDelay, idx: -1,
-					next: now.Add(firstDelay(e.rnd, warm))}
+					next: now.Add(firstDelay(e.rnd, warm)), set: cur}
+				jobs[k] = j
 			}
-			jobs[k] = j
 		}
 		st := &subState{sub: *s}
 		if o := findSub(prev, byID, j, s.ID); o != nil {
@@ -213,8 +223,8 @@ func (e *Engine) Set(subs []Sub) {
 		}
 		j.subs = append(j.subs, st)
 	}
-	for k, j := range e.jobs {
-		if jobs[k] == nil {
+	for _, j := range e.jobs {
+		if j.set != cur {
 			j.gone = true
 			if j.idx >= 0 {
 				heap.Remove(&e.queue, j.idx)
