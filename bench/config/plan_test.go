@@ -19,7 +19,7 @@ func BenchmarkCheck(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				if err := config.WritePlan(io.Discard, c); err != nil {
+				if err := config.WriteTable(io.Discard, c); err != nil {
 					b.Fatal(err)
 				}
 			}

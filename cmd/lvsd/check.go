@@ -86,7 +86,7 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 	if *asJSON {
 		err = config.WriteJSON(stdout, cfg)
 	} else {
-		err = config.WritePlan(stdout, cfg)
+		err = config.WriteTable(stdout, cfg)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "lvsd check: %v\n", err)

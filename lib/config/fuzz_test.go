@@ -38,7 +38,7 @@ func fuzzOne(t *testing.T, name string, data []byte) {
 		return
 	}
 	var plan, toml bytes.Buffer
-	if err := WritePlan(&plan, c); err != nil {
+	if err := WriteTable(&plan, c); err != nil {
 		t.Fatal(err)
 	}
 	if err := WriteTOML(&toml, c); err != nil {

@@ -68,7 +68,7 @@ func loadTest(t *testing.T, p string) *Config {
 
 func planOf(t *testing.T, c *Config) string {
 	var b bytes.Buffer
-	if err := WritePlan(&b, c); err != nil {
+	if err := WriteTable(&b, c); err != nil {
 		t.Fatal(err)
 	}
 	return b.String()
@@ -79,11 +79,11 @@ func planOf(t *testing.T, c *Config) string {
 // ldirectord's terms, a keepalived.conf's in keepalived's).
 func bothPlans(t *testing.T, c *Config) string {
 	var b bytes.Buffer
-	if err := writePlanAs(&b, c, "ldirectord"); err != nil {
+	if err := writeTableAs(&b, c, "ldirectord"); err != nil {
 		t.Fatal(err)
 	}
 	b.WriteString("=== in keepalived's terms\n")
-	if err := writePlanAs(&b, c, "keepalived"); err != nil {
+	if err := writeTableAs(&b, c, "keepalived"); err != nil {
 		t.Fatal(err)
 	}
 	return b.String()

@@ -1188,23 +1188,6 @@ func cutQuoted(s string) (string, string, bool) {
 	return s[1 : end+1], s[end+2:], true
 }
 
-// HostPort renders addr:port ([v6]:port).
-func (r *Real) HostPort() string {
-	return netip.AddrPortFrom(r.Addr, r.Port).String()
-}
-
-// Key identifies a virtual service as IPVS does: protocol and address:port,
-// or the firewall mark and family.
-func (v *Virtual) Key() string {
-	if v.Protocol == "fwm" {
-		if v.Family == 6 {
-			return fmt.Sprintf("fwm6:%d", v.FWMark)
-		}
-		return fmt.Sprintf("fwm:%d", v.FWMark)
-	}
-	return string(v.Protocol) + ":" + netip.AddrPortFrom(v.Addr, v.Port).String()
-}
-
 // fixRealPort applies the kernel's rule: with gate or ipip forwarding the
 // real server receives the packet unchanged, so IPVS sets its port to the
 // virtual's (keepalived says "ports don't match - resetting"). A fwmark

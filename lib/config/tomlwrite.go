@@ -8,7 +8,7 @@ import (
 )
 
 // WriteTOML prints c in the ocf-lvs TOML format. Reading the output back
-// gives the same plan (WritePlan) as c: values a virtual inherits from the
+// gives the same table (WriteTable) as c: values a virtual inherits from the
 // global section are written once, in [global].
 func WriteTOML(w io.Writer, c *Config) error {
 	t := &tomlWriter{}

@@ -1,6 +1,11 @@
 package config
 
-import "github.com/ocf-lvs/ocf-lvs/lib/ipvs"
+import (
+	"fmt"
+	"net/netip"
+
+	"github.com/ocf-lvs/ocf-lvs/lib/ipvs"
+)
 
 // Typed values of the model: a reader accepts only what it can type (with
 // FILE:LINE when it cannot), so the layers below never parse a string of
@@ -66,4 +71,21 @@ func (s StatusSet) Has(code int) bool {
 		return false
 	}
 	return s.bits[(code-100)/64]&(1<<((code-100)%64)) != 0
+}
+
+// HostPort renders a real's addr:port ([v6]:port).
+func (r *Real) HostPort() string {
+	return netip.AddrPortFrom(r.Addr, r.Port).String()
+}
+
+// Key identifies a virtual service as IPVS does: protocol and address:port,
+// or the firewall mark and family.
+func (v *Virtual) Key() string {
+	if v.Protocol == FWM {
+		if v.Family == 6 {
+			return fmt.Sprintf("fwm6:%d", v.FWMark)
+		}
+		return fmt.Sprintf("fwm:%d", v.FWMark)
+	}
+	return string(v.Protocol) + ":" + netip.AddrPortFrom(v.Addr, v.Port).String()
 }

@@ -12,7 +12,8 @@ import (
 	"time"
 )
 
-// WritePlan prints the resolved configuration in the shape of `ipvsadm -Ln`:
+// WriteTable prints the resolved configuration in the shape of `ipvsadm -Ln`
+// (what `lvsd check` shows; "plan" is ipvs.Plan, the operations):
 // one block per virtual service with its reals, then how they are checked
 // and what happens when they fail. It is deterministic (golden tests compare
 // it) and says nothing about where the values came from, so an ldirectord.cf
@@ -22,9 +23,9 @@ import (
 // file in ldirectord's directives, a keepalived.conf in keepalived's, with
 // the checker of each real_server under it (keepalived has no per-virtual
 // check) and none of ldirectord's global directives, which keepalived has not.
-func WritePlan(w io.Writer, c *Config) error { return writePlanAs(w, c, c.Format) }
+func WriteTable(w io.Writer, c *Config) error { return writeTableAs(w, c, c.Format) }
 
-func writePlanAs(w io.Writer, c *Config, format string) error {
+func writeTableAs(w io.Writer, c *Config, format string) error {
 	b := bufio.NewWriterSize(w, 1<<16)
 	ka := format == "keepalived"
 	if ka {
