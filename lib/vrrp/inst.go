@@ -46,10 +46,11 @@ type inst struct {
 	eff   chan func() // side effects, in order, off the timer goroutine
 
 	// run goroutine only
-	state   State
-	src     netip.Addr
-	values  map[string]trackMsg
-	faulted bool
+	state      State
+	src        netip.Addr
+	values     map[string]trackMsg
+	faulted    bool
+	ownFaulted bool // faulted for a reason of its own (sync groups: see onTrack)
 
 	mu sync.Mutex
 	st InstanceStatus
@@ -273,6 +274,14 @@ func (in *inst) onTrack(m trackMsg) {
 		if in.group != nil {
 			in.group.fault(in, f)
 		}
+	} else if in.group != nil && m.key != "group" && in.ownFault() != in.ownFaulted {
+		// still in FAULT, but only for the group's sake now (or again for
+		// our own): the group must hear it, or two members faulted by one
+		// shared script hold each other in FAULT for ever
+		in.group.fault(in, f)
+	}
+	if in.group != nil {
+		in.ownFaulted = in.ownFault()
 	}
 	if p := in.effective(); p != in.state.Priority {
 		in.logf("priority %d -> %d (%s)", in.state.Priority, p, m.key)
@@ -281,6 +290,16 @@ func (in *inst) onTrack(m trackMsg) {
 }
 
 // faults lists what puts the instance in FAULT now.
+// ownFault: a fault of the instance's own, not the one its sync group gave it.
+func (in *inst) ownFault() bool {
+	for _, f := range in.faults() {
+		if !strings.HasPrefix(f, "sync group ") {
+			return true
+		}
+	}
+	return false
+}
+
 func (in *inst) faults() []string {
 	var out []string
 	if m, ok := in.values["interface "+in.cfg.Interface]; ok && !m.ok {
