@@ -612,6 +612,11 @@ type kaImport struct {
 		lastLine    int
 	}
 	startupDelay time.Duration // vrrp_startup_delay
+	// keepalived's smtp_alert: global_defs' smtp_alert / smtp_alert_checker
+	// (nil: unset) and each virtual_server's own; a virtual gets the
+	// global notification_email only where one is on (finish)
+	smtpAlert, smtpAlertChecker *bool
+	vsSMTPAlert                 map[*Virtual]bool
 	checksumAsV2 bool          // global v3_checksum_as_v2
 	garp         struct {
 		delay, refresh          time.Duration
@@ -790,7 +795,14 @@ func (im *kaImport) globalDefs(b *kaStmt) {
 				}
 			}
 			im.cfg.LVSSync = ls
-		case "router_id", "smtp_connect_timeout", "smtp_helo_name", "smtp_alert", "smtp_alert_vrrp", "smtp_alert_checker",
+		case "smtp_alert", "smtp_alert_checker":
+			b := kaOn(s.args)
+			if s.key == "smtp_alert" {
+				im.smtpAlert = &b
+			} else {
+				im.smtpAlertChecker = &b
+			}
+		case "router_id", "smtp_connect_timeout", "smtp_helo_name", "smtp_alert_vrrp",
 			"enable_traps", "enable_snmp_keepalived", "enable_snmp_checker", "enable_snmp_vrrp", "enable_snmp_rfc",
 			"enable_dbus", "script_user", "enable_script_security", "max_auto_priority", "vrrp_skip_check_adv_addr",
 			"vrrp_strict", "vrrp_garp_interval", "vrrp_gna_interval", "lvs_timeouts", "checker_log_all_failures",
@@ -1524,7 +1536,12 @@ func (im *kaImport) virtualServerAt(b *kaStmt, h vsHead) {
 			if im.want(s, 1) && s.args[0] == "inet6" {
 				v.Family = 6
 			}
-		case "ha_suspend", "smtp_alert", "snmp_name", "omega", "sorry_server_inhibit", "persistence_engine", "net_mask":
+		case "smtp_alert":
+			if im.vsSMTPAlert == nil {
+				im.vsSMTPAlert = map[*Virtual]bool{}
+			}
+			im.vsSMTPAlert[v] = kaOn(s.args)
+		case "ha_suspend", "snmp_name", "omega", "sorry_server_inhibit", "persistence_engine", "net_mask":
 			im.ignored(s, "not supported by lvsd")
 		default:
 			im.r.errorf(s.file, s.line, "unknown virtual_server keyword %q%s", s.key, kaSuggest(s.key))
@@ -1979,7 +1996,35 @@ func (im *kaImport) noChecker(b *kaStmt, r *Real, v *Virtual) {
 	}
 }
 
+// kaOn reads keepalived's optional boolean argument (none: on).
+func kaOn(args []string) bool {
+	if len(args) == 0 {
+		return true
+	}
+	switch strings.ToLower(args[0]) {
+	case "off", "no", "false", "0":
+		return false
+	}
+	return true
+}
+
 func (im *kaImport) finish() {
+	// keepalived mails a checker's transitions only where smtp_alert is on:
+	// the virtual_server's own, else smtp_alert_checker, else smtp_alert
+	g := &im.cfg.Global
+	for _, v := range im.cfg.Virtuals {
+		on, set := im.vsSMTPAlert[v]
+		switch {
+		case set:
+		case im.smtpAlertChecker != nil:
+			on = *im.smtpAlertChecker
+		case im.smtpAlert != nil:
+			on = *im.smtpAlert
+		}
+		if on && g.EmailAlert != "" {
+			v.EmailAlert, v.SMTP = g.EmailAlert, g.SMTP
+		}
+	}
 	if u := im.unchecked; u.n == 1 {
 		im.r.warnf(u.file, u.line, "real_server %s has no checker: always up (checktype on)", u.first)
 	} else if u.n > 1 {

@@ -194,3 +194,32 @@ func TestKeepalivedAlphaWarmupNotify(t *testing.T) {
 		t.Errorf("notify_up's user is not reported: %v", c.Warnings)
 	}
 }
+
+// keepalived mails only where smtp_alert is on: a virtual_server's own,
+// else global_defs' smtp_alert_checker, else smtp_alert; lvsd gives the
+// global notification_email and smtp_server to those virtuals alone.
+func TestKeepalivedSMTPAlert(t *testing.T) {
+	vs := func(port int, extra string) string {
+		return fmt.Sprintf("virtual_server 192.0.2.1 %d {\n  protocol TCP\n  %s\n  real_server 192.0.2.2 %d {\n    TCP_CHECK {\n    }\n  }\n}\n", port, extra, port)
+	}
+	for _, tc := range []struct {
+		global string
+		want   []bool // per virtual: 80 (smtp_alert), 81 (nothing), 82 (smtp_alert off)
+	}{
+		{"", []bool{true, false, false}},
+		{"smtp_alert", []bool{true, true, false}},
+		{"smtp_alert\n  smtp_alert_checker off", []bool{true, false, false}},
+	} {
+		src := "global_defs {\n  notification_email {\n    ops@example.com\n  }\n  smtp_server 192.0.2.25\n  " + tc.global + "\n}\n" +
+			vs(80, "smtp_alert") + vs(81, "") + vs(82, "smtp_alert off")
+		c, err := Parse("keepalived.conf", []byte(src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, v := range c.Virtuals {
+			if got := v.EmailAlert == "ops@example.com" && v.SMTP == "192.0.2.25"; got != tc.want[i] {
+				t.Errorf("global %q: virtual %d: alerts %v (%q %q), want %v", tc.global, v.Port, got, v.EmailAlert, v.SMTP, tc.want[i])
+			}
+		}
+	}
+}
