@@ -102,8 +102,8 @@ func (s *Spec) Timeout() time.Duration {
 	if s.Type == "negotiate" {
 		d = s.NegotiateTimeout
 	}
-	if d <= 0 {
-		d = 5 * time.Second
+	if d <= 0 { // a Spec built by hand: lib/config always resolves them
+		d = config.DefaultCheckTimeout
 	}
 	return d
 }

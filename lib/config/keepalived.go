@@ -1218,7 +1218,7 @@ func (im *kaImport) checkDefault(s *kaStmt, d *checkDefaults) bool {
 		d.connectTimeout, _ = im.timer(s)
 		if d.connectTimeout < time.Millisecond {
 			im.r.errorf(s.file, s.line, "connect_timeout must be positive")
-			d.connectTimeout = 5 * time.Second
+			d.connectTimeout = kaConnectTimeout
 		}
 	case "delay_before_retry":
 		d.retryDelay, _ = im.timer(s)
@@ -1255,6 +1255,10 @@ func (im *kaImport) checkDefault(s *kaStmt, d *checkDefaults) bool {
 	d.set |= defBits[s.key]
 	return true
 }
+
+// kaConnectTimeout is keepalived's connect_timeout default, which bounds
+// every phase of its checks (it has no separate negotiate timeout).
+const kaConnectTimeout = 5 * time.Second
 
 var kaForward = map[string]Forward{"NAT": Masq, "DR": Gate, "TUN": IPIP}
 
@@ -1663,7 +1667,7 @@ func isTrue(s string) bool {
 
 func (im *kaImport) newCheck(v *Virtual, d checkDefaults, typ string) Check {
 	c := Check{Type: typ, Service: "none", Request: "/", HTTPMethod: "GET", Interval: d.interval, Count: 1,
-		CheckTimeout: 5 * time.Second, NegotiateTimeout: 5 * time.Second, FailureCount: 2, RetryDelay: time.Second,
+		CheckTimeout: kaConnectTimeout, NegotiateTimeout: kaConnectTimeout, FailureCount: 2, RetryDelay: time.Second,
 		StartUp: !d.alpha, Warmup: d.warmup}
 	if d.set.has("connect_timeout") {
 		c.CheckTimeout, c.NegotiateTimeout = d.connectTimeout, d.connectTimeout
