@@ -87,6 +87,11 @@ func TestCtlOverridesInTheKernel(t *testing.T) {
 	if s := savedTable(t); !overridden(s) {
 		t.Fatalf("after the reload:\n%s\n%s", s, d.logText())
 	}
+	var afterHUP statusJSON
+	if ans, err := ask(d.sock, "status"); err != nil || json.Unmarshal([]byte(ans), &afterHUP) != nil ||
+		afterHUP.LastReload == nil || afterHUP.LastReload.Trigger != "SIGHUP" || afterHUP.LastReload.Result != "ok" {
+		t.Errorf("the last reload in the status: %v\n%s", err, ans)
+	}
 	if n := strings.Count(d.logText(), " ipvsadm "); n != writes {
 		t.Errorf("the reload wrote %d times:\n%s", n-writes, d.logText())
 	}

@@ -288,12 +288,15 @@ func daemon(ctx context.Context, path string, cfg *config.Config, f runFlags, st
 	dumpPath := filepath.Join(filepath.Dir(statePath), instanceName(path)+".status.json")
 	var mu sync.Mutex // reloads come from signals, the file watch and the socket
 	sum := digestString(path)
+	var lastReload *reloadJSON // under mu
 	reload := func(why string) []string {
 		mu.Lock()
 		defer mu.Unlock()
 		d := digestString(path)
 		next, errs := loadQuiet(path)
+		lastReload = &reloadJSON{Time: time.Now(), Trigger: why, Result: "ok"}
 		if errs != nil {
+			lastReload.Result, lastReload.Errors = "refused", errs
 			for _, l := range errs {
 				log.printf("%s", l)
 			}
@@ -328,7 +331,8 @@ func daemon(ctx context.Context, path string, cfg *config.Config, f runFlags, st
 		}
 		defer os.Remove(sockPath)
 		c := &control{eng: eng, vrrp: router, path: path, reload: func() []string { return reload("lvsd reload") },
-			digest: func() string { mu.Lock(); defer mu.Unlock(); return sum }}
+			digest:     func() string { mu.Lock(); defer mu.Unlock(); return sum },
+			lastReload: func() *reloadJSON { mu.Lock(); defer mu.Unlock(); return lastReload }}
 		go c.serve(ctx, ln)
 	}
 	if f.m != nil {
@@ -379,9 +383,9 @@ func daemon(ctx context.Context, path string, cfg *config.Config, f runFlags, st
 			// keepalived users' habit: kill -USR1, then read the dump
 			go func() {
 				mu.Lock()
-				d := sum
+				d, last := sum, lastReload
 				mu.Unlock()
-				if err := dumpStatus(ctx, eng, d, dumpPath); err != nil {
+				if err := dumpStatus(ctx, eng, d, last, dumpPath); err != nil {
 					log.printf("lvsd run: status dump: %v", err)
 				} else {
 					log.printf("status written to %s (SIGUSR1)", dumpPath)

@@ -40,6 +40,8 @@ type control struct {
 	path   string
 	reload func() []string // nil: reloaded; else the lines that refused it
 	digest func() string   // of the running configuration's file
+	// lastReload: the last reload tried (nil: none yet, or no reloads)
+	lastReload func() *reloadJSON
 }
 
 // listenControl opens the socket, replacing a stale one (a socket no
@@ -114,6 +116,9 @@ func (c *control) handle(ctx context.Context, conn net.Conn) {
 			v := vrrpView(c.vrrp.Status())
 			view.VRRP = &v
 		}
+		if c.lastReload != nil {
+			view.LastReload = c.lastReload()
+		}
 		enc := json.NewEncoder(conn)
 		enc.SetIndent("", "  ")
 		enc.Encode(view)
@@ -159,10 +164,20 @@ type statusJSON struct {
 	Down    int        `json:"reals_down"`
 	Unknown int        `json:"reals_not_checked_yet"`
 	Counts  countsJSON `json:"counts"`
+	// the last reload tried and its result (none yet: absent)
+	LastReload *reloadJSON `json:"last_reload,omitempty"`
 	// the operator's overrides in force (lvsd ctl), in the order set
 	Overrides []overrideJSON `json:"overrides"`
 	Virtuals  []virtualJSON  `json:"virtuals"`
 	VRRP      *vrrpJSON      `json:"vrrp,omitempty"`
+}
+
+// reloadJSON is a reload tried: when, what asked for it, its result.
+type reloadJSON struct {
+	Time    time.Time `json:"time"`
+	Trigger string    `json:"trigger"` // SIGHUP, lvsd reload, autoreload: the file changed
+	Result  string    `json:"result"`  // ok, refused
+	Errors  []string  `json:"errors,omitempty"`
 }
 
 type overrideJSON struct {
@@ -270,12 +285,14 @@ func statusView(st engine.Status, digest string) statusJSON {
 
 // dumpStatus writes the status JSON to path atomically (a reader never
 // sees half a file), mode 0600.
-func dumpStatus(ctx context.Context, eng *engine.Engine, digest, path string) error {
+func dumpStatus(ctx context.Context, eng *engine.Engine, digest string, last *reloadJSON, path string) error {
 	st, err := eng.Status(ctx)
 	if err != nil {
 		return err
 	}
-	b, err := json.MarshalIndent(statusView(st, digest), "", "  ")
+	view := statusView(st, digest)
+	view.LastReload = last
+	b, err := json.MarshalIndent(view, "", "  ")
 	if err != nil {
 		return err
 	}
@@ -355,6 +372,13 @@ func protoAddr(service string) (string, string) {
 func writeStatusTable(w io.Writer, s statusJSON) {
 	fmt.Fprintf(w, "config %s loaded %s (sha256 %.12s); reals: %d up, %d down, %d not checked yet\n",
 		s.Config, s.Loaded.Format("2006-01-02 15:04:05"), s.Digest, s.Up, s.Down, s.Unknown)
+	if r := s.LastReload; r != nil {
+		fmt.Fprintf(w, "last reload %s (%s): %s", r.Time.Format("2006-01-02 15:04:05"), r.Trigger, r.Result)
+		if len(r.Errors) > 0 {
+			fmt.Fprintf(w, ": %s", strings.Join(r.Errors, "; "))
+		}
+		fmt.Fprintln(w)
+	}
 	if len(s.Virtuals) == 0 && s.VRRP != nil {
 		writeVRRPTable(w, *s.VRRP) // VRRP only: no IPVS table to show
 		return

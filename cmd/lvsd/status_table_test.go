@@ -56,3 +56,13 @@ func TestStatsTable(t *testing.T) {
 		}
 	}
 }
+
+func TestStatusTableLastReload(t *testing.T) {
+	s := statusJSON{Config: "/etc/ha.d/x.cf", LastReload: &reloadJSON{Time: time.Date(2026, 12, 2, 18, 0, 0, 0, time.UTC), Trigger: "SIGHUP",
+		Result: "refused", Errors: []string{"/etc/ha.d/x.cf:3: unknown directive nosuch"}}}
+	var b strings.Builder
+	writeStatusTable(&b, s)
+	if want := "last reload 2026-12-02 18:00:00 (SIGHUP): refused: /etc/ha.d/x.cf:3: unknown directive nosuch\n"; !strings.Contains(b.String(), want) {
+		t.Errorf("no %q in:\n%s", want, b.String())
+	}
+}
