@@ -37,16 +37,24 @@ const (
 	vrrpCli = "vcli"
 )
 
-func (l *dirLab) ns(name, ifname, addr string) {
+func (l *dirLab) ns(name, ifname, addr string) { l.nsOn("br0", name, ifname, addr+"/24") }
+
+// nsOn makes namespace name (unless it exists) with ifname (addr with its
+// prefix) on bridge br of the lab.
+func (l *dirLab) nsOn(br, name, ifname, addr string) {
 	t := l.t
-	exec.Command("ip", "netns", "del", name).Run()
-	shell(t, "ip netns add "+name)
-	l.nss = append(l.nss, name)
-	shell(t, fmt.Sprintf("ip -n vbr link add v%s type veth peer name %s netns %s && ip -n vbr link set v%s master br0 up", name, ifname, name, name))
-	shell(t, fmt.Sprintf("ip -n %s link set lo up && ip -n %s addr add %s/24 dev %s && ip -n %s link set %s up", name, name, addr, ifname, name, ifname))
+	if exec.Command("ip", "netns", "exec", name, "true").Run() != nil {
+		shell(t, "ip netns add "+name+" && ip -n "+name+" link set lo up")
+		l.nss = append(l.nss, name)
+	}
+	v := "v" + name + ifname
+	shell(t, fmt.Sprintf("ip -n vbr link add %s type veth peer name %s netns %s && ip -n vbr link set %s master %s up", v, ifname, name, v, br))
+	shell(t, fmt.Sprintf("ip -n %s addr add %s dev %s && ip -n %s link set %s up", name, addr, ifname, name, ifname))
 }
 
-func newDirLab(t *testing.T) *dirLab {
+// newBareLab is the lab's bridges (br0, br1 in namespace vbr) and the
+// cleanup of every namespace made on them.
+func newBareLab(t *testing.T) *dirLab {
 	vm.ResetIPVS(t)
 	t.Setenv("PATH", os.Getenv("PATH")+":/usr/sbin:/sbin")
 	l := &dirLab{t: t, dir: t.TempDir()}
@@ -57,36 +65,49 @@ func newDirLab(t *testing.T) *dirLab {
 			exec.Command("ip", "netns", "del", l.nss[i]).Run()
 		}
 	})
-	exec.Command("ip", "netns", "del", "vbr").Run()
-	shell(t, "ip netns add vbr && ip -n vbr link add br0 type bridge && ip -n vbr link set br0 up")
+	for _, n := range []string{"vd1", "vd2", "vr1", "vr2", vrrpCli, "vbr"} {
+		exec.Command("ip", "netns", "del", n).Run()
+	}
+	shell(t, "ip netns add vbr && ip -n vbr link add br0 type bridge && ip -n vbr link set br0 up && "+
+		"ip -n vbr link add br1 type bridge && ip -n vbr link set br1 up")
 	l.nss = append(l.nss, "vbr")
+	return l
+}
+
+// realUp makes ns a DR real of vips with lvsd realserver up.
+func (l *dirLab) realUp(ns string, vips ...string) {
+	self, _ := os.Executable()
+	c := exec.Command("ip", append([]string{"netns", "exec", ns, self, "realserver", "up", "--interfaces", "eth0",
+		"--state", filepath.Join(l.dir, ns+".state")}, vips...)...)
+	c.Env = append(os.Environ(), "LVSD_TEST_MAIN=1")
+	if out, err := c.CombinedOutput(); err != nil {
+		l.t.Fatalf("lvsd realserver up in %s: %v\n%s", ns, err, out)
+	}
+}
+
+func newDirLab(t *testing.T) *dirLab {
+	l := newBareLab(t)
 	l.ns("vd1", "eth1", "10.0.0.2")
 	l.ns("vd2", "eth1", "10.0.0.3")
 	l.ns(vrrpCli, "eth0", "10.0.0.100")
-	self, _ := os.Executable()
 	for i, addr := range []string{"10.0.0.5", "10.0.0.6"} {
 		ns := fmt.Sprintf("vr%d", i+1)
 		l.ns(ns, "eth0", addr)
-		c := exec.Command("ip", "netns", "exec", ns, self, "realserver", "up", "--interfaces", "eth0",
-			"--state", filepath.Join(l.dir, ns+".state"), vrrpVIP)
-		c.Env = append(os.Environ(), "LVSD_TEST_MAIN=1")
-		if out, err := c.CombinedOutput(); err != nil {
-			t.Fatalf("lvsd realserver up in %s: %v\n%s", ns, err, out)
-		}
+		l.realUp(ns, vrrpVIP)
 		www := filepath.Join(l.dir, "www-"+ns)
 		os.MkdirAll(www, 0o755)
 		os.WriteFile(filepath.Join(www, "index.html"), []byte(ns+"\n"), 0o644)
 		shell(t, fmt.Sprintf("ip netns exec %s busybox httpd -p 80 -h %s", ns, www))
-		l.echo(ns)
+		l.echo(ns, 7)
 	}
 	return l
 }
 
-// echo serves TCP port 7 in ns: every line comes back prefixed with the
+// echo serves TCP port in ns: every line comes back prefixed with the
 // real's name, for as long as the connection lives.
-func (l *dirLab) echo(ns string) {
+func (l *dirLab) echo(ns string, port int) {
 	var ln net.Listener
-	if err := netns.Do(ns, func() (err error) { ln, err = net.Listen("tcp", ":7"); return }); err != nil {
+	if err := netns.Do(ns, func() (err error) { ln, err = net.Listen("tcp", fmt.Sprintf(":%d", port)); return }); err != nil {
 		l.t.Fatal(err)
 	}
 	l.t.Cleanup(func() { ln.Close() })
@@ -200,9 +221,11 @@ func (l *dirLab) director(ns, conf string) *daemonProc {
 	return d
 }
 
-func dirHasVIP(ns string) bool {
-	out, _ := exec.Command("ip", "-n", ns, "-4", "-o", "addr", "show", "dev", "eth1").Output()
-	return strings.Contains(string(out), " "+vrrpVIP+"/")
+func dirHasVIP(ns string) bool { return hasAddr(ns, vrrpVIP) }
+
+func hasAddr(ns, a string) bool {
+	out, _ := exec.Command("ip", "-n", ns, "-4", "-o", "addr", "show").Output()
+	return strings.Contains(string(out), " "+a+"/")
 }
 
 func dirIn(t *testing.T, ns, cmd string) string {
@@ -316,5 +339,123 @@ func testVRRPFailover(t *testing.T, sync bool) {
 	d2.stop()
 	if out := dirIn(t, "vd2", "ipvsadm -L --daemon"); strings.TrimSpace(out) != "" {
 		t.Errorf("lvsd stopped, sync daemons left: %s", out)
+	}
+}
+
+// Seed 003's keepalived.conf on two lvsd directors: four instances in two
+// vrrp_sync_groups over two interfaces (bond0, bond1), all BACKUP with
+// nopreempt, a maintenance-file vrrp_script (weight 0) on each, DR
+// TCP_CHECK services on ports 80 and 443; lvs_sync_daemon on bond0
+// following VI_PRI_1. Creating the maintenance file on the master moves
+// every instance to the other director (the script fails, FAULT, the
+// sync groups follow) and the client's connections to two VIPs go on
+// through it with no reset; removing the file brings the old master back
+// as BACKUP only (nopreempt).
+func TestVRRPDirectorsSeed003Maintenance(t *testing.T) {
+	l := newBareLab(t)
+	for i, d := range []string{"vd1", "vd2"} {
+		l.nsOn("br0", d, "bond0", fmt.Sprintf("10.65.40.%d/23", 2+i))
+		l.nsOn("br1", d, "bond1", fmt.Sprintf("203.0.113.%d/26", 2+i))
+	}
+	l.nsOn("br0", vrrpCli, "eth0", "10.65.40.100/23")
+	vips := []string{"10.65.40.10", "10.65.40.11", "203.0.113.10", "203.0.113.11"}
+	for i, addr := range []string{"10.65.40.21", "10.65.40.22"} {
+		ns := fmt.Sprintf("vr%d", i+1)
+		l.nsOn("br0", ns, "eth0", addr+"/23")
+		l.realUp(ns, vips...)
+		l.echo(ns, 80)
+		l.echo(ns, 443)
+	}
+	b, err := os.ReadFile("../../testdata/config/keepalived/seed003-maint.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := func(d string) (cf, maint string) {
+		maint = filepath.Join(l.dir, d+".maint")
+		s := strings.ReplaceAll(string(b), "/etc/keepalived/xxx", maint)
+		s = strings.ReplaceAll(s, "notify /etc/keepalived/notify.sh", "notify /bin/true")
+		// The VM is emulated: starting bash can take longer than the
+		// script's default timeout (its interval, 2 s), which would fail
+		// the script on both directors with no maintenance file.
+		s = strings.ReplaceAll(s, "interval 2\n", "interval 2\ntimeout 15\n")
+		s = "global_defs {\n  lvs_sync_daemon bond0 VI_PRI_1\n}\n" + s
+		cf = filepath.Join(l.dir, d+".conf")
+		os.WriteFile(cf, []byte(s), 0o644)
+		return cf, maint
+	}
+	holds := func(ns string) int {
+		n := 0
+		for _, v := range vips {
+			if hasAddr(ns, v) {
+				n++
+			}
+		}
+		return n
+	}
+	c1, maint1 := conf("vd1")
+	d1 := l.director("vd1", c1)
+	if !netns.WaitFor(40*time.Second, func() bool { return holds("vd1") == 4 }) {
+		t.Fatalf("vd1 holds %d of the 4 VIPs:\n%s", holds("vd1"), d1.logText())
+	}
+	c2, _ := conf("vd2")
+	d2 := l.director("vd2", c2)
+	d2.waitLog("VI_PUB_2: INIT -> BACKUP", 30*time.Second)
+	d1.waitLog("master sync daemon started on bond0 (sync id 138)", 10*time.Second)
+
+	type conn struct {
+		c    net.Conn
+		r    *bufio.Reader
+		real string
+	}
+	var conns []conn
+	for _, addr := range []string{"10.65.40.10:80", "10.65.40.11:443"} {
+		var c net.Conn
+		if !netns.WaitFor(30*time.Second, func() bool {
+			err := netns.Do(vrrpCli, func() (err error) { c, err = net.DialTimeout("tcp", addr, 2*time.Second); return })
+			return err == nil
+		}) {
+			t.Fatalf("no connection to %s:\n%s", addr, dirIn(t, "vd1", "ipvsadm -Ln"))
+		}
+		defer c.Close()
+		cc := conn{c: c, r: bufio.NewReader(c)}
+		for i := 0; i < 10; i++ {
+			s, err := echoLine(c, cc.r, fmt.Sprintf("before %d", i))
+			if err != nil {
+				t.Fatalf("%s before the move: %v", addr, err)
+			}
+			cc.real, _, _ = strings.Cut(s, " ")
+		}
+		conns = append(conns, cc)
+	}
+	if !netns.WaitFor(15*time.Second, func() bool {
+		out := dirIn(t, "vd2", "ipvsadm -Lnc")
+		return strings.Contains(out, "10.65.40.10:80") && strings.Contains(out, "10.65.40.11:443")
+	}) {
+		t.Fatalf("the connections never reached vd2's table:\n%s", dirIn(t, "vd2", "ipvsadm -Lnc"))
+	}
+
+	t0 := time.Now()
+	os.WriteFile(maint1, nil, 0o644)
+	if !netns.WaitFor(60*time.Second, func() bool { return holds("vd2") == 4 && holds("vd1") == 0 }) {
+		t.Fatalf("after the maintenance file: vd1 holds %d, vd2 %d VIPs\nvd1:\n%s\nvd2:\n%s", holds("vd1"), holds("vd2"), d1.logText(), d2.logText())
+	}
+	t.Logf("all four VIPs on vd2 %.2f s after the maintenance file", time.Since(t0).Seconds())
+	d2.waitLog("master sync daemon started on bond0", 10*time.Second)
+	for i, cc := range conns {
+		s, err := echoLine(cc.c, cc.r, "after")
+		if err != nil || s != cc.real+" after" {
+			t.Fatalf("connection %d after the move: %q %v (want %q)\nvd2 -Lnc:\n%s", i, s, err, cc.real+" after", dirIn(t, "vd2", "ipvsadm -Lnc"))
+		}
+	}
+	t.Log("both connections went on through vd2 with no reset")
+
+	os.Remove(maint1)
+	d1.waitLog("VI_PRI_1: FAULT -> BACKUP", 60*time.Second)
+	time.Sleep(3 * time.Second) // a few adverts: nopreempt keeps vd2 master
+	if holds("vd2") != 4 || holds("vd1") != 0 {
+		t.Fatalf("after the maintenance: vd1 holds %d, vd2 %d VIPs (nopreempt: vd2 keeps them)", holds("vd1"), holds("vd2"))
+	}
+	if out := dirIn(t, "vd1", "ipvsadm -L --daemon"); !strings.Contains(out, "backup sync daemon") || strings.Contains(out, "master sync daemon") {
+		t.Errorf("vd1 back as BACKUP: ipvsadm -L --daemon:\n%s", out)
 	}
 }
