@@ -511,3 +511,24 @@ func TestAlsoAllMustPass(t *testing.T) {
 		t.Fatalf("first off: %+v", r)
 	}
 }
+
+// TestServicesOneTable: the services the configuration accepts are the
+// ones Run understands, and the port table is lib/config's alone.
+func TestServicesOneTable(t *testing.T) {
+	have := map[string]bool{}
+	for _, s := range Services {
+		have[s] = true
+	}
+	for _, s := range config.Services {
+		if !have[s] {
+			t.Errorf("service %q is accepted by lib/config but not run by lib/check", s)
+		}
+		delete(have, s)
+	}
+	for s := range have {
+		t.Errorf("service %q is run by lib/check but refused by lib/config", s)
+	}
+	if config.ServicePort("https") != 443 || config.ServiceForPort(53) != "dns" || config.ServiceForPort(1) != "none" {
+		t.Error("port table")
+	}
+}

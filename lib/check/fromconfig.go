@@ -70,7 +70,7 @@ func SpecFor(v *config.Virtual, r *config.Real, c *config.Check) Spec {
 	}
 	svc := c.Service
 	if svc == "" {
-		svc = ServiceForPort(v.Port)
+		svc = config.ServiceForPort(v.Port)
 	}
 	rport := r.Port
 	if rport == 0 && v.Protocol != "fwm" {
@@ -81,7 +81,7 @@ func SpecFor(v *config.Virtual, r *config.Real, c *config.Check) Spec {
 		port = rport
 	}
 	if port == 0 {
-		port = ServicePorts[svc]
+		port = config.ServicePort(svc)
 	}
 	req, rcv, rcvRE := c.Request, c.Receive, c.ReceiveRE
 	if r.HasOverride || r.Request != "" {

@@ -115,26 +115,6 @@ type Result struct {
 	Latency time.Duration
 }
 
-// ServicePorts are ldirectord's default service for a virtual port, and the
-// port a service is checked on when neither checkport nor the real's port
-// says.
-var ServicePorts = map[string]uint16{
-	"ftp": 21, "smtp": 25, "dns": 53, "http": 80, "pop": 110, "nntp": 119,
-	"imap": 143, "ldap": 389, "https": 443, "submission": 587, "ldaps": 636,
-	"imaps": 993, "pops": 995, "oracle": 1521, "radius": 1812,
-	"http_proxy": 3128, "mysql": 3306, "sip": 5060, "pgsql": 5432,
-}
-
-// ServiceForPort is ldirectord's default service for a virtual port.
-func ServiceForPort(port uint16) string {
-	for s, p := range ServicePorts {
-		if p == port {
-			return s
-		}
-	}
-	return "none"
-}
-
 // Services lists every negotiate service Run understands.
 var Services = []string{"http", "https", "http_proxy", "dns", "mysql", "pgsql",
 	"oracle", "ldap", "ldaps", "smtp", "submission", "pop", "pops", "imap",
