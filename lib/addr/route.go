@@ -154,6 +154,19 @@ func Broadcast(ip netip.Addr, prefix int, spec string) (netip.Addr, error) {
 	return a, nil
 }
 
+// MaskBits4 is the prefix length of IPv4 netmask m (255.255.255.0: 24),
+// false when its bits are not contiguous: the one dotted-quad reader of
+// the suite (lib/config's persistence netmask uses it too).
+func MaskBits4(m netip.Addr) (int, bool) {
+	b := m.As4()
+	x := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+	n := 0
+	for n < 32 && x&(1<<(31-n)) != 0 {
+		n++
+	}
+	return n, n == 32 || x<<n == 0
+}
+
 // ParseNetmask reads a prefix length ("24") or an IPv4 dotted-quad mask
 // ("255.255.255.0"), as IPaddr2 accepts both. max is 32 or 128.
 func ParseNetmask(s string, max int) (int, error) {
@@ -177,13 +190,8 @@ func ParseNetmask(s string, max int) (int, error) {
 	if err != nil || !a.Is4() || max != 32 {
 		return 0, fmt.Errorf("not a prefix length or dotted-quad netmask")
 	}
-	b := a.As4()
-	m := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
-	n := 0
-	for n < 32 && m&(1<<(31-n)) != 0 {
-		n++
-	}
-	if n < 32 && m<<n != 0 {
+	n, ok := MaskBits4(a)
+	if !ok {
 		return 0, fmt.Errorf("netmask %s is not contiguous", s)
 	}
 	if n == 0 {

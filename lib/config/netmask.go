@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/netip"
 	"strconv"
+
+	"github.com/ocf-lvs/ocf-lvs/lib/addr"
 )
 
 // NetmaskBits reads a persistence netmask as the readers store it — a
@@ -28,13 +30,8 @@ func NetmaskBits(family int, s string) (int, error) {
 	if err != nil || !a.Is4() {
 		return 0, fmt.Errorf("dotted quad notation is required for IPv4 (e.g. 255.255.255.0)")
 	}
-	b := a.As4()
-	m := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
-	n := 0
-	for n < 32 && m&(1<<(31-n)) != 0 {
-		n++
-	}
-	if n < 32 && m<<n != 0 {
+	n, ok := addr.MaskBits4(a)
+	if !ok {
 		return 0, fmt.Errorf("the mask is not contiguous")
 	}
 	return n, nil

@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"math/bits"
 	"net"
 	"net/netip"
 	"os"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	moby "github.com/moby/ipvs"
+	"github.com/ocf-lvs/ocf-lvs/lib/addr"
 )
 
 // ErrNoIPVS is returned when the running kernel has no IPVS: moby/ipvs's
@@ -264,9 +264,8 @@ func netmaskBits(family int, raw uint32) int {
 	}
 	var b [4]byte
 	binary.NativeEndian.PutUint32(b[:], raw)
-	m := binary.BigEndian.Uint32(b[:])
-	ones := bits.LeadingZeros32(^m)
-	if m<<ones != 0 { // not a prefix
+	ones, ok := addr.MaskBits4(netip.AddrFrom4(b))
+	if !ok { // not a prefix
 		return -1
 	}
 	return ones
