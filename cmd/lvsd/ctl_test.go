@@ -210,3 +210,36 @@ func TestDryRunSocket(t *testing.T) {
 		t.Errorf("reload: %q", ans)
 	}
 }
+
+// lvsd status without CONFIG and without an ldirectord.cf: the only
+// director running answers, whatever its file is called.
+func TestStatusOfTheOnlyDirector(t *testing.T) {
+	oldRun, oldHa := ldRunDir, haDirs
+	ldRunDir, haDirs = t.TempDir(), []string{t.TempDir()}
+	defer func() { ldRunDir, haDirs = oldRun, oldHa }()
+	cf := filepath.Join(t.TempDir(), "only.cf")
+	os.WriteFile(cf, []byte("virtual=192.0.2.1:80\n\tchecktype=on\n\treal=10.0.0.1:80 masq 2\n"), 0o644)
+	sock := filepath.Join(ldRunDir, "only.cf.sock")
+	cmd := exec.Command(os.Args[0], "run", "--dry-run", "--socket", sock, cf)
+	cmd.Env = append(os.Environ(), "LVSD_TEST_MAIN=1")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var out, errs strings.Builder
+		rc := run([]string{"status"}, &out, &errs)
+		if rc == 0 && strings.Contains(out.String(), "config "+cf) && strings.Contains(out.String(), "10.0.0.1:80") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("lvsd status: %d %q %q", rc, out.String(), errs.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	var out, errs strings.Builder
+	if rc := run([]string{"status", "--json"}, &out, &errs); rc != 0 || !strings.Contains(out.String(), `"config": "`+cf+`"`) {
+		t.Fatalf("lvsd status --json: %d %q %q", rc, out.String(), errs.String())
+	}
+}

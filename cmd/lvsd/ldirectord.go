@@ -358,6 +358,12 @@ func ldSubcommand(command string, args []string, stdout, stderr io.Writer) int {
 	}
 	switch fs.NArg() {
 	case 0:
+		if _, err := lookupConfig(a.config); err != nil && command == "status" {
+			// no ldirectord.cf: the only director running, whatever its file
+			if sock, err := ctlSocket(""); err == nil {
+				return statusOf(sock, a, stdout, stderr)
+			}
+		}
 	case 1:
 		a.config = fs.Arg(0)
 	default:
@@ -366,6 +372,31 @@ func ldSubcommand(command string, args []string, stdout, stderr io.Writer) int {
 	}
 	c := &ldCtl{prog: "lvsd", argv0: os.Args[0], ldArgs: a, stdout: stdout, stderr: stderr}
 	return c.run()
+}
+
+// statusOf prints the status a director's socket answers (lvsd status
+// without CONFIG when the default file does not exist: the only one running).
+func statusOf(sock string, a ldArgs, stdout, stderr io.Writer) int {
+	ans, err := ask(sock, "status")
+	if err != nil {
+		fmt.Fprintf(stderr, "lvsd status: %v\n", err)
+		return 1
+	}
+	if a.json {
+		fmt.Fprint(stdout, ans)
+		return 0
+	}
+	var s statusJSON
+	if err := json.Unmarshal([]byte(ans), &s); err != nil {
+		fmt.Fprintf(stderr, "lvsd status: %s: %v\n", sock, err)
+		return 1
+	}
+	if a.stats {
+		writeStatsTable(stdout, s)
+	} else {
+		writeStatusTable(stdout, s)
+	}
+	return 0
 }
 
 // lookupConfig finds CONFIG as ldirectord does: a relative name in
