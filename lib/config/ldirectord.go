@@ -916,19 +916,7 @@ func (p *ldParser) finishVirtual(lv *ldVirtual) {
 		p.addReals(lv, r.line, r.val)
 	}
 
-	// Fallback: the virtual's own, else the global one of its family.
-	if v.Fallback != nil {
-		if v.Fallback.Port == 0 {
-			v.Fallback.Port = v.Port
-		}
-	} else if gf := map[bool]*Real{false: g.Fallback, true: g.Fallback6}[six]; gf != nil {
-		f := *gf
-		if f.Port == 0 {
-			f.Port = v.Port
-		}
-		v.Fallback = &f
-		v.FallbackFromGlobal = true
-	}
+	inheritFallback(v, g)
 	if emptyVirtual(v) && len(lv.reals) == 0 { // real= lines with errors: those are reported
 		p.d.warnf(v.Line, "%s", emptyVirtualMsg(v.Key(), "add real= lines (real=ADDR:PORT gate|masq|ipip) to it, or a fallback="))
 	}
@@ -1188,15 +1176,3 @@ func cutQuoted(s string) (string, string, bool) {
 	return s[1 : end+1], s[end+2:], true
 }
 
-// fixRealPort applies the kernel's rule: with gate or ipip forwarding the
-// real server receives the packet unchanged, so IPVS sets its port to the
-// virtual's (keepalived says "ports don't match - resetting"). A fwmark
-// service has no port of its own.
-func fixRealPort(v *Virtual, r *Real) string {
-	if v.Protocol == "fwm" || r.Forward == "masq" || r.Port == v.Port {
-		return ""
-	}
-	msg := fmt.Sprintf("real server port %d differs from the virtual's %d: with %s forwarding the kernel uses %d", r.Port, v.Port, r.Forward, v.Port)
-	r.Port = v.Port
-	return msg
-}

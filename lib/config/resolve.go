@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"github.com/ocf-lvs/ocf-lvs/lib/ipvs"
 )
 
@@ -49,4 +50,36 @@ func resolveVirtual(v *Virtual, s vSite, errf, warnf func(line int, format strin
 		warnf(at(s.opsLine), "%s (one-packet scheduling) applies to UDP services only; ignored", name(s.opsName, "ops"))
 		v.OnePacket = false
 	}
+}
+
+// inheritFallback is ldirectord's rule, the TOML format's too: the
+// virtual's own fallback, else the global one of its family; its port is
+// the virtual's when it gives none.
+func inheritFallback(v *Virtual, g *Global) {
+	if v.Fallback == nil {
+		gf := g.Fallback
+		if v.Family == 6 {
+			gf = g.Fallback6
+		}
+		if gf != nil {
+			f := *gf
+			v.Fallback, v.FallbackFromGlobal = &f, true
+		}
+	}
+	if v.Fallback != nil && v.Fallback.Port == 0 {
+		v.Fallback.Port = v.Port
+	}
+}
+
+// fixRealPort applies the kernel's rule: with gate or ipip forwarding the
+// real server receives the packet unchanged, so IPVS sets its port to the
+// virtual's (keepalived says "ports don't match - resetting"). A fwmark
+// service has no port of its own.
+func fixRealPort(v *Virtual, r *Real) string {
+	if v.Protocol == "fwm" || r.Forward == "masq" || r.Port == v.Port {
+		return ""
+	}
+	msg := fmt.Sprintf("real server port %d differs from the virtual's %d: with %s forwarding the kernel uses %d", r.Port, v.Port, r.Forward, v.Port)
+	r.Port = v.Port
+	return msg
 }

@@ -764,13 +764,8 @@ func (r *tomlReader) virtual(path string, tv *tomlVirtual, c *Config) *Virtual {
 	}
 	if tv.Fallback != nil {
 		v.Fallback = r.real(path+".fallback", tv.Fallback, v.Family, v.Protocol, true)
-	} else if gf := map[bool]*Real{false: g.Fallback, true: g.Fallback6}[v.Family == 6]; gf != nil {
-		fb := *gf
-		v.Fallback, v.FallbackFromGlobal = &fb, true
 	}
-	if v.Fallback != nil && v.Fallback.Port == 0 {
-		v.Fallback.Port = v.Port
-	}
+	inheritFallback(v, g)
 	if zeroPortProblem(v) {
 		r.errorf(path+".address", "port 0 (every port) is only valid for a persistent service; ipvsadm "+
 			"refuses it (\"Zero port specified for non-persistent service\") (fix: give the port, address = \"%s\", "+
