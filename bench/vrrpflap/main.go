@@ -25,11 +25,15 @@ import (
 	"github.com/vishvananda/netns"
 )
 
+// rtPriority is -rt: global_defs { vrrp_rt_priority N } in every file.
+var rtPriority int
+
 func main() {
 	minutes := flag.Float64("minutes", 5, "how long both pairs run under load")
 	advert := flag.String("advert", "0.05", "advert_int (v3)")
 	burn := flag.Int("burn", runtime.NumCPU(), "CPU-spinning processes during the window")
 	lvsd := flag.String("lvsd", "bin/lvsd", "the lvsd binary")
+	flag.IntVar(&rtPriority, "rt", 0, "vrrp_rt_priority for both pairs (SCHED_RR 1-99; 0: normal scheduling)")
 	flag.Parse()
 	abs, err := filepath.Abs(*lvsd)
 	if err != nil {
@@ -56,8 +60,8 @@ func main() {
 		burners = append(burners, c)
 	}
 	window := time.Duration(*minutes * float64(time.Minute))
-	fmt.Printf("spurious takeovers, v3 advert_int %s s, %s, %d CPU burners on %d cores (load %s at start)\n",
-		*advert, window, *burn, runtime.NumCPU(), loadavg())
+	fmt.Printf("spurious takeovers, v3 advert_int %s s, %s, %d CPU burners on %d cores (load %s at start), vrrp_rt_priority %d\n",
+		*advert, window, *burn, runtime.NumCPU(), loadavg(), rtPriority)
 	t0 := time.Now()
 	time.Sleep(window)
 	for _, c := range burners {
@@ -121,7 +125,11 @@ func (p *pair) start(dir, lvsd, advert string) error {
 	}
 	launch := func(ns, name string, prio int) error {
 		f := filepath.Join(dir, fmt.Sprintf("%s-%s.conf", p.impl, name))
-		os.WriteFile(f, []byte(fmt.Sprintf(`vrrp_instance VI_1 {
+		global := ""
+		if rtPriority > 0 {
+			global = fmt.Sprintf("global_defs {\n    vrrp_rt_priority %d\n}\n", rtPriority)
+		}
+		os.WriteFile(f, []byte(global+fmt.Sprintf(`vrrp_instance VI_1 {
     state BACKUP
     interface eth0
     virtual_router_id 51

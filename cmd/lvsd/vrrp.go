@@ -85,7 +85,7 @@ func newRouter(cfg *config.Config, log *logger, fifo *notifyFIFO) (*vrrp.Router,
 	if len(cfg.VRRP) == 0 {
 		return nil, nil, nil
 	}
-	o := vrrp.Options{Logf: log.printf}
+	o := vrrp.Options{Logf: log.printf, RTPriority: cfg.Global.VRRPRTPriority}
 	if fifo != nil {
 		o.FIFO = fifo.write
 	}

@@ -58,6 +58,10 @@ type Global struct {
 	// Metrics is where lvsd run serves Prometheus metrics (host:port,
 	// TOML's metrics; "" = off). --metrics overrides it.
 	Metrics string
+	// VRRPRTPriority is keepalived's vrrp_rt_priority: the VRRP timer and
+	// receive threads run SCHED_RR at this priority (1-99; 0 = normal),
+	// so a saturated box still sends its adverts on time.
+	VRRPRTPriority int
 	// NotifyFIFO and LVSNotifyFIFO are keepalived's notify_fifo and
 	// lvs_notify_fifo: FIFOs that get a line per virtual's quorum and
 	// real's check transition ("VS [ip]:tcp:80 UP", "RS [rs]:tcp:80

@@ -107,6 +107,7 @@ type tomlGlobal struct {
 	EmailAlertFrom   string    `toml:"emailalertfrom"`
 	SMTP             string    `toml:"smtp"`
 	Metrics          string    `toml:"metrics"`
+	VRRPRTPriority   int       `toml:"vrrp_rt_priority"`
 	NotifyFIFO       string    `toml:"notify_fifo"`
 	LVSNotifyFIFO    string    `toml:"lvs_notify_fifo"`
 	VRRPNotifyFIFO   string    `toml:"vrrp_notify_fifo"`
@@ -589,6 +590,9 @@ func (r *tomlReader) build(f *tomlFile) *Config {
 		if kv[1] != "" && !strings.HasPrefix(kv[1], "/") {
 			r.errorf("global."+kv[0], "%q is not an absolute path", kv[1])
 		}
+	}
+	if g.VRRPRTPriority = tg.VRRPRTPriority; g.VRRPRTPriority < 0 || g.VRRPRTPriority > 99 {
+		r.errorf("global.vrrp_rt_priority", "vrrp_rt_priority must be 1..99 (0: off)")
 	}
 	if g.Metrics = tg.Metrics; g.Metrics != "" {
 		if _, port, err := net.SplitHostPort(g.Metrics); err != nil || port == "" {

@@ -195,6 +195,9 @@ func (t *tomlWriter) global(g *Global, all bool) {
 	t.optStr("emailalertfrom", g.EmailAlertFrom)
 	t.optStr("smtp", g.SMTP)
 	t.optStr("metrics", g.Metrics)
+	if g.VRRPRTPriority > 0 {
+		t.int("vrrp_rt_priority", g.VRRPRTPriority)
+	}
 	t.optStr("notify_fifo", g.NotifyFIFO)
 	t.optStr("lvs_notify_fifo", g.LVSNotifyFIFO)
 	t.optStr("vrrp_notify_fifo", g.VRRPNotifyFIFO)

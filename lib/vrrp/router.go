@@ -7,9 +7,12 @@ import (
 	"net/netip"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/ocf-lvs/ocf-lvs/lib/config"
 )
@@ -30,6 +33,9 @@ type Options struct {
 	// Poll is the period of the track_file / track_interface / link
 	// reads (default 500 ms).
 	Poll time.Duration
+	// RTPriority, when set (1-99), runs the process at SCHED_RR with this
+	// priority (keepalived's vrrp_rt_priority).
+	RTPriority int
 	// FIFO, when set, gets keepalived's notify_fifo line for each state
 	// change: `INSTANCE "VI_1" MASTER 100`, `GROUP "G" BACKUP 0`.
 	FIFO func(line string)
@@ -169,6 +175,7 @@ func (r *Router) Run(ctx context.Context) error {
 	for _, s := range r.sockets {
 		go s.read()
 	}
+	r.realtime()
 	initTrackFiles(r.cfg, r.o.Logf)
 	newTrackers(r).start(rctx) // the first values are queued before the instances start
 	for _, in := range r.insts {
@@ -315,4 +322,36 @@ func reasonName(r Reason) string {
 		return "queue_full"
 	}
 	return r.String()
+}
+
+// realtime puts every thread of the process at SCHED_RR with
+// Options.RTPriority (threads made later inherit it from their creator),
+// as keepalived's VRRP process runs: the Go runtime's timers and network
+// poller, which wake the instance goroutines, run on any thread, so one
+// real-time thread alone would still wait behind a busy CPU. A failure (no
+// CAP_SYS_NICE, an RT limit) is logged and lvsd goes on at normal
+// priority.
+func (r *Router) realtime() {
+	if r.o.RTPriority <= 0 {
+		return
+	}
+	attr := unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_RR, Priority: uint32(r.o.RTPriority)}
+	var err error
+	for pass := 0; pass < 2 && err == nil; pass++ { // again: a thread made during the first pass
+		var tasks []os.DirEntry
+		if tasks, err = os.ReadDir("/proc/self/task"); err != nil {
+			break
+		}
+		for _, t := range tasks {
+			tid, _ := strconv.Atoi(t.Name())
+			if e := unix.SchedSetAttr(tid, &attr, 0); e != nil && !errors.Is(e, unix.ESRCH) && err == nil {
+				err = e
+			}
+		}
+	}
+	if err != nil {
+		r.o.Logf("vrrp: vrrp_rt_priority %d: %v (normal priority)", r.o.RTPriority, err)
+		return
+	}
+	r.o.Logf("vrrp: vrrp_rt_priority %d: lvsd runs SCHED_RR", r.o.RTPriority)
 }
