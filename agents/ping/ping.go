@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/ocf-lvs/ocf-lvs/lib/icmp"
-	"github.com/ocf-lvs/ocf-lvs/lib/probe"
 	"github.com/ocf-lvs/ocf-lvs/ocf"
 )
 
@@ -277,7 +276,7 @@ func ProbeHosts(ctx context.Context, hosts []Host, attempts int, timeout time.Du
 			defer wg.Done()
 			r := Result{Host: h}
 			if h.TCP() {
-				r.Up, r.RTT, r.Err = probe.TCP(ctx, net.JoinHostPort(h.Name, strconv.Itoa(h.Port)), timeout)
+				r.Up, r.RTT, r.Err = tcpProbe(ctx, net.JoinHostPort(h.Name, strconv.Itoa(h.Port)), timeout)
 			} else {
 				addr := h.Addr
 				if !addr.IsValid() {
