@@ -461,9 +461,20 @@ func TestNetnsVRRPKeepalivedMaintenanceFile(t *testing.T) {
 func TestNetnsVRRPBadAdverts(t *testing.T) {
 	l := newVRRPLab(t)
 	vip := l.p.V4(100)
-	a := l.lvsd(instance("VI_1", "BACKUP", 57, 150, v2pass(vip)))
+	// the VIP with keepalived's options, and an excluded one: as ip shows them
+	opts := strings.Replace(v2pass(vip), vip+"/24", vip+"/24 brd + dev eth0 label eth0:vip", 1) +
+		"\n    virtual_ipaddress_excluded {\n        198.51.100.7/32\n    }"
+	a := l.lvsd(instance("VI_1", "BACKUP", 57, 150, opts))
 	l.waitSocket(a)
 	l.holder("A", vip, 15*time.Second, a)
+	if !netns.WaitFor(5*time.Second, func() bool { return l.has(l.p.A, "198.51.100.7") }) {
+		t.Error("the virtual_ipaddress_excluded address is not on the master")
+	}
+	out := l.p.Run(t, l.p.A, "ip", "-j", "addr", "show", "dev", "eth0")
+	wantOpts := fmt.Sprintf(`"local":"%s","prefixlen":24,"broadcast":"%s","scope":"global","secondary":true,"label":"eth0:vip"`, vip, l.p.V4(255))
+	if !strings.Contains(out, wantOpts) {
+		t.Errorf("VIP options: want %s in\n%s", wantOpts, out)
+	}
 	src := netip.MustParseAddr(l.p.V4(2))
 	vipA := netip.MustParseAddr(vip)
 	good := &vrrp.Wire{Version: 2, VRID: 57, Interval: time.Second, Auth: vrrp.AuthPass, Password: vrrp.Password("s3cret")}

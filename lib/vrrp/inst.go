@@ -477,7 +477,7 @@ func (in *inst) addVIPs() {
 	for _, v := range in.allVIPs() {
 		if err := in.r.o.Addrs.Add(in.dev(v), v); err != nil {
 			in.addrError()
-			in.logf("adding %s to %s: %v", v.Prefix, in.dev(v), err)
+			in.logf("%v", err)
 		}
 	}
 }
