@@ -66,7 +66,10 @@ func TestStatsMoveUnderTraffic(t *testing.T) {
 		st = status()
 		var found bool
 		kv, found = ipvsadmStats(t, "TCP  "+svc)
-		if !found || st.Virtuals[0].Stats != kv {
+		// the kernel sums its per-CPU counters into what it reports in
+		// its estimator's pass (every 2 s, later under emulation): wait
+		// until every request is counted
+		if !found || st.Virtuals[0].Stats != kv || kv.Conns < before.Conns+uint64(ok) {
 			return false
 		}
 		for _, r := range st.Virtuals[0].Reals {
