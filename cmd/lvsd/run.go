@@ -311,6 +311,9 @@ func daemon(ctx context.Context, path string, cfg *config.Config, f runFlags, st
 		if next.Global.Metrics != cfg.Global.Metrics {
 			log.printf("lvsd run: the metrics address changed in %s (%q, was %q): it takes effect at the next start", path, next.Global.Metrics, cfg.Global.Metrics)
 		}
+		if vrrpChanged(cfg, next) {
+			log.printf("lvsd run: the VRRP part of %s changed: it takes effect at the next start (the virtual servers are reloaded now)", path)
+		}
 		sdaemon.SdNotify(false, "RELOADING=1\n"+sdaemon.SdNotifyMonotonicUsec())
 		alerts.setStatus("reloading")
 		alerts.setFrom(next.Global.EmailAlertFrom)

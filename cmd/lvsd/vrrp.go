@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strings"
 	"syscall"
@@ -225,4 +226,41 @@ func (c vrrpCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(descVRRPIfDropped, prometheus.CounterValue, float64(v), ifname, reason)
 		}
 	}
+}
+
+// vrrpChanged: the VRRP side of a reloaded configuration differs (it is
+// read at start only; a reload says so rather than ignore it silently).
+func vrrpChanged(a, b *config.Config) bool {
+	type part struct {
+		VRRP    []*config.VRRPInstance
+		Groups  []*config.SyncGroup
+		Scripts []*config.TrackScript
+		Files   []*config.TrackFile
+		Sync    *config.LVSSync
+		RT      int
+	}
+	strip := func(c *config.Config) part {
+		p := part{Groups: c.SyncGroups, Sync: c.LVSSync, RT: c.Global.VRRPRTPriority, Files: c.TrackFiles}
+		for _, in := range c.VRRP {
+			x := *in
+			x.Line = 0 // a line moved is not a change
+			x.VIPs, x.Excluded = noLines(in.VIPs), noLines(in.Excluded)
+			p.VRRP = append(p.VRRP, &x)
+		}
+		for _, s := range c.Scripts {
+			x := *s
+			x.Line = 0
+			p.Scripts = append(p.Scripts, &x)
+		}
+		return p
+	}
+	return !reflect.DeepEqual(strip(a), strip(b))
+}
+
+func noLines(vs []config.VIP) []config.VIP {
+	out := append([]config.VIP(nil), vs...)
+	for i := range out {
+		out[i].Line = 0
+	}
+	return out
 }
