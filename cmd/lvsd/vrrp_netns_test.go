@@ -565,3 +565,73 @@ func TestNetnsVRRPRealtime(t *testing.T) {
 		t.Errorf("threads: %d SCHED_RR, %d others; want all RR\n%s", rr, other, a.text())
 	}
 }
+
+// Three routers on one bridge: two lvsd (150, 120) and keepalived (100).
+// The highest is master; stopped, the middle one (lvsd) takes over, not
+// keepalived; killed too, keepalived takes over.
+func TestNetnsVRRPThreeRouters(t *testing.T) {
+	testenv.Root(t)
+	ka := testenv.Command(t, "keepalived")
+	id := fmt.Sprintf("%d", os.Getpid()%100000)
+	br, ns := "vr3br"+id, []string{"vr3a" + id, "vr3b" + id, "vr3k" + id}
+	sh := func(args ...string) {
+		t.Helper()
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	sh("netns", "add", br)
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", br).Run() })
+	sh("-n", br, "link", "add", "br0", "type", "bridge")
+	sh("-n", br, "link", "set", "br0", "up")
+	for i, n := range ns {
+		sh("netns", "add", n)
+		n := n
+		t.Cleanup(func() { exec.Command("ip", "netns", "del", n).Run() })
+		sh("-n", br, "link", "add", fmt.Sprintf("p%d", i), "type", "veth", "peer", "name", "eth0", "netns", n)
+		sh("-n", br, "link", "set", fmt.Sprintf("p%d", i), "master", "br0", "up")
+		sh("-n", n, "link", "set", "lo", "up")
+		sh("-n", n, "link", "set", "eth0", "up")
+		sh("-n", n, "addr", "add", fmt.Sprintf("192.0.2.%d/24", i+1), "dev", "eth0")
+	}
+	dir := t.TempDir()
+	vip := "192.0.2.100"
+	conf := func(prio int) string { return instance("VI_1", "BACKUP", 63, prio, v3(vip, 24)) }
+	self, _ := os.Executable()
+	lv := func(i, prio int) *proc {
+		f := filepath.Join(dir, fmt.Sprintf("l%d.conf", i))
+		os.WriteFile(f, []byte(conf(prio)), 0o644)
+		return startProc(t, fmt.Sprintf("lvsd %d", i), "netns", "exec", ns[i], self, "run", "--pidfile", "none", "--socket", "none", f)
+	}
+	fk := filepath.Join(dir, "k.conf")
+	os.WriteFile(fk, []byte(conf(100)), 0o644)
+	k := startProc(t, "keepalived", "netns", "exec", ns[2], ka, "-P", "-n", "-l", "-D", "-R", "-f", fk,
+		"-p", filepath.Join(dir, "k.pid"), "-r", filepath.Join(dir, "k.vrrp.pid"), "-c", filepath.Join(dir, "k.chk.pid"))
+	k.pids = []string{filepath.Join(dir, "k.vrrp.pid"), filepath.Join(dir, "k.pid")}
+	a, b := lv(0, 150), lv(1, 120)
+	l := &vrrpLab{t: t, p: &netns.Pair{}}
+	holders := func() string {
+		var h []string
+		for _, n := range ns {
+			if l.has(n, vip) {
+				h = append(h, n)
+			}
+		}
+		return strings.Join(h, ",")
+	}
+	wait := func(want string, procs ...*proc) {
+		t.Helper()
+		if !netns.WaitFor(20*time.Second, func() bool { return holders() == want }) {
+			var logs []string
+			for _, p := range procs {
+				logs = append(logs, p.name+":\n"+p.text())
+			}
+			t.Fatalf("VIP on %q, want %q\n%s", holders(), want, strings.Join(logs, "\n"))
+		}
+	}
+	wait(ns[0], a, b, k)
+	a.stop()
+	wait(ns[1], a, b, k)
+	b.stop()
+	wait(ns[2], a, b, k)
+}
