@@ -463,7 +463,7 @@ func TestNetnsVRRPBadAdverts(t *testing.T) {
 	vip := l.p.V4(100)
 	// the VIP with keepalived's options, and an excluded one: as ip shows them
 	opts := strings.Replace(v2pass(vip), vip+"/24", vip+"/24 brd + dev eth0 label eth0:vip", 1) +
-		"\n    virtual_ipaddress_excluded {\n        198.51.100.7/32\n    }"
+		"\n    virtual_ipaddress_excluded {\n        198.51.100.7/32 scope link\n    }"
 	a := l.lvsd(instance("VI_1", "BACKUP", 57, 150, opts))
 	l.waitSocket(a)
 	l.holder("A", vip, 15*time.Second, a)
@@ -472,7 +472,7 @@ func TestNetnsVRRPBadAdverts(t *testing.T) {
 	}
 	out := l.p.Run(t, l.p.A, "ip", "-j", "addr", "show", "dev", "eth0")
 	wantOpts := fmt.Sprintf(`"local":"%s","prefixlen":24,"broadcast":"%s","scope":"global","secondary":true,"label":"eth0:vip"`, vip, l.p.V4(255))
-	if !strings.Contains(out, wantOpts) {
+	if !strings.Contains(out, wantOpts) || !strings.Contains(out, `"local":"198.51.100.7","prefixlen":32,"scope":"link"`) {
 		t.Errorf("VIP options: want %s in\n%s", wantOpts, out)
 	}
 	src := netip.MustParseAddr(l.p.V4(2))

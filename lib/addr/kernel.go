@@ -54,6 +54,7 @@ type Spec struct {
 	NoDAD         bool         // IPv6: skip duplicate address detection
 	NoPrefixRoute bool
 	PreferredLft  *uint32 // seconds; nil = forever
+	Scope         int     // RT_SCOPE_* (ScopeUniverse: global, the default); a secondary must share its primary's
 }
 
 // retry repeats a netlink dump that a concurrent change interrupted.
@@ -238,6 +239,7 @@ func Add(s Spec) error {
 	if s.NoPrefixRoute {
 		a.Flags |= unix.IFA_F_NOPREFIXROUTE
 	}
+	a.Scope = s.Scope
 	if s.PreferredLft != nil && *s.PreferredLft != Forever {
 		// netlink sends lifetimes only when one is non-zero; valid stays forever.
 		a.ValidLft, a.PreferedLft = int(Forever), int(*s.PreferredLft)

@@ -22,11 +22,17 @@ type Addresser interface {
 	Announce(ctx context.Context, dev string, ip netip.Addr, count int) error
 }
 
+// scopes are keepalived's (and ip's) scope names; "" is global. The
+// kernel refuses a secondary address whose scope differs from its
+// primary's (same subnet), as `ip addr add` reports.
+var scopes = map[string]int{"": addr.ScopeUniverse, "site": 200, "link": addr.ScopeLink, "host": addr.ScopeHost, "nowhere": 255}
+
 // KernelAddrs is the Addresser of a real system.
 type KernelAddrs struct{}
 
 func (KernelAddrs) Add(dev string, v config.VIP) error {
-	err := addr.Add(addr.Spec{Dev: dev, Prefix: v.Prefix, Broadcast: v.Broadcast, Label: v.Label, NoDAD: v.NoDAD})
+	err := addr.Add(addr.Spec{Dev: dev, Prefix: v.Prefix, Broadcast: v.Broadcast, Label: v.Label, NoDAD: v.NoDAD,
+		Scope: scopes[v.Scope]})
 	if errors.Is(err, syscall.EEXIST) {
 		return nil // already there (a restart while master): ours again
 	}
