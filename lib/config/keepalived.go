@@ -1646,7 +1646,15 @@ func (im *kaImport) virtualServerAt(b *kaStmt, h vsHead) {
 			return
 		}
 		im.r.warnf(b.file, b.line, "virtual_server %s defined again (first at line %d): its real servers are merged into the first", key, o.Line)
+		had := make(map[netip.AddrPort]bool, len(o.Reals))
+		for _, r := range o.Reals {
+			had[netip.AddrPortFrom(r.Addr, r.Port)] = true
+		}
 		for _, r := range v.Reals {
+			if had[netip.AddrPortFrom(r.Addr, r.Port)] {
+				im.r.errorf(b.file, r.Line, "real_server %s defined twice in virtual_server %s (also in the block at line %d)", r.HostPort(), key, o.Line)
+				continue
+			}
 			if !reflect.DeepEqual(v.Check, o.Check) && r.Check == nil {
 				c := v.Check
 				r.Check = &c
