@@ -617,8 +617,8 @@ type kaImport struct {
 	// global notification_email only where one is on (finish)
 	smtpAlert, smtpAlertChecker *bool
 	vsSMTPAlert                 map[*Virtual]bool
-	checksumAsV2 bool          // global v3_checksum_as_v2
-	garp         struct {
+	checksumAsV2                bool // global v3_checksum_as_v2
+	garp                        struct {
 		delay, refresh          time.Duration
 		repeat, refreshRepeat   int
 		delaySet, refreshSet    bool

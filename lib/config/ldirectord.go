@@ -1175,4 +1175,3 @@ func cutQuoted(s string) (string, string, bool) {
 	}
 	return s[1 : end+1], s[end+2:], true
 }
-
