@@ -128,6 +128,32 @@ func (c *Context) RequireRoot() error {
 	return nil
 }
 
+// RequireRootToChange is IPaddr2's check, for agents that change the
+// node's addresses: start and stop need root (ErrPerm with IPaddr2's
+// words), the read-only actions do not.
+func (c *Context) RequireRootToChange() error {
+	if c.Action != "start" && c.Action != "stop" {
+		return nil
+	}
+	if c.RequireRoot() != nil {
+		return Errorf(ErrPerm, "You must be root for %s operation.", c.Action)
+	}
+	return nil
+}
+
+// StatusActions are the default <action> lines with IPaddr2's status
+// (monitor's twin) among them, in IPaddr2's order.
+func StatusActions() []ActionSpec {
+	return []ActionSpec{
+		{Name: "start", Timeout: "20s"},
+		{Name: "stop", Timeout: "20s"},
+		{Name: "status", Timeout: "20s", Interval: "10s", Depth: "0"},
+		{Name: "monitor", Timeout: "20s", Interval: "10s", Depth: "0"},
+		{Name: "meta-data", Timeout: "5s"},
+		{Name: "validate-all", Timeout: "20s"},
+	}
+}
+
 func (a *Agent) version() string {
 	if a.Version != "" {
 		return a.Version

@@ -19,38 +19,18 @@ import (
 	"github.com/ocf-lvs/ocf-lvs/ocf"
 )
 
-var (
-	binOnce sync.Once
-	binDir  string
-	binErr  error
-)
+// The agent under test, built once (readable by nobody: see netns.Binary).
+var vipBin = &netns.Binary{Pkg: "github.com/ocf-lvs/ocf-lvs/cmd/VIP"}
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if binDir != "" {
-		os.RemoveAll(binDir)
-	}
+	vipBin.Remove()
 	os.Exit(code)
 }
 
-// agentBin builds cmd/VIP once, in a directory user nobody can read
-// (ocf-tester runs meta-data as nobody; the not-root tests run as nobody).
 func agentBin(t *testing.T) string {
 	t.Helper()
-	binOnce.Do(func() {
-		if binDir, binErr = os.MkdirTemp("", "vip-bin-"); binErr != nil {
-			return
-		}
-		os.Chmod(binDir, 0o755)
-		out, err := exec.Command("go", "build", "-o", filepath.Join(binDir, "VIP"), "github.com/ocf-lvs/ocf-lvs/cmd/VIP").CombinedOutput()
-		if err != nil {
-			binErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if binErr != nil {
-		t.Fatal(binErr)
-	}
-	return filepath.Join(binDir, "VIP")
+	return vipBin.Path(t)
 }
 
 // host runs agents in one namespace with one HA_RSCTMP.
@@ -373,9 +353,8 @@ var staticBin string
 // starts with no descriptor free (no dynamic loader to open libc).
 func staticAgentBin(t *testing.T) string {
 	t.Helper()
-	agentBin(t) // binDir
 	staticOnce.Do(func() {
-		bin := filepath.Join(binDir, "VIP-static")
+		bin := filepath.Join(filepath.Dir(agentBin(t)), "VIP-static")
 		cmd := exec.Command("go", "build", "-o", bin, "github.com/ocf-lvs/ocf-lvs/cmd/VIP")
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {

@@ -74,14 +74,7 @@ var Agent = &ocf.Agent{
 		{Name: "network_namespace", Short: "Network namespace to use",
 			Long: "Work inside this network namespace (/run/netns/NAME, as ip netns exec). The namespace and the interface must exist."},
 	},
-	Actions: []ocf.ActionSpec{
-		{Name: "start", Timeout: "20s"},
-		{Name: "stop", Timeout: "20s"},
-		{Name: "status", Timeout: "20s", Interval: "10s", Depth: "0"},
-		{Name: "monitor", Timeout: "20s", Interval: "10s", Depth: "0"},
-		{Name: "meta-data", Timeout: "5s"},
-		{Name: "validate-all", Timeout: "20s"},
-	},
+	Actions:  ocf.StatusActions(),
 	Validate: validate,
 	Start:    start,
 	Stop:     stop,
@@ -101,10 +94,8 @@ var current run
 // validate mirrors IPaddr2's ip_validate/ip_init: root first (start and
 // stop), the namespace, static checks, then the interface choice.
 func validate(c *ocf.Context) error {
-	if c.Action == "start" || c.Action == "stop" {
-		if err := c.RequireRoot(); err != nil {
-			return ocf.Errorf(ocf.ErrPerm, "You must be root for %s operation.", c.Action)
-		}
+	if err := c.RequireRootToChange(); err != nil {
+		return err
 	}
 	s := ReadSettings(c.Params, c.Env)
 	if s.NetworkNamespace != "" {

@@ -44,14 +44,7 @@ var Agent = &ocf.Agent{
 		{Name: "interfaces", Short: "Interfaces for the ARP settings",
 			Long: "Comma- or space-separated interfaces that get arp_ignore and arp_announce besides all and lo (the interfaces ARP requests for the VIPs arrive on). Default: the interfaces of the IPv4 default routes."},
 	},
-	Actions: []ocf.ActionSpec{
-		{Name: "start", Timeout: "20s"},
-		{Name: "stop", Timeout: "20s"},
-		{Name: "status", Timeout: "20s", Interval: "10s", Depth: "0"},
-		{Name: "monitor", Timeout: "20s", Interval: "10s", Depth: "0"},
-		{Name: "meta-data", Timeout: "5s"},
-		{Name: "validate-all", Timeout: "20s"},
-	},
+	Actions:  ocf.StatusActions(),
 	Validate: validate,
 	Start:    start,
 	Stop:     stop,
@@ -69,10 +62,8 @@ func helper(c *ocf.Context) *realserver.Helper {
 }
 
 func validate(c *ocf.Context) error {
-	if c.Action == "start" || c.Action == "stop" {
-		if err := c.RequireRoot(); err != nil {
-			return ocf.Errorf(ocf.ErrPerm, "You must be root for %s operation.", c.Action)
-		}
+	if err := c.RequireRootToChange(); err != nil {
+		return err
 	}
 	raw := c.Params.String("ip")
 	vips, err := realserver.ParseVIPs(raw)

@@ -2,12 +2,9 @@ package realserver
 
 import (
 	"bytes"
-	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/ocf-lvs/ocf-lvs/internal/netns"
@@ -58,38 +55,18 @@ func TestValidateErrors(t *testing.T) {
 	}
 }
 
-var (
-	binOnce sync.Once
-	binDir  string
-	binErr  error
-)
+// The agent under test, built once (readable by nobody: see netns.Binary).
+var rsBin = &netns.Binary{Pkg: "github.com/ocf-lvs/ocf-lvs/cmd/realserver"}
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if binDir != "" {
-		os.RemoveAll(binDir)
-	}
+	rsBin.Remove()
 	os.Exit(code)
 }
 
-// agentBin builds cmd/realserver once, where nobody can run it
-// (ocf-tester and the not-root case run it as nobody).
 func agentBin(t *testing.T) string {
 	t.Helper()
-	binOnce.Do(func() {
-		if binDir, binErr = os.MkdirTemp("", "realserver-bin-"); binErr != nil {
-			return
-		}
-		os.Chmod(binDir, 0o755)
-		out, err := exec.Command("go", "build", "-o", filepath.Join(binDir, "realserver"), "github.com/ocf-lvs/ocf-lvs/cmd/realserver").CombinedOutput()
-		if err != nil {
-			binErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if binErr != nil {
-		t.Fatal(binErr)
-	}
-	return filepath.Join(binDir, "realserver")
+	return rsBin.Path(t)
 }
 
 // agent runs the binary in ns with HA_RSCTMP rsctmp and OCF_RESKEY_ k=v
