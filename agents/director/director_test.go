@@ -572,3 +572,23 @@ func TestOtherDirector(t *testing.T) {
 		t.Errorf("another file: %q", s)
 	}
 }
+
+// waitGone sees a process end (through its pidfd) and reports one that
+// outlives the deadline.
+func TestWaitGone(t *testing.T) {
+	short := exec.Command("sleep", "0.2")
+	long := exec.Command("sleep", "30")
+	for _, c := range []*exec.Cmd{short, long} {
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	defer long.Process.Kill()
+	go short.Wait()
+	if !waitGone(short.Process.Pid, time.Now().Add(10*time.Second)) {
+		t.Error("waitGone: a process that ended after 0.2 s is reported alive")
+	}
+	if waitGone(long.Process.Pid, time.Now().Add(300*time.Millisecond)) {
+		t.Error("waitGone: a running process is reported gone")
+	}
+}

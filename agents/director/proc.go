@@ -16,6 +16,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // runFiles are one instance's pid file, control socket and state file
@@ -221,6 +223,27 @@ func peerPid(conn net.Conn) int {
 
 // waitGone polls until pid has exited or the deadline passes.
 func waitGone(pid int, deadline time.Time) bool {
+	// A pidfd becomes readable the moment the process exits: stop returns
+	// then, not up to a polling period later (each action's time adds to
+	// the cluster's failover). /proc polling where pidfds are missing.
+	if fd, err := unix.PidfdOpen(pid, 0); err == nil {
+		defer unix.Close(fd)
+		for alive(pid) {
+			ms := int(time.Until(deadline) / time.Millisecond)
+			if ms <= 0 {
+				return false
+			}
+			fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+			if _, err := unix.Poll(fds, min(ms, 1000)); err != nil && err != unix.EINTR {
+				return pollGone(pid, deadline)
+			}
+		}
+		return true
+	}
+	return pollGone(pid, deadline)
+}
+
+func pollGone(pid int, deadline time.Time) bool {
 	for {
 		if !alive(pid) {
 			return true

@@ -117,8 +117,16 @@ type Engine struct {
 
 // StartSpread bounds the delay of a real's first check when its Sub sets
 // no Warmup: a director taking over (a failover, a move) has its reals
-// checked, and in the table, within it.
+// checked, and in the table, within it. The spread is StartSpread/1000 per
+// sub given to Set, so a handful of reals are probed at once (the
+// director's start waits for them) and a thousand are not probed in the
+// same millisecond.
 const StartSpread = 200 * time.Millisecond
+
+// startSpread is the first-check spread for a Set of n subs.
+func startSpread(n int) time.Duration {
+	return min(StartSpread, time.Duration(n)*(StartSpread/1000))
+}
 
 // New makes an engine; call Set to give it checks and Run to start it.
 func New(opt Options) *Engine {
@@ -189,6 +197,7 @@ func (e *Engine) Set(subs []Sub) {
 	// (a reload of 10,000 unchanged reals hashed each spec four times)
 	e.sets++
 	cur := e.sets
+	spread := startSpread(len(subs))
 	for i := range subs {
 		s := &subs[i]
 		k := jobKey(s)
@@ -208,7 +217,7 @@ func (e *Engine) Set(subs []Sub) {
 					// a real waits at most StartSpread for its first check
 					// (spread that little, a thousand reals are not probed
 					// in the same millisecond, then in lockstep)
-					warm = min(s.Interval, StartSpread)
+					warm = min(s.Interval, spread)
 				}
 				j = &job{key: k, spec: s.Spec, interval: s.Interval, retry: s.RetryDelay, idx: -1,
 					next: now.Add(firstDelay(e.rnd, warm)), set: cur}

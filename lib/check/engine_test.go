@@ -380,3 +380,25 @@ func TestEngineFirstCheckSoon(t *testing.T) {
 		t.Errorf("first check after %s (interval 1h)", d)
 	}
 }
+
+// The first-check spread grows with the number of subs: three reals (a
+// director's start waits for their first pass) are probed within a
+// millisecond, a thousand or more over StartSpread.
+func TestStartSpread(t *testing.T) {
+	for _, c := range []struct {
+		n    int
+		want time.Duration
+	}{{0, 0}, {1, 200 * time.Microsecond}, {3, 600 * time.Microsecond}, {1000, StartSpread}, {10000, StartSpread}} {
+		if got := startSpread(c.n); got != c.want {
+			t.Errorf("startSpread(%d) = %v, want %v", c.n, got, c.want)
+		}
+	}
+	e := New(Options{Probe: newFake().probe})
+	before := time.Now()
+	e.Set([]Sub{sub("a", "10.0.0.1", 80, time.Hour, 1), sub("b", "10.0.0.2", 80, time.Hour, 1)})
+	for _, j := range e.jobs {
+		if d := j.next.Sub(before); d > time.Millisecond {
+			t.Errorf("%v: first check %v after Set, want within 400us", j.key.spec, d)
+		}
+	}
+}
