@@ -67,8 +67,9 @@ together. Each instance has its own timer goroutine; the lateness of its
 advert timer is in ` + "`lvsd status`" + `. A configuration with no virtual_server
 never touches IPVS (keepalived -P): it runs on a kernel without IPVS. On
 SIGTERM the master sends priority 0 and removes its addresses, so the
-backup takes over at once. VRRP instances are read at start only: a
-reload changes the virtual servers, a restart the VRRP part.
+backup takes over at once. A reload applies the VRRP part as
+keepalived's does: unchanged instances keep their state (no transition),
+changed ones are updated in place, removed ones stop, new ones start.
 
 Each state change and each IPVS write is logged on stderr, one line each.
 With --dry-run nothing touches the kernel: the table starts empty, is only
@@ -209,7 +210,7 @@ func daemon(ctx context.Context, path string, cfg *config.Config, f runFlags, st
 	}
 	defer syncd.close() // after the router has stopped (deferred below)
 	if router != nil && len(cfg.Virtuals) == 0 {
-		return vrrpOnly(ctx, path, f, log, router)
+		return vrrpOnly(ctx, path, cfg, f, log, router)
 	}
 	if router != nil {
 		// VRRP beside the director, as keepalived runs both: its own
@@ -304,17 +305,26 @@ func daemon(ctx context.Context, path string, cfg *config.Config, f runFlags, st
 			f.m.reload(false)
 			return errs
 		}
-		f.m.reload(errs == nil)
+		sdaemon.SdNotify(false, "RELOADING=1\n"+sdaemon.SdNotifyMonotonicUsec())
+		// VRRP first: what can refuse it (an interface that does not
+		// exist) must refuse the whole reload, before IPVS is touched
+		if errs := reloadVRRP(router, cfg, next, log.printf); errs != nil {
+			lastReload.Result, lastReload.Errors = "refused", errs
+			for _, l := range errs {
+				log.printf("%s", l)
+			}
+			log.printf("lvsd run: reload of %s (%s) refused: the running configuration is kept", path, why)
+			f.m.reload(false)
+			sdaemon.SdNotify(false, sdaemon.SdNotifyReady)
+			return errs
+		}
+		f.m.reload(true)
 		if next.Global.NotifyFIFO != cfg.Global.NotifyFIFO || next.Global.LVSNotifyFIFO != cfg.Global.LVSNotifyFIFO {
 			log.printf("lvsd run: notify_fifo changed in %s: it takes effect at the next start", path)
 		}
 		if next.Global.Metrics != cfg.Global.Metrics {
 			log.printf("lvsd run: the metrics address changed in %s (%q, was %q): it takes effect at the next start", path, next.Global.Metrics, cfg.Global.Metrics)
 		}
-		if vrrpChanged(cfg, next) {
-			log.printf("lvsd run: the VRRP part of %s changed: it takes effect at the next start (the virtual servers are reloaded now)", path)
-		}
-		sdaemon.SdNotify(false, "RELOADING=1\n"+sdaemon.SdNotifyMonotonicUsec())
 		alerts.setStatus("reloading")
 		alerts.setFrom(next.Global.EmailAlertFrom)
 		defer alerts.setStatus("running")

@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -118,7 +119,7 @@ func openVRRPFIFOs(g *config.Global) (*notifyFIFO, error) {
 // vrrpOnly runs a configuration without virtual_server: VRRP and its
 // addresses only, IPVS never touched (keepalived -P), so it runs on a
 // kernel without IPVS.
-func vrrpOnly(ctx context.Context, path string, f runFlags, log *logger, r *vrrp.Router) int {
+func vrrpOnly(ctx context.Context, path string, cfg *config.Config, f runFlags, log *logger, r *vrrp.Router) int {
 	if f.pidfile != "none" {
 		pidPath := runFile(f.pidfile, path, ".pid")
 		if err := writePidFile(pidPath); err != nil {
@@ -130,7 +131,36 @@ func vrrpOnly(ctx context.Context, path string, f runFlags, log *logger, r *vrrp
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	var mu sync.Mutex // reloads come from the signal and the socket
 	sum := digestString(path)
+	var lastReload *reloadJSON // under mu
+	reload := func(why string) []string {
+		mu.Lock()
+		defer mu.Unlock()
+		d := digestString(path)
+		next, errs := loadQuiet(path)
+		lastReload = &reloadJSON{Time: time.Now(), Trigger: why, Result: "ok"}
+		if errs == nil {
+			sdaemon.SdNotify(false, "RELOADING=1\n"+sdaemon.SdNotifyMonotonicUsec())
+			errs = reloadVRRP(r, cfg, next, log.printf)
+			sdaemon.SdNotify(false, sdaemon.SdNotifyReady)
+		}
+		if errs != nil {
+			lastReload.Result, lastReload.Errors = "refused", errs
+			for _, l := range errs {
+				log.printf("%s", l)
+			}
+			log.printf("lvsd run: reload of %s (%s) refused: the running configuration is kept", path, why)
+			f.m.reload(false)
+			return errs
+		}
+		f.m.reload(true)
+		if len(next.Virtuals) > 0 {
+			log.printf("lvsd run: %s now has virtual_server blocks: they run from the next start (this lvsd runs VRRP only)", path)
+		}
+		cfg, sum = next, d
+		return nil
+	}
 	if f.socket != "none" {
 		sockPath := runFile(f.socket, path, ".sock")
 		ln, err := listenControl(sockPath)
@@ -139,10 +169,9 @@ func vrrpOnly(ctx context.Context, path string, f runFlags, log *logger, r *vrrp
 			return 1
 		}
 		defer os.Remove(sockPath)
-		c := &control{vrrp: r, path: path, digest: func() string { return sum },
-			reload: func() []string {
-				return []string{"lvsd run: VRRP instances are read at start: restart lvsd to change them (the running configuration is kept)"}
-			}}
+		c := &control{vrrp: r, path: path, digest: func() string { mu.Lock(); defer mu.Unlock(); return sum },
+			reload:     func() []string { return reload("lvsd reload") },
+			lastReload: func() *reloadJSON { mu.Lock(); defer mu.Unlock(); return lastReload }}
 		go c.serve(ctx, ln)
 	}
 	if f.m != nil {
@@ -165,7 +194,7 @@ func vrrpOnly(ctx context.Context, path string, f runFlags, log *logger, r *vrrp
 			log.printf("stopped")
 			return 0
 		case <-hup:
-			log.printf("SIGHUP: VRRP instances are read at start: restart lvsd to change them (the running configuration is kept)")
+			go reload("SIGHUP")
 		}
 	}
 }
@@ -228,8 +257,42 @@ func (c vrrpCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// vrrpChanged: the VRRP side of a reloaded configuration differs (it is
-// read at start only; a reload says so rather than ignore it silently).
+// reloadVRRP applies the VRRP part of a reloaded configuration (the
+// router's Reload: unchanged instances untouched, changed ones in place,
+// removed ones stopped, new ones started). Its errors (an interface that
+// does not exist) refuse the whole reload: nil means applied. Without a
+// router (no vrrp_instance at start) VRRP added by the file waits for
+// the next start, and lvs_sync_daemon's settings are read at start.
+func reloadVRRP(r *vrrp.Router, old, next *config.Config, logf func(string, ...any)) []string {
+	if r == nil {
+		if vrrpChanged(old, next) {
+			logf("lvsd run: vrrp_instance blocks in %s: VRRP starts at the next start (this lvsd runs without it)", next.Source)
+		}
+		return nil
+	}
+	lines, err := r.Reload(next)
+	if err != nil {
+		return strings.Split(err.Error(), "\n")
+	}
+	for _, l := range lines {
+		logf("%s", l)
+	}
+	if !reflect.DeepEqual(stripSync(old.LVSSync), stripSync(next.LVSSync)) {
+		logf("lvsd run: lvs_sync_daemon changed in %s: it takes effect at the next start", next.Source)
+	}
+	return nil
+}
+
+func stripSync(s *config.LVSSync) *config.LVSSync {
+	if s == nil {
+		return nil
+	}
+	x := *s
+	x.Line = 0
+	return &x
+}
+
+// vrrpChanged: the VRRP side of a reloaded configuration differs.
 func vrrpChanged(a, b *config.Config) bool {
 	type part struct {
 		VRRP    []*config.VRRPInstance

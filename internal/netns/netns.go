@@ -162,6 +162,7 @@ type Capture struct {
 	conn   *packet.Conn
 	mu     sync.Mutex
 	frames [][]byte
+	times  []time.Time // when each frame was read
 	done   chan struct{}
 }
 
@@ -190,6 +191,7 @@ func NewCapture(t testing.TB, ns, ifname string, ethertype int) *Capture {
 			}
 			c.mu.Lock()
 			c.frames = append(c.frames, append([]byte(nil), buf[:n]...))
+			c.times = append(c.times, time.Now())
 			c.mu.Unlock()
 		}
 	}()
@@ -202,6 +204,13 @@ func (c *Capture) Frames() [][]byte {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return append([][]byte(nil), c.frames...)
+}
+
+// Times returns when each frame of Frames was read.
+func (c *Capture) Times() []time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]time.Time(nil), c.times...)
 }
 
 // Stop ends the capture (idempotent).

@@ -278,3 +278,14 @@ next:
 	}
 	return netip.Addr{}, nil
 }
+
+// JoinGroup joins the VRRP group on the interface, for a reload that
+// adds a multicast instance where only unicast ones were.
+func (s *socket4) JoinGroup() error {
+	return s.pc.JoinGroup(s.ifi, &net.IPAddr{IP: net.IP(Group4.AsSlice())})
+}
+
+// JoinGroup is socket4's for IPv6.
+func (s *socket6) JoinGroup() error {
+	return s.pc.JoinGroup(s.ifi, &net.IPAddr{IP: net.IP(Group6.AsSlice())})
+}

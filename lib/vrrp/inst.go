@@ -28,12 +28,14 @@ type trackMsg struct {
 }
 
 // inst is one running VRRP instance. Its run goroutine alone touches
-// state, timer and the tracking maps; status is copied out under mu.
+// state, timer, cfg and the tracking maps (a reload changes them through
+// ctl, on that goroutine); status is copied out under mu. Effects queued
+// to eff carry what they need, so they never read cfg.
 type inst struct {
 	r     *Router
 	cfg   *config.VRRPInstance
 	sm    *Config // Step's configuration
-	wire  *Wire   // the receive checks' (socket reader goroutine only)
+	wire  *Wire   // the receive checks' at creation (the socket's reader owns its copy)
 	tx    *Wire   // the sender's copy (run goroutine only)
 	v6    bool
 	sock  *sock
@@ -44,6 +46,11 @@ type inst struct {
 	rx    chan rxAdvert
 	track chan trackMsg
 	eff   chan func() // side effects, in order, off the timer goroutine
+	ctl   chan func() // a reload's changes, run on the timer goroutine
+	done  chan struct{}
+	stop  context.CancelFunc
+
+	reloaded bool // started by a reload: no vrrp_startup_delay (keepalived: at boot only)
 
 	// run goroutine only
 	state      State
@@ -57,42 +64,112 @@ type inst struct {
 }
 
 func newInst(r *Router, ic *config.VRRPInstance) *inst {
-	in := &inst{r: r, cfg: ic, rx: make(chan rxAdvert, 64), track: make(chan trackMsg, 64),
-		eff: make(chan func(), 256), values: map[string]trackMsg{}}
+	in := &inst{r: r, rx: make(chan rxAdvert, 64), track: make(chan trackMsg, 64),
+		eff: make(chan func(), 256), ctl: make(chan func()), done: make(chan struct{}), values: map[string]trackMsg{}}
+	in.configure(ic)
+	in.wire = wireOf(ic)
+	in.st = InstanceStatus{Name: ic.Name, Interface: ic.Interface, VRID: ic.VRID, Version: ic.Version,
+		State: Init.String(), Priority: ic.Priority, BasePriority: ic.Priority, Since: time.Now()}
+	return in
+}
+
+// wireOf is the instance's wire settings: the receive checks and the sender.
+func wireOf(ic *config.VRRPInstance) *Wire {
+	w := &Wire{Version: ic.Version, VRID: uint8(ic.VRID), Interval: ic.AdvertInt, ChecksumAsV2: ic.ChecksumAsV2,
+		Unicast: len(ic.UnicastPeers) > 0}
+	if ic.AuthType == "PASS" {
+		w.Auth, w.Password = AuthPass, Password(ic.AuthPass)
+	}
+	switch ic.OldUnicastChecksum {
+	case "always":
+		w.OldChecksum = OldChecksumOn
+	case "never":
+		w.OldChecksum = OldChecksumNever
+	}
+	for _, p := range ic.UnicastPeers {
+		w.Peers = append(w.Peers, Peer{Addr: p})
+	}
+	return w
+}
+
+// configure takes ic's settings: at creation, and on the run goroutine
+// for a reload (the state, the tracking values and the adopted checksum
+// form are kept).
+func (in *inst) configure(ic *config.VRRPInstance) {
+	adopted := in.tx != nil && in.tx.OldChecksum == OldChecksumOn && ic.OldUnicastChecksum == ""
+	in.cfg = ic
+	in.addrs, in.peers = nil, nil
 	for _, v := range ic.VIPs {
 		in.addrs = append(in.addrs, v.Prefix.Addr())
 	}
 	if len(in.addrs) > 0 {
 		in.v6 = in.addrs[0].Is6()
 	}
-	in.wire = &Wire{Version: ic.Version, VRID: uint8(ic.VRID), Interval: ic.AdvertInt, ChecksumAsV2: ic.ChecksumAsV2,
-		Unicast: len(ic.UnicastPeers) > 0}
-	if ic.AuthType == "PASS" {
-		in.wire.Auth, in.wire.Password = AuthPass, Password(ic.AuthPass)
+	in.peers = append(in.peers, ic.UnicastPeers...)
+	in.tx = wireOf(ic)
+	if adopted {
+		in.tx.OldChecksum = OldChecksumOn
 	}
-	switch ic.OldUnicastChecksum {
-	case "always":
-		in.wire.OldChecksum = OldChecksumOn
-	case "never":
-		in.wire.OldChecksum = OldChecksumNever
+	self := netip.Addr{}
+	if in.sm != nil {
+		self = in.sm.Self
 	}
-	for _, p := range ic.UnicastPeers {
-		in.wire.Peers = append(in.wire.Peers, Peer{Addr: p})
-		in.peers = append(in.peers, p)
-	}
-	tx := *in.wire
-	in.tx = &tx
-	in.sm = &Config{Version: ic.Version, Priority: uint8(ic.Priority), Interval: ic.AdvertInt,
+	in.sm = &Config{Version: ic.Version, Priority: uint8(ic.Priority), Interval: ic.AdvertInt, Self: self,
 		StartMaster: ic.State == "MASTER", NoPreempt: ic.NoPreempt, PreemptDelay: ic.PreemptDelay,
 		GARPRepeat: ic.GARPMasterRepeat, GARPDelay: ic.GARPMasterDelay, GARPRefresh: ic.GARPMasterRefresh,
 		GARPRefreshRepeat: ic.GARPRefreshRepeat}
-	in.st = InstanceStatus{Name: ic.Name, Interface: ic.Interface, VRID: ic.VRID, Version: ic.Version,
-		State: Init.String(), Priority: ic.Priority, BasePriority: ic.Priority, Since: time.Now()}
-	return in
+}
+
+// call runs f on the instance's goroutine and returns once it ran and
+// the effects it queued are done (at once if the instance has ended).
+func (in *inst) call(f func()) {
+	ran := make(chan struct{})
+	select {
+	case in.ctl <- func() { f(); in.effect(func() { close(ran) }) }:
+		select {
+		case <-ran:
+		case <-in.done:
+		}
+	case <-in.done:
+	}
+}
+
+// reconfigure applies a reload's Update on the run goroutine: new
+// settings in place, no transition; a master adds (and announces) the
+// addresses the reload added (those it removed went in an earlier call).
+func (in *inst) reconfigure(c Change) {
+	in.configure(c.New)
+	in.sm.Self = in.source()
+	w := wireOf(c.New)
+	if in.tx.OldChecksum == OldChecksumOn {
+		w.OldChecksum = OldChecksumOn
+	}
+	in.sock.setWire(in, w)
+	in.mu.Lock()
+	in.st.Name, in.st.Version, in.st.BasePriority = c.New.Name, c.New.Version, c.New.Priority
+	in.mu.Unlock()
+	if in.state.Role == Master && len(c.AddVIPs) > 0 {
+		vs, n := in.placed(c.AddVIPs), in.sm.GARPRepeat
+		in.effect(func() { in.addVIPs(vs); in.announce(vs, n) })
+	}
+	if in.state.Role != Init {
+		in.reevaluate("reload", true)
+	}
+}
+
+// dropVIPs removes, if master, the addresses a reload takes away.
+func (in *inst) dropVIPs(c Change) {
+	if in.state.Role == Master && len(c.RemoveVIPs) > 0 {
+		vs := in.placed(c.RemoveVIPs)
+		in.effect(func() { in.removeVIPs(vs, false) })
+	}
 }
 
 func (in *inst) logf(format string, args ...any) {
-	in.r.o.Logf("vrrp: %s: "+format, append([]any{in.cfg.Name}, args...)...)
+	in.mu.Lock()
+	name := in.st.Name // any goroutine: a reload may rename the instance
+	in.mu.Unlock()
+	in.r.o.Logf("vrrp: %s: "+format, append([]any{name}, args...)...)
 }
 
 func (in *inst) countDrop(re Reason) {
@@ -132,13 +209,21 @@ func (in *inst) run(ctx context.Context) {
 
 	// Addresses left by an earlier run that died: a backup must not hold
 	// them (keepalived removes them when it starts too).
-	in.effect(func() { in.removeVIPs(true) })
-	if d := in.cfg.StartupDelay; d > 0 {
+	all := in.placed(in.allVIPs())
+	in.effect(func() { in.removeVIPs(all, true) })
+	if d := in.cfg.StartupDelay; d > 0 && !in.reloaded {
 		in.logf("vrrp_startup_delay: waiting %s before the first election", d)
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(d):
+		wait := time.After(d)
+	delay:
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case f := <-in.ctl:
+				f()
+			case <-wait:
+				break delay
+			}
 		}
 	}
 	// the first tracker values (link, source, scripts' initial states)
@@ -219,6 +304,8 @@ func (in *inst) run(ctx context.Context) {
 			in.step(Event{Kind: EvTimer, Timer: armed}, time.Now())
 		case m := <-in.track:
 			in.onTrack(m)
+		case f := <-in.ctl:
+			f()
 		}
 		rearm()
 	}
@@ -258,6 +345,13 @@ func (in *inst) onTrack(m trackMsg) {
 	default:
 		in.values[m.key] = m
 	}
+	in.reevaluate(m.key, false)
+}
+
+// reevaluate applies the faults and the effective priority after a
+// tracker's news (why: its key) or a reload (the new settings: Step's
+// EvReconfig, which also moves the timers).
+func (in *inst) reevaluate(why string, reload bool) {
 	in.setFaults()
 	now := time.Now()
 	f := len(in.faults()) > 0
@@ -274,7 +368,7 @@ func (in *inst) onTrack(m trackMsg) {
 		if in.group != nil {
 			in.group.fault(in, f)
 		}
-	} else if in.group != nil && m.key != "group" && in.ownFault() != in.ownFaulted {
+	} else if in.group != nil && why != "group" && in.ownFault() != in.ownFaulted {
 		// still in FAULT, but only for the group's sake now (or again for
 		// our own): the group must hear it, or two members faulted by one
 		// shared script hold each other in FAULT for ever
@@ -283,8 +377,13 @@ func (in *inst) onTrack(m trackMsg) {
 	if in.group != nil {
 		in.ownFaulted = in.ownFault()
 	}
-	if p := in.effective(); p != in.state.Priority {
-		in.logf("priority %d -> %d (%s)", in.state.Priority, p, m.key)
+	p := in.effective()
+	if p != in.state.Priority {
+		in.logf("priority %d -> %d (%s)", in.state.Priority, p, why)
+	}
+	if reload {
+		in.step(Event{Kind: EvReconfig, Priority: p}, now)
+	} else if p != in.state.Priority {
 		in.step(Event{Kind: EvPriority, Priority: p}, now)
 	}
 }
@@ -388,15 +487,17 @@ func (in *inst) step(ev Event, now time.Time) {
 		case ActSendAdvert:
 			in.send(a.Priority)
 		case ActAddVIPs:
-			in.effect(in.addVIPs)
+			vs := in.placed(in.allVIPs())
+			in.effect(func() { in.addVIPs(vs) })
 		case ActRemoveVIPs:
-			in.effect(func() { in.removeVIPs(false) })
+			vs := in.placed(in.allVIPs())
+			in.effect(func() { in.removeVIPs(vs, false) })
 		case ActAnnounce:
-			n := a.Count
-			in.effect(func() { in.announce(n) })
+			vs, n := in.placed(in.allVIPs()), a.Count
+			in.effect(func() { in.announce(vs, n) })
 		case ActNotify:
-			role, prio := a.Role, a.Priority
-			in.effect(func() { in.notify(role, prio) })
+			c, role, prio := in.cfg, a.Role, a.Priority
+			in.effect(func() { in.notify(c, role, prio) })
 		}
 	}
 	in.mu.Lock()
@@ -462,20 +563,33 @@ func (in *inst) send(prio uint8) {
 
 func (in *inst) effect(f func()) { in.eff <- f }
 
-func (in *inst) dev(v config.VIP) string {
-	if v.Dev != "" {
-		return v.Dev
+// placedVIP is an address with the device it goes on.
+type placedVIP struct {
+	dev string
+	v   config.VIP
+}
+
+// placed resolves each address's device (the instance's interface
+// unless dev is given), for the effects goroutine.
+func (in *inst) placed(vs []config.VIP) []placedVIP {
+	out := make([]placedVIP, 0, len(vs))
+	for _, v := range vs {
+		d := v.Dev
+		if d == "" {
+			d = in.cfg.Interface
+		}
+		out = append(out, placedVIP{d, v})
 	}
-	return in.cfg.Interface
+	return out
 }
 
 func (in *inst) allVIPs() []config.VIP {
 	return append(append([]config.VIP(nil), in.cfg.VIPs...), in.cfg.Excluded...)
 }
 
-func (in *inst) addVIPs() {
-	for _, v := range in.allVIPs() {
-		if err := in.r.o.Addrs.Add(in.dev(v), v); err != nil {
+func (in *inst) addVIPs(vs []placedVIP) {
+	for _, p := range vs {
+		if err := in.r.o.Addrs.Add(p.dev, p.v); err != nil {
 			in.addrError()
 			in.logf("%v", err)
 		}
@@ -484,17 +598,17 @@ func (in *inst) addVIPs() {
 
 // removeVIPs removes the addresses; onlyPresent (at start) first looks
 // whether each is there, so a clean start logs nothing.
-func (in *inst) removeVIPs(onlyPresent bool) {
-	for _, v := range in.allVIPs() {
+func (in *inst) removeVIPs(vs []placedVIP, onlyPresent bool) {
+	for _, p := range vs {
 		if onlyPresent {
-			if !in.r.o.Addrs.Has(in.dev(v), v) {
+			if !in.r.o.Addrs.Has(p.dev, p.v) {
 				continue
 			}
-			in.logf("%s on %s at start: removed (a backup does not hold it)", v.Prefix, in.dev(v))
+			in.logf("%s on %s at start: removed (a backup does not hold it)", p.v.Prefix, p.dev)
 		}
-		if err := in.r.o.Addrs.Remove(in.dev(v), v); err != nil {
+		if err := in.r.o.Addrs.Remove(p.dev, p.v); err != nil {
 			in.addrError()
-			in.logf("removing %s from %s: %v", v.Prefix, in.dev(v), err)
+			in.logf("removing %s from %s: %v", p.v.Prefix, p.dev, err)
 		}
 	}
 }
@@ -505,23 +619,22 @@ func (in *inst) addrError() {
 	in.mu.Unlock()
 }
 
-func (in *inst) announce(n int) {
+func (in *inst) announce(vs []placedVIP, n int) {
 	if n <= 0 {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	for _, v := range in.allVIPs() {
-		if err := in.r.o.Addrs.Announce(ctx, in.dev(v), v.Prefix.Addr(), n); err != nil {
-			in.logf("announcing %s on %s: %v", v.Prefix.Addr(), in.dev(v), err)
+	for _, p := range vs {
+		if err := in.r.o.Addrs.Announce(ctx, p.dev, p.v.Prefix.Addr(), n); err != nil {
+			in.logf("announcing %s on %s: %v", p.v.Prefix.Addr(), p.dev, err)
 		}
 	}
 }
 
 // notify runs notify_master/backup/fault/stop (no arguments) and notify
 // with keepalived's arguments: INSTANCE "NAME" STATE PRIORITY.
-func (in *inst) notify(role Role, prio uint8) {
-	c := in.cfg
+func (in *inst) notify(c *config.VRRPInstance, role Role, prio uint8) {
 	var line string
 	switch role {
 	case Master:

@@ -49,11 +49,18 @@ type Options struct {
 // run on other goroutines and talk to it over channels, so a slow netlink
 // call or script never delays an advert.
 type Router struct {
-	o       Options
+	o Options
+
+	reloadMu sync.Mutex // one reload at a time, none while stopping
+
+	mu      sync.Mutex // the fields below: Status reads them while a reload changes them
 	cfg     *config.Config
 	insts   []*inst
+	of      map[*config.VRRPInstance]*inst // the running instance of each of cfg.VRRP
 	sockets map[sockKey]*sock
 	groups  []*group
+	ctx     context.Context // Run's; nil before Run
+	trk     *trackers
 }
 
 type sockKey struct {
@@ -64,12 +71,84 @@ type sockKey struct {
 // sock is one raw socket shared by the instances on an interface and
 // family; its reader demultiplexes by VRID.
 type sock struct {
-	key   sockKey
-	s     Socket
-	insts []*inst
-	mu    sync.Mutex
-	drops map[Reason]uint64 // dropped before an instance was found
-	r     *Router
+	key       sockKey
+	s         Socket
+	multicast bool // the group is joined
+	r         *Router
+
+	mu      sync.Mutex
+	members []member          // replaced, never changed in place: the reader takes a snapshot
+	drops   map[Reason]uint64 // dropped before an instance was found
+}
+
+// member is an instance as the socket's reader sees it: its receive
+// checks (the reader's own Wire: it records an adopted checksum form).
+type member struct {
+	in   *inst
+	wire *Wire
+}
+
+func (s *sock) snapshot() []member {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.members
+}
+
+func (s *sock) add(in *inst) {
+	s.mu.Lock()
+	s.members = append(append([]member(nil), s.members...), member{in, in.wire})
+	s.mu.Unlock()
+}
+
+func (s *sock) remove(in *inst) (empty bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var ms []member
+	for _, m := range s.members {
+		if m.in != in {
+			ms = append(ms, m)
+		}
+	}
+	s.members = ms
+	return len(ms) == 0
+}
+
+func (s *sock) setWire(in *inst, w *Wire) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ms := append([]member(nil), s.members...)
+	for i := range ms {
+		if ms[i].in == in {
+			ms[i].wire = w
+		}
+	}
+	s.members = ms
+}
+
+// checkInterfaces: every interface named (instance, dev, track_interface)
+// exists, else FILE:LINE errors.
+func checkInterfaces(cfg *config.Config, link func(string, bool, []netip.Prefix) (bool, netip.Addr, error)) []string {
+	var errs []string
+	at := func(line int) string { return fmt.Sprintf("%s:%d", cfg.Source, line) }
+	for _, ic := range cfg.VRRP {
+		devs := []string{ic.Interface}
+		for _, v := range append(append([]config.VIP(nil), ic.VIPs...), ic.Excluded...) {
+			if v.Dev != "" {
+				devs = append(devs, v.Dev)
+			}
+		}
+		for _, t := range ic.TrackInterfaces {
+			devs = append(devs, t.Name)
+		}
+		for _, d := range devs {
+			if _, _, err := link(d, false, nil); errors.Is(err, os.ErrNotExist) {
+				errs = append(errs, fmt.Sprintf("%s: vrrp_instance %s: interface %s does not exist", at(ic.Line), ic.Name, d))
+			} else if err != nil {
+				errs = append(errs, fmt.Sprintf("%s: vrrp_instance %s: interface %s: %v", at(ic.Line), ic.Name, d, err))
+			}
+		}
+	}
+	return errs
 }
 
 // New checks what can only be checked on the running system (every
@@ -96,67 +175,106 @@ func New(cfg *config.Config, o Options) (*Router, error) {
 	if o.Poll <= 0 {
 		o.Poll = 500 * time.Millisecond
 	}
-	r := &Router{o: o, cfg: cfg, sockets: map[sockKey]*sock{}}
-	var errs []string
-	at := func(line int) string { return fmt.Sprintf("%s:%d", cfg.Source, line) }
-	byName := map[string]*inst{}
+	r := &Router{o: o, cfg: cfg, sockets: map[sockKey]*sock{}, of: map[*config.VRRPInstance]*inst{}}
+	if errs := checkInterfaces(cfg, o.Link); len(errs) > 0 {
+		return nil, fmt.Errorf("%s", strings.Join(errs, "\n"))
+	}
 	for _, ic := range cfg.VRRP {
-		devs := []string{ic.Interface}
-		for _, v := range append(append([]config.VIP(nil), ic.VIPs...), ic.Excluded...) {
-			if v.Dev != "" {
-				devs = append(devs, v.Dev)
-			}
-		}
-		for _, t := range ic.TrackInterfaces {
-			devs = append(devs, t.Name)
-		}
-		for _, d := range devs {
-			if _, _, err := o.Link(d, false, nil); errors.Is(err, os.ErrNotExist) {
-				errs = append(errs, fmt.Sprintf("%s: vrrp_instance %s: interface %s does not exist", at(ic.Line), ic.Name, d))
-			} else if err != nil {
-				errs = append(errs, fmt.Sprintf("%s: vrrp_instance %s: interface %s: %v", at(ic.Line), ic.Name, d, err))
-			}
-		}
 		in := newInst(r, ic)
 		r.insts = append(r.insts, in)
-		byName[ic.Name] = in
+		r.of[ic] = in
 	}
+	r.groups = buildGroups(r, cfg, r.of, nil)
+	for _, g := range r.groups {
+		for _, m := range g.members {
+			m.group = g
+		}
+	}
+	opened, err := r.placeSockets(r.insts)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range opened {
+		r.sockets[s.key] = s
+	}
+	return r, nil
+}
+
+// buildGroups makes the sync groups of cfg over its instances; a group
+// of the same name in old keeps its role (no repeated group notify).
+func buildGroups(r *Router, cfg *config.Config, of map[*config.VRRPInstance]*inst, old []*group) []*group {
+	byName := map[string]*inst{}
+	for _, ic := range cfg.VRRP {
+		byName[ic.Name] = of[ic]
+	}
+	var out []*group
 	for _, g := range cfg.SyncGroups {
 		gr := &group{cfg: g, r: r}
+		for _, o := range old {
+			if o.cfg.Name == g.Name {
+				o.mu.Lock()
+				gr.role = o.role
+				o.mu.Unlock()
+			}
+		}
 		for _, m := range g.Members {
 			if in := byName[m]; in != nil {
 				gr.members = append(gr.members, in)
-				in.group = gr
 			}
 		}
-		r.groups = append(r.groups, gr)
+		out = append(out, gr)
 	}
-	if len(errs) > 0 {
-		return nil, fmt.Errorf("%s", strings.Join(errs, "\n"))
+	return out
+}
+
+// placeSockets puts each instance on the socket of its interface and
+// family, opening the ones missing (returned; nothing read yet) and
+// joining the group on an open one that now needs it. On an error the
+// sockets it opened are closed and no instance is placed.
+func (r *Router) placeSockets(insts []*inst) ([]*sock, error) {
+	var opened []*sock
+	want := map[sockKey]bool{} // multicast needed
+	for _, in := range insts {
+		k := sockKey{in.cfg.Interface, in.v6}
+		want[k] = want[k] || !in.wire.Unicast
 	}
-	for _, in := range r.insts {
+	fail := func(err error) ([]*sock, error) {
+		for _, s := range opened {
+			s.s.Close()
+		}
+		return nil, err
+	}
+	for k, mc := range want {
+		if s := r.sockets[k]; s != nil {
+			if mc && !s.multicast {
+				j, ok := s.s.(interface{ JoinGroup() error })
+				if ok {
+					if err := j.JoinGroup(); err != nil {
+						return fail(fmt.Errorf("VRRP socket on %s: %w", k.dev, err))
+					}
+				}
+				s.multicast = true
+			}
+			continue
+		}
+		so, err := r.o.Open(SocketOptions{Interface: k.dev, IPv6: k.v6, Multicast: mc})
+		if err != nil {
+			return fail(err)
+		}
+		opened = append(opened, &sock{key: k, s: so, multicast: mc, drops: map[Reason]uint64{}, r: r})
+	}
+	for _, in := range insts {
 		k := sockKey{in.cfg.Interface, in.v6}
 		s := r.sockets[k]
-		if s == nil {
-			s = &sock{key: k, drops: map[Reason]uint64{}, r: r}
-			r.sockets[k] = s
+		for _, o := range opened {
+			if o.key == k {
+				s = o
+			}
 		}
-		s.insts = append(s.insts, in)
 		in.sock = s
+		s.add(in)
 	}
-	for k, s := range r.sockets {
-		multicast := false
-		for _, in := range s.insts {
-			multicast = multicast || !in.wire.Unicast
-		}
-		so, err := o.Open(SocketOptions{Interface: k.dev, IPv6: k.v6, Multicast: multicast})
-		if err != nil {
-			r.closeSockets()
-			return nil, err
-		}
-		s.s = so
-	}
-	return r, nil
+	return opened, nil
 }
 
 func (r *Router) closeSockets() {
@@ -167,23 +285,39 @@ func (r *Router) closeSockets() {
 	}
 }
 
+// startInst runs an instance's goroutine (r.mu held, Run started).
+func (r *Router) startInst(in *inst) {
+	ctx, cancel := context.WithCancel(r.ctx)
+	in.stop = cancel
+	go func() { defer close(in.done); in.run(ctx) }()
+}
+
 // Run runs every instance until ctx ends, then stops them cleanly
 // (priority-0 advert, VIPs removed, notify_stop) and returns.
 func (r *Router) Run(ctx context.Context) error {
-	var wg sync.WaitGroup
-	rctx, cancelReaders := context.WithCancel(context.Background())
+	r.mu.Lock()
+	r.ctx = ctx
 	for _, s := range r.sockets {
 		go s.read()
 	}
 	r.realtime()
-	initTrackFiles(r.cfg, r.o.Logf)
-	newTrackers(r).start(rctx) // the first values are queued before the instances start
+	initTrackFiles(r.cfg.TrackFiles, r.o.Logf)
+	r.trk = newTrackers(r, r.insts, r.cfg, nil)
+	r.trk.start() // the first values are queued before the instances start
 	for _, in := range r.insts {
-		wg.Add(1)
-		go func() { defer wg.Done(); in.run(ctx) }()
+		r.startInst(in)
 	}
-	wg.Wait()
-	cancelReaders()
+	r.mu.Unlock()
+	<-ctx.Done()
+	r.reloadMu.Lock() // a reload under way ends first
+	defer r.reloadMu.Unlock()
+	r.mu.Lock()
+	insts := r.insts
+	r.mu.Unlock()
+	for _, in := range insts {
+		<-in.done
+	}
+	r.trk.stop()
 	r.closeSockets()
 	return nil
 }
@@ -223,6 +357,8 @@ type InstanceStatus struct {
 // Status returns the state of every instance.
 func (r *Router) Status() Status {
 	st := Status{Dropped: map[string]map[string]uint64{}}
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	for _, in := range r.insts {
 		st.Instances = append(st.Instances, in.status())
 	}
@@ -248,14 +384,6 @@ func (r *Router) Status() Status {
 // read receives for the instances of one socket until it is closed.
 func (s *sock) read() {
 	buf := make([]byte, 65536)
-	find := func(vrid uint8) *Wire {
-		for _, in := range s.insts {
-			if in.wire.VRID == vrid {
-				return in.wire
-			}
-		}
-		return nil
-	}
 	var logd Drops // the log's rate limit: a reason's first drop, then one line a minute
 	lastAdopt := time.Time{}
 	for {
@@ -268,11 +396,20 @@ func (s *sock) read() {
 			time.Sleep(100 * time.Millisecond) // no busy loop on a persistent error
 			continue
 		}
+		ms := s.snapshot()
+		find := func(vrid uint8) *Wire {
+			for _, m := range ms {
+				if m.wire.VRID == vrid {
+					return m.wire
+				}
+			}
+			return nil
+		}
 		a, w, re := Receive(p, find)
 		var in *inst
-		for _, x := range s.insts {
-			if x.wire == w {
-				in = x
+		for _, m := range ms {
+			if m.wire == w {
+				in = m.in
 			}
 		}
 		if re.Dropped() {
@@ -286,7 +423,7 @@ func (s *sock) read() {
 			if log, n := logd.Add(re, time.Now()); log {
 				name := s.key.dev
 				if in != nil {
-					name = in.cfg.Name
+					name = in.status().Name
 				}
 				more := ""
 				if n > 0 {
@@ -297,12 +434,12 @@ func (s *sock) read() {
 			continue
 		}
 		if re == AdoptOldChecksum {
-			in.wire.OldChecksum = OldChecksumOn // this goroutine's Wire; the sender's is told below
+			w.OldChecksum = OldChecksumOn // this goroutine's Wire; the sender's is told below
 		}
 		if re == AdoptInterval {
 			if now := time.Now(); now.Sub(lastAdopt) > time.Minute {
 				lastAdopt = now
-				s.r.o.Logf("vrrp: %s: master %s advertises every %s, ours is %s: following the master's (VRRPv3)", in.cfg.Name, p.Src, a.Interval, in.wire.Interval)
+				in.logf("master %s advertises every %s, ours is %s: following the master's (VRRPv3)", p.Src, a.Interval, w.Interval)
 			}
 		}
 		select {

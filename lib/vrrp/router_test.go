@@ -16,6 +16,7 @@ import (
 type hub struct {
 	mu    sync.Mutex
 	socks []*hubSock
+	prios []uint8 // the priority of every advert written (byte 2)
 }
 
 type hubSock struct {
@@ -47,6 +48,9 @@ func (s *hubSock) ReadPacket(buf []byte) (Packet, error) {
 func (s *hubSock) WritePacket(msg []byte, src, dst netip.Addr) error {
 	s.h.mu.Lock()
 	defer s.h.mu.Unlock()
+	if len(msg) > 2 {
+		s.h.prios = append(s.h.prios, msg[2])
+	}
 	for _, o := range s.h.socks {
 		if o != s {
 			select {

@@ -114,6 +114,7 @@ const (
 	EvPriority                      // the effective priority is now Priority (track weights)
 	EvForceBackup                   // vrrp_sync_group: a member went BACKUP, a master follows now
 	EvForceMaster                   // vrrp_sync_group: a member became MASTER, a backup follows now
+	EvReconfig                      // a reload changed the instance in place: config is the new one, Priority the effective one
 )
 
 // Event is one input to Step.
@@ -223,6 +224,8 @@ func Step(c *Config, s State, ev Event, now time.Time) (State, []Action) {
 		if m.s.Role == Master {
 			m.becomeBackup()
 		}
+	case EvReconfig:
+		m.reconfig(ev.Priority)
 	case EvForceMaster:
 		// only a backup: a member in FAULT stays there (its group is then
 		// in FAULT too), and Init has not started
@@ -473,5 +476,44 @@ func (m *machine) priority(p uint8) {
 	m.s.Priority = p
 	if at := m.s.Timers[TimerMasterDown]; m.s.Role == Backup && !at.IsZero() {
 		m.set(TimerMasterDown, at.Add(m.c.skew(m.s)-old))
+	}
+}
+
+// reconfig applies a reload's new settings without a transition (as
+// keepalived keeps a matching instance's state): the new priority as a
+// tracking change would (the owner's is 255), our advert_int (a v3
+// backup keeps following its master's), and a master's periodic timers
+// brought forward when the new period is shorter (a longer one takes
+// effect from the next advert). No advert and no announcement here: an
+// unchanged reload is not seen on the wire.
+func (m *machine) reconfig(p uint8) {
+	if m.s.Role == Master || m.c.Version != 3 {
+		m.s.MasterInterval = m.c.Interval
+	}
+	if m.c.Priority == PriorityOwner {
+		p = PriorityOwner
+	} else {
+		p = min(max(p, 1), PriorityOwner-1)
+	}
+	if p != m.s.Priority {
+		old := m.c.skew(m.s)
+		m.s.Priority = p
+		if at := m.s.Timers[TimerMasterDown]; m.s.Role == Backup && !at.IsZero() {
+			m.set(TimerMasterDown, at.Add(m.c.skew(m.s)-old))
+		}
+	}
+	if m.s.Role != Master {
+		return
+	}
+	if at := m.s.Timers[TimerAdvert]; at.IsZero() || m.now.Add(m.c.Interval).Before(at) {
+		m.set(TimerAdvert, m.now.Add(m.c.Interval))
+	}
+	if m.c.GARPRefresh <= 0 {
+		m.cancel(TimerRefresh)
+	} else if at := m.s.Timers[TimerRefresh]; at.IsZero() || m.now.Add(m.c.GARPRefresh).Before(at) {
+		m.set(TimerRefresh, m.now.Add(m.c.GARPRefresh))
+	}
+	if m.c.GARPDelay <= 0 {
+		m.cancel(TimerGARP)
 	}
 }

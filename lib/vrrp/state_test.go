@@ -352,3 +352,52 @@ func TestNext(t *testing.T) {
 		t.Fatalf("Next = %v %v %v", tm, at, ok)
 	}
 }
+
+// A reload applies new settings in place: no transition, no advert, no
+// announcement; a changed priority moves as a tracking change would, a
+// shorter advert_int brings the next advert forward.
+func TestStepReconfig(t *testing.T) {
+	boot := step{0, start(), Backup, "notify BACKUP 100; " + down100}
+	up := step{3609375 * time.Microsecond, fire(TimerMasterDown), Master, becameMaster(3609375 * time.Microsecond)}
+	follow := step{time.Second, adv(150, higher), Backup, "set master-down +4.609375s"}
+	at := 4 * time.Second
+	for _, tc := range []struct {
+		name  string
+		steps []step
+		edit  func(*Config)
+		prio  uint8
+		role  Role
+		acts  string
+	}{
+		{"master, unchanged: nothing at all", []step{boot, up}, func(*Config) {}, 100, Master, ""},
+		{"backup, unchanged: nothing at all", []step{boot, follow}, func(*Config) {}, 100, Backup, ""},
+		{"master, lower priority: next advert carries it", []step{boot, up}, func(c *Config) { c.Priority = 50 }, 50, Master, ""},
+		{"backup, higher priority: Master_Down moves with the skew", []step{boot, follow}, func(c *Config) { c.Priority = 200 }, 200, Backup,
+			"set master-down +4.21875s"},
+		{"master, shorter advert_int: the next advert comes sooner", []step{boot, up}, func(c *Config) { c.Interval = 200 * time.Millisecond }, 100, Master,
+			"set advert +4.2s"},
+		{"master, longer advert_int: from the next advert on", []step{boot, up}, func(c *Config) { c.Interval = 3 * time.Second }, 100, Master, ""},
+		{"master, garp_master_refresh on and garp_master_delay off", []step{boot, up}, func(c *Config) { c.GARPRefresh, c.GARPDelay = 10*time.Second, 0 }, 100, Master,
+			"set garp-refresh +14s; cancel garp-delay"},
+		{"becoming the owner: 255 at once", []step{boot, up}, func(c *Config) { c.Priority = 255 }, 100, Master, ""},
+		{"fault: stays in fault", []step{boot, {time.Second, Event{Kind: EvFault}, Fault, "cancel master-down; notify FAULT 100"}},
+			func(c *Config) { c.Priority = 120 }, 120, Fault, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := run(t, v2, tc.steps)
+			c := v2
+			tc.edit(&c)
+			n, acts := Step(&c, s, Event{Kind: EvReconfig, Priority: tc.prio}, t0.Add(at))
+			if got := fmtActs(acts); got != tc.acts || n.Role != tc.role {
+				t.Errorf("got %v: %q, want %v: %q", n.Role, got, tc.role, tc.acts)
+			}
+			want := tc.prio
+			if c.Priority == PriorityOwner {
+				want = PriorityOwner
+			}
+			if n.Priority != want {
+				t.Errorf("priority %d, want %d", n.Priority, want)
+			}
+		})
+	}
+}

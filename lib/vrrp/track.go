@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -17,19 +18,51 @@ import (
 )
 
 // trackers run track_script, read track_file and the links, each on its
-// own goroutine, and send changes to the instances that track them.
+// own goroutine, and send changes to the instances that track them. They
+// work from a snapshot of the configuration taken when made: a reload
+// stops them and makes new ones (scripts keep their result across it).
 type trackers struct {
-	r *Router
+	r    *Router
+	logf func(string, ...any)
 	// what is last known, so only changes are sent
-	last map[string]trackMsg
-	subs map[string][]*inst
+	last    map[string]trackMsg
+	subs    map[string][]*inst
+	sources map[string]sourceReq
+	files   map[string]*config.TrackFile
+	scripts []*config.TrackScript
+
+	mu      sync.Mutex
+	results map[string]bool // script name -> passes (a reload carries it over)
+	initial map[string]bool // the results to start from
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
 }
 
-func newTrackers(r *Router) *trackers {
-	t := &trackers{r: r, last: map[string]trackMsg{}, subs: map[string][]*inst{}}
-	for _, in := range r.insts {
+// sourceReq is what finding an instance's advert source needs.
+type sourceReq struct {
+	dev  string
+	v6   bool
+	vips []netip.Prefix // non-nil: Link looks the source up
+}
+
+// newTrackers snapshots what insts track under cfg. prev, the trackers
+// of the configuration before a reload, gives each script whose command
+// did not change its last result (keepalived's clear_diff_script), so a
+// reload does not turn a failing script into a passing one for a while.
+func newTrackers(r *Router, insts []*inst, cfg *config.Config, prev *trackers) *trackers {
+	t := &trackers{r: r, logf: r.o.Logf, last: map[string]trackMsg{}, subs: map[string][]*inst{}, sources: map[string]sourceReq{},
+		files: map[string]*config.TrackFile{}, scripts: cfg.Scripts, results: map[string]bool{}, initial: map[string]bool{}}
+	vips := []netip.Prefix{}
+	for _, in := range insts {
+		for _, v := range in.allVIPs() {
+			vips = append(vips, v.Prefix)
+		}
+	}
+	for _, in := range insts {
 		t.sub("interface "+in.cfg.Interface, in)
-		t.sub("source "+in.cfg.Interface+fmt.Sprint(in.v6), in)
+		sk := "source " + in.cfg.Interface + fmt.Sprint(in.v6)
+		t.sub(sk, in)
+		t.sources[sk] = sourceReq{dev: in.cfg.Interface, v6: in.v6, vips: vips}
 		for _, x := range in.cfg.TrackInterfaces {
 			t.sub("interface "+x.Name, in)
 		}
@@ -39,6 +72,20 @@ func newTrackers(r *Router) *trackers {
 		for _, x := range in.cfg.TrackFiles {
 			t.sub("file "+x.Name, in)
 		}
+	}
+	for _, f := range cfg.TrackFiles {
+		t.files[f.Name] = f
+	}
+	if prev != nil {
+		prev.mu.Lock()
+		for _, sc := range cfg.Scripts {
+			for _, o := range prev.scripts {
+				if ok, known := prev.results[o.Name]; known && o.Name == sc.Name && o.Script == sc.Script {
+					t.initial[sc.Name] = ok
+				}
+			}
+		}
+		prev.mu.Unlock()
 	}
 	return t
 }
@@ -64,30 +111,35 @@ func (t *trackers) publish(ctx context.Context, key string, m trackMsg) {
 		case in.track <- m:
 		case <-ctx.Done():
 			return
+		case <-in.done:
 		}
 	}
 }
 
 // start publishes the first values at once (before the instances start,
 // so they start in FAULT if they must) and then runs the pollers.
-func (t *trackers) start(ctx context.Context) {
+func (t *trackers) start() {
+	ctx, cancel := context.WithCancel(context.Background())
+	t.cancel = cancel
 	t.poll(ctx)
-	scripts := map[string]*config.TrackScript{}
-	for _, s := range t.r.cfg.Scripts {
-		scripts[s.Name] = s
-	}
-	for key := range t.subs {
-		name, ok := strings.CutPrefix(key, "script ")
-		if !ok || scripts[name] == nil {
+	for _, sc := range t.scripts {
+		key := "script " + sc.Name
+		if t.subs[key] == nil {
 			continue
 		}
-		sc := scripts[name]
 		ok0 := !sc.InitFail
+		if ok, known := t.initial[sc.Name]; known {
+			ok0 = ok
+		}
+		t.setResult(sc.Name, ok0)
 		t.publish(ctx, key, trackMsg{key: key, ok: ok0})
 		subs := t.subs[key]
-		go t.runScript(ctx, sc, key, ok0, subs)
+		t.wg.Add(1)
+		go func() { defer t.wg.Done(); t.runScript(ctx, sc, key, ok0, subs) }()
 	}
+	t.wg.Add(1)
 	go func() {
+		defer t.wg.Done()
 		tick := time.NewTicker(t.r.o.Poll)
 		defer tick.Stop()
 		for {
@@ -101,30 +153,34 @@ func (t *trackers) start(ctx context.Context) {
 	}()
 }
 
+// stop ends the pollers and scripts and waits for them.
+func (t *trackers) stop() {
+	if t.cancel != nil {
+		t.cancel()
+	}
+	t.wg.Wait()
+}
+
+func (t *trackers) setResult(name string, ok bool) {
+	t.mu.Lock()
+	t.results[name] = ok
+	t.mu.Unlock()
+}
+
 // poll reads links, sources and track files (cheap reads, every Poll).
 func (t *trackers) poll(ctx context.Context) {
-	files := map[string]*config.TrackFile{}
-	for _, f := range t.r.cfg.TrackFiles {
-		files[f.Name] = f
-	}
-	for key, subs := range t.subs {
+	for key := range t.subs {
 		switch {
 		case strings.HasPrefix(key, "interface "):
 			dev := strings.TrimPrefix(key, "interface ")
 			up, _, err := t.r.o.Link(dev, false, nil)
 			t.publish(ctx, key, trackMsg{key: key, ok: up && err == nil})
 		case strings.HasPrefix(key, "source "):
-			in := subs[0]
-			vips := []netip.Prefix{} // non-nil: Link looks the source up
-			for _, s := range t.r.insts {
-				for _, v := range s.allVIPs() {
-					vips = append(vips, v.Prefix)
-				}
-			}
-			_, src, _ := t.r.o.Link(in.cfg.Interface, in.v6, vips)
+			q := t.sources[key]
+			_, src, _ := t.r.o.Link(q.dev, q.v6, q.vips)
 			t.publish(ctx, key, trackMsg{key: "source", src: src})
 		case strings.HasPrefix(key, "file "):
-			f := files[strings.TrimPrefix(key, "file ")]
+			f := t.files[strings.TrimPrefix(key, "file ")]
 			if f == nil {
 				continue
 			}
@@ -147,9 +203,10 @@ func readTrackFile(f *config.TrackFile) int {
 	return v
 }
 
-// initTrackFiles writes init_file values (at start, before reading).
-func initTrackFiles(cfg *config.Config, logf func(string, ...any)) {
-	for _, f := range cfg.TrackFiles {
+// initTrackFiles writes init_file values (at start, before reading; on
+// a reload, of the track files it adds).
+func initTrackFiles(files []*config.TrackFile, logf func(string, ...any)) {
+	for _, f := range files {
 		if !f.Init {
 			continue
 		}
@@ -193,11 +250,13 @@ func (t *trackers) runScript(ctx context.Context, sc *config.TrackScript, key st
 					word = "passes"
 				}
 				t.r.o.Logf("vrrp: track_script %s %s (exit %d)", sc.Name, word, code)
+				t.setResult(sc.Name, ok)
 				for _, in := range subs {
 					select {
 					case in.track <- trackMsg{key: key, ok: ok}:
 					case <-ctx.Done():
 						return
+					case <-in.done:
 					}
 				}
 			}
