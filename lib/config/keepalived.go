@@ -623,6 +623,11 @@ type kaImport struct {
 		repeat, refreshRepeat   int
 		delaySet, refreshSet    bool
 		repeatSet, refRepeatSet bool
+		// vrrp_garp_lower_prio_repeat / _delay, vrrp_lower_prio_no_advert
+		lowerRepeat               int
+		lowerRepeatSet            bool
+		lowerDelay                time.Duration
+		lowerDelaySet, lowerNoAdv bool
 	}
 }
 
@@ -734,6 +739,16 @@ func (im *kaImport) globalDefs(b *kaStmt) {
 			if x, ok := im.num(s, 0, 1000); ok {
 				im.garp.refreshRepeat, im.garp.refRepeatSet = x, true
 			}
+		case "vrrp_garp_lower_prio_repeat":
+			if x, ok := im.num(s, 0, 1000); ok {
+				im.garp.lowerRepeat, im.garp.lowerRepeatSet = x, true
+			}
+		case "vrrp_garp_lower_prio_delay":
+			if x, ok := im.num(s, 0, 1000); ok {
+				im.garp.lowerDelay, im.garp.lowerDelaySet = time.Duration(x)*time.Second, true
+			}
+		case "vrrp_lower_prio_no_advert":
+			im.garp.lowerNoAdv = kaOn(s.args)
 		case "vrrp_startup_delay":
 			im.startupDelay, _ = im.timer(s)
 		case "v3_checksum_as_v2":
@@ -810,8 +825,7 @@ func (im *kaImport) globalDefs(b *kaStmt) {
 			"vrrp_strict", "vrrp_garp_interval", "vrrp_gna_interval", "lvs_timeouts", "checker_log_all_failures",
 			"vrrp_no_swap", "checker_no_swap", "vrrp_priority", "checker_priority", "vrrp_rlimit_rttime",
 			"checker_rlimit_rttime", "dynamic_interfaces", "process_names", "vrrp_check_unicast_src",
-			"vrrp_lower_prio_no_advert", "vrrp_higher_prio_send_advert", "vrrp_garp_lower_prio_delay",
-			"vrrp_garp_lower_prio_repeat", "lvs_flush", "lvs_flush_onstop", "default_interface", "vrrp_mcast_group4",
+			"vrrp_higher_prio_send_advert", "lvs_flush", "lvs_flush_onstop", "default_interface", "vrrp_mcast_group4",
 			"vrrp_mcast_group6", "vrrp_iptables", "vrrp_ipsets", "nftables", "snmp_socket", "umask":
 			im.ignored(s, "not used by lvsd")
 		default:
@@ -972,6 +986,22 @@ func (im *kaImport) instance(b *kaStmt) {
 	if im.garp.refRepeatSet {
 		in.GARPRefreshRepeat = im.garp.refreshRepeat
 	}
+	// keepalived: the lower-priority GARPs default to the global
+	// vrrp_garp_master_repeat and _delay, not the instance's own
+	in.GARPLowerPrioRepeat, in.GARPLowerPrioDelay = 5, 5*time.Second
+	if im.garp.repeatSet {
+		in.GARPLowerPrioRepeat = im.garp.repeat
+	}
+	if im.garp.delaySet {
+		in.GARPLowerPrioDelay = im.garp.delay
+	}
+	if im.garp.lowerRepeatSet {
+		in.GARPLowerPrioRepeat = im.garp.lowerRepeat
+	}
+	if im.garp.lowerDelaySet {
+		in.GARPLowerPrioDelay = im.garp.lowerDelay
+	}
+	in.LowerPrioNoAdvert = im.garp.lowerNoAdv
 	for _, o := range im.cfg.VRRP {
 		if o.Name == in.Name {
 			im.r.errorf(b.file, b.line, "vrrp_instance %s defined twice (first at line %d)", in.Name, o.Line)
@@ -1116,7 +1146,15 @@ func (im *kaImport) instance(b *kaStmt) {
 			}
 		case "garp_master_refresh_repeat":
 			in.GARPRefreshRepeat, _ = im.num(s, 0, 1000)
-		case "smtp_alert", "dont_track_primary", "debug", "native_ipv6", "garp_lower_prio_delay", "garp_lower_prio_repeat", "lower_prio_no_advert",
+		case "garp_lower_prio_repeat":
+			in.GARPLowerPrioRepeat, _ = im.num(s, 0, 1000)
+		case "garp_lower_prio_delay":
+			if x, ok := im.num(s, 0, 1000); ok {
+				in.GARPLowerPrioDelay = time.Duration(x) * time.Second
+			}
+		case "lower_prio_no_advert":
+			in.LowerPrioNoAdvert = kaOn(s.args)
+		case "smtp_alert", "dont_track_primary", "debug", "native_ipv6",
 			"higher_prio_send_advert", "skip_check_adv_addr", "strict_mode", "kernel_rx_buf_size", "mcast_src_ip",
 			"check_unicast_src", "unicast_ttl", "down_timer_adverts", "linkbeat_use_polling", "track_src_ip":
 			im.ignored(s, "not used by lvsd")

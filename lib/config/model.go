@@ -229,6 +229,15 @@ type VRRPInstance struct {
 	GARPMasterRepeat                                            int
 	GARPMasterRefresh                                           time.Duration
 	GARPRefreshRepeat                                           int
+	// A master hearing a lower priority (a node that missed its adverts):
+	// LowerPrioNoAdvert (lower_prio_no_advert) does not answer with an
+	// advert at once; GARPLowerPrioRepeat (garp_lower_prio_repeat)
+	// gratuitous ARPs are sent, again GARPLowerPrioDelay later
+	// (garp_lower_prio_delay). keepalived's defaults: the global
+	// vrrp_garp_master_repeat and _delay (5, 5 s).
+	LowerPrioNoAdvert   bool
+	GARPLowerPrioRepeat int
+	GARPLowerPrioDelay  time.Duration
 
 	// VIPs is virtual_ipaddress with every option, in order (VirtualIPs
 	// and VirtualIPDevs are its addresses and devices); Excluded is

@@ -414,8 +414,10 @@ var jsonNames = map[string]string{
 	"VRRPInstance.NotifyMaster": "notify_master", "VRRPInstance.NotifyBackup": "notify_backup",
 	"VRRPInstance.NotifyFault": "notify_fault", "VRRPInstance.NotifyStop": "notify_stop",
 	"VRRPInstance.GARPMasterDelay": "garp_master_delay", "VRRPInstance.GARPMasterRepeat": "garp_master_repeat",
-	"VRRPInstance.GARPMasterRefresh": "garp_master_refresh",
-	"VRRPInstance.GARPRefreshRepeat": "garp_master_refresh_repeat",
+	"VRRPInstance.GARPMasterRefresh":   "garp_master_refresh",
+	"VRRPInstance.GARPRefreshRepeat":   "garp_master_refresh_repeat",
+	"VRRPInstance.GARPLowerPrioRepeat": "garp_lower_prio_repeat", "VRRPInstance.GARPLowerPrioDelay": "garp_lower_prio_delay",
+	"VRRPInstance.LowerPrioNoAdvert": "lower_prio_no_advert",
 	"SyncGroup.Members":              "group", "SyncGroup.NotifyMaster": "notify_master", "SyncGroup.NotifyBackup": "notify_backup",
 	"SyncGroup.NotifyFault": "notify_fault",
 }

@@ -223,6 +223,9 @@ type tomlVRRP struct {
 	GARPMasterRepeat  *int        `toml:"garp_master_repeat"`
 	GARPMasterRefresh duration    `toml:"garp_master_refresh"`
 	GARPRefreshRepeat *int        `toml:"garp_master_refresh_repeat"`
+	GARPLowerRepeat   *int        `toml:"garp_lower_prio_repeat"`
+	GARPLowerDelay    *duration   `toml:"garp_lower_prio_delay"`
+	LowerPrioNoAdv    bool        `toml:"lower_prio_no_advert"`
 	Excluded          []string    `toml:"virtual_ipaddress_excluded"`
 	Accept            *bool       `toml:"accept"`
 	StartupDelay      duration    `toml:"vrrp_startup_delay"`
@@ -1119,6 +1122,10 @@ func (r *tomlReader) vrrpInstance(path string, t *tomlVRRP, scripts map[string]b
 	}
 	in.GARPMasterRepeat = orInt(t.GARPMasterRepeat, 5)
 	in.GARPRefreshRepeat = orInt(t.GARPRefreshRepeat, 1)
+	in.GARPLowerPrioRepeat, in.GARPLowerPrioDelay, in.LowerPrioNoAdvert = orInt(t.GARPLowerRepeat, 5), 5*time.Second, t.LowerPrioNoAdv
+	if t.GARPLowerDelay != nil {
+		in.GARPLowerPrioDelay = t.GARPLowerDelay.d
+	}
 	if in.State == "" {
 		in.State = "BACKUP"
 	}

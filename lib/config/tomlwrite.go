@@ -493,6 +493,11 @@ func (t *tomlWriter) vrrp(in *VRRPInstance) {
 		t.dur("garp_master_refresh", in.GARPMasterRefresh)
 	}
 	t.int("garp_master_refresh_repeat", in.GARPRefreshRepeat)
+	t.int("garp_lower_prio_repeat", in.GARPLowerPrioRepeat)
+	t.dur("garp_lower_prio_delay", in.GARPLowerPrioDelay)
+	if in.LowerPrioNoAdvert {
+		t.bool("lower_prio_no_advert", true)
+	}
 }
 
 // vipStrings writes VIPs in keepalived's words, which TOML reads too.

@@ -91,6 +91,9 @@ func FuzzStep(f *testing.F) {
 		if flags&32 != 0 {
 			c.GARPRefresh = 3 * time.Second
 		}
+		if flags&64 != 0 {
+			c.GARPLowerPrioDelay = 5 * time.Second
+		}
 		var (
 			s     State
 			now   = t0
@@ -102,7 +105,7 @@ func FuzzStep(f *testing.F) {
 			op, arg := evs[i], evs[i+1]
 			now = now.Add(time.Duration(arg) * 50 * time.Millisecond)
 			var ev Event
-			switch op % 10 {
+			switch op % 11 {
 			case 0:
 				ev = Event{Kind: EvStart}
 			case 1:
@@ -125,6 +128,13 @@ func FuzzStep(f *testing.F) {
 				ev = Event{Kind: EvForceMaster}
 			case 9:
 				ev = Event{Kind: EvForceBackup}
+			case 10:
+				// a reload: another interval, garp_master_refresh and
+				// garp_lower_prio_delay toggled, a new priority
+				c.Interval = time.Duration(1+arg%3) * time.Second
+				c.GARPRefresh = time.Duration(arg&8) * time.Second
+				c.GARPLowerPrioDelay = time.Duration(arg&4) * time.Second
+				ev = Event{Kind: EvReconfig, Priority: arg}
 			}
 			if ev.Kind == EvTimer && !now.Before(armed[ev.Timer]) {
 				armed[ev.Timer] = time.Time{}

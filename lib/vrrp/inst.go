@@ -117,7 +117,8 @@ func (in *inst) configure(ic *config.VRRPInstance) {
 	in.sm = &Config{Version: ic.Version, Priority: uint8(ic.Priority), Interval: ic.AdvertInt, Self: self,
 		StartMaster: ic.State == "MASTER", NoPreempt: ic.NoPreempt, PreemptDelay: ic.PreemptDelay,
 		GARPRepeat: ic.GARPMasterRepeat, GARPDelay: ic.GARPMasterDelay, GARPRefresh: ic.GARPMasterRefresh,
-		GARPRefreshRepeat: ic.GARPRefreshRepeat}
+		GARPRefreshRepeat: ic.GARPRefreshRepeat, LowerPrioNoAdvert: ic.LowerPrioNoAdvert,
+		GARPLowerPrioRepeat: ic.GARPLowerPrioRepeat, GARPLowerPrioDelay: ic.GARPLowerPrioDelay}
 }
 
 // call runs f on the instance's goroutine and returns once it ran and

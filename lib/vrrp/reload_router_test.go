@@ -169,3 +169,39 @@ func TestRouterReloadKeepsScriptResult(t *testing.T) {
 		t.Fatalf("A %s, B %s: the reload took the master back", a.state(), b.state())
 	}
 }
+
+// lower_prio_no_advert and garp_lower_prio_repeat reach the machine: a
+// master hearing a lower priority answers at once with an advert unless
+// told not to, and announces its addresses again.
+func TestRouterLowerPrioSettings(t *testing.T) {
+	for _, noAdv := range []bool{false, true} {
+		h := &hub{}
+		// the owner, master at once, adverts 10 s apart: an answer stands out
+		a := startNode(t, h, instCfg(255, func(in *config.VRRPInstance) {
+			in.AdvertInt, in.Version, in.State = 10*time.Second, 2, "MASTER"
+			in.LowerPrioNoAdvert, in.GARPLowerPrioRepeat = noAdv, 3
+		}), "192.0.2.1", nil)
+		waitFor(t, "A master", func() bool { return a.state() == "MASTER" && a.addrs.holds() })
+		time.Sleep(100 * time.Millisecond)
+		fake, _ := h.open(SocketOptions{})
+		h.mu.Lock()
+		n := len(h.prios)
+		h.mu.Unlock()
+		ann := a.addrs.announced()
+		w := &Wire{Version: 2, VRID: 51, Interval: 10 * time.Second}
+		m, _ := w.Encode(50, []netip.Addr{netip.MustParseAddr("192.0.2.100")}, netip.MustParseAddr("192.0.2.9"), Group4)
+		fake.WritePacket(m, netip.MustParseAddr("192.0.2.9"), Group4)
+		waitFor(t, "the addresses announced again", func() bool { return a.addrs.announced() > ann })
+		time.Sleep(50 * time.Millisecond)
+		h.mu.Lock()
+		answered := false
+		for _, p := range h.prios[n+1:] { // after our fake advert
+			answered = answered || p == 255
+		}
+		h.mu.Unlock()
+		if answered == noAdv {
+			t.Errorf("lower_prio_no_advert %v: answered %v", noAdv, answered)
+		}
+		a.stop()
+	}
+}

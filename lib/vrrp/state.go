@@ -50,6 +50,7 @@ type Config struct {
 	GARPRefresh         time.Duration // garp_master_refresh: re-announce this often while master (0: never)
 	GARPRefreshRepeat   int           // garp_master_refresh_repeat
 	GARPLowerPrioRepeat int           // garp_lower_prio_repeat: announce on a lower advert (0: no)
+	GARPLowerPrioDelay  time.Duration // garp_lower_prio_delay: again this long after (0: once)
 }
 
 // Timer names one of an instance's deadlines.
@@ -60,6 +61,7 @@ const (
 	TimerAdvert                  // master: send the next advert
 	TimerGARP                    // master: garp_master_delay's second burst
 	TimerRefresh                 // master: garp_master_refresh
+	TimerLowerGARP               // master: garp_lower_prio_delay's second burst
 	NumTimers
 )
 
@@ -73,6 +75,8 @@ func (t Timer) String() string {
 		return "garp-delay"
 	case TimerRefresh:
 		return "garp-refresh"
+	case TimerLowerGARP:
+		return "garp-lower-delay"
 	}
 	return fmt.Sprintf("Timer(%d)", int(t))
 }
@@ -304,6 +308,7 @@ func (m *machine) becomeBackup() {
 	m.cancel(TimerAdvert)
 	m.cancel(TimerGARP)
 	m.cancel(TimerRefresh)
+	m.cancel(TimerLowerGARP)
 	m.s.Role = Backup
 	m.s.PreemptUntil = time.Time{}
 	m.notify()
@@ -387,6 +392,9 @@ func (m *machine) masterAdvert(ev Event) {
 		}
 		if m.c.GARPLowerPrioRepeat > 0 {
 			m.do(Action{Kind: ActAnnounce, Count: m.c.GARPLowerPrioRepeat})
+			if m.c.GARPLowerPrioDelay > 0 {
+				m.set(TimerLowerGARP, m.now.Add(m.c.GARPLowerPrioDelay))
+			}
 		}
 	}
 	// equal priority from our own address: our own advert looped back
@@ -411,6 +419,10 @@ func (m *machine) timer(t Timer) {
 	case TimerGARP:
 		if m.s.Role == Master {
 			m.do(Action{Kind: ActAnnounce, Count: m.c.GARPRepeat})
+		}
+	case TimerLowerGARP:
+		if m.s.Role == Master {
+			m.do(Action{Kind: ActAnnounce, Count: m.c.GARPLowerPrioRepeat})
 		}
 	case TimerRefresh:
 		if m.s.Role == Master {
@@ -515,5 +527,8 @@ func (m *machine) reconfig(p uint8) {
 	}
 	if m.c.GARPDelay <= 0 {
 		m.cancel(TimerGARP)
+	}
+	if m.c.GARPLowerPrioDelay <= 0 || m.c.GARPLowerPrioRepeat <= 0 {
+		m.cancel(TimerLowerGARP)
 	}
 }

@@ -221,6 +221,15 @@ func TestStepMaster(t *testing.T) {
 		c.LowerPrioNoAdvert, c.GARPLowerPrioRepeat = true, 2
 		run(t, c, []step{boot, up, {at, adv(50, higher), Master, "announce 2"}})
 	})
+	t.Run("lower advert: garp_lower_prio_delay's second burst, none once backup", func(t *testing.T) {
+		c := v2
+		c.GARPLowerPrioRepeat, c.GARPLowerPrioDelay = 5, 5*time.Second
+		run(t, c, []step{boot, up, {at, adv(50, higher), Master, "advert 100; announce 5; set garp-lower-delay +10s"},
+			{10 * time.Second, fire(TimerLowerGARP), Master, "announce 5"}})
+		run(t, c, []step{boot, up, {at, adv(50, higher), Master, "advert 100; announce 5; set garp-lower-delay +10s"},
+			{6 * time.Second, adv(150, higher), Backup,
+				"remove-vips; cancel advert; cancel garp-delay; cancel garp-lower-delay; notify BACKUP 100; set master-down +9.609375s"}})
+	})
 	t.Run("higher advert: back to backup, addresses dropped", func(t *testing.T) {
 		run(t, v2, []step{boot, up, {at, adv(150, lower), Backup,
 			"remove-vips; cancel advert; cancel garp-delay; notify BACKUP 100; set master-down +8.609375s"}})
