@@ -37,6 +37,7 @@ type metrics struct {
 	reloads  *prometheus.CounterVec
 	reloaded prometheus.Gauge
 	vrrp     *vrrp.Router // VRRP series when set
+	syncd    *syncDaemon  // lvs_sync_daemon's series when set
 }
 
 var (
@@ -143,7 +144,7 @@ func listenMetrics(addr string) (net.Listener, error) {
 // serve answers /metrics on ln until ctx ends.
 func (m *metrics) serve(ctx context.Context, ln net.Listener, eng *engine.Engine) {
 	if m.vrrp != nil {
-		m.reg.MustRegister(vrrpCollector{m.vrrp})
+		m.reg.MustRegister(vrrpCollector{m.vrrp, m.syncd})
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/metrics", func(w http.ResponseWriter, r *http.Request) { m.scrape(w, r, eng) })

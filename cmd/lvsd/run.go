@@ -210,7 +210,7 @@ func daemon(ctx context.Context, path string, cfg *config.Config, f runFlags, st
 	}
 	defer syncd.close() // after the router has stopped (deferred below)
 	if router != nil && len(cfg.Virtuals) == 0 {
-		return vrrpOnly(ctx, path, cfg, f, log, router)
+		return vrrpOnly(ctx, path, cfg, f, log, router, syncd)
 	}
 	if router != nil {
 		// VRRP beside the director, as keepalived runs both: its own
@@ -343,13 +343,13 @@ func daemon(ctx context.Context, path string, cfg *config.Config, f runFlags, st
 			return 1
 		}
 		defer os.Remove(sockPath)
-		c := &control{eng: eng, vrrp: router, path: path, reload: func() []string { return reload("lvsd reload") },
+		c := &control{eng: eng, vrrp: router, syncd: syncd, path: path, reload: func() []string { return reload("lvsd reload") },
 			digest:     func() string { mu.Lock(); defer mu.Unlock(); return sum },
 			lastReload: func() *reloadJSON { mu.Lock(); defer mu.Unlock(); return lastReload }}
 		go c.serve(ctx, ln)
 	}
 	if f.m != nil {
-		f.m.vrrp = router
+		f.m.vrrp, f.m.syncd = router, syncd
 		go f.m.serve(ctx, f.metricsLn, eng)
 	}
 	done := make(chan error, 1)

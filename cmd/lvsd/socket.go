@@ -37,6 +37,7 @@ import (
 type control struct {
 	eng    *engine.Engine // nil in VRRP-only mode (no virtual_server)
 	vrrp   *vrrp.Router   // nil without vrrp_instance
+	syncd  *syncDaemon    // nil without lvs_sync_daemon
 	path   string
 	reload func() []string // nil: reloaded; else the lines that refused it
 	digest func() string   // of the running configuration's file
@@ -113,7 +114,7 @@ func (c *control) handle(ctx context.Context, conn net.Conn) {
 			view = statusView(st, c.digest())
 		}
 		if c.vrrp != nil {
-			v := vrrpView(c.vrrp.Status())
+			v := vrrpView(c.vrrp.Status(), c.syncd)
 			view.VRRP = &v
 		}
 		if c.lastReload != nil {

@@ -119,3 +119,38 @@ func (s *syncDaemon) apply(want map[ipvs.SyncRole]bool) {
 		}
 	}
 }
+
+// syncDaemonJSON is one IPVS sync daemon lvsd runs, in lvsd status.
+type syncDaemonJSON struct {
+	Role      string `json:"role"` // master or backup
+	Interface string `json:"interface"`
+	SyncID    int    `json:"sync_id"`
+	Instance  string `json:"instance,omitempty"` // the VRRP instance it follows ("": both run all the time)
+	Port      int    `json:"port,omitempty"`
+	TTL       int    `json:"ttl,omitempty"`
+	MaxLen    int    `json:"maxlen,omitempty"`
+	Group     string `json:"group,omitempty"`
+}
+
+// status lists the daemons running now, as started (this is their one
+// owner: the kernel's are only read by ipvsadm --daemon).
+func (s *syncDaemon) status() []syncDaemonJSON {
+	if s == nil {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := []syncDaemonJSON{}
+	for _, r := range []ipvs.SyncRole{ipvs.SyncMaster, ipvs.SyncBackup} {
+		if !s.running[r] {
+			continue
+		}
+		d := syncDaemonJSON{Role: r.String(), Interface: s.cfg.Interface, SyncID: int(s.cfg.SyncID), Instance: s.instance,
+			Port: int(s.cfg.Port), TTL: int(s.cfg.TTL), MaxLen: int(s.cfg.MaxLen)}
+		if s.cfg.Group.IsValid() {
+			d.Group = s.cfg.Group.String()
+		}
+		out = append(out, d)
+	}
+	return out
+}

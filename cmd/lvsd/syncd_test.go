@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/ocf-lvs/ocf-lvs/lib/config"
 	"github.com/ocf-lvs/ocf-lvs/lib/ipvs"
 	"github.com/ocf-lvs/ocf-lvs/lib/vrrp"
@@ -96,5 +98,55 @@ func TestSyncDaemonNoInstance(t *testing.T) {
 	}
 	if !reflect.DeepEqual(syncRoles(true, vrrp.Init), map[ipvs.SyncRole]bool{ipvs.SyncBackup: true}) {
 		t.Error("INIT is a backup")
+	}
+}
+
+// lvsd status and the metrics show the sync daemons lvsd runs, from the
+// syncDaemon that starts them (their one owner).
+func TestSyncDaemonStatus(t *testing.T) {
+	k := &fakeSync{running: map[ipvs.SyncRole]bool{}}
+	sd := newSyncDaemon(&config.LVSSync{Interface: "eth1", Instance: "VI_1", SyncID: 51, Port: 8849}, k, func(string, ...any) {})
+	sd.start()
+	if got := sd.status(); len(got) != 1 || got[0] != (syncDaemonJSON{Role: "backup", Interface: "eth1", SyncID: 51, Instance: "VI_1", Port: 8849}) {
+		t.Errorf("status as backup: %+v", got)
+	}
+	sd.onRole("VI_1", vrrp.Master)
+	var b strings.Builder
+	writeVRRPTable(&b, vrrpView(vrrp.Status{}, sd))
+	if !strings.Contains(b.String(), "lvs_sync_daemon: master on eth1 (sync id 51, follows VI_1, port 8849)") {
+		t.Errorf("status text:\n%s", b.String())
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(vrrpCollector{r: &vrrp.Router{}, sd: sd})
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, mf := range mfs {
+		if mf.GetName() != "lvsd_ipvs_sync_daemon_running" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "role" {
+					got[l.GetValue()] = m.GetGauge().GetValue()
+				}
+			}
+		}
+	}
+	if !reflect.DeepEqual(got, map[string]float64{"master": 1, "backup": 0}) {
+		t.Errorf("lvsd_ipvs_sync_daemon_running: %v", got)
+	}
+	sd.close()
+	b.Reset()
+	writeVRRPTable(&b, vrrpView(vrrp.Status{}, sd))
+	if !strings.Contains(b.String(), "lvs_sync_daemon: none running") {
+		t.Errorf("after close:\n%s", b.String())
+	}
+	b.Reset()
+	writeVRRPTable(&b, vrrpView(vrrp.Status{}, nil))
+	if strings.Contains(b.String(), "lvs_sync_daemon") {
+		t.Errorf("without lvs_sync_daemon:\n%s", b.String())
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ocf-lvs/ocf-lvs/lib/config"
+	"github.com/ocf-lvs/ocf-lvs/lib/ipvs"
 	"github.com/ocf-lvs/ocf-lvs/lib/vrrp"
 )
 
@@ -27,10 +28,12 @@ type vrrpJSON struct {
 	Instances []vrrp.InstanceStatus `json:"instances"`
 	// drops no instance claimed (another VRID, malformed), per interface
 	Dropped map[string]map[string]uint64 `json:"dropped_by_interface,omitempty"`
+	// lvs_sync_daemon: the IPVS sync daemons running (absent without it)
+	SyncDaemons []syncDaemonJSON `json:"sync_daemons,omitempty"`
 }
 
-func vrrpView(st vrrp.Status) vrrpJSON {
-	return vrrpJSON{Instances: st.Instances, Dropped: st.Dropped}
+func vrrpView(st vrrp.Status, sd *syncDaemon) vrrpJSON {
+	return vrrpJSON{Instances: st.Instances, Dropped: st.Dropped, SyncDaemons: sd.status()}
 }
 
 func writeVRRPTable(w io.Writer, v vrrpJSON) {
@@ -61,6 +64,31 @@ func writeVRRPTable(w io.Writer, v vrrpJSON) {
 	for _, k := range ifs {
 		fmt.Fprintf(w, "dropped on %s (no instance claimed them): %s\n", k, dropText(v.Dropped[k]))
 	}
+	if v.SyncDaemons != nil {
+		fmt.Fprintln(w, syncDaemonsText(v.SyncDaemons))
+	}
+}
+
+// syncDaemonsText is lvs_sync_daemon's line in lvsd status.
+func syncDaemonsText(ds []syncDaemonJSON) string {
+	if len(ds) == 0 {
+		return "lvs_sync_daemon: none running"
+	}
+	var parts []string
+	for _, d := range ds {
+		p := fmt.Sprintf("%s on %s (sync id %d", d.Role, d.Interface, d.SyncID)
+		if d.Instance != "" {
+			p += ", follows " + d.Instance
+		}
+		if d.Group != "" {
+			p += ", group " + d.Group
+		}
+		if d.Port != 0 {
+			p += fmt.Sprintf(", port %d", d.Port)
+		}
+		parts = append(parts, p+")")
+	}
+	return "lvs_sync_daemon: " + strings.Join(parts, "; ")
 }
 
 func dropText(m map[string]uint64) string {
@@ -119,7 +147,7 @@ func openVRRPFIFOs(g *config.Global) (*notifyFIFO, error) {
 // vrrpOnly runs a configuration without virtual_server: VRRP and its
 // addresses only, IPVS never touched (keepalived -P), so it runs on a
 // kernel without IPVS.
-func vrrpOnly(ctx context.Context, path string, cfg *config.Config, f runFlags, log *logger, r *vrrp.Router) int {
+func vrrpOnly(ctx context.Context, path string, cfg *config.Config, f runFlags, log *logger, r *vrrp.Router, sd *syncDaemon) int {
 	if f.pidfile != "none" {
 		pidPath := runFile(f.pidfile, path, ".pid")
 		if err := writePidFile(pidPath); err != nil {
@@ -169,13 +197,13 @@ func vrrpOnly(ctx context.Context, path string, cfg *config.Config, f runFlags, 
 			return 1
 		}
 		defer os.Remove(sockPath)
-		c := &control{vrrp: r, path: path, digest: func() string { mu.Lock(); defer mu.Unlock(); return sum },
+		c := &control{vrrp: r, syncd: sd, path: path, digest: func() string { mu.Lock(); defer mu.Unlock(); return sum },
 			reload:     func() []string { return reload("lvsd reload") },
 			lastReload: func() *reloadJSON { mu.Lock(); defer mu.Unlock(); return lastReload }}
 		go c.serve(ctx, ln)
 	}
 	if f.m != nil {
-		f.m.vrrp = r
+		f.m.vrrp, f.m.syncd = r, sd
 		go f.m.serve(ctx, f.metricsLn, nil)
 	}
 	done := make(chan error, 1)
@@ -201,7 +229,10 @@ func vrrpOnly(ctx context.Context, path string, cfg *config.Config, f runFlags, 
 
 // vrrpCollector turns the router's status into VRRP series at each scrape
 // (keepalived's exporters parse dump files for the same: stale, racy).
-type vrrpCollector struct{ r *vrrp.Router }
+type vrrpCollector struct {
+	r  *vrrp.Router
+	sd *syncDaemon // nil without lvs_sync_daemon
+}
 
 var (
 	vrrpLabels        = []string{"instance", "interface", "vrid"}
@@ -216,11 +247,12 @@ var (
 	descVRRPLate      = prometheus.NewDesc("lvsd_vrrp_advert_timer_late_seconds", "Lateness of the last advert timer.", vrrpLabels, nil)
 	descVRRPLateMax   = prometheus.NewDesc("lvsd_vrrp_advert_timer_late_max_seconds", "Worst advert timer lateness since start.", vrrpLabels, nil)
 	descVRRPLateOver  = prometheus.NewDesc("lvsd_vrrp_advert_timer_late_total", "Advert timers later than a tenth of advert_int.", vrrpLabels, nil)
+	descSyncDaemon    = prometheus.NewDesc("lvsd_ipvs_sync_daemon_running", "1 while lvsd runs the IPVS connection-sync daemon of this role (lvs_sync_daemon).", []string{"role", "interface", "sync_id"}, nil)
 )
 
 func (vrrpCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descVRRPState, descVRRPPrio, descVRRPBase, descVRRPSent, descVRRPRecv, descVRRPDropped,
-		descVRRPIfDropped, descVRRPTrans, descVRRPLate, descVRRPLateMax, descVRRPLateOver} {
+		descVRRPIfDropped, descVRRPTrans, descVRRPLate, descVRRPLateMax, descVRRPLateOver, descSyncDaemon} {
 		ch <- d
 	}
 }
@@ -253,6 +285,16 @@ func (c vrrpCollector) Collect(ch chan<- prometheus.Metric) {
 	for ifname, m := range st.Dropped {
 		for reason, v := range m {
 			ch <- prometheus.MustNewConstMetric(descVRRPIfDropped, prometheus.CounterValue, float64(v), ifname, reason)
+		}
+	}
+	if c.sd != nil {
+		running := map[string]bool{}
+		for _, d := range c.sd.status() {
+			running[d.Role] = true
+		}
+		for _, role := range []string{ipvs.SyncMaster.String(), ipvs.SyncBackup.String()} {
+			ch <- prometheus.MustNewConstMetric(descSyncDaemon, prometheus.GaugeValue, b2f(running[role]),
+				role, c.sd.cfg.Interface, fmt.Sprint(c.sd.cfg.SyncID))
 		}
 	}
 }
