@@ -147,6 +147,7 @@ func (d *Desired) Part(keys []ipvs.Key) *Desired {
 // Merge replaces the services of part (a Table with Only) in d. part's
 // services must be configured virtuals of d.
 func (d *Desired) Merge(part *Desired) {
+	merged := map[ipvs.Key]bool{}
 	for i, s := range part.Services {
 		k := s.Key()
 		j, ok := d.index[k]
@@ -156,7 +157,40 @@ func (d *Desired) Merge(part *Desired) {
 		d.Services[j] = s
 		d.Virtuals[j] = part.Virtuals[i]
 		d.notes[k] = part.notes[k]
+		merged[k] = true
 	}
+	// a reload can give a merged virtual a real twice, or take it away
+	d.dups = slices.DeleteFunc(d.dups, func(k ipvs.Key) bool { return merged[k] })
+	for _, k := range part.dups {
+		if merged[k] {
+			d.dups = append(d.dups, k)
+		}
+	}
+}
+
+// Rebind points the decided virtuals at cfg's, one for one (a reload):
+// changed are the indexes of those that are not the same
+// (config.Virtual.Same) and must be decided again (Table with Only, then
+// Merge); the others keep what was decided for them. ok is false, and d
+// unchanged, when cfg's virtuals are not d's in number, order and IPVS
+// key: decide the whole table then.
+func (d *Desired) Rebind(cfg *config.Config) (changed []int, ok bool) {
+	if len(cfg.Virtuals) != len(d.Virtuals) {
+		return nil, false
+	}
+	for i, v := range cfg.Virtuals {
+		if d.Virtuals[i].Virtual.Same(v) {
+			continue
+		}
+		if s := Service(v); s.Key() != d.Virtuals[i].Key || v.Key() != d.Virtuals[i].Virtual.Key() {
+			return nil, false
+		}
+		changed = append(changed, i)
+	}
+	for i, v := range cfg.Virtuals {
+		d.Virtuals[i].Virtual = v
+	}
+	return changed, true
 }
 
 // Owned are the keys of the desired services (what this run manages).

@@ -1,9 +1,14 @@
 package engine
 
 import (
+	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/ocf-lvs/ocf-lvs/lib/check"
 	"github.com/ocf-lvs/ocf-lvs/lib/config"
@@ -87,5 +92,118 @@ func BenchmarkReload10k(b *testing.B) {
 		if k.Writes() != w+1 {
 			b.Fatalf("%d writes for one change", k.Writes()-w)
 		}
+	}
+}
+
+// kaConf is bench/daemon's reload file: services x reals DR
+// virtual_servers without a checker, the last real of the first weighted
+// w.
+func kaConf(services, reals, w int) []byte {
+	var b strings.Builder
+	b.WriteString("global_defs {\n    router_id bench\n}\n\n")
+	for s := 0; s < services; s++ {
+		fmt.Fprintf(&b, "virtual_server 10.200.%d.%d 80 {\n    lb_algo wrr\n    lb_kind DR\n    protocol TCP\n", s/250, s%250+1)
+		for r := 0; r < reals; r++ {
+			wt := 1
+			if s == 0 && r == reals-1 {
+				wt = w
+			}
+			fmt.Fprintf(&b, "    real_server 10.1.%d.%d 80 {\n        weight %d\n    }\n", r/250, r%250+1, wt)
+		}
+		b.WriteString("}\n\n")
+	}
+	return []byte(b.String())
+}
+
+// ldConf is the same table as an ldirectord.cf (checktype=on).
+func ldConf(services, reals, w int) []byte {
+	var b strings.Builder
+	b.WriteString("checktimeout=1\n")
+	for s := 0; s < services; s++ {
+		fmt.Fprintf(&b, "virtual=10.200.%d.%d:80\n\tchecktype=on\n\tscheduler=wrr\n", s/250, s%250+1)
+		for r := 0; r < reals; r++ {
+			wt := 1
+			if s == 0 && r == reals-1 {
+				wt = w
+			}
+			fmt.Fprintf(&b, "\treal=10.1.%d.%d:80 gate %d\n", r/250, r%250+1, wt)
+		}
+	}
+	return []byte(b.String())
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkReloadFile is the daemon's whole reload of a 1,000 x 10 file
+// with one weight changed, as bench/daemon.sh measures it in the VM: read
+// and parse the file, then Engine.Reload through the running engine's
+// loop, to its one write (over ipvs.Mem). cpu-ms/op is the process's CPU
+// (GC and the check engine's goroutines too): the host is shared, so
+// wall time alone misleads.
+func BenchmarkReloadFile(b *testing.B) {
+	for _, f := range []struct {
+		name string
+		gen  func(int, int, int) []byte
+	}{{"keepalived.conf", kaConf}, {"ldirectord.cf", ldConf}} {
+		b.Run(f.name, func(b *testing.B) {
+			path := filepath.Join(b.TempDir(), f.name)
+			bodies := [2][]byte{f.gen(1000, 10, 1), f.gen(1000, 10, 5)}
+			if err := os.WriteFile(path, bodies[0], 0o644); err != nil {
+				b.Fatal(err)
+			}
+			cfg, err := config.Load(path)
+			if err != nil {
+				b.Fatal(err)
+			}
+			k := ipvs.NewMem(nil)
+			up := func(context.Context, *check.Spec) check.Result { return check.Result{OK: true} }
+			e := New(cfg, Options{Kernel: k, Command: func(string) {}, Probe: up, Resync: time.Hour})
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- e.Run(ctx) }()
+			defer func() { cancel(); <-done }()
+			<-e.Ready()
+			// every real in: keepalived's start up, ldirectord's after the first check
+			for deadline := time.Now().Add(time.Minute); ; {
+				st, _ := e.Status(ctx)
+				if st.Up == 10000 && k.Writes() >= 11000 {
+					break
+				}
+				if time.Now().After(deadline) {
+					b.Fatalf("%d reals up, %d writes", st.Up, k.Writes())
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			var cpu time.Duration
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				if err := os.WriteFile(path, bodies[(i+1)%2], 0o644); err != nil {
+					b.Fatal(err)
+				}
+				w := k.Writes()
+				c0 := cpuTime()
+				b.StartTimer()
+				next, err := config.Load(path)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := e.Reload(ctx, next); err != nil {
+					b.Fatal(err)
+				}
+				b.StopTimer()
+				cpu += cpuTime() - c0
+				if k.Writes() != w+1 {
+					b.Fatalf("%d writes for one change", k.Writes()-w)
+				}
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(cpu.Microseconds())/1000/float64(b.N), "cpu-ms/op")
+		})
 	}
 }

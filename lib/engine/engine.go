@@ -136,6 +136,7 @@ type Engine struct {
 	cmds      *commands
 	overrides director.Overrides
 	lastCheck map[config.RealID]CheckInfo // the result that made each real's current state
+	nchecks   int                         // checks given to the check engine
 }
 
 // CheckInfo is the check result that made a real's current state: its
@@ -292,6 +293,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	}
 	checkCtx, stopChecks := context.WithCancel(context.Background())
 	subs := check.FromConfig(e.cfg, e.lookup())
+	e.nchecks = len(subs)
 	e.checks.Set(subs)
 	e.startUp(subs)
 	e.events = e.checks.Events()
@@ -600,6 +602,9 @@ func (e *Engine) wrote(op ipvs.Op, note director.Note, repair bool, err error) b
 func (e *Engine) passReals() {
 	changed := e.changed
 	e.changed = e.changed[:0]
+	if len(changed) == 0 {
+		return
+	}
 	if e.realsOf != e.cfg {
 		e.reals = map[config.RealID]*config.Real{}
 		for _, v := range e.cfg.Virtuals {
@@ -653,7 +658,7 @@ func (e *Engine) passHealth() {
 	current := e.believed.Get(keys)
 	part := director.Table(e.cfg, director.Input{Health: e.health, Current: current, QuorumHeld: e.quorum,
 		Draining: e.drainingServices(current), ReaddQuiescent: e.cfg.Global.ReaddQuiescent, Only: only,
-		Overrides: e.overrides})
+		Overrides: e.overrides, Starting: e.starting})
 	ops, err := ipvs.Plan(part.Services, current, keys)
 	if err != nil {
 		e.report(Report{Kind: WriteFailed, Err: err})
@@ -741,8 +746,25 @@ func (e *Engine) onReload(cfg *config.Config) error {
 	old := e.cfg
 	e.cfg = cfg
 	e.loaded = time.Now()
-	subs := check.FromConfig(cfg, e.lookup())
-	ids := map[config.RealID]bool{}
+	e.starting = true
+	if !e.reloadPart(old) {
+		e.reloadAll()
+	}
+	e.starting = false
+	e.report(Report{Kind: Reloaded, Msg: fmt.Sprintf("%s: %d virtual services (was %d), %d real checks (%d distinct probes)",
+		cfg.Source, len(cfg.Virtuals), len(old.Virtuals), e.nchecks, e.checks.Jobs())})
+	if e.dirty {
+		return errors.New("reloaded, but the kernel refused some writes (retried)")
+	}
+	return nil
+}
+
+// reloadAll gives every check to the check engine and decides the whole
+// table.
+func (e *Engine) reloadAll() {
+	subs := check.FromConfig(e.cfg, e.lookup())
+	e.nchecks = len(subs)
+	ids := make(map[config.RealID]bool, len(subs))
 	for _, s := range subs {
 		ids[s.ID] = true
 	}
@@ -752,26 +774,77 @@ func (e *Engine) onReload(cfg *config.Config) error {
 			delete(e.lastCheck, id)
 		}
 	}
-	e.checks.SetMaintenanceDir(cfg.Global.MaintenanceDir)
+	e.checks.SetMaintenanceDir(e.cfg.Global.MaintenanceDir)
 	e.checks.Set(subs)
 	e.startUp(subs)
 	e.startDrains(e.believedServices())
-	e.starting = true
 	e.pass(false)
-	e.starting = false
-	e.report(Report{Kind: Reloaded, Msg: fmt.Sprintf("%s: %d virtual services (was %d), %d real checks (%d distinct probes)",
-		cfg.Source, len(cfg.Virtuals), len(old.Virtuals), len(subs), e.checks.Jobs())})
-	if e.dirty {
-		return errors.New("reloaded, but the kernel refused some writes (retried)")
+}
+
+// reloadPart decides again only the virtuals the reload changed, when
+// the new configuration has the old one's virtuals one for one (same
+// number, order and keys) and the same global rules: a reload of 1,000
+// virtuals that changes one weight costs that virtual, not the table.
+// The others keep their checks (state and schedule), their decided part,
+// their notes and their kernel entries. False, and nothing done, when
+// the whole table must be decided (a virtual added, removed or moved, a
+// global rule changed, a write refused since the last pass, names looked
+// up for a maintenance directory).
+func (e *Engine) reloadPart(old *config.Config) bool {
+	// (with a maintenance dir, every real's host name is looked up again)
+	if e.desired == nil || e.dirty || old.Global.ReaddQuiescent != e.cfg.Global.ReaddQuiescent ||
+		old.Global.MaintenanceDir != e.cfg.Global.MaintenanceDir || e.lookup() != nil {
+		return false
 	}
-	return nil
+	changed, ok := e.desired.Rebind(e.cfg)
+	if !ok {
+		return false
+	}
+	if len(changed) == 0 {
+		return true
+	}
+	part := &config.Config{Global: e.cfg.Global, Virtuals: make([]*config.Virtual, 0, len(changed))}
+	was := &config.Config{Global: old.Global, Virtuals: make([]*config.Virtual, 0, len(changed))}
+	vks := make(map[string]bool, len(changed))
+	keys := make([]ipvs.Key, 0, len(changed))
+	for _, i := range changed {
+		v := e.cfg.Virtuals[i]
+		part.Virtuals = append(part.Virtuals, v)
+		was.Virtuals = append(was.Virtuals, old.Virtuals[i])
+		vks[v.Key()] = true
+		keys = append(keys, e.desired.Virtuals[i].Key)
+		e.touched[v.Key()] = true
+	}
+	subs := check.FromConfig(part, e.lookup())
+	ids := make(map[config.RealID]bool, len(subs))
+	for _, s := range subs {
+		ids[s.ID] = true
+	}
+	gone := check.FromConfig(was, nil)
+	for _, s := range gone {
+		if !ids[s.ID] {
+			delete(e.health, s.ID)
+			delete(e.lastCheck, s.ID)
+		}
+	}
+	e.nchecks += len(subs) - len(gone)
+	e.checks.SetVirtuals(vks, subs)
+	e.startUp(subs)
+	svcs, dests := configuredIn(part)
+	e.startDrainsOf(e.believed.Get(keys), svcs, dests)
+	e.passHealth()
+	return true
 }
 
 // configured is every (service, destination) the configuration can put in
 // the table: its reals and fallbacks, whatever their health.
 func (e *Engine) configured() (svcs map[ipvs.Key]bool, dests map[drainRef]bool) {
-	svcs, dests = make(map[ipvs.Key]bool, len(e.cfg.Virtuals)), map[drainRef]bool{}
-	director.Configured(e.cfg, func(k ipvs.Key) { svcs[k] = true },
+	return configuredIn(e.cfg)
+}
+
+func configuredIn(cfg *config.Config) (svcs map[ipvs.Key]bool, dests map[drainRef]bool) {
+	svcs, dests = make(map[ipvs.Key]bool, len(cfg.Virtuals)), map[drainRef]bool{}
+	director.Configured(cfg, func(k ipvs.Key) { svcs[k] = true },
 		func(k ipvs.Key, dk ipvs.DestKey) { dests[drainRef{svc: k, dest: dk}] = true })
 	return
 }
@@ -782,6 +855,12 @@ func (e *Engine) configured() (svcs map[ipvs.Key]bool, dests map[drainRef]bool) 
 // configuration stop draining.
 func (e *Engine) startDrains(current []ipvs.Service) {
 	svcs, dests := e.configured()
+	e.startDrainsOf(current, svcs, dests)
+}
+
+// startDrainsOf is startDrains for the services current holds, svcs and
+// dests being what the configuration has of them.
+func (e *Engine) startDrainsOf(current []ipvs.Service, svcs map[ipvs.Key]bool, dests map[drainRef]bool) {
 	for r := range e.drains {
 		if (r.whole && svcs[r.svc]) || (!r.whole && dests[r]) {
 			delete(e.drains, r)

@@ -361,3 +361,73 @@ func TestCleanstopNo(t *testing.T) {
 		t.Fatalf("cleanstop=no changed the table:\n%s", got)
 	}
 }
+
+// A reload that keeps the virtuals one for one decides again only those
+// it changed: one weight changed is one write, the other virtual keeps its
+// decided part (now pointing at the new file's virtual, its new lines),
+// and a real removed or added in a changed virtual is deleted or waits for
+// its check as in a whole reload (verify: the kernel is the whole table's
+// fixed point).
+func TestReloadDecidesOnlyChanged(t *testing.T) {
+	mk := func(head, w, extra string) *config.Config {
+		c, err := config.Parse("part.cf", []byte("checkinterval=1\n"+head+
+			"virtual=192.0.2.10:80\n\treal=10.0.0.1:80 masq 2\n\treal=10.0.0.2:80 masq 3\n\tservice=http\n"+
+			"virtual=192.0.2.11:80\n\treal=10.0.0.3:80 masq "+w+"\n"+extra+"\tservice=http\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	foreign := ipvs.Service{Family: 4, Protocol: "tcp", Addr: netip.MustParseAddr("198.51.100.1"), Port: 80, Scheduler: "rr"}
+	k := ipvs.NewMem([]ipvs.Service{foreign})
+	a := mk("", "1", "\treal=10.0.0.4:80 masq 1\n")
+	e := New(a, Options{Kernel: k, Command: func(string) {}})
+	if err := e.begin(); err != nil {
+		t.Fatal(err)
+	}
+	subs := check.FromConfig(a, nil)
+	e.checks.Set(subs)
+	e.nchecks = len(subs) // as Run does
+	for _, id := range realIDs(a) {
+		e.onHealth(check.Event{Sub: &check.Sub{ID: id}, To: check.Up})
+	}
+	e.pass(false)
+	verify(t, e, k, foreign, "start")
+	// lines moved (two blank lines on top), one weight changed
+	b := mk("\n\n", "5", "\treal=10.0.0.4:80 masq 1\n")
+	w := k.Writes()
+	if err := e.onReload(b); err != nil {
+		t.Fatal(err)
+	}
+	verify(t, e, k, foreign, "reload: one weight")
+	if n := k.Writes() - w; n != 1 {
+		t.Errorf("%d writes for one weight changed, want 1", n)
+	}
+	if e.desired.Virtuals[0].Virtual != b.Virtuals[0] || e.desired.Virtuals[1].Virtual != b.Virtuals[1] {
+		t.Error("the decided virtuals do not point at the reloaded configuration's")
+	}
+	if st := e.snapshot(); st.Virtuals[0].Virtual.Line != b.Virtuals[0].Line || st.Up != 4 {
+		t.Errorf("status after the reload: line %d (want %d), %d up (want 4)", st.Virtuals[0].Virtual.Line, b.Virtuals[0].Line, st.Up)
+	}
+	// 10.0.0.4 removed, 10.0.0.5 added: one delete now, the add after its check
+	c := mk("", "5", "\treal=10.0.0.5:80 masq 1\n")
+	w = k.Writes()
+	e.onReload(c)
+	verify(t, e, k, foreign, "reload: a real removed, one added")
+	if n := k.Writes() - w; n != 1 {
+		t.Errorf("%d writes for a real removed and one not checked yet, want 1", n)
+	}
+	if _, ok := e.health[a.Virtuals[1].ID(a.Virtuals[1].Reals[1])]; ok {
+		t.Error("the removed real's health is kept")
+	}
+	if e.nchecks != 4 {
+		t.Errorf("%d checks counted, want 4", e.nchecks)
+	}
+	id := c.Virtuals[1].ID(c.Virtuals[1].Reals[1])
+	e.onHealth(check.Event{Sub: &check.Sub{ID: id}, To: check.Up})
+	e.passHealth()
+	verify(t, e, k, foreign, "the added real up")
+	if st := e.snapshot(); len(st.Virtuals[1].Reals) != 2 || !st.Virtuals[1].Reals[1].InKernel {
+		t.Errorf("after the added real's check: %+v", st.Virtuals[1].Reals)
+	}
+}

@@ -23,6 +23,12 @@ var fuzzConfigs = []string{
 	"quiescent=yes\nreaddquiescent=yes\nvirtual=192.0.2.10:80\n\treal=10.0.0.2:80 masq 5\n\tfallback=127.0.0.1:80 gate\n\tservice=http\n" +
 		"virtual=192.0.2.12:443\n\treal=10.0.0.1:443 masq 1\n\treal=10.0.0.2:443 masq 1\n\tchecktype=connect\n",
 	"cleanstop=no\nvirtual=192.0.2.11:53\n\tprotocol=udp\n\treal=10.0.0.3:53 gate 4\n\treal=10.0.0.5:53 gate 1\n\tchecktype=connect\n",
+	// the virtuals of the first, one for one, edited: a reload decides
+	// again only those it changed (reloadPart)
+	"virtual=192.0.2.10:80\n\treal=10.0.0.1:80 masq 2\n\treal=10.0.0.2:80 masq 7\n\treal=10.0.0.6:80 masq 1\n\tfallback=127.0.0.1:80 gate\n\tservice=http\n" +
+		"virtual=192.0.2.11:53\n\tprotocol=udp\n\treal=10.0.0.3:53 gate 1\n\tchecktype=connect\n",
+	"\n\nvirtual=192.0.2.10:80\n\treal=10.0.0.2:80 masq 3\n\tservice=http\n" +
+		"virtual=192.0.2.11:53\n\tprotocol=udp\n\tscheduler=rr\n\tquiescent=yes\n\treal=10.0.0.3:53 gate 1\n\treal=10.0.0.5:53 gate 2\n\tchecktype=connect\n",
 }
 
 // Random sequences of reloads, health events, hand edits of the kernel and
