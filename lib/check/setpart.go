@@ -46,6 +46,7 @@ func (e *Engine) SetVirtuals(virtuals map[string]bool, subs []Sub) {
 		j.subs, prev[j] = kept, gone
 	}
 	now := time.Now()
+	spread := startSpread(len(subs))
 	for i := range subs {
 		s := &subs[i]
 		k := jobKey(s)
@@ -53,7 +54,7 @@ func (e *Engine) SetVirtuals(virtuals map[string]bool, subs []Sub) {
 		if j == nil {
 			warm := s.Warmup
 			if warm == 0 {
-				warm = min(s.Interval, StartSpread) // as Set
+				warm = min(s.Interval, spread) // as Set
 			}
 			j = &job{key: k, spec: s.Spec, interval: s.Interval, retry: s.RetryDelay, idx: -1,
 				next: now.Add(firstDelay(e.rnd, warm)), set: cur}
