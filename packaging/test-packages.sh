@@ -7,8 +7,9 @@
 #   - lvsd and the agents say the build's version; lvsd check accepts the
 #     sample config (as installed, and with its example uncommented);
 #   - each agent's meta-data valid against ra-api-1.dtd, shown by
-#     `pcs resource describe` and `crm ra info`; ocf-tester passes for the
-#     agents that are safe to run on a host (in a network namespace);
+#     `pcs resource describe` and `crm ra info`; ocf-tester passes on the
+#     installed VIP, VIPcheck and realserver (in a network namespace) and
+#     ping (against a live one-node Pacemaker cluster; director: VM tier);
 #   - every man page renders without a warning (man --warnings), and
 #     lvsd(8) has a section for each command of lvsd --help;
 #   - systemd-analyze verify passes on the installed units;
@@ -134,9 +135,8 @@ for a in $agents; do
 done
 
 ## ocf-tester from the installed tree. VIP, VIPcheck and realserver are
-## safe in a network namespace; ping needs a running attrd and director a kernel
-## IPVS: their own tests run ocf-tester on them (agents/ping with a
-## cluster, agents/director in the VM).
+## safe in a network namespace; ping needs a running attrd (below) and
+## director a kernel IPVS (the VM tier).
 if need ocf-tester; then
 	if [ "$(id -u)" != 0 ]; then
 		skip "ocf-tester of VIP, VIPcheck and realserver: needs root (a network namespace)"
@@ -168,8 +168,25 @@ if need ocf-tester; then
 		tester rs realserver ip=192.0.2.150,2001:db8::150
 	fi
 fi
+# ping needs a running attrd: agents/ping's TestOCFTester starts a real
+# one-node corosync + Pacemaker (internal/pcmk, in its own namespaces) and
+# runs ocf-tester on the installed ping. director needs kernel IPVS: the
+# VM tier installs the packages for real and runs ocf-tester on it there
+# (packaging/vmtest).
+if printf '%s\n' $agents | grep -qx ping && need ocf-tester && need pacemakerd && need corosync; then
+	if [ "$(id -u)" != 0 ]; then
+		skip "ocf-tester of the installed ping: needs root (a Pacemaker cluster in namespaces)"
+	else
+		if out=$(cd "$top" && OCFLVS_PING_AGENT="$r/usr/lib/ocf/resource.d/lvs/ping" ${GO:-go} test -count=1 -v -run '^TestOCFTester$' ./agents/ping 2>&1) &&
+			echo "$out" | grep -q "ocf-tester $r/usr/lib/ocf/resource.d/lvs/ping: passed all tests"; then
+			echo "pkgtest: ocf-tester: the installed ping passed against a live one-node Pacemaker cluster"
+		else
+			fail "ocf-tester of the installed ping (against a live cluster): $out"
+		fi
+	fi
+fi
 for a in $agents; do
-	case $a in VIP | VIPcheck | realserver) ;; *) echo "pkgtest: ocf-tester not run on the installed $a here (its own tests run it)" ;; esac
+	case $a in VIP | VIPcheck | realserver | ping) ;; *) echo "pkgtest: ocf-tester on the installed $a runs in the VM tier (packaging/vmtest)" ;; esac
 done
 
 ## What pcs and crm users run: `pcs resource describe` (which also checks
@@ -253,6 +270,12 @@ dconf=$(dpkg-query --admindir="$d/var/lib/dpkg" -W -f '${Conffiles}\n' ocf-lvs o
 dpkg-deb -f "$debdir"/ocf-lvs-ldirectord_*.deb Conflicts Replaces | grep -c ldirectord | grep -qx 2 || fail "ocf-lvs-ldirectord.deb: no Conflicts/Replaces ldirectord"
 for s in postinst prerm postrm; do
 	dpkg-deb --ctrl-tarfile "$debdir"/ocf-lvs_*.deb | tar -x -O "./$s" | sh -n || fail "deb $s: syntax"
+done
+# One licence statement (none chosen yet: NOASSERTION) in both formats.
+rlic=$(rpm -qp --qf '%{LICENSE}' "$rpmdir"/ocf-lvs-"$version"-1.*.rpm 2>/dev/null)
+for p in ocf-lvs ocf-lvs-ldirectord; do
+	dlic=$(sed -n '/^Files: \*$/,/^$/s/^License: //p' "$x/usr/share/doc/$p/copyright")
+	[ -n "$rlic" ] && [ "$rlic" = "$dlic" ] || fail "licence: the RPM says '$rlic', $p's copyright '$dlic'"
 done
 # The same binaries as the RPM's.
 cmp -s "$r/usr/sbin/lvsd" "$x/usr/sbin/lvsd" || fail "deb and rpm lvsd differ"

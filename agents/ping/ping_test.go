@@ -341,15 +341,23 @@ func TestAttrdUnreachable(t *testing.T) {
 	}
 }
 
+// TestOCFTester runs ocf-tester on the built agent, or on the one
+// OCFLVS_PING_AGENT names: packaging/test-packages.sh (the pkgtest tier)
+// points it at the ping the RPM installed into its scratch root.
 func TestOCFTester(t *testing.T) {
 	c := needCluster(t)
 	tester := testenv.Command(t, "ocf-tester")
+	bin := os.Getenv("OCFLVS_PING_AGENT")
+	if bin == "" {
+		bin = buildAgent(t)
+	}
 	cmd := c.Command(tester, "-n", "pingtester", "-o", "host_list=127.0.0.1 ::1", "-o", "timeout=300ms",
-		"-o", fmt.Sprintf("name=pingtester%d", os.Getpid()), "-o", "dampen=1", buildAgent(t))
+		"-o", fmt.Sprintf("name=pingtester%d", os.Getpid()), "-o", "dampen=1", bin)
 	out, err := cmd.CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "passed all tests") {
-		t.Fatalf("ocf-tester: %v\n%s", err, out)
+		t.Fatalf("ocf-tester %s: %v\n%s", bin, err, out)
 	}
+	t.Logf("ocf-tester %s: passed all tests", bin)
 }
 
 func FuzzParseHost(f *testing.F) {
