@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -38,6 +38,13 @@ type metrics struct {
 	reloaded prometheus.Gauge
 	vrrp     *vrrp.Router // VRRP series when set
 	syncd    *syncDaemon  // lvs_sync_daemon's series when set
+
+	once sync.Once // the VRRP collector registered
+
+	mu   sync.Mutex // scrapes, one at a time: what follows
+	buf  []byte     // the last scrape's exposition, reused
+	gz   *gzip.Writer
+	expo expo
 }
 
 var (
@@ -73,10 +80,6 @@ func statFamilies(what, whose string) [5]family {
 		{"lvsd_" + what + "_incoming_bytes_total", "counter", "Incoming bytes" + at},
 		{"lvsd_" + what + "_outgoing_bytes_total", "counter", "Outgoing bytes" + at},
 	}
-}
-
-func statValues(s ipvs.Stats) [5]float64 {
-	return [5]float64{float64(s.Conns), float64(s.PktsIn), float64(s.PktsOut), float64(s.BytesIn), float64(s.BytesOut)}
 }
 
 func newMetrics() *metrics {
@@ -143,20 +146,80 @@ func listenMetrics(addr string) (net.Listener, error) {
 
 // serve answers /metrics on ln until ctx ends.
 func (m *metrics) serve(ctx context.Context, ln net.Listener, eng *engine.Engine) {
-	if m.vrrp != nil {
-		m.reg.MustRegister(vrrpCollector{m.vrrp, m.syncd})
-	}
+	ms := m.server(eng)
+	ms.set(ln.Addr().String(), ln)
+	<-ctx.Done()
+	ms.close()
+}
+
+// server is a metricsServer for m: an address that a reload can change.
+func (m *metrics) server(eng *engine.Engine) *metricsServer {
+	m.once.Do(func() {
+		if m.vrrp != nil {
+			m.reg.MustRegister(vrrpCollector{m.vrrp, m.syncd})
+		}
+	})
 	mux := http.NewServeMux()
 	mux.HandleFunc("/metrics", func(w http.ResponseWriter, r *http.Request) { m.scrape(w, r, eng) })
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "lvsd: metrics are at /metrics", http.StatusNotFound)
 	})
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go func() { <-ctx.Done(); srv.Close() }()
-	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	return &metricsServer{h: mux}
+}
+
+// metricsServer serves the metrics at one address at a time. A reload
+// that changes the address binds the new one first: when that fails the
+// old listener keeps serving and the reload is refused with the reason.
+type metricsServer struct {
+	h    http.Handler
+	mu   sync.Mutex
+	addr string // "" when off
+	srv  *http.Server
+}
+
+// set serves on ln (addr: as configured), closing what served before.
+func (s *metricsServer) set(addr string, ln net.Listener) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.srv != nil {
+		s.srv.Close()
+		s.srv = nil
+	}
+	s.addr = addr
+	if ln == nil {
 		return
 	}
+	srv := &http.Server{Handler: s.h, ReadHeaderTimeout: 10 * time.Second}
+	s.srv = srv
+	go srv.Serve(ln) //nolint:errcheck // ends with Close
 }
+
+// rebind moves the metrics to addr ("": off). Unchanged: nothing done.
+func (s *metricsServer) rebind(addr string) error {
+	s.mu.Lock()
+	same := addr == s.addr
+	s.mu.Unlock()
+	if same {
+		return nil
+	}
+	var ln net.Listener
+	if addr != "" {
+		var err error
+		if ln, err = listenMetrics(addr); err != nil {
+			return err
+		}
+	}
+	s.set(addr, ln)
+	return nil
+}
+
+func (s *metricsServer) current() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.addr
+}
+
+func (s *metricsServer) close() { s.set("", nil) }
 
 // scrape answers /metrics in the text format: the registry's series
 // (checks, reloads, VRRP, build, Go, process) through client_golang's
@@ -164,78 +227,220 @@ func (m *metrics) serve(ctx context.Context, ln net.Listener, eng *engine.Engine
 // At 10,000 reals those are 110,000 series, and client_golang spent most
 // of a scrape sorting and checking them as const metrics (bench/status.sh:
 // 0.8 s of CPU); the snapshot is in table order, its series unique by
-// construction.
+// construction. The engine's goroutine only takes the snapshot: the
+// encoding runs on the scraper's, with each real's label string kept from
+// one scrape to the next and the buffer sized by the last scrape.
 func (m *metrics) scrape(w http.ResponseWriter, r *http.Request, eng *engine.Engine) {
-	var buf bytes.Buffer
-	mfs, err := m.reg.Gather()
-	for _, mf := range mfs {
-		expfmt.MetricFamilyToText(&buf, mf) //nolint:errcheck // a bytes.Buffer
-	}
-	if err != nil {
-		fmt.Fprintf(&buf, "# lvsd: gathering: %s\n", strings.ReplaceAll(err.Error(), "\n", " "))
-	}
+	var st engine.Status
 	if eng != nil {
 		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
-		st, err := eng.Status(ctx)
+		var err error
+		st, err = eng.Status(ctx)
 		cancel()
 		if err != nil {
 			http.Error(w, "lvsd: engine status: "+err.Error(), http.StatusServiceUnavailable)
 			return
 		}
-		writeEngineMetrics(&buf, st)
 	}
+	m.mu.Lock() // one encoding at a time: its buffer and label cache
+	defer m.mu.Unlock()
+	buf := bytes.NewBuffer(m.buf[:0])
+	mfs, err := m.reg.Gather()
+	for _, mf := range mfs {
+		expfmt.MetricFamilyToText(buf, mf) //nolint:errcheck // a bytes.Buffer
+	}
+	if err != nil {
+		fmt.Fprintf(buf, "# lvsd: gathering: %s\n", strings.ReplaceAll(err.Error(), "\n", " "))
+	}
+	out := buf.Bytes()
+	if eng != nil {
+		out = m.expo.engine(out, st)
+	}
+	m.buf = out
 	w.Header().Set("Content-Type", string(expfmt.FmtText))
 	if strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
 		w.Header().Set("Content-Encoding", "gzip")
-		gz, _ := gzip.NewWriterLevel(w, gzip.BestSpeed) // 15 MiB at 10,000 reals: the default level costs more than the rest
-		gz.Write(buf.Bytes())                           //nolint:errcheck // the scraper went away
-		gz.Close()
+		if m.gz == nil {
+			m.gz, _ = gzip.NewWriterLevel(w, gzip.BestSpeed) // 15 MiB at 10,000 reals: the default level costs more than the rest
+		} else {
+			m.gz.Reset(w)
+		}
+		m.gz.Write(out) //nolint:errcheck // the scraper went away
+		m.gz.Close()
 		return
 	}
-	w.Write(buf.Bytes()) //nolint:errcheck // the scraper went away
+	w.Write(out) //nolint:errcheck // the scraper went away
 }
 
 // family is one metric family of the engine's series.
 type family struct{ name, typ, help string }
 
-// textWriter collects the engine's series by family, each written once
-// with its HELP and TYPE lines.
-type textWriter struct {
-	order []family
-	lines map[string]*bytes.Buffer
+// expo writes the engine's series in the text format. Each family is
+// written whole (HELP, TYPE, its series) in one walk over the rows, the
+// label strings of a real made once and kept while the real is in the
+// table: a scrape of 10,000 reals is appends to one buffer.
+type expo struct {
+	labels map[realKey]string // `{local_address="...",...,remote_port="..."` (no closing brace)
+	vlabel map[ipvs.Key]string
+	rows   []row
+	seen   int // entries used by the last scrape, for pruning
 }
 
-func (t *textWriter) add(f family, v float64, labels ...string) {
-	b := t.lines[f.name]
-	if b == nil {
-		b = &bytes.Buffer{}
-		t.lines[f.name] = b
-		t.order = append(t.order, f)
+type realKey struct {
+	svc  ipvs.Key
+	dest ipvs.DestKey
+}
+
+// row is one real (or virtual: real false) of the snapshot.
+type row struct {
+	labels   string
+	real     bool
+	checked  bool // a configured real (not a fallback): has lvsd_real_up
+	state    string
+	up       bool
+	inTable  bool
+	weight   int
+	kernel   ipvs.Dest
+	vUp      int
+	fallback bool
+	stats    ipvs.Stats
+}
+
+func (x *expo) realLabels(k ipvs.Key, vl string, a netip.Addr, port uint16) string {
+	rk := realKey{svc: k, dest: ipvs.DestKey{Addr: a, Port: port}}
+	if s, ok := x.labels[rk]; ok {
+		return s
 	}
-	b.WriteString(f.name)
-	if len(labels) > 0 {
-		b.WriteByte('{')
-		for i := 0; i+1 < len(labels); i += 2 {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			b.WriteString(labels[i])
-			b.WriteString(`="`)
-			b.WriteString(escapeLabel(labels[i+1]))
-			b.WriteByte('"')
+	s := vl + `,remote_address="` + escapeLabel(a.String()) + `",remote_port="` + strconv.Itoa(int(port)) + `"`
+	x.labels[rk] = s
+	return s
+}
+
+func (x *expo) virtualLabels(k ipvs.Key) string {
+	if s, ok := x.vlabel[k]; ok {
+		return s
+	}
+	vv := virtualValues(k) // address, port, mark, proto
+	s := `{local_address="` + escapeLabel(vv[0]) + `",local_mark="` + vv[2] + `",local_port="` + vv[1] + `",proto="` + escapeLabel(vv[3]) + `"`
+	x.vlabel[k] = s
+	return s
+}
+
+// engine appends the engine's series from one snapshot to b. Labels are
+// node_exporter's ipvs collector's, in the order client_golang writes
+// them (sorted by name).
+func (x *expo) engine(b []byte, st engine.Status) []byte {
+	if x.labels == nil || len(x.labels) > 2*x.seen+1024 {
+		// reals come and go with reloads: start afresh when most of the
+		// cache is for entries gone
+		x.labels, x.vlabel = map[realKey]string{}, map[ipvs.Key]string{}
+	}
+	rows := x.rows[:0]
+	for _, v := range st.Virtuals {
+		vl := x.virtualLabels(v.Key)
+		rows = append(rows, row{labels: vl, vUp: v.Up, fallback: v.Fallback, inTable: v.InKernel, stats: v.Stats})
+		for _, r := range v.Reals {
+			rows = append(rows, row{labels: x.realLabels(v.Key, vl, r.Dest.Addr, r.Dest.Port), real: true,
+				checked: r.Note.Role == director.RoleReal, state: r.Note.Status.String(), up: r.Note.Status == director.Up,
+				inTable: r.InKernel, weight: r.Dest.Weight, kernel: r.Kernel, stats: r.Kernel.Stats})
 		}
-		b.WriteByte('}')
+		for _, n := range v.Out { // configured reals not in the table
+			if n.Role != director.RoleReal {
+				continue
+			}
+			rows = append(rows, row{labels: x.realLabels(v.Key, vl, n.ID.Real.Addr(), n.ID.Real.Port()), real: true,
+				checked: true, state: n.Status.String(), up: n.Status == director.Up, weight: -1})
+		}
 	}
-	b.WriteByte(' ')
-	b.Write(strconv.AppendFloat(nil, v, 'g', -1, 64))
-	b.WriteByte('\n')
+	x.rows, x.seen = rows, len(rows)
+
+	head := func(f family) {
+		b = append(b, "# HELP "...)
+		b = append(b, f.name...)
+		b = append(b, ' ')
+		b = append(b, f.help...)
+		b = append(b, "\n# TYPE "...)
+		b = append(b, f.name...)
+		b = append(b, ' ')
+		b = append(b, f.typ...)
+		b = append(b, '\n')
+	}
+	line := func(f family, labels, extra string, v uint64) {
+		b = append(b, f.name...)
+		b = append(b, labels...)
+		b = append(b, extra...)
+		b = append(b, "} "...)
+		b = strconv.AppendUint(b, v, 10)
+		b = append(b, '\n')
+	}
+	plain := func(f family, v uint64) {
+		head(f)
+		b = append(b, f.name...)
+		b = append(b, ' ')
+		b = strconv.AppendUint(b, v, 10)
+		b = append(b, '\n')
+	}
+	// each family: its rows that have it
+	each := func(f family, real bool, want func(*row) bool, value func(*row) uint64) {
+		head(f)
+		for i := range rows {
+			if r := &rows[i]; r.real == real && (want == nil || want(r)) {
+				line(f, r.labels, "", value(r))
+			}
+		}
+	}
+	head(famReals)
+	for _, s := range []struct {
+		state string
+		n     int
+	}{{"up", st.Up}, {"down", st.Down}, {"unknown", st.Unknown}} {
+		line(famReals, `{state="`+s.state+`"`, "", uint64(s.n))
+	}
+	plain(famWrites, uint64(st.Counts.Writes))
+	plain(famWriteErrors, uint64(st.Counts.WriteErrors))
+	plain(famReads, uint64(st.Counts.Reads))
+	plain(famRepairs, uint64(st.Counts.Repairs))
+	head(famLoaded)
+	b = append(b, famLoaded.name...)
+	b = append(b, ' ')
+	b = strconv.AppendFloat(b, float64(st.Loaded.UnixNano())/1e9, 'g', -1, 64)
+	b = append(b, '\n')
+
+	each(famVirtualUp, false, nil, func(r *row) uint64 { return uint64(r.vUp) })
+	each(famFallback, false, nil, func(r *row) uint64 { return b2u(r.fallback) })
+	inTable := func(r *row) bool { return r.inTable }
+	for i, f := range famVirtStats {
+		each(f, false, inTable, func(r *row) uint64 { return statValue(r.stats, i) })
+	}
+	head(famRealUp)
+	for i := range rows {
+		if r := &rows[i]; r.real && r.checked {
+			line(famRealUp, r.labels, `,state="`+r.state+`"`, b2u(r.up))
+		}
+	}
+	each(famRealInTable, true, nil, func(r *row) uint64 { return b2u(r.inTable) })
+	each(famWeightConf, true, func(r *row) bool { return r.weight >= 0 }, func(r *row) uint64 { return uint64(r.weight) })
+	each(famWeightKernel, true, inTable, func(r *row) uint64 { return uint64(max(r.kernel.Weight, 0)) })
+	each(famActive, true, inTable, func(r *row) uint64 { return uint64(r.kernel.Active) })
+	each(famInactive, true, inTable, func(r *row) uint64 { return uint64(r.kernel.Inactive) })
+	for i, f := range famRealStats {
+		each(f, true, inTable, func(r *row) uint64 { return statValue(r.stats, i) })
+	}
+	return b
 }
 
-func (t *textWriter) writeTo(w *bytes.Buffer) {
-	for _, f := range t.order {
-		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n", f.name, f.help, f.name, f.typ)
-		w.Write(t.lines[f.name].Bytes())
+func statValue(s ipvs.Stats, i int) uint64 {
+	switch i {
+	case 0:
+		return uint64(s.Conns)
+	case 1:
+		return uint64(s.PktsIn)
+	case 2:
+		return uint64(s.PktsOut)
+	case 3:
+		return uint64(s.BytesIn)
 	}
+	return uint64(s.BytesOut)
 }
 
 var labelEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
@@ -245,61 +450,6 @@ func escapeLabel(s string) string {
 		return s
 	}
 	return labelEscaper.Replace(s)
-}
-
-// writeEngineMetrics is the engine's series from one snapshot. Labels are
-// node_exporter's ipvs collector's, in the order client_golang writes
-// them (sorted by name).
-func writeEngineMetrics(w *bytes.Buffer, st engine.Status) {
-	t := &textWriter{lines: map[string]*bytes.Buffer{}}
-	t.add(famReals, float64(st.Up), "state", "up")
-	t.add(famReals, float64(st.Down), "state", "down")
-	t.add(famReals, float64(st.Unknown), "state", "unknown")
-	t.add(famWrites, float64(st.Counts.Writes))
-	t.add(famWriteErrors, float64(st.Counts.WriteErrors))
-	t.add(famReads, float64(st.Counts.Reads))
-	t.add(famRepairs, float64(st.Counts.Repairs))
-	t.add(famLoaded, float64(st.Loaded.UnixNano())/1e9)
-	stats := func(fs [5]family, s ipvs.Stats, l []string) {
-		for i, v := range statValues(s) {
-			t.add(fs[i], v, l...)
-		}
-	}
-	for _, v := range st.Virtuals {
-		vv := virtualValues(v.Key) // address, port, mark, proto
-		vl := []string{"local_address", vv[0], "local_mark", vv[2], "local_port", vv[1], "proto", vv[3]}
-		t.add(famVirtualUp, float64(v.Up), vl...)
-		t.add(famFallback, b2f(v.Fallback), vl...)
-		if v.InKernel {
-			stats(famVirtStats, v.Stats, vl)
-		}
-		real := func(a netip.Addr, port uint16) []string {
-			return append(vl[:len(vl):len(vl)], "remote_address", a.String(), "remote_port", strconv.Itoa(int(port)))
-		}
-		for _, r := range v.Reals {
-			rl := real(r.Dest.Addr, r.Dest.Port)
-			if r.Note.Role == director.RoleReal {
-				t.add(famRealUp, b2f(r.Note.Status == director.Up), append(rl, "state", r.Note.Status.String())...)
-			}
-			t.add(famRealInTable, b2f(r.InKernel), rl...)
-			t.add(famWeightConf, float64(r.Dest.Weight), rl...)
-			if r.InKernel {
-				t.add(famWeightKernel, float64(r.Kernel.Weight), rl...)
-				t.add(famActive, float64(r.Kernel.Active), rl...)
-				t.add(famInactive, float64(r.Kernel.Inactive), rl...)
-				stats(famRealStats, r.Kernel.Stats, rl)
-			}
-		}
-		for _, n := range v.Out { // configured reals not in the table
-			if n.Role != director.RoleReal {
-				continue
-			}
-			rl := real(n.ID.Real.Addr(), n.ID.Real.Port())
-			t.add(famRealUp, b2f(n.Status == director.Up), append(rl, "state", n.Status.String())...)
-			t.add(famRealInTable, 0, rl...)
-		}
-	}
-	t.writeTo(w)
 }
 
 // virtualValues are the virtual's label values: address, port and mark as
@@ -320,9 +470,11 @@ func virtualValues(k ipvs.Key) []string {
 	return []string{addr, port, mark, proto}
 }
 
-func b2f(b bool) float64 {
+func b2u(b bool) uint64 {
 	if b {
 		return 1
 	}
 	return 0
 }
+
+func b2f(b bool) float64 { return float64(b2u(b)) }

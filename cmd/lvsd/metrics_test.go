@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +19,10 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/ocf-lvs/ocf-lvs/internal/testenv"
+	"github.com/ocf-lvs/ocf-lvs/lib/config"
+	"github.com/ocf-lvs/ocf-lvs/lib/director"
+	"github.com/ocf-lvs/ocf-lvs/lib/engine"
+	"github.com/ocf-lvs/ocf-lvs/lib/ipvs"
 )
 
 // freePort is a loopback address nobody listens on (closed again at once).
@@ -251,22 +256,72 @@ func TestMetricsTOMLKey(t *testing.T) {
 // The engine's series, written by hand, parse as the text format with
 // each family once, and label values are escaped.
 func TestEngineMetricsText(t *testing.T) {
-	var b bytes.Buffer
-	tw := &textWriter{lines: map[string]*bytes.Buffer{}}
-	tw.add(famReals, 3, "state", "up")
-	tw.add(famRealStats[0], 1.5e7, "local_address", `a"b\c`+"\n", "proto", "TCP")
-	tw.add(famReals, 1, "state", "down")
-	tw.writeTo(&b)
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	mfs, err := p.TextToMetricFamilies(bytes.NewReader(b.Bytes()))
+	k := ipvs.Key{Protocol: "tcp", Addr: netip.MustParseAddr("192.0.2.1"), Port: 80}
+	real := func(a string, w int, st director.Status, in bool) engine.RealStatus {
+		d := ipvs.Dest{Addr: netip.MustParseAddr(a), Port: 8080, Weight: w}
+		kd := d
+		kd.Stats = ipvs.Stats{Conns: 7, BytesOut: 1 << 60} // beyond a float's exact integers
+		return engine.RealStatus{Dest: d, Note: director.Note{Role: director.RoleReal, Status: st}, InKernel: in, Kernel: kd}
+	}
+	st := engine.Status{Up: 1, Down: 1, Virtuals: []engine.VirtualStatus{{
+		VirtualState: director.VirtualState{Key: k, Up: 1, Out: []director.Note{{ID: config.RealID{Virtual: "tcp:192.0.2.1:80", Real: netip.MustParseAddrPort("10.0.0.9:8080")}, Role: director.RoleReal, Status: director.Down}}},
+		InKernel:     true,
+		Reals:        []engine.RealStatus{real("10.0.0.1", 3, director.Up, true), real("10.0.0.2", 0, director.Down, false)},
+	}}}
+	var x expo
+	for range 2 { // the second from the label cache
+		b := x.engine(nil, st)
+		p := expfmt.NewTextParser(model.UTF8Validation)
+		mfs, err := p.TextToMetricFamilies(bytes.NewReader(b))
+		if err != nil {
+			t.Fatalf("%v\n%s", err, b)
+		}
+		if n := len(mfs["lvsd_real_up"].Metric); n != 3 {
+			t.Errorf("%d lvsd_real_up series, want 3 (two in the table, one out)\n%s", n, b)
+		}
+		if n := len(mfs["lvsd_real_weight"].Metric); n != 1 {
+			t.Errorf("%d lvsd_real_weight series, want 1 (in the kernel)\n%s", n, b)
+		}
+		for _, want := range []string{
+			`lvsd_real_up{local_address="192.0.2.1",local_mark="",local_port="80",proto="TCP",remote_address="10.0.0.1",remote_port="8080",state="up"} 1`,
+			`lvsd_real_in_table{local_address="192.0.2.1",local_mark="",local_port="80",proto="TCP",remote_address="10.0.0.9",remote_port="8080"} 0`,
+			`lvsd_real_outgoing_bytes_total{local_address="192.0.2.1",local_mark="",local_port="80",proto="TCP",remote_address="10.0.0.1",remote_port="8080"} 1152921504606846976`,
+			`lvsd_real_weight_desired{local_address="192.0.2.1",local_mark="",local_port="80",proto="TCP",remote_address="10.0.0.2",remote_port="8080"} 0`,
+			`lvsd_reals{state="down"} 1`,
+		} {
+			if !strings.Contains(string(b), want+"\n") {
+				t.Errorf("no %s in\n%s", want, b)
+			}
+		}
+	}
+	if got := escapeLabel(`a"b\c` + "\n"); got != `a\"b\\c\n` {
+		t.Errorf("escapeLabel: %s", got)
+	}
+}
+
+// A reload's new metrics address: bound first, then served, the old one
+// closed; an address that cannot be bound leaves the old one serving;
+// "" turns the metrics off.
+func TestMetricsRebind(t *testing.T) {
+	ms := newMetrics().server(nil)
+	a, b := freePort(t), freePort(t)
+	serves := func(addr string) bool { _, err := scrape(addr); return err == nil }
+	if err := ms.rebind(a); err != nil || !serves(a) {
+		t.Fatalf("rebind %s: %v", a, err)
+	}
+	if err := ms.rebind(b); err != nil || !serves(b) || serves(a) || ms.current() != b {
+		t.Fatalf("rebind %s: %v (old still served: %v)", b, err, serves(a))
+	}
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatalf("%v\n%s", err, b.String())
+		t.Fatal(err)
 	}
-	if len(mfs) != 2 || len(mfs["lvsd_reals"].Metric) != 2 {
-		t.Fatalf("families %v\n%s", mfs, b.String())
+	defer taken.Close()
+	err = ms.rebind(taken.Addr().String())
+	if err == nil || !strings.Contains(err.Error(), "address already in use") || !serves(b) || ms.current() != b {
+		t.Fatalf("rebind to a taken address: %v; still at %s: %v", err, b, serves(b))
 	}
-	m := mfs["lvsd_real_connections_total"].Metric[0]
-	if m.GetCounter().GetValue() != 1.5e7 || m.Label[0].GetValue() != `a"b\c`+"\n" {
-		t.Fatalf("read back %v", m)
+	if err := ms.rebind(""); err != nil || serves(b) || ms.current() != "" {
+		t.Fatalf("rebind off: %v, still served %v", err, serves(b))
 	}
 }

@@ -120,9 +120,7 @@ func (c *control) handle(ctx context.Context, conn net.Conn) {
 		if c.lastReload != nil {
 			view.LastReload = c.lastReload()
 		}
-		enc := json.NewEncoder(conn)
-		enc.SetIndent("", "  ")
-		enc.Encode(view)
+		conn.Write(marshalStatus(view)) //nolint:errcheck // the asker went away
 	case "reload":
 		if errs := c.reload(); errs != nil {
 			for _, l := range errs {
@@ -284,6 +282,16 @@ func statusView(st engine.Status, digest string) statusJSON {
 	return out
 }
 
+// marshalStatus is the status JSON, indented, with a final newline (as
+// json.Encoder with SetIndent wrote it).
+func marshalStatus(v statusJSON) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return []byte(fmt.Sprintf("{\"error\": %q}\n", err.Error()))
+	}
+	return append(indentJSON(make([]byte, 0, len(b)*3/2), b), '\n')
+}
+
 // dumpStatus writes the status JSON to path atomically (a reader never
 // sees half a file), mode 0600.
 func dumpStatus(ctx context.Context, eng *engine.Engine, digest string, last *reloadJSON, path string) error {
@@ -293,10 +301,7 @@ func dumpStatus(ctx context.Context, eng *engine.Engine, digest string, last *re
 	}
 	view := statusView(st, digest)
 	view.LastReload = last
-	b, err := json.MarshalIndent(view, "", "  ")
-	if err != nil {
-		return err
-	}
+	b := marshalStatus(view)
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
@@ -305,7 +310,7 @@ func dumpStatus(ctx context.Context, eng *engine.Engine, digest string, last *re
 		return err
 	}
 	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(append(b, '\n')); err != nil {
+	if _, err := tmp.Write(b); err != nil {
 		tmp.Close()
 		return err
 	}

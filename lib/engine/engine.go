@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"time"
@@ -1066,10 +1067,7 @@ func (e *Engine) snapshot() Status {
 	for _, o := range e.overrides {
 		st.Overrides = append(st.Overrides, OverrideStatus{Override: o, Applies: o.Applies(e.cfg)})
 	}
-	st.Checks = make(map[config.RealID]CheckInfo, len(e.lastCheck))
-	for id, c := range e.lastCheck {
-		st.Checks[id] = c
-	}
+	st.Checks = maps.Clone(e.lastCheck)
 	for _, h := range e.health {
 		switch h {
 		case director.Up:
@@ -1085,22 +1083,31 @@ func (e *Engine) snapshot() Status {
 	if e.desired == nil {
 		return st
 	}
-	held := map[drainRef]ipvs.Dest{}
-	svcs := map[ipvs.Key]ipvs.Stats{}
-	for _, s := range e.believedServices() {
-		svcs[s.Key()] = s.Stats
-		for _, d := range s.Dests {
-			held[drainRef{svc: s.Key(), dest: d.Key()}] = d
-		}
-	}
+	// desired and held are both sorted by destination: joined in one walk
+	// per service, no map of every destination (10,000 reals: this runs
+	// on the engine's goroutine at each status and scrape)
+	st.Virtuals = make([]VirtualStatus, 0, len(e.desired.Virtuals))
 	for i, vs := range e.desired.Virtuals {
 		out := VirtualStatus{VirtualState: vs}
-		out.Stats, out.InKernel = svcs[vs.Key]
 		s := ipvs.Normalize(e.desired.Services[i])
+		k := s.Key()
+		var held []ipvs.Dest
+		if h := e.believed.Get([]ipvs.Key{k}); len(h) == 1 {
+			out.Stats, out.InKernel, held = h[0].Stats, true, h[0].Dests
+		}
+		out.Reals = make([]RealStatus, 0, len(s.Dests))
+		j := 0
 		for _, d := range s.Dests {
-			n, _ := e.desired.Note(s.Key(), d.Key())
-			k, ok := held[drainRef{svc: s.Key(), dest: d.Key()}]
-			out.Reals = append(out.Reals, RealStatus{Dest: d, Note: n, InKernel: ok, Kernel: k})
+			dk := d.Key()
+			n, _ := e.desired.Note(k, dk)
+			rs := RealStatus{Dest: d, Note: n}
+			for j < len(held) && held[j].Key().Less(dk) {
+				j++
+			}
+			if j < len(held) && held[j].Key() == dk {
+				rs.Kernel, rs.InKernel = held[j], true
+			}
+			out.Reals = append(out.Reals, rs)
 		}
 		st.Virtuals = append(st.Virtuals, out)
 	}

@@ -9,9 +9,10 @@
 package ipvs
 
 import (
+	"cmp"
 	"fmt"
 	"net/netip"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -140,6 +141,9 @@ type DestKey struct {
 // Key of d.
 func (d *Dest) Key() DestKey { return DestKey{d.Addr, d.Port} }
 
+// Less orders destinations as a normalized service holds them.
+func (k DestKey) Less(o DestKey) bool { return k.less(o) }
+
 func (k DestKey) less(o DestKey) bool {
 	if c := k.Addr.Compare(o.Addr); c != 0 {
 		return c < 0
@@ -263,7 +267,15 @@ func normalize(s Service, fixPorts bool) Service {
 		}
 		ds[i] = d
 	}
-	sort.Slice(ds, func(i, j int) bool { return ds[i].Key().less(ds[j].Key()) })
+	byKey := func(a, b Dest) int {
+		if c := a.Addr.Compare(b.Addr); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Port, b.Port)
+	}
+	if !slices.IsSortedFunc(ds, byKey) { // most are: a normalized table's, again
+		slices.SortFunc(ds, byKey)
+	}
 	s.Dests = ds
 	return s
 }
