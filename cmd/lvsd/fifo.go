@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"slices"
+	"strings"
 	"sync"
 	"syscall"
 
@@ -27,21 +29,33 @@ type notifyFIFO struct {
 	fds     []int    // raw: os.File would park a full pipe's write in the poller
 	created []string // made by lvsd: removed at exit
 	dropped int
+	paths   []string
 }
 
-// openNotifyFIFOs opens (making them when absent, mode 0600) the FIFOs the
-// configuration names; nil when it names none.
-func openNotifyFIFOs(g *config.Global) (*notifyFIFO, error) {
+// lvsFIFOs are the FIFOs that get the LVS lines: notify_fifo and
+// lvs_notify_fifo, each once.
+func lvsFIFOs(g *config.Global) []string {
 	var paths []string
 	for _, p := range []string{g.NotifyFIFO, g.LVSNotifyFIFO} {
 		if p != "" && (len(paths) == 0 || paths[0] != p) {
 			paths = append(paths, p)
 		}
 	}
+	return paths
+}
+
+// fifoPaths names the LVS FIFOs in one string ("" for none): a reload
+// that changes it reopens them.
+func fifoPaths(g *config.Global) string { return strings.Join(lvsFIFOs(g), ", ") }
+
+// openNotifyFIFOs opens (making them when absent, mode 0600) the FIFOs the
+// configuration names; nil when it names none.
+func openNotifyFIFOs(g *config.Global) (*notifyFIFO, error) {
+	paths := lvsFIFOs(g)
 	if len(paths) == 0 {
 		return nil, nil
 	}
-	n := &notifyFIFO{}
+	n := &notifyFIFO{paths: paths}
 	for _, p := range paths {
 		st, err := os.Stat(p)
 		switch {
@@ -72,12 +86,41 @@ func (n *notifyFIFO) close() {
 	if n == nil {
 		return
 	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
 	for _, fd := range n.fds {
 		syscall.Close(fd)
 	}
 	for _, p := range n.created {
 		os.Remove(p)
 	}
+	n.fds, n.created = nil, nil
+}
+
+// discard closes FIFOs opened for a reload that was refused: those it
+// made are removed.
+func (n *notifyFIFO) discard() { n.close() }
+
+// takeOver is n replacing old at a reload: a FIFO that old made and n
+// still names is n's to remove at exit (old's close leaves it).
+func (n *notifyFIFO) takeOver(old *notifyFIFO) *notifyFIFO {
+	if n == nil || old == nil {
+		return n
+	}
+	old.mu.Lock()
+	defer old.mu.Unlock()
+	keep := old.created[:0]
+	for _, p := range old.created {
+		switch {
+		case slices.Contains(n.created, p):
+		case slices.Contains(n.paths, p):
+			n.created = append(n.created, p)
+		default:
+			keep = append(keep, p)
+		}
+	}
+	old.created = keep
+	return n
 }
 
 func (n *notifyFIFO) write(line string) {

@@ -104,3 +104,44 @@ func TestNotifyFIFO(t *testing.T) {
 		t.Errorf("none configured: %v %v", n, err)
 	}
 }
+
+// A reload that changes the FIFOs: the new set opened, a FIFO lvsd made
+// and both name is kept (the old set's close leaves it), the rest of the
+// old set's are removed, and lines go to the new set.
+func TestNotifyFIFOReopen(t *testing.T) {
+	dir := t.TempDir()
+	p, q := filepath.Join(dir, "p.fifo"), filepath.Join(dir, "q.fifo")
+	old, err := openNotifyFIFOs(&config.Global{NotifyFIFO: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	next, err := openNotifyFIFOs(&config.Global{NotifyFIFO: p, LVSNotifyFIFO: q})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rd, err := os.OpenFile(q, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Close()
+	next.takeOver(old).write("RS x UP\n")
+	old.close()
+	old.write("lost\n") // closed: nothing, no panic
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("%s, named by both, removed by the old set's close: %v", p, err)
+	}
+	b := make([]byte, 64)
+	n, _ := rd.Read(b)
+	if string(b[:n]) != "RS x UP\n" {
+		t.Fatalf("read %q from the new FIFO", b[:n])
+	}
+	next.close()
+	for _, f := range []string{p, q} {
+		if _, err := os.Stat(f); err == nil {
+			t.Errorf("%s left after the new set's close", f)
+		}
+	}
+	if fifoPaths(&config.Global{NotifyFIFO: p, LVSNotifyFIFO: p}) != p || fifoPaths(&config.Global{}) != "" {
+		t.Error("fifoPaths")
+	}
+}

@@ -626,8 +626,13 @@ func (c *ldCtl) start() int {
 		return 0
 	}
 	if c.debug || c.cfg.Global.Supervised {
-		// ldirectord -d and supervised=yes: in the foreground, logging on stderr.
-		return runRun(c.runArgs(), c.stdout, c.stderr)
+		// ldirectord -d and supervised=yes: in the foreground, logging on
+		// stderr; -d with its debug lines, as ldirectord's -d logs verbosely
+		args := c.runArgs()
+		if c.debug {
+			args = append([]string{"--debug"}, args...)
+		}
+		return runRun(args, c.stdout, c.stderr)
 	}
 	return c.daemonize()
 }

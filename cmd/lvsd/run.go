@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -72,6 +73,17 @@ keepalived's does: unchanged instances keep their state (no transition),
 changed ones are updated in place, removed ones stop, new ones start.
 
 Each state change and each IPVS write is logged on stderr, one line each.
+-d (--debug; ldirectord's -d, keepalived's -D) adds lines starting
+"debug: ": each check's result with its latency, each netlink call with
+its result and duration, each plan and what it decided per virtual, and a
+reload's difference (virtuals and reals added, removed, changed; settings
+named, never their values). Off, none of it is formatted.
+
+A reload also applies a changed notify_fifo / lvs_notify_fifo (the new
+FIFOs opened, the old closed) and a changed metrics key (the new address
+bound first: when it cannot be, the reload is refused with the reason and
+the old listener keeps serving; --metrics on the command line wins over
+the key).
 With --dry-run nothing touches the kernel: the table starts empty, is only
 imagined, and the changes are printed on stdout as ipvsadm-restore lines;
 when it ends (--for D, or a signal) it prints each real's final state (up,
@@ -101,8 +113,10 @@ type runFlags struct {
 	metrics string
 	logfile string
 	// set from metrics at start
-	metricsLn net.Listener
-	m         *metrics
+	metricsLn   net.Listener
+	m           *metrics
+	metricsFlag bool // --metrics given: the TOML key (and its reloads) ignored
+	debug       bool
 }
 
 func runRun(args []string, stdout, stderr io.Writer) int {
@@ -122,6 +136,8 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&f.resync, "resync", 0, "re-read and repair the kernel table this often (0: checkinterval, longer for a costly table)")
 	fs.DurationVar(&f.timeout, "timeout", ipvs.DefaultTimeout, "deadline of each netlink call")
 	fs.StringVar(&f.logfile, "logfile", "", "append the log to this file instead of stderr; reopened on SIGHUP and when renamed away (logrotate)")
+	fs.BoolVar(&f.debug, "d", false, "debug lines in the log (\"debug: \"): each check's result and latency, each netlink call, each plan, a reload's difference")
+	fs.BoolVar(&f.debug, "debug", false, "the same as -d")
 	fs.StringVar(&f.metrics, "metrics", "", "serve Prometheus metrics at http://ADDR/metrics (host:port; default: the TOML's metrics key, else off; \"none\": off)")
 	if code, done := parseFileArg(fs, runHelp, args, stdout); done {
 		return code
@@ -147,6 +163,7 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 		defer cancel()
 	}
 	from := "--metrics"
+	f.metricsFlag = f.metrics != ""
 	switch f.metrics {
 	case "":
 		f.metrics = cfg.Global.Metrics // TOML's metrics key
@@ -238,15 +255,17 @@ func daemon(ctx context.Context, path string, cfg *config.Config, f runFlags, st
 	if err != nil {
 		log.printf("lvsd run: %v (ignored: only the configured services are owned)", err)
 	}
-	fifo, err := openNotifyFIFOs(&cfg.Global)
+	first, err := openNotifyFIFOs(&cfg.Global)
 	if err != nil {
 		log.printf("lvsd run: %v", err)
 		return 1
 	}
-	defer fifo.close()
+	var fifo atomic.Pointer[notifyFIFO] // a reload may reopen it
+	fifo.Store(first)
+	defer func() { fifo.Load().close() }()
 	alerts := newAlerter(cfg, log.printf)
 	go alerts.run(ctx)
-	report := func(r engine.Report) { log.report(r); fifo.report(r); alerts.report(r) }
+	report := func(r engine.Report) { log.report(r); fifo.Load().report(r); alerts.report(r) }
 	ovPath := overridesPath(statePath, path)
 	overrides, bad := readOverrides(ovPath)
 	for _, l := range bad {
@@ -269,9 +288,19 @@ func daemon(ctx context.Context, path string, cfg *config.Config, f runFlags, st
 	if watchdog > 0 {
 		beat = func() { sdaemon.SdNotify(false, sdaemon.SdNotifyWatchdog) }
 	}
+	if f.m == nil {
+		f.m = newMetrics() // a reload may turn the metrics key on
+	}
+	var kernel ipvs.Kernel = nl
+	probe := f.m.probeFunc()
+	var debugf func(string, ...any) // nil: no debug line is formatted
+	if f.debug {
+		debugf = log.debugf
+		kernel, probe = newDebugKernel(nl, log.debugf), debugProbe(probe, log.debugNow)
+	}
 	eng := engine.New(cfg, engine.Options{
-		Kernel: nl, Owned: owned, DrainTimeout: f.drain, Resync: f.resync, MaxConcurrent: f.maxc,
-		Lookup: reverseName, Report: report, Flush: log.flush, Heartbeat: beat, HeartbeatEvery: watchdog / 3, Probe: f.m.probeFunc(),
+		Kernel: kernel, Owned: owned, DrainTimeout: f.drain, Resync: f.resync, MaxConcurrent: f.maxc, Debug: debugf,
+		Lookup: reverseName, Report: report, Flush: log.flush, Heartbeat: beat, HeartbeatEvery: watchdog / 3, Probe: probe,
 		Overrides: overrides, SaveOverrides: func(o director.Overrides) error { return writeOverrides(ovPath, path, o) },
 		SaveOwned: func(k []ipvs.Key) error {
 			if err := os.MkdirAll(filepath.Dir(statePath), 0o755); err != nil {
@@ -290,12 +319,45 @@ func daemon(ctx context.Context, path string, cfg *config.Config, f runFlags, st
 	var mu sync.Mutex // reloads come from signals, the file watch and the socket
 	sum := digestString(path)
 	var lastReload *reloadJSON // under mu
+	f.m.vrrp, f.m.syncd = router, syncd
+	msrv := f.m.server(eng)
+	if f.metricsLn != nil {
+		msrv.set(f.metrics, f.metricsLn)
+	}
+	defer msrv.close()
 	reload := func(why string) []string {
 		mu.Lock()
 		defer mu.Unlock()
 		d := digestString(path)
 		next, errs := loadQuiet(path)
 		lastReload = &reloadJSON{Time: time.Now(), Trigger: why, Result: "ok"}
+		// what a reload opens anew (a changed notify_fifo, metrics
+		// address) is opened before anything changes: a failure refuses
+		// the reload with its reason, and the old stays in use
+		var nextFIFO *notifyFIFO
+		if errs == nil && fifoPaths(&next.Global) != fifoPaths(&cfg.Global) {
+			var err error
+			if nextFIFO, err = openNotifyFIFOs(&next.Global); err != nil {
+				errs = []string{fmt.Sprintf("%s: %v", path, err)}
+			}
+		}
+		var nextLn net.Listener
+		metricsMoved := false
+		if errs == nil && next.Global.Metrics != cfg.Global.Metrics {
+			switch {
+			case f.metricsFlag:
+				log.printf("lvsd run: the metrics key changed in %s (%q): ignored, the command line's --metrics %q stands", path, next.Global.Metrics, f.metrics)
+			case next.Global.Metrics != "" && next.Global.Metrics != msrv.current():
+				ln, err := listenMetrics(next.Global.Metrics)
+				if err != nil {
+					errs = []string{fmt.Sprintf("%s: metrics = %q: %v (the metrics stay at %q)", path, next.Global.Metrics, err, msrv.current())}
+					nextFIFO.discard()
+				}
+				nextLn, metricsMoved = ln, err == nil
+			default:
+				metricsMoved = true // turned off (or back to where it serves)
+			}
+		}
 		if errs != nil {
 			lastReload.Result, lastReload.Errors = "refused", errs
 			for _, l := range errs {
@@ -309,6 +371,10 @@ func daemon(ctx context.Context, path string, cfg *config.Config, f runFlags, st
 		// VRRP first: what can refuse it (an interface that does not
 		// exist) must refuse the whole reload, before IPVS is touched
 		if errs := reloadVRRP(router, cfg, next, log.printf); errs != nil {
+			nextFIFO.discard()
+			if nextLn != nil {
+				nextLn.Close()
+			}
 			lastReload.Result, lastReload.Errors = "refused", errs
 			for _, l := range errs {
 				log.printf("%s", l)
@@ -319,11 +385,24 @@ func daemon(ctx context.Context, path string, cfg *config.Config, f runFlags, st
 			return errs
 		}
 		f.m.reload(true)
-		if next.Global.NotifyFIFO != cfg.Global.NotifyFIFO || next.Global.LVSNotifyFIFO != cfg.Global.LVSNotifyFIFO {
-			log.printf("lvsd run: notify_fifo changed in %s: it takes effect at the next start", path)
+		if nextFIFO != nil || fifoPaths(&next.Global) != fifoPaths(&cfg.Global) {
+			old := fifo.Swap(nextFIFO.takeOver(fifo.Load()))
+			old.close()
+			log.printf("lvsd run: notify FIFO now %s (was %s)", orNone(fifoPaths(&next.Global)), orNone(fifoPaths(&cfg.Global)))
 		}
-		if next.Global.Metrics != cfg.Global.Metrics {
-			log.printf("lvsd run: the metrics address changed in %s (%q, was %q): it takes effect at the next start", path, next.Global.Metrics, cfg.Global.Metrics)
+		if metricsMoved {
+			was := msrv.current()
+			if nextLn != nil {
+				msrv.set(next.Global.Metrics, nextLn)
+			} else if next.Global.Metrics == "" {
+				msrv.close()
+			}
+			log.printf("lvsd run: metrics now at %s (were at %s)", orNone(msrv.current()), orNone(was))
+		}
+		if f.debug {
+			for _, l := range configDiff(cfg, next) {
+				log.debugNow("reload: %s", l)
+			}
 		}
 		alerts.setStatus("reloading")
 		alerts.setFrom(next.Global.EmailAlertFrom)
@@ -347,10 +426,6 @@ func daemon(ctx context.Context, path string, cfg *config.Config, f runFlags, st
 			digest:     func() string { mu.Lock(); defer mu.Unlock(); return sum },
 			lastReload: func() *reloadJSON { mu.Lock(); defer mu.Unlock(); return lastReload }}
 		go c.serve(ctx, ln)
-	}
-	if f.m != nil {
-		f.m.vrrp, f.m.syncd = router, syncd
-		go f.m.serve(ctx, f.metricsLn, eng)
 	}
 	done := make(chan error, 1)
 	go func() { done <- eng.Run(ctx) }()
@@ -434,6 +509,13 @@ func digestString(path string) string {
 		return ""
 	}
 	return fmt.Sprintf("%x", d)
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
 }
 
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
@@ -561,6 +643,26 @@ func (l *logger) printf(format string, a ...any) {
 	l.flushLocked()
 }
 
+// debugf is a debug line from the engine's goroutine: buffered with its
+// reports, written at its flush.
+func (l *logger) debugf(format string, a ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.buf = fmt.Appendf(l.buf, "%s debug: %s\n", stamp(time.Now()), fmt.Sprintf(format, a...))
+	if len(l.buf) >= 1<<20 {
+		l.flushLocked()
+	}
+}
+
+// debugNow is a debug line from elsewhere (a check's goroutine, a
+// reload), written at once.
+func (l *logger) debugNow(format string, a ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.buf = fmt.Appendf(l.buf, "%s debug: %s\n", stamp(time.Now()), fmt.Sprintf(format, a...))
+	l.flushLocked()
+}
+
 func (l *logger) report(r engine.Report) {
 	line := describe(r)
 	if line == "" {
@@ -685,10 +787,18 @@ func dryRun(ctx context.Context, cfg *config.Config, f runFlags, stdout, stderr 
 		mu.Unlock()
 	}
 	out("%s start: no real server known up yet\n", stamp(time.Now()))
+	var kernel ipvs.Kernel = ipvs.NewMem(nil)
+	probe := f.m.probeFunc()
+	var debugf func(string, ...any)
+	if f.debug { // on stderr, the imagined table's operations on stdout
+		dl := newLogger(stderr)
+		debugf = dl.debugNow
+		kernel, probe = newDebugKernel(kernel, dl.debugNow), debugProbe(probe, dl.debugNow)
+	}
 	eng := engine.New(cfg, engine.Options{
-		Kernel: ipvs.NewMem(nil), DrainTimeout: f.drain, Resync: f.resync, MaxConcurrent: f.maxc, Lookup: reverseName,
+		Kernel: kernel, DrainTimeout: f.drain, Resync: f.resync, MaxConcurrent: f.maxc, Lookup: reverseName,
 		Command: func(string) {}, // imagined too
-		Probe:   f.m.probeFunc(),
+		Probe:   probe, Debug: debugf,
 		Report: func(r engine.Report) {
 			switch r.Kind {
 			case engine.Started:

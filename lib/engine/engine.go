@@ -67,6 +67,10 @@ type Options struct {
 	// change it cannot save is refused).
 	Overrides     director.Overrides
 	SaveOverrides func(director.Overrides) error
+	// Debug, when set (lvsd run -d), gets the engine's decisions as lines:
+	// each table read, each plan and what it decided, each real's
+	// re-decision. Nil costs nothing: no line is formatted.
+	Debug func(format string, a ...any)
 }
 
 // Kind of a Report.
@@ -487,6 +491,13 @@ func (e *Engine) read() error {
 	}
 	e.readCost = time.Since(t0)
 	e.counts.Reads++
+	if e.opt.Debug != nil {
+		n := 0
+		for _, s := range actual {
+			n += len(s.Dests)
+		}
+		e.opt.Debug("table read: %d services, %d destinations in %s", len(actual), n, e.readCost.Round(time.Microsecond))
+	}
 	e.believed.Set(actual)
 	e.dirty = false
 	return nil
@@ -529,6 +540,16 @@ func (e *Engine) pass(fromKernel bool) {
 		e.report(Report{Kind: WriteFailed, Err: err})
 		return
 	}
+	if e.opt.Debug != nil {
+		why := "after a refused write"
+		switch {
+		case e.starting:
+			why = "start or reload"
+		case fromKernel:
+			why = "resync: the kernel read again"
+		}
+		e.debugPlan("full pass ("+why+")", d.Virtuals, ops)
+	}
 	e.touched = map[string]bool{}
 	e.changed = e.changed[:0]
 	e.write(ops, fromKernel)
@@ -539,6 +560,23 @@ func (e *Engine) pass(fromKernel bool) {
 	}
 	if !e.dirty {
 		e.setOwned(newOwned)
+	}
+}
+
+// debugPlan is one plan as debug lines: how many virtuals it decided
+// and, per virtual, reals up and the operations (the writes themselves
+// are reported one by one as they are made).
+func (e *Engine) debugPlan(what string, vs []director.VirtualState, ops []ipvs.Op) {
+	e.opt.Debug("plan, %s: %d virtuals decided, %d operations", what, len(vs), len(ops))
+	per := map[ipvs.Key]int{}
+	for _, op := range ops {
+		per[op.Service.Key()]++
+	}
+	for _, v := range vs {
+		if n := per[v.Key]; n > 0 || len(vs) <= 16 {
+			e.opt.Debug("plan: %s: %d up (weight %d), quorum %v, fallback %v, %d left out, %d operations",
+				v.Virtual.Key(), v.Up, v.UpWeight, v.Quorum, v.Fallback, len(v.Out), n)
+		}
 	}
 }
 
@@ -625,10 +663,21 @@ func (e *Engine) passReals() {
 		}
 		ch, ok := e.desired.UpdateReal(e.cfg.Source, i, r, in, e.believed.Dest)
 		if !ok {
+			if e.opt.Debug != nil {
+				e.opt.Debug("real %s of %s: its virtual is decided whole (quorum, fallback or drains may turn)", id.Real, id.Virtual)
+			}
 			e.touched[id.Virtual] = true
 			continue
 		}
-		if op, need := ipvs.PlanDest(ch.Service, ch.Dest, ch.In, ch.Kernel, ch.InKernel); need {
+		op, need := ipvs.PlanDest(ch.Service, ch.Dest, ch.In, ch.Kernel, ch.InKernel)
+		if e.opt.Debug != nil {
+			what := "no write (the kernel has it so)"
+			if need {
+				what = "ipvsadm " + op.String()
+			}
+			e.opt.Debug("real %s of %s decided alone: %s: %s", id.Real, id.Virtual, ch.Note.Why, what)
+		}
+		if need {
 			e.writeOp(op, ch.Note, false)
 		}
 	}
@@ -664,6 +713,9 @@ func (e *Engine) passHealth() {
 	if err != nil {
 		e.report(Report{Kind: WriteFailed, Err: err})
 		return
+	}
+	if e.opt.Debug != nil {
+		e.debugPlan("health pass", part.Virtuals, ops)
 	}
 	e.prev = e.desired.Part(keys)
 	e.desired.Merge(part)
