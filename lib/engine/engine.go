@@ -850,6 +850,13 @@ func (e *Engine) reloadPart(old *config.Config) bool {
 		return false
 	}
 	changed, ok := e.desired.Rebind(e.cfg)
+	if e.opt.Debug != nil {
+		if ok {
+			e.opt.Debug("reload: %d of %d virtuals changed: only they are decided again", len(changed), len(e.cfg.Virtuals))
+		} else {
+			e.opt.Debug("reload: the virtuals are not the old ones one for one: the whole table is decided again")
+		}
+	}
 	if !ok {
 		return false
 	}
