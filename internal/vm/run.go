@@ -41,6 +41,11 @@ type Config struct {
 	Modules     []string      // preloaded in the VM (default TestModules)
 	Output      io.Writer     // the job's output, streamed (default os.Stdout)
 	Log         io.Writer     // harness messages (default os.Stderr)
+	// Systemd boots the host's systemd as PID 1 (switch_root into the
+	// overlay instead of chroot): the job is a unit of a target of its own
+	// (vmjob.target; nothing of multi-user.target starts), for tests of
+	// units under a real service manager.
+	Systemd bool
 }
 
 // Result is what the job returned.
@@ -209,11 +214,25 @@ func Run(ctx context.Context, cfg Config, argv ...string) (*Result, error) {
 		"-serial", "stdio", "-no-reboot",
 		"-m", strconv.Itoa(cfg.Memory), "-smp", strconv.Itoa(cfg.CPUs),
 		"-kernel", k.Vmlinuz, "-initrd", initrd,
-		"-append", "console=ttyS0 earlyprintk=serial loglevel=3 panic=-1 rdinit=/init",
+		"-append", kernelCmdline(cfg.Systemd),
 		"-virtfs", "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap",
 	}
 	label := fmt.Sprintf("%s: %s", k.Package, strings.Join(argv, " "))
+	if cfg.Systemd {
+		label += " (systemd as PID 1)"
+	}
 	return boot(ctx, cfg, qemu, args, accel, why, label)
+}
+
+// kernelCmdline is the kernel's command line; under systemd, it picks the
+// job's target and keeps systemd's status lines off the console (the job's
+// output goes there).
+func kernelCmdline(systemd bool) string {
+	c := "console=ttyS0 earlyprintk=serial loglevel=3 panic=-1 rdinit=/init"
+	if systemd {
+		c += " systemd.unit=vmjob.target systemd.show_status=0"
+	}
+	return c
 }
 
 // boot runs QEMU (args without the accelerator) under accel and, when a
@@ -438,7 +457,11 @@ func buildInitramfs(dst string, k *Kernel, cfg Config, argv []string) error {
 	for _, m := range mods {
 		fmt.Fprintf(&loads, "$B insmod /mod/%s || echo 'vm: insmod %s failed'\n", filepath.Base(m), m)
 	}
-	init := fmt.Sprintf(initScript, loads.String(), k.Version, shellQuote(modDir), k.Version)
+	tail := chrootTail
+	if cfg.Systemd {
+		tail = systemdTail
+	}
+	init := fmt.Sprintf(initScript+tail, loads.String(), k.Version, shellQuote(modDir), k.Version)
 
 	f, err := os.Create(dst)
 	if err != nil {
@@ -463,6 +486,13 @@ func buildInitramfs(dst string, k *Kernel, cfg Config, argv []string) error {
 	}
 	if err := c.file("job.sh", 0o755, []byte(job.String())); err != nil {
 		return err
+	}
+	if cfg.Systemd {
+		for name, body := range systemdFiles {
+			if err := c.file(name, 0o644, []byte(body)); err != nil {
+				return err
+			}
+		}
 	}
 	for _, m := range mods {
 		if err := c.hostFile("mod/"+filepath.Base(m), filepath.Join(k.ModDir(), m), 0o644); err != nil {
@@ -518,9 +548,75 @@ $B mkdir -p $R/lib/modules/%s
 $B mount --bind /host%s $R/lib/modules/%s
 $B cp /job.sh $R/run/vmjob.sh
 $B hostname vmtest
-echo "@@VM-START@@"
+`
+
+// chrootTail ends initScript: the job in a chroot, its status printed.
+const chrootTail = `echo "@@VM-START@@"
 $B chroot $R /bin/sh /run/vmjob.sh </dev/null 2>&1
 echo "@@VM-EXIT $?@@"
 $B sync
 $B reboot -f
 `
+
+// systemdTail ends initScript under Config.Systemd: the job's units go in
+// the overlay's /etc/systemd/system (the host sees none of it), with masks
+// for what a test VM does without: timers would start apt, man-db,
+// e2scrub under emulation; the job loads its modules and sets its sysctls
+// itself; the host's users, device nodes and tmpfiles are there already;
+// the journal stays in /run. Each costs 1-5 s under TCG, the host's
+// tmpfiles 25 s to 2 min. Then the host's systemd
+// becomes PID 1 in the overlay. The mounts made above move with it.
+const systemdTail = `U=$R/etc/systemd/system
+$B mkdir -p $U
+$B cp /vmjob.service /vmjob.target $U/ || fail "units"
+$B cp /vmjob-wrap.sh $R/run/vmjob-wrap.sh
+for u in timers.target getty.target systemd-timesyncd.service systemd-pstore.service e2scrub_reap.service \
+	systemd-firstboot.service systemd-repart.service systemd-binfmt.service proc-sys-fs-binfmt_misc.automount \
+	apparmor.service systemd-pcrphase.service systemd-pcrphase-sysinit.service systemd-tmpfiles-setup.service \
+	systemd-tmpfiles-setup-dev.service systemd-modules-load.service modprobe@.service kmod-static-nodes.service \
+	dev-hugepages.mount dev-mqueue.mount sys-kernel-debug.mount sys-kernel-tracing.mount sys-kernel-config.mount \
+	sys-fs-fuse-connections.mount systemd-remount-fs.service systemd-sysusers.service systemd-random-seed.service \
+	systemd-update-utmp.service systemd-journal-flush.service systemd-sysctl.service; do
+	$B ln -sfn /dev/null $U/$u
+done
+# a host that is a Docker container has /.dockerenv: systemd would take
+# the VM for a container (reading its options from argv, skipping units)
+$B rm -f $R/.dockerenv $R/run/.containerenv
+$B test -x $R/lib/systemd/systemd || fail "no /lib/systemd/systemd on the host (make deps: systemd)"
+echo "vm-init: switch_root to systemd"
+exec $B switch_root $R /lib/systemd/systemd
+fail "switch_root"
+`
+
+// systemdFiles are the job's units under Config.Systemd and the wrapper
+// that prints the start marker, runs the job, prints its status and
+// reboots at once (QEMU runs with -no-reboot: it exits).
+var systemdFiles = map[string]string{
+	"vmjob.target": `[Unit]
+Description=vmrun job
+Requires=basic.target vmjob.service
+After=basic.target vmjob.service
+AllowIsolate=yes
+`,
+	"vmjob.service": `[Unit]
+Description=vmrun job
+After=basic.target
+
+[Service]
+Type=simple
+ExecStart=/bin/sh /run/vmjob-wrap.sh
+StandardInput=null
+StandardOutput=tty
+StandardError=inherit
+TTYPath=/dev/console
+TTYReset=no
+TTYVHangup=no
+TimeoutStartSec=infinity
+`,
+	"vmjob-wrap.sh": `echo "@@VM-START@@"
+/bin/sh /run/vmjob.sh
+echo "@@VM-EXIT $?@@"
+sync
+systemctl reboot --force --force
+`,
+}

@@ -65,3 +65,25 @@ func TestCpio(t *testing.T) {
 		t.Fatalf("read back %q", data)
 	}
 }
+
+// Under Config.Systemd the init switch_roots into systemd, which starts
+// the job's target (not the host's default), and the job's wrapper
+// reports the status as the chroot path does.
+func TestSystemdBoot(t *testing.T) {
+	if c := kernelCmdline(true); !strings.Contains(c, " systemd.unit=vmjob.target") || !strings.Contains(c, "rdinit=/init") {
+		t.Errorf("cmdline %q", c)
+	}
+	if c := kernelCmdline(false); strings.Contains(c, "systemd") {
+		t.Errorf("chroot cmdline %q", c)
+	}
+	if !strings.Contains(systemdTail, "exec $B switch_root $R /lib/systemd/systemd\n") || strings.Contains(systemdTail, "chroot") {
+		t.Errorf("systemd tail:\n%s", systemdTail)
+	}
+	w := systemdFiles["vmjob-wrap.sh"]
+	if !strings.Contains(w, startMarker) || !strings.Contains(w, `@@VM-EXIT $?@@`) || !strings.Contains(systemdFiles["vmjob.target"], "vmjob.service") {
+		t.Errorf("job units: %v", systemdFiles)
+	}
+	if exitRe.FindStringSubmatch(strings.ReplaceAll(w, "$?", "3")) == nil {
+		t.Errorf("wrapper's status line does not match %v", exitRe)
+	}
+}

@@ -23,6 +23,7 @@ func main() {
 	timeout := fs.Duration("timeout", 15*time.Minute, "the command, from its start (the boot is not counted)")
 	bootTimeout := fs.Duration("boot-timeout", 0, "deadline for the command to start, per boot (default $VM_BOOT_TIMEOUT, else 1m under KVM, 5m under TCG)")
 	dir := fs.String("C", "", "working directory of the command (default: the current one)")
+	systemd := fs.Bool("systemd", false, "boot the host's systemd as PID 1 (switch_root into the overlay) and run COMMAND as a unit of vmjob.target")
 	var env envList
 	fs.Var(&env, "e", "KEY=VALUE for the command (repeatable)")
 	fs.Usage = func() {
@@ -49,7 +50,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	res, err := vm.Run(ctx, vm.Config{
-		CacheDir: *cache, Memory: *mem, CPUs: *cpus, Timeout: *timeout, BootTimeout: *bootTimeout, Dir: *dir, Env: env,
+		CacheDir: *cache, Memory: *mem, CPUs: *cpus, Timeout: *timeout, BootTimeout: *bootTimeout, Dir: *dir, Env: env, Systemd: *systemd,
 	}, fs.Args()...)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
