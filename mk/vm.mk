@@ -36,3 +36,15 @@ vmshell: build $(VM_CACHE)/vmrun
 # lvsd apply vs ldirectord+ipvsadm in the VM: REALS=200 LD_BUDGET=1200
 bench-ipvs:
 	sh bench/ipvs.sh
+
+# systemd as PID 1 in the VM (vmrun -systemd: switch_root into the overlay,
+# the job a unit of its own target), for the units under a real service
+# manager: the tests of `//go:build vm && vmsystemd` files, in a boot of
+# their own (the chroot boot above cannot run them).
+.PHONY: vmtest-systemd
+TEST_TIERS += vmtest-systemd
+vmtest-systemd: build $(VM_CACHE)/vmrun
+	@rm -rf $(VM_TESTDIR)-systemd && mkdir -p $(VM_TESTDIR)-systemd
+	$(GO) test -c -tags vm,vmsystemd -o $(VM_TESTDIR)-systemd/cmd_lvsd.test ./cmd/lvsd
+	@echo 'cmd_lvsd.test cmd/lvsd ^TestUnderSystemd -' > $(VM_TESTDIR)-systemd/manifest
+	$(VM_CACHE)/vmrun -systemd -timeout $(VM_TIMEOUT) -e VM_RUN='$(VM_RUN)' -e VM_V='$(VM_V)' -- sh vm/suite.sh $(abspath $(VM_TESTDIR)-systemd)
