@@ -89,150 +89,138 @@ func OpenSocket(o SocketOptions) (Socket, error) {
 	if err != nil {
 		return nil, fmt.Errorf("raw VRRP socket on %s: %w", o.Interface, err)
 	}
+	var s *rawSocket
+	var settings []setting
 	if o.IPv6 {
-		s := &socket6{pc: ipv6.NewPacketConn(pc), ifi: ifi}
-		if err := s.setup(o.Multicast); err != nil {
-			pc.Close()
-			return nil, fmt.Errorf("VRRP socket on %s: %w", o.Interface, err)
-		}
-		return s, nil
+		s, settings = open6(ipv6.NewPacketConn(pc), ifi)
+	} else {
+		s, settings = open4(ipv4.NewPacketConn(pc), ifi)
 	}
-	s := &socket4{pc: ipv4.NewPacketConn(pc), ifi: ifi}
-	if err := s.setup(o.Multicast); err != nil {
-		pc.Close()
-		return nil, fmt.Errorf("VRRP socket on %s: %w", o.Interface, err)
+	if o.Multicast {
+		settings = append(settings, setting{"joining " + s.group.String(), s.JoinGroup})
+	}
+	for _, st := range settings {
+		if err := st.set(); err != nil {
+			pc.Close()
+			return nil, fmt.Errorf("VRRP socket on %s: %s: %w", o.Interface, st.what, err)
+		}
 	}
 	return s, nil
 }
 
-type socket4 struct {
-	pc  *ipv4.PacketConn
-	ifi *net.Interface
+// rawSocket is the Socket of either family: x/net's ipv4 and ipv6
+// PacketConns set the same options and carry the same control data
+// under other names (open4, open6), the rest is one code.
+type rawSocket struct {
+	ifi   *net.Interface
+	group netip.Addr
+	join  func(*net.Interface, net.Addr) error
+	read  func(buf []byte) (Packet, error)
+	write func(msg []byte, src, dst netip.Addr) error
+	close func() error
 }
 
-func (s *socket4) setup(multicast bool) error {
-	steps := []struct {
-		what string
-		err  func() error
-	}{
-		{"TTL 255", func() error { return s.pc.SetTTL(255) }},
-		{"multicast TTL 255", func() error { return s.pc.SetMulticastTTL(255) }},
-		{"multicast loopback off", func() error { return s.pc.SetMulticastLoopback(false) }},
-		{"multicast interface", func() error { return s.pc.SetMulticastInterface(s.ifi) }},
-		{"control messages", func() error {
-			return s.pc.SetControlMessage(ipv4.FlagTTL|ipv4.FlagDst|ipv4.FlagInterface, true)
-		}},
-	}
-	if multicast {
-		steps = append(steps, struct {
-			what string
-			err  func() error
-		}{"joining 224.0.0.18", func() error {
-			return s.pc.JoinGroup(s.ifi, &net.IPAddr{IP: net.IP(Group4.AsSlice())})
-		}})
-	}
-	for _, st := range steps {
-		if err := st.err(); err != nil {
-			return fmt.Errorf("%s: %w", st.what, err)
-		}
-	}
-	return nil
+// setting is one socket option set at open, named for its error.
+type setting struct {
+	what string
+	set  func() error
 }
 
-func (s *socket4) ReadPacket(buf []byte) (Packet, error) {
-	n, cm, src, err := s.pc.ReadFrom(buf)
-	if err != nil {
-		return Packet{}, err
-	}
-	p := Packet{Data: buf[:n], TTL: -1}
-	if a, ok := src.(*net.IPAddr); ok {
-		p.Src, _ = netip.AddrFromSlice(a.IP)
-		p.Src = p.Src.Unmap()
-	}
-	if cm != nil {
-		p.TTL, p.IfIndex = cm.TTL, cm.IfIndex
-		p.Dst, _ = netip.AddrFromSlice(cm.Dst)
-		p.Dst = p.Dst.Unmap()
-	}
-	return p, nil
+func (s *rawSocket) ReadPacket(buf []byte) (Packet, error)             { return s.read(buf) }
+func (s *rawSocket) WritePacket(msg []byte, src, dst netip.Addr) error { return s.write(msg, src, dst) }
+func (s *rawSocket) Close() error                                      { return s.close() }
+
+// JoinGroup joins the VRRP group on the interface (at open, or for a
+// reload that adds a multicast instance where only unicast ones were).
+func (s *rawSocket) JoinGroup() error {
+	return s.join(s.ifi, &net.IPAddr{IP: net.IP(s.group.AsSlice())})
 }
 
-func (s *socket4) WritePacket(msg []byte, src, dst netip.Addr) error {
-	// IP_PKTINFO: the source address and the interface for this message
-	cm := &ipv4.ControlMessage{IfIndex: s.ifi.Index}
-	if src.IsValid() {
-		cm.Src = net.IP(src.AsSlice())
-	}
-	_, err := s.pc.WriteTo(msg, cm, &net.IPAddr{IP: net.IP(dst.AsSlice())})
-	return err
-}
-
-func (s *socket4) Close() error { return s.pc.Close() }
-
-type socket6 struct {
-	pc  *ipv6.PacketConn
-	ifi *net.Interface
-}
-
-func (s *socket6) setup(multicast bool) error {
-	steps := []struct {
-		what string
-		err  func() error
-	}{
-		{"hop limit 255", func() error { return s.pc.SetHopLimit(255) }},
-		{"multicast hop limit 255", func() error { return s.pc.SetMulticastHopLimit(255) }},
-		{"multicast loopback off", func() error { return s.pc.SetMulticastLoopback(false) }},
-		{"multicast interface", func() error { return s.pc.SetMulticastInterface(s.ifi) }},
-		{"control messages", func() error {
-			return s.pc.SetControlMessage(ipv6.FlagHopLimit|ipv6.FlagDst|ipv6.FlagInterface, true)
-		}},
-	}
-	if multicast {
-		steps = append(steps, struct {
-			what string
-			err  func() error
-		}{"joining ff02::12", func() error {
-			return s.pc.JoinGroup(s.ifi, &net.IPAddr{IP: net.IP(Group6.AsSlice())})
-		}})
-	}
-	for _, st := range steps {
-		if err := st.err(); err != nil {
-			return fmt.Errorf("%s: %w", st.what, err)
-		}
-	}
-	return nil
-}
-
-func (s *socket6) ReadPacket(buf []byte) (Packet, error) {
-	n, cm, src, err := s.pc.ReadFrom(buf)
-	if err != nil {
-		return Packet{}, err
-	}
-	p := Packet{Data: buf[:n], TTL: -1}
+// received is a message as read: its source, and what the control
+// message said (TTL / hop limit, interface, destination), if any.
+func received(data []byte, src net.Addr, cm bool, ttl, ifindex int, dst net.IP) Packet {
+	p := Packet{Data: data, TTL: -1}
 	if a, ok := src.(*net.IPAddr); ok {
 		p.Src, _ = netip.AddrFromSlice(a.IP)
 	}
-	if cm != nil {
-		p.TTL, p.IfIndex = cm.HopLimit, cm.IfIndex
-		p.Dst, _ = netip.AddrFromSlice(cm.Dst)
+	if cm {
+		p.TTL, p.IfIndex = ttl, ifindex
+		p.Dst, _ = netip.AddrFromSlice(dst)
 	}
-	return p, nil
+	return p
 }
 
-func (s *socket6) WritePacket(msg []byte, src, dst netip.Addr) error {
-	// the VRRP checksum covers the pseudo-header, so the caller computed
-	// it with src: the kernel must send from exactly that address
-	cm := &ipv6.ControlMessage{IfIndex: s.ifi.Index, HopLimit: 255}
-	if src.IsValid() {
-		cm.Src = net.IP(src.AsSlice())
+func open4(c *ipv4.PacketConn, ifi *net.Interface) (*rawSocket, []setting) {
+	s := &rawSocket{ifi: ifi, group: Group4, join: c.JoinGroup, close: c.Close,
+		read: func(buf []byte) (Packet, error) {
+			n, cm, src, err := c.ReadFrom(buf)
+			if err != nil {
+				return Packet{}, err
+			}
+			var p Packet
+			if cm != nil {
+				p = received(buf[:n], src, true, cm.TTL, cm.IfIndex, cm.Dst)
+			} else {
+				p = received(buf[:n], src, false, 0, 0, nil)
+			}
+			p.Src, p.Dst = p.Src.Unmap(), p.Dst.Unmap()
+			return p, nil
+		},
+		write: func(msg []byte, src, dst netip.Addr) error {
+			// IP_PKTINFO: the source address and the interface for this message
+			cm := &ipv4.ControlMessage{IfIndex: ifi.Index}
+			if src.IsValid() {
+				cm.Src = net.IP(src.AsSlice())
+			}
+			_, err := c.WriteTo(msg, cm, &net.IPAddr{IP: net.IP(dst.AsSlice())})
+			return err
+		}}
+	return s, []setting{
+		{"TTL 255", func() error { return c.SetTTL(255) }},
+		{"multicast TTL 255", func() error { return c.SetMulticastTTL(255) }},
+		{"multicast loopback off", func() error { return c.SetMulticastLoopback(false) }},
+		{"multicast interface", func() error { return c.SetMulticastInterface(ifi) }},
+		{"control messages", func() error {
+			return c.SetControlMessage(ipv4.FlagTTL|ipv4.FlagDst|ipv4.FlagInterface, true)
+		}},
 	}
-	// no zone on dst: Go would resolve its name in the caller's network
-	// namespace; IPV6_PKTINFO's index already names the link
-	_, err := s.pc.WriteTo(msg, cm, &net.IPAddr{IP: net.IP(dst.AsSlice())})
-	return err
 }
 
-func (s *socket6) Close() error { return s.pc.Close() }
+func open6(c *ipv6.PacketConn, ifi *net.Interface) (*rawSocket, []setting) {
+	s := &rawSocket{ifi: ifi, group: Group6, join: c.JoinGroup, close: c.Close,
+		read: func(buf []byte) (Packet, error) {
+			n, cm, src, err := c.ReadFrom(buf)
+			if err != nil {
+				return Packet{}, err
+			}
+			if cm != nil {
+				return received(buf[:n], src, true, cm.HopLimit, cm.IfIndex, cm.Dst), nil
+			}
+			return received(buf[:n], src, false, 0, 0, nil), nil
+		},
+		write: func(msg []byte, src, dst netip.Addr) error {
+			// the VRRP checksum covers the pseudo-header, so the caller
+			// computed it with src: the kernel must send from exactly that
+			// address
+			cm := &ipv6.ControlMessage{IfIndex: ifi.Index, HopLimit: 255}
+			if src.IsValid() {
+				cm.Src = net.IP(src.AsSlice())
+			}
+			// no zone on dst: Go would resolve its name in the caller's
+			// network namespace; IPV6_PKTINFO's index already names the link
+			_, err := c.WriteTo(msg, cm, &net.IPAddr{IP: net.IP(dst.AsSlice())})
+			return err
+		}}
+	return s, []setting{
+		{"hop limit 255", func() error { return c.SetHopLimit(255) }},
+		{"multicast hop limit 255", func() error { return c.SetMulticastHopLimit(255) }},
+		{"multicast loopback off", func() error { return c.SetMulticastLoopback(false) }},
+		{"multicast interface", func() error { return c.SetMulticastInterface(ifi) }},
+		{"control messages", func() error {
+			return c.SetControlMessage(ipv6.FlagHopLimit|ipv6.FlagDst|ipv6.FlagInterface, true)
+		}},
+	}
+}
 
 // ErrClosed is what ReadPacket returns once the socket is closed.
 var ErrClosed = net.ErrClosed
@@ -277,15 +265,4 @@ next:
 		return a.Prefix.Addr(), nil
 	}
 	return netip.Addr{}, nil
-}
-
-// JoinGroup joins the VRRP group on the interface, for a reload that
-// adds a multicast instance where only unicast ones were.
-func (s *socket4) JoinGroup() error {
-	return s.pc.JoinGroup(s.ifi, &net.IPAddr{IP: net.IP(Group4.AsSlice())})
-}
-
-// JoinGroup is socket4's for IPv6.
-func (s *socket6) JoinGroup() error {
-	return s.pc.JoinGroup(s.ifi, &net.IPAddr{IP: net.IP(Group6.AsSlice())})
 }
