@@ -159,6 +159,53 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// toggle is a track script's result the test switches: its exec fails
+// while on (a maintenance file present).
+type toggle struct {
+	mu sync.Mutex
+	on bool
+}
+
+func (s *toggle) set(on bool) { s.mu.Lock(); s.on = on; s.mu.Unlock() }
+
+func (s *toggle) exec(string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.on {
+		return 1
+	}
+	return 0
+}
+
+// syncPair is the sync group lab: VI_1 (VRID 51) and VI_2 (52, its own
+// VIP) in vrrp_sync_group G; with track (the instances' indexes) they
+// track the script chk with weight w.
+func syncPair(prio, w int, track ...int) *config.Config {
+	c := instCfg(prio)
+	in2 := *c.VRRP[0]
+	in2.Name, in2.VRID = "VI_2", 52
+	v := config.VIP{Prefix: netip.MustParsePrefix("192.0.2.101/32")}
+	in2.VIPs, in2.VirtualIPs = []config.VIP{v}, []netip.Prefix{v.Prefix}
+	c.VRRP = append(c.VRRP, &in2)
+	c.SyncGroups = []*config.SyncGroup{{Name: "G", Members: []string{"VI_1", "VI_2"}}}
+	if len(track) > 0 {
+		c.Scripts = []*config.TrackScript{{Name: "chk", Script: "check", Interval: 20 * time.Millisecond, Rise: 1, Fall: 1}}
+		for _, i := range track {
+			c.VRRP[i].TrackScripts = []config.TrackRef{{Name: "chk", Weight: w}}
+		}
+	}
+	return c
+}
+
+// states is every instance's state, by name: "MASTER,BACKUP".
+func (n *node) states() string {
+	var s []string
+	for _, in := range n.r.Status().Instances {
+		s = append(s, in.State)
+	}
+	return strings.Join(s, ",")
+}
+
 // Two routers over a fake link: the higher priority becomes master and
 // holds the VIP, the other backs up without it; a clean stop (priority
 // 0) moves it; notify gets keepalived's arguments.
@@ -200,34 +247,21 @@ func TestRouterElectionAndStop(t *testing.T) {
 // fails (seed 003's maintenance file) and back when it passes.
 func TestRouterTrackScriptMovesMaster(t *testing.T) {
 	h := &hub{}
-	var mu sync.Mutex
-	maint := false
-	exec := func(string) int {
-		mu.Lock()
-		defer mu.Unlock()
-		if maint {
-			return 1
-		}
-		return 0
-	}
+	var maint toggle
 	withScript := func(c *config.Config) *config.Config {
 		c.Scripts = []*config.TrackScript{{Name: "chk", Script: "check", Interval: 20 * time.Millisecond, Rise: 1, Fall: 2}}
 		c.VRRP[0].TrackScripts = []config.TrackRef{{Name: "chk", Weight: -60}}
 		return c
 	}
-	a := startNode(t, h, withScript(instCfg(150)), "192.0.2.1", exec)
+	a := startNode(t, h, withScript(instCfg(150)), "192.0.2.1", maint.exec)
 	b := startNode(t, h, instCfg(100), "192.0.2.2", nil)
 	waitFor(t, "A master", func() bool { return a.state() == "MASTER" && b.state() == "BACKUP" })
-	mu.Lock()
-	maint = true
-	mu.Unlock()
+	maint.set(true)
 	waitFor(t, "B master while A's script fails", func() bool { return b.state() == "MASTER" && a.state() == "BACKUP" })
 	if p := a.r.Status().Instances[0].Priority; p != 90 {
 		t.Errorf("A's priority %d, want 150-60", p)
 	}
-	mu.Lock()
-	maint = false
-	mu.Unlock()
+	maint.set(false)
 	waitFor(t, "A master again (preempt)", func() bool { return a.state() == "MASTER" && b.state() == "BACKUP" })
 }
 
@@ -276,48 +310,14 @@ func TestRouterTieBreak(t *testing.T) {
 // the peer takes both; a member's move to MASTER takes the others along.
 func TestRouterSyncGroup(t *testing.T) {
 	h := &hub{}
-	var mu sync.Mutex
-	broken := false
-	exec := func(string) int {
-		mu.Lock()
-		defer mu.Unlock()
-		if broken {
-			return 1
-		}
-		return 0
-	}
-	pair := func(prio int, script bool) *config.Config {
-		c := instCfg(prio)
-		in2 := *c.VRRP[0]
-		in2.Name, in2.VRID = "VI_2", 52
-		v := config.VIP{Prefix: netip.MustParsePrefix("192.0.2.101/32")}
-		in2.VIPs, in2.VirtualIPs = []config.VIP{v}, []netip.Prefix{v.Prefix}
-		c.VRRP = append(c.VRRP, &in2)
-		c.SyncGroups = []*config.SyncGroup{{Name: "G", Members: []string{"VI_1", "VI_2"}}}
-		if script {
-			c.Scripts = []*config.TrackScript{{Name: "chk", Script: "check", Interval: 20 * time.Millisecond, Rise: 1, Fall: 1}}
-			c.VRRP[0].TrackScripts = []config.TrackRef{{Name: "chk", Weight: 0}}
-		}
-		return c
-	}
-	a := startNode(t, h, pair(150, true), "192.0.2.1", exec)
-	b := startNode(t, h, pair(100, false), "192.0.2.2", nil)
-	states := func(n *node) string {
-		var s []string
-		for _, in := range n.r.Status().Instances {
-			s = append(s, in.State)
-		}
-		return strings.Join(s, ",")
-	}
-	waitFor(t, "A master of both", func() bool { return states(a) == "MASTER,MASTER" && states(b) == "BACKUP,BACKUP" })
-	mu.Lock()
-	broken = true
-	mu.Unlock()
-	waitFor(t, "A in fault for both, B master of both", func() bool { return states(a) == "FAULT,FAULT" && states(b) == "MASTER,MASTER" })
-	mu.Lock()
-	broken = false
-	mu.Unlock()
-	waitFor(t, "A master of both again", func() bool { return states(a) == "MASTER,MASTER" && states(b) == "BACKUP,BACKUP" })
+	var broken toggle
+	a := startNode(t, h, syncPair(150, 0, 0), "192.0.2.1", broken.exec)
+	b := startNode(t, h, syncPair(100, 0), "192.0.2.2", nil)
+	waitFor(t, "A master of both", func() bool { return a.states() == "MASTER,MASTER" && b.states() == "BACKUP,BACKUP" })
+	broken.set(true)
+	waitFor(t, "A in fault for both, B master of both", func() bool { return a.states() == "FAULT,FAULT" && b.states() == "MASTER,MASTER" })
+	broken.set(false)
+	waitFor(t, "A master of both again", func() bool { return a.states() == "MASTER,MASTER" && b.states() == "BACKUP,BACKUP" })
 }
 
 // vrrp_sync_group with sync_group_tracking_weight: A's VI_1 drops below
@@ -328,47 +328,15 @@ func TestRouterSyncGroup(t *testing.T) {
 // A's VI_2 following it down and taking itself back: no flap.
 func TestRouterSyncGroupWeightNoFlap(t *testing.T) {
 	h := &hub{}
-	var mu sync.Mutex
-	maint := false
-	exec := func(string) int {
-		mu.Lock()
-		defer mu.Unlock()
-		if maint {
-			return 1
-		}
-		return 0
-	}
-	pair := func(prio int, script bool) *config.Config {
-		c := instCfg(prio)
-		in2 := *c.VRRP[0]
-		in2.Name, in2.VRID = "VI_2", 52
-		v := config.VIP{Prefix: netip.MustParsePrefix("192.0.2.101/32")}
-		in2.VIPs, in2.VirtualIPs = []config.VIP{v}, []netip.Prefix{v.Prefix}
-		c.VRRP = append(c.VRRP, &in2)
-		c.SyncGroups = []*config.SyncGroup{{Name: "G", Members: []string{"VI_1", "VI_2"}}}
-		if script {
-			c.Scripts = []*config.TrackScript{{Name: "chk", Script: "check", Interval: 20 * time.Millisecond, Rise: 1, Fall: 1}}
-			c.VRRP[0].TrackScripts = []config.TrackRef{{Name: "chk", Weight: -60}}
-		}
-		return c
-	}
-	a := startNode(t, h, pair(150, true), "192.0.2.1", exec)
-	b := startNode(t, h, pair(100, false), "192.0.2.2", nil)
-	states := func(n *node) string {
-		var s []string
-		for _, in := range n.r.Status().Instances {
-			s = append(s, in.State)
-		}
-		return strings.Join(s, ",")
-	}
-	waitFor(t, "A master of both", func() bool { return states(a) == "MASTER,MASTER" && states(b) == "BACKUP,BACKUP" })
-	mu.Lock()
-	maint = true
-	mu.Unlock()
+	var maint toggle
+	a := startNode(t, h, syncPair(150, -60, 0), "192.0.2.1", maint.exec)
+	b := startNode(t, h, syncPair(100, 0), "192.0.2.2", nil)
+	waitFor(t, "A master of both", func() bool { return a.states() == "MASTER,MASTER" && b.states() == "BACKUP,BACKUP" })
+	maint.set(true)
 	waitFor(t, "A's VI_1 at 90", func() bool { return a.r.Status().Instances[0].Priority == 90 })
 	na, nb := a.r.Status().Instances[0].Transitions, b.r.Status().Instances[0].Transitions
 	time.Sleep(time.Second) // ten adverts, about three of B's Master_Down
-	if sa, sb := states(a), states(b); sa != "MASTER,MASTER" || sb != "BACKUP,BACKUP" ||
+	if sa, sb := a.states(), b.states(); sa != "MASTER,MASTER" || sb != "BACKUP,BACKUP" ||
 		a.r.Status().Instances[0].Transitions != na || b.r.Status().Instances[0].Transitions != nb {
 		t.Errorf("the group split or flapped: A %s, B %s", sa, sb)
 	}
