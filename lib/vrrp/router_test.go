@@ -17,6 +17,7 @@ type hub struct {
 	mu    sync.Mutex
 	socks []*hubSock
 	prios []uint8 // the priority of every advert written (byte 2)
+	cut   bool    // the link is down: nothing is carried
 }
 
 type hubSock struct {
@@ -50,6 +51,9 @@ func (s *hubSock) WritePacket(msg []byte, src, dst netip.Addr) error {
 	defer s.h.mu.Unlock()
 	if len(msg) > 2 {
 		s.h.prios = append(s.h.prios, msg[2])
+	}
+	if s.h.cut {
+		return nil
 	}
 	for _, o := range s.h.socks {
 		if o != s {
@@ -294,10 +298,17 @@ func TestRouterDropsCounted(t *testing.T) {
 
 // Equal priorities: the higher primary address wins and keeps it (no
 // flap: a master never yields to an equal advert from a lower address).
+// Both are masters first, the link down (a split brain): which backup
+// times out first is the scheduler's choice, and an equal backup that
+// hears a master first rightly stays backup.
 func TestRouterTieBreak(t *testing.T) {
-	h := &hub{}
+	h := &hub{cut: true}
 	lo := startNode(t, h, instCfg(100), "192.0.2.1", nil)
 	hi := startNode(t, h, instCfg(100), "192.0.2.2", nil)
+	waitFor(t, "both masters, the link down", func() bool { return hi.state() == "MASTER" && lo.state() == "MASTER" })
+	h.mu.Lock()
+	h.cut = false
+	h.mu.Unlock()
 	waitFor(t, "higher address master", func() bool { return hi.state() == "MASTER" && lo.state() == "BACKUP" })
 	n := hi.r.Status().Instances[0].Transitions
 	time.Sleep(600 * time.Millisecond) // six adverts
