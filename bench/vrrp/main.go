@@ -9,7 +9,6 @@
 package main
 
 import (
-	"encoding/json"
 	"flag"
 	"fmt"
 	"net"
@@ -22,7 +21,9 @@ import (
 	"time"
 
 	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
+	vnetns "github.com/vishvananda/netns"
+
+	"github.com/ocf-lvs/ocf-lvs/internal/netns"
 )
 
 type row struct {
@@ -88,17 +89,7 @@ func fatal(err error) {
 	os.Exit(1)
 }
 
-func sh(args ...string) error {
-	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("%s: %v: %s", strings.Join(args, " "), err, out)
-	}
-	return nil
-}
-
-const vip = "192.0.2.100"
-
-func conf(r row, prio int) string {
+func conf(r row, prio int, vip string) string {
 	auth := ""
 	if r.version == 2 {
 		auth = "\n    authentication {\n        auth_type PASS\n        auth_pass bench\n    }"
@@ -117,41 +108,33 @@ func conf(r row, prio int) string {
 `, prio, r.version, r.advert, auth, vip)
 }
 
-// once runs one failover of impl and returns the signal-to-VIP time.
+// once runs one failover of impl and returns the signal-to-VIP time,
+// in a fresh namespace pair (internal/netns, as the netns tests).
 func once(impl, lvsd string, r row) (time.Duration, error) {
-	id := fmt.Sprintf("%d", os.Getpid()%10000)
-	A, B := "vrrpb-a"+id, "vrrpb-b"+id
 	dir, err := os.MkdirTemp("", "bench-vrrp")
 	if err != nil {
 		return 0, err
 	}
 	defer os.RemoveAll(dir)
-	defer exec.Command("ip", "netns", "del", A).Run()
-	defer exec.Command("ip", "netns", "del", B).Run()
-	for _, c := range [][]string{
-		{"ip", "netns", "add", A}, {"ip", "netns", "add", B},
-		{"ip", "link", "add", "eth0", "netns", A, "type", "veth", "peer", "name", "eth0", "netns", B},
-		{"ip", "-n", A, "link", "set", "lo", "up"}, {"ip", "-n", B, "link", "set", "lo", "up"},
-		{"ip", "-n", A, "link", "set", "eth0", "up"}, {"ip", "-n", B, "link", "set", "eth0", "up"},
-		{"ip", "-n", A, "addr", "add", "192.0.2.1/24", "dev", "eth0"},
-		{"ip", "-n", B, "addr", "add", "192.0.2.2/24", "dev", "eth0"},
-	} {
-		if err := sh(c...); err != nil {
-			return 0, err
-		}
+	p, err := netns.Create()
+	if p != nil {
+		defer p.Delete()
 	}
+	if err != nil {
+		return 0, err
+	}
+	A, B, vip := p.A, p.B, p.V4(100)
 	start := func(ns, name string, prio int) (*exec.Cmd, []string, error) {
 		f := filepath.Join(dir, name+".conf")
-		os.WriteFile(f, []byte(conf(r, prio)), 0o644)
+		os.WriteFile(f, []byte(conf(r, prio, vip)), 0o644)
 		var cmd *exec.Cmd
 		var pids []string
 		if impl == "lvsd" {
 			cmd = exec.Command("ip", "netns", "exec", ns, lvsd, "run", "--pidfile", "none", "--socket", "none", f)
 		} else {
-			p, v := filepath.Join(dir, name+".pid"), filepath.Join(dir, name+".vrrp.pid")
-			pids = []string{v, p}
-			cmd = exec.Command("ip", "netns", "exec", ns, "keepalived", "-P", "-n", "-D", "-R", "-f", f,
-				"-p", p, "-r", v, "-c", filepath.Join(dir, name+".chk.pid"))
+			var args []string
+			args, pids = netns.KeepalivedArgs(ns, "keepalived", f, dir, name)
+			cmd = exec.Command("ip", args...)
 		}
 		return cmd, pids, cmd.Start()
 	}
@@ -167,14 +150,14 @@ func once(impl, lvsd string, r row) (time.Duration, error) {
 	defer func() { mb.Process.Signal(syscall.SIGTERM); mb.Wait() }()
 	// settled: A holds the VIP, B not, then a few adverts more
 	end := time.Now().Add(30 * time.Second)
-	for !(has(A) && !has(B)) {
+	for !(netns.HasAddr(A, "eth0", vip) && !netns.HasAddr(B, "eth0", vip)) {
 		if time.Now().After(end) {
 			return 0, fmt.Errorf("no master within 30 s")
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	time.Sleep(2 * time.Second)
-	h, err := netns.GetFromName(B)
+	h, err := vnetns.GetFromName(B)
 	if err != nil {
 		return 0, err
 	}
@@ -188,15 +171,7 @@ func once(impl, lvsd string, r row) (time.Duration, error) {
 	t0 := time.Now()
 	if r.sig == syscall.SIGKILL {
 		// silent: keepalived's VRRP child first, so no one sends priority 0
-		for _, f := range pidsA {
-			if b, err := os.ReadFile(f); err == nil {
-				var pid int
-				fmt.Sscan(string(b), &pid)
-				if pid > 0 {
-					syscall.Kill(pid, syscall.SIGKILL)
-				}
-			}
-		}
+		netns.KillPidFiles(pidsA)
 	}
 	ma.Process.Signal(r.sig)
 	timeout := time.After(30 * time.Second)
@@ -210,25 +185,4 @@ func once(impl, lvsd string, r row) (time.Duration, error) {
 			return 0, fmt.Errorf("the backup never took the VIP")
 		}
 	}
-}
-
-func has(ns string) bool {
-	out, err := exec.Command("ip", "-n", ns, "-j", "addr", "show", "dev", "eth0").Output()
-	if err != nil {
-		return false
-	}
-	var links []struct {
-		Addrs []struct {
-			Local string `json:"local"`
-		} `json:"addr_info"`
-	}
-	json.Unmarshal(out, &links)
-	for _, l := range links {
-		for _, a := range l.Addrs {
-			if a.Local == vip {
-				return true
-			}
-		}
-	}
-	return false
 }

@@ -68,15 +68,7 @@ func startProc(t *testing.T, name string, args ...string) *proc {
 // kill is silent death: SIGKILL (keepalived: its VRRP child and parent,
 // so nothing sends a priority-0 advert or respawns it).
 func (p *proc) kill() {
-	for _, f := range p.pids {
-		if b, err := os.ReadFile(f); err == nil {
-			var pid int
-			fmt.Sscan(string(b), &pid)
-			if pid > 0 {
-				syscall.Kill(pid, syscall.SIGKILL)
-			}
-		}
-	}
+	netns.KillPidFiles(p.pids)
 	p.cmd.Process.Kill()
 	<-p.end
 }
@@ -135,39 +127,15 @@ func (l *vrrpLab) lvsd(conf string, flags ...string) *proc {
 func (l *vrrpLab) sock() string { return filepath.Join(l.dir, "lvsd.sock") }
 
 func (l *vrrpLab) keepalived(conf string) *proc {
-	f := l.write("keepalived.conf", conf)
-	pid, vpid := filepath.Join(l.dir, "k.pid"), filepath.Join(l.dir, "k.vrrp.pid")
-	os.Remove(pid)
-	os.Remove(vpid)
-	// -P VRRP only, -n foreground, -l log to stderr, -R no respawn (a
-	// kill -9 of the VRRP child stays dead)
-	p := startProc(l.t, "keepalived", "netns", "exec", l.p.B, testenv.Command(l.t, "keepalived"),
-		"-P", "-n", "-l", "-D", "-R", "-f", f, "-p", pid, "-r", vpid, "-c", filepath.Join(l.dir, "k.chk.pid"))
-	p.pids = []string{vpid, pid}
+	// -l: log to stderr, read by the tests
+	args, pids := netns.KeepalivedArgs(l.p.B, testenv.Command(l.t, "keepalived"), l.write("keepalived.conf", conf), l.dir, "k", "-l")
+	p := startProc(l.t, "keepalived", args...)
+	p.pids = pids
 	return p
 }
 
-// has reports whether namespace ns carries address a (ip -j addr).
-func (l *vrrpLab) has(ns, a string) bool {
-	out, err := l.p.Cmd(ns, "ip", "-j", "addr", "show", "dev", "eth0").Output()
-	if err != nil {
-		return false
-	}
-	var links []struct {
-		Addrs []struct {
-			Local string `json:"local"`
-		} `json:"addr_info"`
-	}
-	json.Unmarshal(out, &links)
-	for _, ln := range links {
-		for _, x := range ln.Addrs {
-			if x.Local == a {
-				return true
-			}
-		}
-	}
-	return false
-}
+// has reports whether namespace ns carries address a on eth0.
+func (l *vrrpLab) has(ns, a string) bool { return netns.HasAddr(ns, "eth0", a) }
 
 // holder waits until exactly side ("A" lvsd, "B" keepalived) holds vip.
 func (l *vrrpLab) holder(side, vip string, within time.Duration, procs ...*proc) time.Duration {

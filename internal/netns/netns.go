@@ -6,6 +6,7 @@
 package netns
 
 import (
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -42,6 +43,19 @@ func New(t testing.TB, opt ...Options) *Pair {
 	t.Helper()
 	testenv.Root(t)
 	testenv.Command(t, "ip")
+	p, err := Create(opt...)
+	if p != nil {
+		t.Cleanup(p.Delete)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// Create makes a pair outside a test (the benches); Delete removes it.
+// On an error what was made is returned too, for Delete.
+func Create(opt ...Options) (*Pair, error) {
 	var o Options
 	if len(opt) > 0 {
 		o = opt[0]
@@ -55,30 +69,56 @@ func New(t testing.TB, opt ...Options) *Pair {
 		MACB: net.HardwareAddr{0x02, 0xb0, byte(id >> 8), byte(id), 0, 2},
 		id:   id,
 	}
-	p.ip(t, "netns", "add", p.A)
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", p.A).Run() })
-	p.ip(t, "netns", "add", p.B)
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", p.B).Run() })
-	p.ip(t, "link", "add", "eth0", "netns", p.A, "address", p.MACA.String(), "type", "veth",
-		"peer", "name", "eth0", "netns", p.B, "address", p.MACB.String())
+	steps := [][]string{
+		{"netns", "add", p.A}, {"netns", "add", p.B},
+		{"link", "add", "eth0", "netns", p.A, "address", p.MACA.String(), "type", "veth",
+			"peer", "name", "eth0", "netns", p.B, "address", p.MACB.String()},
+	}
 	for _, ns := range []string{p.A, p.B} {
-		p.ip(t, "-n", ns, "link", "set", "lo", "up")
-		p.ip(t, "-n", ns, "link", "set", "eth0", "up")
+		steps = append(steps, []string{"-n", ns, "link", "set", "lo", "up"}, []string{"-n", ns, "link", "set", "eth0", "up"})
 	}
 	if !o.NoAddresses {
-		p.ip(t, "-n", p.A, "addr", "add", p.V4(1)+"/24", "dev", "eth0")
-		p.ip(t, "-n", p.B, "addr", "add", p.V4(2)+"/24", "dev", "eth0")
-		p.ip(t, "-n", p.A, "addr", "add", p.V6(1)+"/64", "dev", "eth0", "nodad")
-		p.ip(t, "-n", p.B, "addr", "add", p.V6(2)+"/64", "dev", "eth0", "nodad")
+		steps = append(steps,
+			[]string{"-n", p.A, "addr", "add", p.V4(1) + "/24", "dev", "eth0"},
+			[]string{"-n", p.B, "addr", "add", p.V4(2) + "/24", "dev", "eth0"},
+			[]string{"-n", p.A, "addr", "add", p.V6(1) + "/64", "dev", "eth0", "nodad"},
+			[]string{"-n", p.B, "addr", "add", p.V6(2) + "/64", "dev", "eth0", "nodad"})
 	}
-	return p
+	for _, args := range steps {
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			return p, fmt.Errorf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	return p, nil
 }
 
-func (p *Pair) ip(t testing.TB, args ...string) {
-	t.Helper()
-	if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
-		t.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
+// Delete removes both namespaces (the veth goes with them).
+func (p *Pair) Delete() {
+	exec.Command("ip", "netns", "del", p.A).Run()
+	exec.Command("ip", "netns", "del", p.B).Run()
+}
+
+// HasAddr reports whether dev in namespace ns carries address a
+// (`ip -j addr`).
+func HasAddr(ns, dev, a string) bool {
+	out, err := exec.Command("ip", "-n", ns, "-j", "addr", "show", "dev", dev).Output()
+	if err != nil {
+		return false
 	}
+	var links []struct {
+		Addrs []struct {
+			Local string `json:"local"`
+		} `json:"addr_info"`
+	}
+	json.Unmarshal(out, &links)
+	for _, ln := range links {
+		for _, x := range ln.Addrs {
+			if x.Local == a {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // V4 returns host n of the pair's IPv4 /24 (A is .1, B is .2).
