@@ -319,6 +319,9 @@ func reloadVRRP(r *vrrp.Router, old, next *config.Config, logf func(string, ...a
 	for _, l := range lines {
 		logf("%s", l)
 	}
+	if !reflect.DeepEqual(old.Global.VRRPNotifyFIFO, next.Global.VRRPNotifyFIFO) || !reflect.DeepEqual(old.Global.NotifyFIFO, next.Global.NotifyFIFO) {
+		logf("lvsd run: the notify FIFOs changed in %s: VRRP's lines go to the ones opened at start until the next start", next.Source)
+	}
 	if !reflect.DeepEqual(stripSync(old.LVSSync), stripSync(next.LVSSync)) {
 		logf("lvsd run: lvs_sync_daemon changed in %s: it takes effect at the next start", next.Source)
 	}
