@@ -9,7 +9,13 @@
 // peak RSS, and the detection latency of a killed real (an nftables rule
 // resetting its connections) until the checker reports it down.
 //
-// Run as root: go run ./bench/check [-n 200,1000,10000] [-ld-n 200] [-window 20s]
+// The floor: ab (C, a new connection per request) against the same nginx,
+// before and after the checkers in the same run; its CPU per request
+// (getrusage of the ab process) is what one connection + request +
+// response costs a client on this kernel, and every checker's CPU per
+// check is printed as a ratio to it.
+//
+// Run as root: go run ./bench/check [-n 200,1000,10000] [-ld-n 200] [-window 20s] [-ab-n 20000]
 package main
 
 import (
@@ -18,6 +24,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -181,6 +188,25 @@ func rssKB(pid int) int {
 	return 0
 }
 
+// abFloor runs ab -n n -c 20 against real #0 and returns its CPU (user +
+// system, getrusage) per request and the requests per second.
+func abFloor(n int) (time.Duration, float64, error) {
+	url := "http://" + realAddr(0) + "/check.html"
+	cmd := exec.Command("ab", "-q", "-n", strconv.Itoa(n), "-c", "20", url)
+	t0 := time.Now()
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return 0, 0, fmt.Errorf("ab: %v: %s", err, out)
+	}
+	el := time.Since(t0)
+	if !strings.Contains(string(out), "Failed requests:        0") {
+		return 0, 0, fmt.Errorf("ab: failed requests: %s", out)
+	}
+	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return cpu / time.Duration(n), float64(n) / el.Seconds(), nil
+}
+
 type result struct {
 	name      string
 	n         int
@@ -198,11 +224,11 @@ func measure(name string, n int, dir string, cmd *exec.Cmd, warm, window time.Du
 	r := result{name: name, n: n}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	must(cmd.Start())
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
 	defer func() {
 		// TERM first: lvsd flushes its output (and a CPU profile)
 		cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
 		select {
 		case <-done:
 		case <-time.After(5 * time.Second):
@@ -215,7 +241,11 @@ func measure(name string, n int, dir string, cmd *exec.Cmd, warm, window time.Du
 	// removes every real, forking ipvsadm three times each), then `warm`
 	base := accessLines(dir)
 	for w0 := time.Now(); accessLines(dir) < base+n && time.Since(w0) < 5*time.Minute; {
-		time.Sleep(200 * time.Millisecond)
+		select {
+		case <-done:
+			must(fmt.Errorf("%s exited during the warm-up: %v", name, cmd.ProcessState))
+		case <-time.After(200 * time.Millisecond):
+		}
 	}
 	time.Sleep(warm)
 	a0, c0, s0, t0 := accessLines(dir), cpuTicks(pid), cpuTicks(serverPid), time.Now()
@@ -257,6 +287,8 @@ func main() {
 	warm := flag.Duration("warm", 5*time.Second, "time before measuring (all reals up)")
 	lvsd := flag.String("lvsd", "bin/lvsd", "lvsd binary")
 	standin := flag.String("standin", "testdata/check/ipvsadm-standin", "stand-in ipvsadm for ldirectord")
+	lvsdArgs := flag.String("lvsd-args", "", "more arguments of lvsd run, e.g. \"--cpuprofile /tmp/lvsd-{N}.pprof\" ({N}: the number of reals)")
+	abN := flag.Int("ab-n", 20000, "requests of the ab floor run before and after the checkers (0: skip)")
 	flag.Parse()
 	if os.Geteuid() != 0 {
 		fmt.Fprintln(os.Stderr, "bench/check: needs root (network namespace)")
@@ -268,8 +300,23 @@ func main() {
 	os.Chmod(dir, 0o755)
 	cleanups = append(cleanups, func() { os.RemoveAll(dir) })
 	defer cleanup()
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	go func() { <-sig; cleanup(); os.Exit(1) }()
 	setupNet(dir)
 
+	var floors []time.Duration
+	floor := func(when string) {
+		if *abN <= 0 {
+			return
+		}
+		per, rps, err := abFloor(*abN)
+		must(err)
+		floors = append(floors, per)
+		fmt.Printf("%-10s ab -n %d -c 20 (a new connection per request): %.1f us CPU per request, %.0f requests/s (%s, load %s)\n",
+			"floor", *abN, float64(per.Nanoseconds())/1e3, rps, when, loadavg())
+	}
+	floor("before the checkers")
 	var results []result
 	for _, s := range strings.Split(*nsList, ",") {
 		n, _ := strconv.Atoi(strings.TrimSpace(s))
@@ -280,7 +327,7 @@ func main() {
 		writeConfig(cf, n)
 		outPath := fmt.Sprintf("%s/lvsd-%d.out", dir, n)
 		out, _ := os.Create(outPath)
-		cmd := exec.Command(lvsdAbs, append([]string{"run", "--dry-run", "--quiet"}, append(strings.Fields(os.Getenv("LVSD_RUN_ARGS")), cf)...)...)
+		cmd := exec.Command(lvsdAbs, append([]string{"run", "--dry-run", "--quiet"}, append(strings.Fields(strings.ReplaceAll(*lvsdArgs, "{N}", strconv.Itoa(n))), cf)...)...)
 		cmd.Stdout, cmd.Stderr = out, out
 		victim := realAddr(n/2) + ":80: "
 		seen := func() bool { return countLines(outPath, "down tcp:192.0.2.1:80 real "+victim) > 0 }
@@ -319,7 +366,19 @@ func main() {
 		results = append(results, r)
 		report(r)
 	}
+	floor("after the checkers")
 	fmt.Println()
+	if len(floors) > 0 {
+		var sum time.Duration
+		for _, f := range floors {
+			sum += f
+		}
+		fl := float64(sum.Nanoseconds()) / float64(len(floors)) / 1e3
+		for _, o := range results {
+			per := o.cpuPct / 100 / o.checksPS * 1e6
+			fmt.Printf("ratio %s N=%d vs the floor (ab, %.1f us): %.1f us CPU per check, x%.2f\n", o.name, o.n, fl, per, per/fl)
+		}
+	}
 	for _, ld := range results {
 		if ld.name != "ldirectord" {
 			continue
@@ -334,13 +393,22 @@ func main() {
 	}
 }
 
+func loadavg() string {
+	b, _ := os.ReadFile("/proc/loadavg")
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
+}
+
 func report(r result) {
 	det := r.detect.Round(time.Millisecond).String()
 	if r.detectErr != "" {
 		det = r.detectErr
 	}
-	fmt.Printf("%-10s N=%-6d %8.0f checks/s (%5.1f%% of N/s)  CPU %5.1f%%  RSS %6.1f MB  killed real down after %-8s (nginx CPU %5.1f%%)\n",
-		r.name, r.n, r.checksPS, 100*r.checksPS/float64(r.n), r.cpuPct, r.rssMB, det, r.serverPct)
+	fmt.Printf("%-10s N=%-6d %8.0f checks/s (%5.1f%% of N/s)  CPU %5.1f%% (%.1f us per check)  RSS %6.1f MB  killed real down after %-8s (nginx CPU %5.1f%%, load %s)\n",
+		r.name, r.n, r.checksPS, 100*r.checksPS/float64(r.n), r.cpuPct, r.cpuPct/100/r.checksPS*1e6, r.rssMB, det, r.serverPct, loadavg())
 }
 
 func countLines(path, sub string) int {
