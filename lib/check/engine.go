@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ocf-lvs/ocf-lvs/lib/config"
@@ -78,6 +79,16 @@ type job struct {
 	gone     bool   // removed by Set while running
 	nconn    int    // combined: good connects since the last negotiate
 	set      uint64 // the last Set that kept it (Engine.sets)
+
+	// the run in progress (a job runs once at a time)
+	start   time.Time
+	rspec   Spec // the check of this run (combined: connect or negotiate)
+	probe   bool // false: every sub in maintenance
+	evs     []Event
+	hp      hotProbe
+	slowBy  time.Time // a redirect left to net/http, by this deadline
+	plans   [2]*hotPlan
+	planned [2]bool
 }
 
 type jobHeap []*job
@@ -100,9 +111,11 @@ type Engine struct {
 	opt     Options
 	events  chan Event
 	sem     chan struct{}
-	wake    chan struct{}
 	work    chan *job // hands a due job to an idle worker
 	workers int       // started so far (Run's goroutine only)
+	hot     bool      // the default Probe: hot checks run on the poller
+	ctx     context.Context
+	poller  atomic.Pointer[poller] // set by Run, for poke
 
 	mu    sync.Mutex
 	jobs  map[jobID]*job
@@ -133,7 +146,8 @@ func New(opt Options) *Engine {
 	if opt.MaxConcurrent <= 0 {
 		opt.MaxConcurrent = 512
 	}
-	if opt.Probe == nil {
+	hot := opt.Probe == nil
+	if hot {
 		opt.Probe = Run
 	}
 	if opt.EventBuffer <= 0 {
@@ -147,10 +161,10 @@ func New(opt Options) *Engine {
 		seed = rand.Uint64()
 	}
 	return &Engine{
+		hot:    hot,
 		opt:    opt,
 		events: make(chan Event, opt.EventBuffer),
 		sem:    make(chan struct{}, opt.MaxConcurrent),
-		wake:   make(chan struct{}, 1),
 		work:   make(chan *job),
 		jobs:   map[jobID]*job{},
 		rnd:    rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
@@ -274,66 +288,139 @@ func findSub(prev map[*job][]*subState, byID map[*job]map[config.RealID]*subStat
 	return m[id]
 }
 
+// poke wakes the scheduler (a slot freed, checks set).
 func (e *Engine) poke() {
-	select {
-	case e.wake <- struct{}{}:
-	default:
+	if p := e.poller.Load(); p != nil {
+		p.wake()
 	}
 }
 
 // Run schedules checks until ctx ends, then waits for the checks in flight
 // and closes Events.
+//
+// Its goroutine is the scheduler and the poller of the hot checks
+// (connect, http to an address: poll.go), which it runs itself without a
+// goroutine per check; the other checks go to worker goroutines.
 func (e *Engine) Run(ctx context.Context) {
 	defer close(e.events)
+	p, err := newPoller(e.hotDone)
+	for err != nil { // out of file descriptors: no check could run either
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Second):
+		}
+		p, err = newPoller(e.hotDone)
+	}
+	defer p.close() // the hot checks in flight end unreported
 	defer e.wg.Wait()
+	defer e.poller.Store(nil)
+	e.poller.Store(p)
+	e.ctx = ctx
+	stop := context.AfterFunc(ctx, p.wake)
+	defer stop()
 	// always: a reload can set the directory (SetMaintenanceDir)
 	e.scanMaint()
 	e.wg.Add(1)
 	go e.maintLoop(ctx)
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
-	for {
-		e.mu.Lock()
-		var due *job
+	var due []*job
+	for ctx.Err() == nil {
+		now := time.Now()
 		wait := time.Hour
-		if len(e.queue) > 0 {
-			top := e.queue[0]
-			if d := time.Until(top.next); d <= 0 {
-				due = heap.Pop(&e.queue).(*job)
-				due.running = true
-			} else {
+		due = due[:0]
+		e.mu.Lock()
+		for len(e.queue) > 0 {
+			d := e.queue[0].next.Sub(now)
+			if d > 0 {
 				wait = d
+				break
 			}
+			if !e.acquire() {
+				break // all slots taken: a check that ends frees one and wakes us
+			}
+			j := heap.Pop(&e.queue).(*job)
+			j.running = true
+			due = append(due, j)
 		}
 		e.mu.Unlock()
-		if due == nil {
-			timer.Reset(wait)
-			select {
-			case <-ctx.Done():
-				return
-			case <-e.wake:
-			case <-timer.C:
-			}
-			continue
+		for _, j := range due {
+			e.launch(ctx, p, j)
 		}
-		select { // the concurrency bound: wait for a free slot
-		case e.sem <- struct{}{}:
-		case <-ctx.Done():
+		if len(due) > 0 { // a run may have ended at once (maintenance, a refused socket)
+			e.mu.Lock()
+			if len(e.queue) > 0 && len(e.sem) < cap(e.sem) { // full: a freed slot wakes us
+				wait = min(wait, time.Until(e.queue[0].next))
+			}
+			e.mu.Unlock()
+		}
+		p.poll(wait)
+	}
+}
+func (e *Engine) acquire() bool {
+	select {
+	case e.sem <- struct{}{}:
+		return true
+	default:
+		return false
+	}
+}
+
+// launch starts one run of j, which holds a slot: on the poller when it
+// is a hot check, else on a worker.
+func (e *Engine) launch(ctx context.Context, p *poller, j *job) {
+	e.begin(j)
+	if !j.probe || ctx.Err() != nil {
+		e.end(ctx, j, Result{}, false)
+		return
+	}
+	if e.hot {
+		if pl := j.plan(); pl != nil {
+			h := &j.hp
+			h.plan, h.spec, h.owner = pl, &j.rspec, j
+			h.deadline = time.Now().Add(j.rspec.Timeout())
+			p.start(h)
 			return
 		}
-		select {
-		case e.work <- due: // an idle worker
-		default:
-			if e.workers < e.opt.MaxConcurrent {
-				e.workers++
-				e.wg.Add(1)
-				go e.worker(ctx, due)
-			} else {
-				select {
-				case e.work <- due:
-				case <-ctx.Done():
-					return
-				}
+	}
+	e.toWorker(ctx, j)
+}
+
+// plan is the hot plan of j's check this run (combined alternates), made
+// once; nil when the check is not a hot one.
+func (j *job) plan() *hotPlan {
+	i := 0
+	if j.rspec.Type == "connect" {
+		i = 1
+	}
+	if !j.planned[i] {
+		j.planned[i], j.plans[i] = true, planHot(&j.rspec)
+	}
+	return j.plans[i]
+}
+
+// hotDone is the poller's report of a hot check of the engine's.
+func (e *Engine) hotDone(h *hotProbe, r Result, slow bool) {
+	j := h.owner.(*job)
+	if slow { // a redirect: net/http follows it on a worker, by the same deadline
+		j.slowBy = h.deadline
+		e.toWorker(e.ctx, j)
+		return
+	}
+	e.end(e.ctx, j, r, false)
+}
+
+func (e *Engine) toWorker(ctx context.Context, j *job) {
+	select {
+	case e.work <- j: // an idle worker
+	default:
+		if e.workers < e.opt.MaxConcurrent {
+			e.workers++
+			e.wg.Add(1)
+			go e.worker(ctx, j)
+		} else {
+			select {
+			case e.work <- j:
+			case <-ctx.Done():
 			}
 		}
 	}
@@ -346,7 +433,16 @@ func (e *Engine) Run(ctx context.Context) {
 func (e *Engine) worker(ctx context.Context, j *job) {
 	defer e.wg.Done()
 	for {
-		e.runJob(ctx, j)
+		var res Result
+		if !j.slowBy.IsZero() {
+			c, cancel := context.WithDeadline(ctx, j.slowBy)
+			res = runWith(c, &j.rspec, checkHTTPClient)
+			cancel()
+			j.slowBy = time.Time{}
+		} else {
+			res = e.opt.Probe(ctx, &j.rspec)
+		}
+		e.end(ctx, j, res, true)
 		select {
 		case j = <-e.work:
 		case <-ctx.Done():
@@ -355,18 +451,19 @@ func (e *Engine) worker(ctx context.Context, j *job) {
 	}
 }
 
-func (e *Engine) runJob(ctx context.Context, j *job) {
+// begin is the first half of a run, by the scheduler: maintenance, and the
+// check this run does (j.rspec).
+func (e *Engine) begin(j *job) {
 	start := time.Now()
-
 	e.mu.Lock()
-	var evs []Event
-	probe := false
+	defer e.mu.Unlock()
+	j.start, j.evs, j.probe = start, nil, false
 	for _, s := range j.subs {
 		inMaint := e.inMaint(s)
 		if inMaint && !s.maint {
 			s.maint = true
 			if s.state != Down {
-				evs = append(evs, Event{Sub: &s.sub, From: s.state, To: Down,
+				j.evs = append(j.evs, Event{Sub: &s.sub, From: s.state, To: Down,
 					Reason: "maintenance: " + e.maintName(s), Time: start})
 			}
 			s.state, s.fails = Down, 0
@@ -375,36 +472,36 @@ func (e *Engine) runJob(ctx context.Context, j *job) {
 			s.state, s.fails = Down, 0 // stays down until a check passes
 		}
 		if !s.maint {
-			probe = true
+			j.probe = true
 		}
 	}
-	spec := j.spec
-	if spec.Type == "combined" {
-		if j.nconn >= spec.NegotiateEvery {
-			spec.Type = "negotiate"
+	j.rspec = j.spec
+	if j.spec.Type == "combined" {
+		if j.nconn >= j.spec.NegotiateEvery {
+			j.rspec.Type = "negotiate"
 		} else {
-			spec.Type = "connect"
+			j.rspec.Type = "connect"
 		}
 	}
-	e.mu.Unlock()
+}
 
-	var res Result
-	if probe && ctx.Err() == nil {
-		res = e.opt.Probe(ctx, &spec)
-	}
+// end is the second half of a run: the result applied, j scheduled again,
+// its slot freed, the events sent (back-pressure: waits for the reader).
+func (e *Engine) end(ctx context.Context, j *job, res Result, worker bool) {
 	now := time.Now()
-
 	e.mu.Lock()
 	soft := false
-	if probe && ctx.Err() == nil {
+	evs := j.evs
+	j.evs = nil
+	if j.probe && ctx.Err() == nil {
 		e.runs++
 		if j.spec.Type == "combined" {
 			switch {
-			case spec.Type == "negotiate" && res.OK:
+			case j.rspec.Type == "negotiate" && res.OK:
 				j.nconn = 0
-			case spec.Type == "connect" && res.OK:
+			case j.rspec.Type == "connect" && res.OK:
 				j.nconn++
-			case spec.Type == "connect":
+			case j.rspec.Type == "connect":
 				j.nconn = 1 << 30 // a failed connect forces a negotiate next
 			}
 		}
@@ -429,12 +526,14 @@ func (e *Engine) runJob(ctx context.Context, j *job) {
 		if soft && j.retry < iv {
 			iv = j.retry
 		}
-		j.next = nextRun(start, now, iv)
+		j.next = nextRun(j.start, now, iv)
 		heap.Push(&e.queue, j)
 	}
 	e.mu.Unlock()
 	<-e.sem
-	e.poke()
+	if worker {
+		e.poke()
+	}
 	for _, ev := range evs {
 		select {
 		case e.events <- ev:

@@ -1,7 +1,6 @@
 package check
 
 import (
-	"bufio"
 	"context"
 	"crypto/md5"
 	"crypto/tls"
@@ -90,7 +89,8 @@ func checkHTTP(ctx context.Context, s *Spec) (string, error) {
 	if s.Service == "http" && strings.HasPrefix(u, "http://") {
 		// The common case, without net/http's transport (two goroutines and
 		// buffers per connection): a third of the CPU per check. Redirects
-		// are left to net/http below.
+		// are left to net/http below. (A literal address does not come
+		// here: the poller runs those, poll.go.)
 		code, status, body, err := fastGET(ctx, s, method, u)
 		if err != nil {
 			return "", fmt.Errorf("http: %v", err)
@@ -99,6 +99,27 @@ func checkHTTP(ctx context.Context, s *Spec) (string, error) {
 			return judgeHTTP(s, u, code, status, body)
 		}
 	}
+	return httpClientGET(ctx, s, u, method)
+}
+
+// checkHTTPClient is an http check by net/http alone: https, http_proxy,
+// and the redirects the fast paths leave to it.
+func checkHTTPClient(ctx context.Context, s *Spec) (string, error) {
+	u := CheckURL(s)
+	method := s.HTTPMethod
+	if method == "" {
+		method = "GET"
+	}
+	if s.Service == "http_proxy" {
+		ctx = context.WithValue(ctx, proxyKey{}, &url.URL{Scheme: "http", Host: s.HostPort()})
+		if !strings.Contains(s.Request, "://") {
+			return "", fmt.Errorf("http_proxy: request %q is not an absolute http:// URL", s.Request)
+		}
+	}
+	return httpClientGET(ctx, s, u, method)
+}
+
+func httpClientGET(ctx context.Context, s *Spec, u, method string) (string, error) {
 	req, err := http.NewRequestWithContext(ctx, method, u, nil)
 	if err != nil {
 		return "", fmt.Errorf("http: %v", err)
@@ -146,8 +167,6 @@ func judgeHTTP(s *Spec, u string, code int, status string, body []byte) (string,
 	return "HTTP " + status, nil
 }
 
-var bufPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
-
 // fastGET sends one HTTP/1.1 request with Connection: close on a fresh
 // connection and reads the response (Content-Length, chunked or to EOF).
 func fastGET(ctx context.Context, s *Spec, method, rawURL string) (int, string, []byte, error) {
@@ -168,22 +187,10 @@ func fastGET(ctx context.Context, s *Spec, method, rawURL string) (int, string, 
 		return 0, "", nil, err
 	}
 	defer c.Close() // with a reset: the answer is read, or the check failed
-	path := pu.RequestURI()
-	var b strings.Builder
-	b.Grow(96 + len(path) + len(host))
-	b.WriteString(method)
-	b.WriteByte(' ')
-	b.WriteString(path)
-	b.WriteString(" HTTP/1.1\r\nHost: ")
-	b.WriteString(host)
-	b.WriteString("\r\nUser-Agent: ocf-lvs-check\r\nAccept: */*\r\nConnection: close\r\n\r\n")
-	if _, err := io.WriteString(c, b.String()); err != nil {
+	if _, err := c.Write(httpRequest(method, pu.RequestURI(), host)); err != nil {
 		return 0, "", nil, err
 	}
-	br := bufPool.Get().(*bufio.Reader)
-	br.Reset(c)
-	defer func() { br.Reset(nil); bufPool.Put(br) }()
-	return readHTTPResponse(br, method)
+	return readHTTPResponse(c, method)
 }
 
 // clientFor: SNI must name the virtual host when one is given; those

@@ -145,8 +145,22 @@ func Run(ctx context.Context, s *Spec) Result {
 func runOne(ctx context.Context, s *Spec) Result {
 	ctx, cancel := context.WithTimeout(ctx, s.Timeout())
 	defer cancel()
+	if plan := planHot(s); plan != nil {
+		r, slow, err := runHot(ctx, s, plan)
+		if err == nil && !slow {
+			return r
+		}
+		if slow { // a redirect: net/http follows it, in what is left of the time
+			return runWith(ctx, s, checkHTTPClient)
+		}
+	}
+	return runWith(ctx, s, run)
+}
+
+// runWith runs fn as one check bounded by ctx.
+func runWith(ctx context.Context, s *Spec, fn func(context.Context, *Spec) (string, error)) Result {
 	t0 := time.Now()
-	reason, err := run(ctx, s)
+	reason, err := fn(ctx, s)
 	r := Result{OK: err == nil, Reason: reason, Latency: time.Since(t0)}
 	if err != nil {
 		r.Reason = errReason(ctx, err)
