@@ -51,8 +51,13 @@ type Options struct {
 	MaintenanceDir string
 	// MaintenanceScan is how often the directory is read (default 1s).
 	MaintenanceScan time.Duration
-	// Probe runs one check; default Run. Tests replace it.
+	// Probe runs one check; default Run. Tests replace it. Set, it runs
+	// every check on a worker goroutine (the poller needs the default).
 	Probe func(ctx context.Context, s *Spec) Result
+	// Observe, when set, is told of every probe's result (metrics), from
+	// the goroutine that ran it; it must be quick. Unlike a Probe wrapper
+	// it keeps the hot checks on the poller.
+	Observe func(s *Spec, r Result)
 	// EventBuffer is the size of the events channel (default 4096). When
 	// it is full, checks wait for the reader (back-pressure, not loss).
 	EventBuffer int
@@ -488,6 +493,9 @@ func (e *Engine) begin(j *job) {
 // end is the second half of a run: the result applied, j scheduled again,
 // its slot freed, the events sent (back-pressure: waits for the reader).
 func (e *Engine) end(ctx context.Context, j *job, res Result, worker bool) {
+	if e.opt.Observe != nil && j.probe && ctx.Err() == nil {
+		e.opt.Observe(&j.rspec, res)
+	}
 	now := time.Now()
 	e.mu.Lock()
 	soft := false
@@ -555,6 +563,9 @@ func (e *Engine) Snapshot() map[config.RealID]State {
 	}
 	return m
 }
+
+// InFlight is the number of checks running now.
+func (e *Engine) InFlight() int { return len(e.sem) }
 
 // Jobs is the number of distinct probes scheduled (after dedupe).
 func (e *Engine) Jobs() int {

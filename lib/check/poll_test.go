@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -172,6 +173,43 @@ func TestHTTPRequestBytes(t *testing.T) {
 	} {
 		if planHot(&s) != nil {
 			t.Errorf("%+v: a hot check", s)
+		}
+	}
+}
+
+// Observe sees every result, and the hot checks stay on the poller.
+func TestEngineObserve(t *testing.T) {
+	srv := rawServer(t, func(string) string { return "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nalive" })
+	var mu sync.Mutex
+	seen := 0
+	e := New(Options{Observe: func(s *Spec, r Result) {
+		mu.Lock()
+		defer mu.Unlock()
+		if s.Service == "http" && r.OK {
+			seen++
+		}
+	}})
+	if !e.hot {
+		t.Fatal("Observe took the checks off the poller")
+	}
+	sp := Spec{Type: "negotiate", Service: "http", Addr: srv.Addr(), Port: srv.Port(), Receive: "alive", NegotiateTimeout: time.Second}
+	e.Set([]Sub{{ID: config.RealID{Virtual: "o"}, Spec: sp, Interval: 10 * time.Millisecond, FailureCount: 1, Warmup: -1}})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go e.Run(ctx)
+	go func() {
+		for range e.Events() {
+		}
+	}()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		mu.Lock()
+		n := seen
+		mu.Unlock()
+		if n >= 5 && e.Runs() >= 5 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("observed %d of %d runs", n, e.Runs())
 		}
 	}
 }
