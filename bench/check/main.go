@@ -16,6 +16,7 @@
 // check is printed as a ratio to it.
 //
 // Run as root: go run ./bench/check [-n 200,1000,10000] [-ld-n 200] [-window 20s] [-ab-n 20000]
+// [-lvsd old,new] [-lvsd-args "--cpuprofile /tmp/{BIN}-{N}.pprof"]
 package main
 
 import (
@@ -285,16 +286,15 @@ func main() {
 	ldN := flag.String("ld-n", "200", "numbers of reals for ldirectord (empty: skip)")
 	window := flag.Duration("window", 20*time.Second, "measurement window")
 	warm := flag.Duration("warm", 5*time.Second, "time before measuring (all reals up)")
-	lvsd := flag.String("lvsd", "bin/lvsd", "lvsd binary")
+	lvsd := flag.String("lvsd", "bin/lvsd", "lvsd binary; several, comma-separated, run in turn at each N (before/after in one run)")
 	standin := flag.String("standin", "testdata/check/ipvsadm-standin", "stand-in ipvsadm for ldirectord")
-	lvsdArgs := flag.String("lvsd-args", "", "more arguments of lvsd run, e.g. \"--cpuprofile /tmp/lvsd-{N}.pprof\" ({N}: the number of reals)")
+	lvsdArgs := flag.String("lvsd-args", "", "more arguments of lvsd run, e.g. \"--cpuprofile /tmp/lvsd-{N}.pprof\" ({N}: the number of reals, {BIN}: the binary's name)")
 	abN := flag.Int("ab-n", 20000, "requests of the ab floor run before and after the checkers (0: skip)")
 	flag.Parse()
 	if os.Geteuid() != 0 {
 		fmt.Fprintln(os.Stderr, "bench/check: needs root (network namespace)")
 		os.Exit(2)
 	}
-	lvsdAbs, _ := filepath.Abs(*lvsd)
 	standinAbs, _ := filepath.Abs(*standin)
 	dir, _ := os.MkdirTemp("", "ocf-lvs-bench-check-")
 	os.Chmod(dir, 0o755)
@@ -318,27 +318,37 @@ func main() {
 	}
 	floor("before the checkers")
 	var results []result
+	bins := strings.Split(*lvsd, ",")
 	for _, s := range strings.Split(*nsList, ",") {
 		n, _ := strconv.Atoi(strings.TrimSpace(s))
 		if n <= 0 {
 			continue
 		}
-		cf := fmt.Sprintf("%s/lvsd-%d.cf", dir, n)
-		writeConfig(cf, n)
-		outPath := fmt.Sprintf("%s/lvsd-%d.out", dir, n)
-		out, _ := os.Create(outPath)
-		cmd := exec.Command(lvsdAbs, append([]string{"run", "--dry-run", "--quiet"}, append(strings.Fields(strings.ReplaceAll(*lvsdArgs, "{N}", strconv.Itoa(n))), cf)...)...)
-		cmd.Stdout, cmd.Stderr = out, out
-		victim := realAddr(n/2) + ":80: "
-		seen := func() bool { return countLines(outPath, "down tcp:192.0.2.1:80 real "+victim) > 0 }
-		w := *warm
-		if n >= 5000 {
-			w += 5 * time.Second
+		for bi, bin := range bins {
+			// several builds (-lvsd old,new): each in turn at each N, in one run
+			name := "lvsd"
+			if len(bins) > 1 {
+				name = "lvsd:" + filepath.Base(bin)
+			}
+			abs, _ := filepath.Abs(bin)
+			cf := fmt.Sprintf("%s/lvsd-%d-%d.cf", dir, n, bi)
+			writeConfig(cf, n)
+			outPath := fmt.Sprintf("%s/lvsd-%d-%d.out", dir, n, bi)
+			out, _ := os.Create(outPath)
+			args := strings.ReplaceAll(strings.ReplaceAll(*lvsdArgs, "{N}", strconv.Itoa(n)), "{BIN}", filepath.Base(bin))
+			cmd := exec.Command(abs, append([]string{"run", "--dry-run", "--quiet"}, append(strings.Fields(args), cf)...)...)
+			cmd.Stdout, cmd.Stderr = out, out
+			victim := realAddr(n/2) + ":80: "
+			seen := func() bool { return countLines(outPath, "down tcp:192.0.2.1:80 real "+victim) > 0 }
+			w := *warm
+			if n >= 5000 {
+				w += 5 * time.Second
+			}
+			r := measure(name, n, dir, cmd, w, *window, seen, func() {})
+			out.Close()
+			results = append(results, r)
+			report(r)
 		}
-		r := measure("lvsd", n, dir, cmd, w, *window, seen, func() {})
-		out.Close()
-		results = append(results, r)
-		report(r)
 	}
 	for _, s := range strings.Split(*ldN, ",") {
 		n, _ := strconv.Atoi(strings.TrimSpace(s))
@@ -384,7 +394,7 @@ func main() {
 			continue
 		}
 		for _, o := range results {
-			if o.name == "lvsd" {
+			if strings.HasPrefix(o.name, "lvsd") {
 				fmt.Printf("ratio lvsd N=%d vs ldirectord N=%d: checks/s x%.1f, CPU per check x%.2f, RSS x%.2f\n",
 					o.n, ld.n, o.checksPS/ld.checksPS,
 					(o.cpuPct/o.checksPS)/(ld.cpuPct/ld.checksPS), o.rssMB/ld.rssMB)
