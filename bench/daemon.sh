@@ -22,12 +22,21 @@ bin=.cache/bench-daemon-$$
 trap 'rm -rf $bin' EXIT
 mkdir -p $bin
 CGO_ENABLED=0 $GO build -o $bin/lvsd ./cmd/lvsd
+# BASE=<commit>: that commit's lvsd too (tools lvsd-ka-base, lvsd-ld-base),
+# e.g. BASE=abc123 sh bench/daemon.sh -sizes '' -reload-tools lvsd-ka-base,lvsd-ka,keepalived
+base=
+if [ -n "${BASE:-}" ]; then
+	mkdir -p $bin/base
+	git archive "$BASE" | tar -x -C $bin/base
+	(cd $bin/base && CGO_ENABLED=0 $GO build -o ../lvsd-base ./cmd/lvsd)
+	base="-lvsd-base $bin/lvsd-base"
+fi
 CGO_ENABLED=0 $GO build -o $bin/daemonbench ./bench/daemon
 $GO build -o .cache/vm/vmrun ./vm/vmrun
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 out=bench/results/daemon-$stamp.txt
 {
-	echo "bench/daemon.sh $* (lvsd $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- cmd lib 2>/dev/null || echo ', cmd/ or lib/ modified'))"
+	echo "bench/daemon.sh $*${BASE:+ (BASE=$BASE)} (lvsd $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- cmd lib 2>/dev/null || echo ', cmd/ or lib/ modified'))"
 	echo "host: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg) at start, $(date -u '+%Y-%m-%d %H:%M UTC')"
 } | tee "$out"
 set +e
@@ -35,7 +44,7 @@ prof=
 [ "${DAEMON_PROFILE:-0}" = 1 ] && prof="-profile /tmp/bench-daemon-prof"
 # the profiles go to the file only, not the terminal
 {
-	.cache/vm/vmrun -timeout "${DAEMON_TIMEOUT:-40m}" -- $bin/daemonbench -lvsd $bin/lvsd $prof "$@" 2>&1
+	.cache/vm/vmrun -timeout "${DAEMON_TIMEOUT:-40m}" -- $bin/daemonbench -lvsd $bin/lvsd $base $prof "$@" 2>&1
 	echo $? > $bin/rc
 } | tee -a "$out" | awk '/^=== profile /{skip=1} !skip; /^=== end/{skip=0}'
 rc=$(cat $bin/rc)

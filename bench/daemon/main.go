@@ -51,6 +51,7 @@ var (
 
 func main() {
 	lvsd := flag.String("lvsd", "bin/lvsd", "lvsd binary")
+	lvsdBase := flag.String("lvsd-base", "", "an earlier lvsd binary: tools lvsd-ka-base and lvsd-ld-base run it (before/after in one run)")
 	sizesF := flag.String("sizes", "10,1000", "reals per table in the kill test (empty: skip it)")
 	toolsF := flag.String("tools", "lvsd-ld,ldirectord,lvsd-ka,keepalived", "tools of the kill test, in order")
 	trials := flag.Int("trials", 10, "kills per tool and size")
@@ -89,6 +90,13 @@ func main() {
 		"lvsd-ld": lvsdTool(*lvsd, "lvsd-ld", "ldirectord.cf"), "ldirectord": ldirectordTool(),
 		"lvsd-ka": lvsdTool(*lvsd, "lvsd-ka", "keepalived.conf"), "keepalived": keepalivedTool(),
 	}
+	if *lvsdBase != "" {
+		for _, k := range []string{"lvsd-ka", "lvsd-ld"} {
+			t := lvsdTool(*lvsdBase, k+"-base", all[k].conf)
+			t.name = strings.Replace(t.name, "lvsd run", "lvsd run BASE", 1)
+			all[k+"-base"] = t
+		}
+	}
 	var kills []*killResult
 	for _, s := range split(*sizesF) {
 		n, err := strconv.Atoi(s)
@@ -125,6 +133,9 @@ func main() {
 	var rel []*reloadResult
 	if *reload > 0 {
 		for _, k := range split(*reloadTools) {
+			if _, ok := all[k]; !ok {
+				check(fmt.Errorf("unknown tool %q", k))
+			}
 			rel = append(rel, reloadTest(all[k], dir, *reload/10, 10, *reloads))
 		}
 	}

@@ -159,13 +159,20 @@ func report(kills []*killResult, rel []*reloadResult) {
 				ms(r.start), r.note)
 		}
 		w.Flush()
-		if k, l := sums["keepalived"], sums["lvsd-ka"]; k.done.n > 0 && l.done.n > 0 {
-			fmt.Printf("\nratio keepalived / lvsd: changed real %s, done %s, CPU %s\n", ratio(k.changed.med, l.changed.med), ratio(k.done.med, l.done.med), ratio(k.cpu.med, l.cpu.med))
+		for _, key := range []string{"lvsd-ka", "lvsd-ka-base"} {
+			k, l := sums["keepalived"], sums[key]
+			if k.done.n == 0 || l.done.n == 0 {
+				continue
+			}
+			fmt.Printf("\nratio keepalived / %s: changed real %s, done %s, CPU %s\n", key, ratio(k.changed.med, l.changed.med), ratio(k.done.med, l.done.med), ratio(k.cpu.med, l.cpu.med))
 			verdict := "met"
 			if float64(k.done.med)/float64(l.done.med) < 10 {
 				verdict = "MISSED"
 			}
-			fmt.Printf("target: >= 10x faster than keepalived (done): %s\n", verdict)
+			fmt.Printf("target: >= 10x faster than keepalived (done), %s: %s\n", key, verdict)
+		}
+		if b, l := sums["lvsd-ka-base"], sums["lvsd-ka"]; b.done.n > 0 && l.done.n > 0 {
+			fmt.Printf("ratio lvsd BASE / lvsd: changed real %s, done %s, CPU %s\n", ratio(b.changed.med, l.changed.med), ratio(b.done.med, l.done.med), ratio(b.cpu.med, l.cpu.med))
 		}
 		for _, r := range rel {
 			if strings.HasPrefix(r.tool.key, "lvsd") && len(r.rs) > 0 {
