@@ -115,6 +115,11 @@ func runApply(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "lvsd apply: services: %d added, %d edited, %d removed; reals: %d added, %d edited, %d removed; %s %d netlink writes (%d reads) in %s\n",
 		sum.ServicesAdded, sum.ServicesEdited, sum.ServicesRemoved, sum.RealsAdded, sum.RealsEdited, sum.RealsRemoved,
 		verb, writes, reads, time.Since(start).Round(time.Microsecond))
+	if nl != nil {
+		if t := nl.WriteTimes(); t.Ops > 0 {
+			fmt.Fprintf(stdout, "lvsd apply: %s\n", t) // the apply phase against the kernel's own cost
+		}
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "lvsd apply: %v\n", err)
 		return 1

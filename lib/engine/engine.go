@@ -307,11 +307,16 @@ func (e *Engine) Run(ctx context.Context) error {
 	defer func() { stopChecks(); <-checksDone }()
 
 	e.startDrains(e.believedServices())
+	w0 := e.writeTimes()
 	e.starting = true
 	e.pass(false)
 	e.starting = false
-	e.report(Report{Kind: Started, Msg: fmt.Sprintf("%d virtual services, %d real checks (%d distinct probes) from %s; kernel read in %s, resync every %s",
-		len(e.cfg.Virtuals), len(subs), e.checks.Jobs(), e.cfg.Source, e.readCost.Round(time.Microsecond), e.resync)})
+	msg := fmt.Sprintf("%d virtual services, %d real checks (%d distinct probes) from %s; kernel read in %s, resync every %s",
+		len(e.cfg.Virtuals), len(subs), e.checks.Jobs(), e.cfg.Source, e.readCost.Round(time.Microsecond), e.resync)
+	if w := e.writeTimes().Sub(w0); w.Ops > 0 {
+		msg += "; " + w.String()
+	}
+	e.report(Report{Kind: Started, Msg: msg})
 	e.flush()
 	close(e.ready)
 	err := e.loop(ctx)
@@ -401,6 +406,15 @@ func (e *Engine) loop(ctx context.Context) error {
 			retry.Reset(time.Second) // a refused write is retried, from a fresh read
 		}
 	}
+}
+
+// writeTimes is the kernel's batched-write totals (zero when it keeps
+// none: ipvs.Mem), for the start's report.
+func (e *Engine) writeTimes() ipvs.WriteTimes {
+	if t, ok := e.opt.Kernel.(interface{ WriteTimes() ipvs.WriteTimes }); ok {
+		return t.WriteTimes()
+	}
+	return ipvs.WriteTimes{}
 }
 
 func (e *Engine) flush() {

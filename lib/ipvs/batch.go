@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"runtime"
 	"sync"
 	"syscall"
 	"time"
@@ -101,6 +102,18 @@ func (n *Netlink) ApplyBatch(ops []Op) []error {
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	// timed on its own thread (RUSAGE_THREAD): the process's other
+	// goroutines (checks, GC) are not counted as the writes' cost
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	t0, r0 := time.Now(), threadCPU()
+	defer func() {
+		r := threadCPU()
+		n.times.Ops += len(ops)
+		n.times.Wall += time.Since(t0)
+		n.times.User += time.Duration(r.Utime.Nano() - r0.Utime.Nano())
+		n.times.Sys += time.Duration(r.Stime.Nano() - r0.Stime.Nano())
+	}()
 	fam, err := ipvsFamilyID()
 	if err != nil {
 		for i := range ops {
@@ -181,6 +194,12 @@ func (n *Netlink) ApplyBatch(ops []Op) []error {
 		}
 	}
 	return errs
+}
+
+func threadCPU() unix.Rusage {
+	var r unix.Rusage
+	unix.Getrusage(unix.RUSAGE_THREAD, &r) //nolint:errcheck // cannot fail on Linux
+	return r
 }
 
 // batchConn is one netlink socket for a batch.

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // oneByOne hides ApplyBatch: Reconcile then writes op by op (moby/ipvs).
@@ -119,10 +120,17 @@ func TestBatchSameAsOneByOne(t *testing.T) {
 			batchBytes = size
 			sh(t, "ipvsadm -C")
 			_, w0 := k.Counts()
+			t0 := k.WriteTimes()
 			samePass(t, "new table", one, reconcilePass(t, k, desired, nil))
 			samePass(t, "changes", oneChanged, reconcilePass(t, k, changed, owned))
 			_, w1 := k.Counts()
-			t.Logf("batch of %d bytes: %d writes", size, w1-w0)
+			wt := k.WriteTimes().Sub(t0)
+			t.Logf("batch of %d bytes: %d writes; %s", size, w1-w0, wt)
+			// the apply phase's own clock: its thread's CPU within its wall
+			// time (tick-sampled: a little slack)
+			if wt.Ops == 0 || wt.Ops > w1-w0+len(desired)*20 || wt.Wall <= 0 || wt.User+wt.Sys > wt.Wall+20*time.Millisecond {
+				t.Errorf("WriteTimes: %+v for %d writes", wt, w1-w0)
+			}
 		})
 	}
 }

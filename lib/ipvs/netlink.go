@@ -42,6 +42,7 @@ type Netlink struct {
 	h      *moby.Handle
 	reads  int
 	writes int
+	times  WriteTimes // ApplyBatch's, cumulative
 }
 
 // ipvsPresent reports whether this network namespace has IPVS, loading the
@@ -87,6 +88,37 @@ func (n *Netlink) Counts() (reads, writes int) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return n.reads, n.writes
+}
+
+// WriteTimes is what ApplyBatch spent, summed over its calls: the ops it
+// sent, its wall time and the CPU of the thread that ran it (user: the
+// encoding and the bookkeeping; system: the kernel running the IPVS
+// commands inside sendmsg). The apply phase's wall/system ratio says how
+// close the writes are to the kernel's own cost.
+type WriteTimes struct {
+	Ops             int
+	Wall, User, Sys time.Duration
+}
+
+// Sub is t minus an earlier reading.
+func (t WriteTimes) Sub(o WriteTimes) WriteTimes {
+	return WriteTimes{Ops: t.Ops - o.Ops, Wall: t.Wall - o.Wall, User: t.User - o.User, Sys: t.Sys - o.Sys}
+}
+
+func (t WriteTimes) String() string {
+	r := 0.0
+	if t.Sys > 0 {
+		r = float64(t.Wall) / float64(t.Sys)
+	}
+	return fmt.Sprintf("%d batched writes in %s wall, %s user, %s sys (wall/sys %.2f)", t.Ops,
+		t.Wall.Round(time.Millisecond), t.User.Round(time.Millisecond), t.Sys.Round(time.Millisecond), r)
+}
+
+// WriteTimes returns ApplyBatch's totals so far.
+func (n *Netlink) WriteTimes() WriteTimes {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.times
 }
 
 func (n *Netlink) call(write bool, f func(*moby.Handle) error) error {
