@@ -145,4 +145,7 @@ func TestNetnsVRRPReload(t *testing.T) {
 		t.Fatalf("lvsd after the lower priority: %+v", st)
 	}
 	t.Logf("priority 150 -> 50 by reload: keepalived holds the VIP %s later (its Master_Down, 3.6 s)", took.Round(time.Millisecond))
+	if strings.Contains(a.text(), "DATA RACE") { // go test -race: lvsd is this binary
+		t.Errorf("lvsd:\n%s", a.text())
+	}
 }
