@@ -370,7 +370,7 @@ func daemon(ctx context.Context, path string, cfg *config.Config, f runFlags, st
 		sdaemon.SdNotify(false, "RELOADING=1\n"+sdaemon.SdNotifyMonotonicUsec())
 		// VRRP first: what can refuse it (an interface that does not
 		// exist) must refuse the whole reload, before IPVS is touched
-		if errs := reloadVRRP(router, cfg, next, log.printf); errs != nil {
+		if errs := reloadVRRP(router, syncd, cfg, next, log.printf); errs != nil {
 			nextFIFO.discard()
 			if nextLn != nil {
 				nextLn.Close()

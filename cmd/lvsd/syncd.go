@@ -84,6 +84,21 @@ func (s *syncDaemon) onRole(instance string, r vrrp.Role) {
 	}
 }
 
+// reload takes a reload's changed lvs_sync_daemon: the daemons running
+// stop, those of the followed instance's role now (role) start with the
+// new settings (keepalived's reload stops and restarts them too).
+func (s *syncDaemon) reload(l *config.LVSSync, role vrrp.Role) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	s.apply(map[ipvs.SyncRole]bool{})
+	n := newSyncDaemon(l, s.k, s.logf)
+	s.instance, s.cfg = n.instance, n.cfg
+	s.apply(syncRoles(s.instance != "", role))
+}
+
 // close stops every daemon started (lvsd's exit; keepalived's too).
 func (s *syncDaemon) close() {
 	if s == nil {

@@ -150,3 +150,26 @@ func TestSyncDaemonStatus(t *testing.T) {
 		t.Errorf("without lvs_sync_daemon:\n%s", b.String())
 	}
 }
+
+// A reload with other lvs_sync_daemon settings restarts the daemons
+// running with them, in the followed instance's role.
+func TestSyncDaemonReload(t *testing.T) {
+	k := &fakeSync{running: map[ipvs.SyncRole]bool{}}
+	sd := newSyncDaemon(&config.LVSSync{Interface: "eth1", Instance: "VI_1", SyncID: 51}, k, func(string, ...any) {})
+	sd.start()
+	k.take()
+	sd.reload(&config.LVSSync{Interface: "eth2", Instance: "VI_1", SyncID: 52}, vrrp.Backup)
+	if got := k.take(); got != "stop backup, start backup eth2/52" {
+		t.Errorf("reload as backup: %s", got)
+	}
+	sd.onRole("VI_1", vrrp.Master)
+	k.take()
+	sd.reload(&config.LVSSync{Interface: "eth2", Instance: "VI_2", SyncID: 53}, vrrp.Master)
+	if got := k.take(); got != "stop master, start master eth2/53" {
+		t.Errorf("reload as master: %s", got)
+	}
+	sd.onRole("VI_1", vrrp.Backup) // no longer followed
+	if got := k.take(); got != "" {
+		t.Errorf("the old instance still followed: %s", got)
+	}
+}

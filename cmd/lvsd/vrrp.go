@@ -170,7 +170,7 @@ func vrrpOnly(ctx context.Context, path string, cfg *config.Config, f runFlags, 
 		lastReload = &reloadJSON{Time: time.Now(), Trigger: why, Result: "ok"}
 		if errs == nil {
 			sdaemon.SdNotify(false, "RELOADING=1\n"+sdaemon.SdNotifyMonotonicUsec())
-			errs = reloadVRRP(r, cfg, next, log.printf)
+			errs = reloadVRRP(r, sd, cfg, next, log.printf)
 			sdaemon.SdNotify(false, sdaemon.SdNotifyReady)
 		}
 		if errs != nil {
@@ -305,7 +305,7 @@ func (c vrrpCollector) Collect(ch chan<- prometheus.Metric) {
 // does not exist) refuse the whole reload: nil means applied. Without a
 // router (no vrrp_instance at start) VRRP added by the file waits for
 // the next start, and lvs_sync_daemon's settings are read at start.
-func reloadVRRP(r *vrrp.Router, old, next *config.Config, logf func(string, ...any)) []string {
+func reloadVRRP(r *vrrp.Router, sd *syncDaemon, old, next *config.Config, logf func(string, ...any)) []string {
 	if r == nil {
 		if vrrpChanged(old, next) {
 			logf("lvsd run: vrrp_instance blocks in %s: VRRP starts at the next start (this lvsd runs without it)", next.Source)
@@ -323,7 +323,18 @@ func reloadVRRP(r *vrrp.Router, old, next *config.Config, logf func(string, ...a
 		logf("lvsd run: the notify FIFOs changed in %s: VRRP's lines go to the ones opened at start until the next start", next.Source)
 	}
 	if !reflect.DeepEqual(stripSync(old.LVSSync), stripSync(next.LVSSync)) {
-		logf("lvsd run: lvs_sync_daemon changed in %s: it takes effect at the next start", next.Source)
+		if sd == nil || next.LVSSync == nil {
+			logf("lvsd run: lvs_sync_daemon added or removed in %s: it takes effect at the next start", next.Source)
+		} else {
+			role := vrrp.Backup
+			for _, in := range r.Status().Instances {
+				if in.Name == next.LVSSync.Instance && in.State == vrrp.Master.String() {
+					role = vrrp.Master
+				}
+			}
+			logf("lvsd run: lvs_sync_daemon changed in %s: the sync daemons restart with it", next.Source)
+			sd.reload(next.LVSSync, role)
+		}
 	}
 	return nil
 }
