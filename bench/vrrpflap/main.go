@@ -22,7 +22,9 @@ import (
 	"time"
 
 	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
+	vnetns "github.com/vishvananda/netns"
+
+	"github.com/ocf-lvs/ocf-lvs/internal/netns"
 )
 
 // rtPriority is -rt: global_defs { vrrp_rt_priority N } in every file.
@@ -44,7 +46,7 @@ func main() {
 		fatal(err)
 	}
 	defer os.RemoveAll(dir)
-	pairs := []*pair{{impl: "lvsd", n: 1}, {impl: "keepalived", n: 2}}
+	pairs := []*pair{{impl: "lvsd"}, {impl: "keepalived"}}
 	for _, p := range pairs {
 		defer p.close()
 		if err := p.start(dir, abs, *advert); err != nil {
@@ -88,41 +90,25 @@ func loadavg() string {
 	return strings.Join(f[:3], " ")
 }
 
-// pair is one master (priority 150) and one backup (100).
+// pair is one master (priority 150) and one backup (100), in a
+// namespace pair of internal/netns (as the netns tests).
 type pair struct {
 	impl  string
-	n     int
+	np    *netns.Pair
 	cmds  []*exec.Cmd
 	done  chan struct{}
 	moves chan time.Time
 }
 
-func (p *pair) ns(x string) string { return fmt.Sprintf("vflap-%s%d", x, p.n) }
-func (p *pair) vip() string        { return fmt.Sprintf("192.0.2.%d", 100+p.n) }
-
-func run(args ...string) error {
-	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("%s: %v: %s", strings.Join(args, " "), err, out)
-	}
-	return nil
-}
+func (p *pair) vip() string { return p.np.V4(100) }
 
 func (p *pair) start(dir, lvsd, advert string) error {
-	A, B := p.ns("a"), p.ns("b")
-	p.close()
-	for _, c := range [][]string{
-		{"ip", "netns", "add", A}, {"ip", "netns", "add", B},
-		{"ip", "link", "add", "eth0", "netns", A, "type", "veth", "peer", "name", "eth0", "netns", B},
-		{"ip", "-n", A, "link", "set", "lo", "up"}, {"ip", "-n", B, "link", "set", "lo", "up"},
-		{"ip", "-n", A, "link", "set", "eth0", "up"}, {"ip", "-n", B, "link", "set", "eth0", "up"},
-		{"ip", "-n", A, "addr", "add", "192.0.2.1/24", "dev", "eth0"},
-		{"ip", "-n", B, "addr", "add", "192.0.2.2/24", "dev", "eth0"},
-	} {
-		if err := run(c...); err != nil {
-			return err
-		}
+	np, err := netns.Create()
+	p.np = np
+	if err != nil {
+		return err
 	}
+	A, B := np.A, np.B
 	launch := func(ns, name string, prio int) error {
 		f := filepath.Join(dir, fmt.Sprintf("%s-%s.conf", p.impl, name))
 		global := ""
@@ -145,9 +131,8 @@ func (p *pair) start(dir, lvsd, advert string) error {
 		if p.impl == "lvsd" {
 			c = exec.Command("ip", "netns", "exec", ns, lvsd, "run", "--pidfile", "none", "--socket", "none", f)
 		} else {
-			base := filepath.Join(dir, p.impl+"-"+name)
-			c = exec.Command("ip", "netns", "exec", ns, "keepalived", "-P", "-n", "-D", "-R", "-f", f,
-				"-p", base+".pid", "-r", base+".vrrp.pid", "-c", base+".chk.pid")
+			args, _ := netns.KeepalivedArgs(ns, "keepalived", f, dir, p.impl+"-"+name)
+			c = exec.Command("ip", args...)
 		}
 		if err := c.Start(); err != nil {
 			return err
@@ -162,14 +147,14 @@ func (p *pair) start(dir, lvsd, advert string) error {
 		return err
 	}
 	end := time.Now().Add(30 * time.Second)
-	for !(p.has(A) && !p.has(B)) {
+	for !(netns.HasAddr(A, "eth0", p.vip()) && !netns.HasAddr(B, "eth0", p.vip())) {
 		if time.Now().After(end) {
 			return fmt.Errorf("no single master within 30 s")
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	time.Sleep(2 * time.Second)
-	h, err := netns.GetFromName(B)
+	h, err := vnetns.GetFromName(B)
 	if err != nil {
 		return err
 	}
@@ -201,11 +186,6 @@ func (p *pair) times(t0 time.Time) string {
 	return " at " + strings.Join(s, " ")
 }
 
-func (p *pair) has(ns string) bool {
-	out, _ := exec.Command("ip", "-n", ns, "-4", "-o", "addr", "show", "dev", "eth0").Output()
-	return strings.Contains(string(out), " "+p.vip()+"/")
-}
-
 func (p *pair) close() {
 	if p.done != nil {
 		close(p.done)
@@ -218,13 +198,17 @@ func (p *pair) close() {
 		c.Wait()
 	}
 	p.cmds = nil
-	for _, x := range []string{"a", "b"} {
-		out, _ := exec.Command("ip", "netns", "pids", p.ns(x)).Output()
+	if p.np == nil {
+		return
+	}
+	for _, ns := range []string{p.np.A, p.np.B} {
+		out, _ := exec.Command("ip", "netns", "pids", ns).Output()
 		for _, f := range strings.Fields(string(out)) {
 			var pid int
 			fmt.Sscan(f, &pid)
 			syscall.Kill(pid, syscall.SIGKILL)
 		}
-		exec.Command("ip", "netns", "del", p.ns(x)).Run()
 	}
+	p.np.Delete()
+	p.np = nil
 }
