@@ -2,8 +2,11 @@ package main
 
 import (
 	"encoding/binary"
+	"fmt"
 	"net/netip"
+	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -54,8 +57,9 @@ func maxGap(ts []time.Time) time.Duration {
 // priority-0 advert, no gratuitous ARP, and lvsd's adverts go on at
 // their interval; a VIP added appears on lvsd's interface and is
 // announced; a file naming an interface that does not exist is refused
-// (FILE:LINE) and changes nothing; a lower priority hands the VIPs to
-// keepalived.
+// (FILE:LINE) and changes nothing; an instance added starts and one
+// removed stops (priority 0), the other untouched; a lower priority
+// hands the VIPs to keepalived.
 func TestNetnsVRRPReload(t *testing.T) {
 	l := newVRRPLab(t)
 	vip, vip2 := l.p.V4(100), l.p.V4(101)
@@ -86,7 +90,21 @@ func TestNetnsVRRPReload(t *testing.T) {
 		}
 		return strings.TrimSpace(ans)
 	}
-	entering := func() int { return strings.Count(k.text(), "Entering") }
+	entering := func() int { return strings.Count(k.text(), "Entering MASTER") }
+	// keepalived reloaded too (SIGHUP to its parent), where both nodes
+	// must agree: keepalived 2.2.7 drops adverts whose address count
+	// differs from its own ("received an unexpected ip number count")
+	// and takes over, as it would from a keepalived master
+	kreload := func(text string) {
+		t.Helper()
+		l.write("keepalived.conf", text)
+		b, err := os.ReadFile(k.pids[1])
+		var pid int
+		fmt.Sscan(string(b), &pid)
+		if err != nil || pid <= 0 || syscall.Kill(pid, syscall.SIGHUP) != nil {
+			t.Fatalf("keepalived's pid: %v %q", err, b)
+		}
+	}
 
 	// 1. unchanged (a comment and a blank line move every line)
 	tr, kt := l.status().VRRP.Instances[0].Transitions, entering()
@@ -109,11 +127,13 @@ func TestNetnsVRRPReload(t *testing.T) {
 	}
 	t.Logf("unchanged reload: %d adverts in 3.5 s, largest gap %s, no transition", len(ts), maxGap(ts).Round(time.Millisecond))
 
-	// 2. a VIP added while master: on the interface, announced
+	// 2. a VIP added while master: on the interface, announced (and in
+	// keepalived's file, reloaded)
 	a0 = len(arpCapt.Frames())
 	if ans := reload(conf(150, vip2)); ans != "ok" {
 		t.Fatalf("reload: %s", ans)
 	}
+	kreload(instance("VI_1", "BACKUP", 51, 100, strings.Replace(v2pass(vip), vip+"/24\n", vip+"/24\n        "+vip2+"/24\n", 1)))
 	if !netns.WaitFor(5*time.Second, func() bool { return l.has(l.p.A, vip2) && garps(arpCapt, a0, vip2) > 0 }) {
 		t.Fatalf("the VIP added: on A %v, gratuitous ARPs %d\n%s", l.has(l.p.A, vip2), garps(arpCapt, a0, vip2), a.text())
 	}
@@ -122,6 +142,10 @@ func TestNetnsVRRPReload(t *testing.T) {
 	}
 	if n := garps(arpCapt, a0, vip); n != 0 {
 		t.Errorf("adding %s announced %s again (%d ARPs)", vip2, vip, n)
+	}
+	time.Sleep(4 * time.Second) // keepalived's Master_Down: it must still follow
+	if st := l.status().VRRP.Instances[0]; st.State != "MASTER" || st.Transitions != tr || entering() != kt || l.has(l.p.B, vip) {
+		t.Fatalf("after both reloads: lvsd %+v\n%s", st, k.text())
 	}
 
 	// 3. a bad file: refused with FILE:LINE, nothing changes
@@ -133,7 +157,39 @@ func TestNetnsVRRPReload(t *testing.T) {
 		t.Fatalf("a refused reload changed lvsd: %+v", st)
 	}
 
-	// 4. a lower priority: keepalived takes over, lvsd drops both VIPs
+	// 4. a new instance (VRID 52, keepalived has none) starts as at
+	// startup and takes its VIP after Master_Down; VI_1 is not touched.
+	// Removed again, it stops as on shutdown: a priority-0 advert.
+	vip3 := l.p.V4(102)
+	vi2 := instance("VI_2", "BACKUP", 52, 120, strings.ReplaceAll(v2pass(vip3), "s3cret", "other"))
+	if ans := reload(conf(150, vip2) + vi2); ans != "ok" {
+		t.Fatalf("reload: %s", ans)
+	}
+	if !netns.WaitFor(10*time.Second, func() bool { return l.has(l.p.A, vip3) }) {
+		t.Fatalf("the new instance never took %s\n%s", vip3, a.text())
+	}
+	v0 = len(vrrpCapt.Frames())
+	if ans := reload(conf(150, vip2)); ans != "ok" {
+		t.Fatalf("reload: %s", ans)
+	}
+	if l.has(l.p.A, vip3) {
+		t.Fatalf("the removed instance's VIP %s is still on A", vip3)
+	}
+	stop52 := false
+	if !netns.WaitFor(5*time.Second, func() bool {
+		for _, ad := range adverts(vrrpCapt.Frames()[v0:]) {
+			stop52 = stop52 || ad.VRID == 52 && ad.Priority == 0
+		}
+		return stop52
+	}) {
+		t.Error("no priority-0 advert for the removed instance")
+	}
+	if st := l.status().VRRP; len(st.Instances) != 1 || st.Instances[0].Name != "VI_1" || st.Instances[0].State != "MASTER" ||
+		st.Instances[0].Transitions != tr || entering() != kt {
+		t.Fatalf("adding and removing VI_2 moved VI_1: %+v\n%s", st.Instances, k.text())
+	}
+
+	// 5. a lower priority: keepalived takes over, lvsd drops both VIPs
 	if ans := reload(conf(50, vip2)); ans != "ok" {
 		t.Fatalf("reload: %s", ans)
 	}
