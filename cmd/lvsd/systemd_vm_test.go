@@ -74,6 +74,9 @@ func TestUnderSystemdAnalyzeVerify(t *testing.T) {
 	if err != nil {
 		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
 	}
+	// the boot's cost, for docs/vm.md
+	boot, _ := exec.Command("systemd-analyze", "time").CombinedOutput()
+	t.Logf("systemd-analyze time: %s", boot)
 }
 
 // lvsd@.service under the real systemd: `systemctl start` returns (the
@@ -213,4 +216,47 @@ func TestUnderSystemdUnitLifecycle(t *testing.T) {
 		}
 	}
 	t.Logf("systemd's lines on %s:\n%s", unit, strings.Join(sd, "\n"))
+}
+
+// lvsd.service runs the director of /etc/lvsd/lvs.toml (here the lab's
+// ldirectord.cf turned into TOML by lvsd migrate): active after READY=1
+// with the file's virtual service in the kernel, stopped with cleanstop.
+func TestUnderSystemdTOMLUnit(t *testing.T) {
+	requireSystemd(t)
+	installUnits(t)
+	t0 := time.Now()
+	step := func(what string) { t.Logf("%5.1fs %s", time.Since(t0).Seconds(), what) }
+	l := newLab(t, "masq", 1)
+	step("lab built")
+	const unit = "lvsd.service"
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("journal of %s:\n%s", unit, journal(unit))
+		}
+		exec.Command("systemctl", "stop", unit).Run()
+	})
+	os.MkdirAll("/etc/lvsd", 0o755)
+	shell(t, "/usr/sbin/lvsd migrate "+l.daemonConfig("t.cf", []int{1}, nil, "")+" > /etc/lvsd/lvs.toml")
+	step("lvsd migrate")
+	if out, err := exec.Command("systemctl", "start", unit).CombinedOutput(); err != nil {
+		t.Fatalf("systemctl start %s: %v\n%s\n%s", unit, err, out, journal(unit))
+	}
+	step("systemctl start")
+	table := savedTable(t)
+	p := unitProps(t, unit, "ActiveState", "StatusText")
+	if p["ActiveState"] != "active" || p["StatusText"] != "directing /etc/lvsd/lvs.toml" || !strings.Contains(table, "-A -t "+labVIP+":80 ") {
+		t.Fatalf("after systemctl start: %v; ipvsadm -Sn:\n%s", p, table)
+	}
+	waitTable(t, "the real up", 60*time.Second, func(s string) bool { return hasReal(s, labVIP+":80", 1, 80) })
+	step("the real up")
+	if out, err := exec.Command("systemctl", "stop", unit).CombinedOutput(); err != nil {
+		t.Fatalf("systemctl stop: %v\n%s", err, out)
+	}
+	step("systemctl stop")
+	if p := unitProps(t, unit, "ActiveState", "Result"); p["ActiveState"] != "inactive" || p["Result"] != "success" {
+		t.Errorf("after systemctl stop: %v", p)
+	}
+	if s := savedTable(t); strings.Contains(s, labVIP) {
+		t.Errorf("services left after systemctl stop (cleanstop):\n%s", s)
+	}
 }

@@ -282,6 +282,10 @@ func attempt(ctx context.Context, cfg Config, qemu string, args []string, accel,
 	if err != nil {
 		return nil, false, err
 	}
+	if cfg.Systemd && cfg.BootTimeout == 0 && os.Getenv("VM_BOOT_TIMEOUT") == "" {
+		// systemd's boot takes 80-175 s under TCG on a loaded host
+		bootDeadline *= 2
+	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	cmd := exec.CommandContext(ctx, qemu, append(append([]string(nil), args...), accelArgs(accel)...)...)
