@@ -95,8 +95,22 @@ func checkPing(ctx context.Context, s *Spec) (string, error) {
 // process group; at the timeout the whole group is killed, so a script that
 // forked a hanging child cannot keep the check (or its pipes) alive.
 func checkExternal(ctx context.Context, s *Spec) (string, error) {
+	reason, _, err := runCommand(ctx, s)
+	return reason, err
+}
+
+// killGrace is how long a command has after SIGTERM at its timeout before
+// SIGKILL (keepalived's MISC_CHECK: 2 seconds).
+const killGrace = 2 * time.Second
+
+// runCommand runs an external check or MISC_CHECK and says its exit
+// status. It passes with status 0 and, with misc_dynamic (s.Dynamic),
+// with 2..255 too (keepalived: the weight is status-2); any other status,
+// a signal, or the timeout (SIGTERM to its process group, SIGKILL
+// killGrace later, as keepalived) is a failure.
+func runCommand(ctx context.Context, s *Spec) (reason string, status int, err error) {
 	if s.Command == "" {
-		return "", errors.New("external: no checkcommand")
+		return "", -1, errors.New("external: no checkcommand")
 	}
 	rip := s.Addr.String()
 	cmd := exec.Command(s.Command, s.VIP, strconv.Itoa(int(s.VPort)), rip, strconv.Itoa(int(s.RealPort)))
@@ -104,25 +118,41 @@ func checkExternal(ctx context.Context, s *Spec) (string, error) {
 		cmd = exec.Command("/bin/sh", "-c", s.Command)
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if s.RunAs {
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: s.UID, Gid: s.GID}
+	}
 	var out bytes.Buffer
 	cmd.Stdout = &limitWriter{w: &out, n: 4096}
 	cmd.Stderr = cmd.Stdout
 	if err := cmd.Start(); err != nil {
-		return "", fmt.Errorf("external: %w", err)
+		return "", -1, fmt.Errorf("external: %w", err)
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	select {
-	case err := <-done:
-		if err != nil {
-			return "", fmt.Errorf("external %s: %v%s", s.Command, err, tail(out.String()))
-		}
-		return "external " + s.Command + ": exit 0", nil
+	case err = <-done:
 	case <-ctx.Done():
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		<-done
-		return "", fmt.Errorf("external %s: killed (process group) at timeout", s.Command)
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(killGrace):
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-done
+		}
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // what it left behind
+		return "", -1, fmt.Errorf("external %s: timed out (process group killed)", s.Command)
 	}
+	status = cmd.ProcessState.ExitCode() // -1 when killed by a signal
+	switch {
+	case status == 0:
+		return "external " + s.Command + ": exit 0", 0, nil
+	case s.Dynamic && status >= 2 && status <= 255:
+		return fmt.Sprintf("external %s: exit %d (weight %d)", s.Command, status, status-2), status, nil
+	}
+	if err == nil {
+		err = fmt.Errorf("exit status %d", status)
+	}
+	return "", status, fmt.Errorf("external %s: %v%s", s.Command, err, tail(out.String()))
 }
 
 type limitWriter struct {

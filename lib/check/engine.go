@@ -3,6 +3,7 @@ package check
 import (
 	"container/heap"
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"sync"
@@ -27,7 +28,22 @@ type Sub struct {
 	// Warmup bounds the random delay of the first run: 0 = StartSpread
 	// (at most Interval), negative = at once.
 	Warmup time.Duration
+	// Weight is the real's configured weight, and Files its keepalived
+	// FILE_CHECKs: with Files or a misc_dynamic check in Spec the sub is
+	// weighted, its events carry the weight keepalived would give it
+	// (see Engine.output).
+	Weight int
+	Files  []FileWatch
 	Data   any // opaque to the engine, handed back in events
+}
+
+// FileWatch is one FILE_CHECK of a Sub: the integer in Path, times Weight
+// (negated with Reverse), is added to the weight; see
+// config.TrackFileStatus for when it takes the real down.
+type FileWatch struct {
+	Path    string
+	Weight  int
+	Reverse bool
 }
 
 // Event is a state change of one Sub.
@@ -39,6 +55,18 @@ type Event struct {
 	Latency time.Duration
 	Time    time.Time
 	Fails   int // consecutive failures so far
+	// Weighted: the Sub is weighted (misc_dynamic, FILE_CHECK) and Weight
+	// is the real's weight now, to use instead of the configured one while
+	// it is up. A weighted Sub also has events whose From and To are equal:
+	// its weight changed.
+	Weighted bool
+	Weight   int
+}
+
+// Weighted is the state and weight of a weighted Sub.
+type Weighted struct {
+	State  State
+	Weight int
 }
 
 // Options tune an Engine. Zero values take the defaults.
@@ -63,13 +91,22 @@ type Options struct {
 	EventBuffer int
 	// Seed for the start-up jitter (0 = random).
 	Seed uint64
+	// FileScan is how often FILE_CHECK files are read (default 1s).
+	FileScan time.Duration
 }
 
 type subState struct {
 	sub   Sub
-	state State
+	state State // what the checks say (Step)
 	fails int
 	maint bool
+	// weighted subs only: the exit statuses of its misc_dynamic checks
+	// when they last passed, and what was last reported (out, wout): the
+	// checks' state with the files' faults, and the weight
+	weighted bool
+	dyn      []int
+	out      State
+	wout     int
 }
 
 type job struct {
@@ -126,9 +163,15 @@ type Engine struct {
 	jobs  map[jobID]*job
 	queue jobHeap
 	rnd   *rand.Rand
-	maint map[string]bool // names present in MaintenanceDir
-	runs  uint64
-	sets  uint64 // Set calls so far
+	maint map[string]bool  // names present in MaintenanceDir
+	files map[string]int64 // FILE_CHECK values by path, as last read
+	// wsubs are the weighted subs, by ID: what Weighted and scanFiles
+	// read, without a pass over every sub
+	wsubs map[config.RealID]*subState
+	// emptyOnce: files read empty at the last scan (scanFiles)
+	emptyOnce map[string]bool
+	runs      uint64
+	sets      uint64 // Set calls so far
 
 	wg sync.WaitGroup
 }
@@ -161,18 +204,24 @@ func New(opt Options) *Engine {
 	if opt.MaintenanceScan <= 0 {
 		opt.MaintenanceScan = time.Second
 	}
+	if opt.FileScan <= 0 {
+		opt.FileScan = time.Second
+	}
 	seed := opt.Seed
 	if seed == 0 {
 		seed = rand.Uint64()
 	}
 	return &Engine{
-		hot:    hot,
-		opt:    opt,
-		events: make(chan Event, opt.EventBuffer),
-		sem:    make(chan struct{}, opt.MaxConcurrent),
-		work:   make(chan *job),
-		jobs:   map[jobID]*job{},
-		rnd:    rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
+		hot:       hot,
+		opt:       opt,
+		events:    make(chan Event, opt.EventBuffer),
+		sem:       make(chan struct{}, opt.MaxConcurrent),
+		work:      make(chan *job),
+		jobs:      map[jobID]*job{},
+		files:     map[string]int64{},
+		wsubs:     map[config.RealID]*subState{},
+		emptyOnce: map[string]bool{},
+		rnd:       rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
 	}
 }
 
@@ -217,6 +266,7 @@ func (e *Engine) Set(subs []Sub) {
 	e.sets++
 	cur := e.sets
 	spread := startSpread(len(subs))
+	clear(e.wsubs)
 	for i := range subs {
 		s := &subs[i]
 		k := jobKey(s)
@@ -243,14 +293,9 @@ func (e *Engine) Set(subs []Sub) {
 				jobs[k] = j
 			}
 		}
-		st := &subState{sub: *s}
-		if o := findSub(prev, byID, j, s.ID); o != nil {
-			st.state, st.fails, st.maint = o.state, o.fails, o.maint
-		} else if s.StartUp {
-			st.state = Up
-		}
-		j.subs = append(j.subs, st)
+		j.subs = append(j.subs, e.newSubState(s, findSub(prev, byID, j, s.ID)))
 	}
+	e.pruneFiles()
 	for _, j := range e.jobs {
 		if j.set != cur {
 			j.gone = true
@@ -293,6 +338,30 @@ func findSub(prev map[*job][]*subState, byID map[*job]map[config.RealID]*subStat
 	return m[id]
 }
 
+// newSubState is the state of s in Set and SetVirtuals: o's when s was
+// there before (o non-nil), else up when it starts up; a weighted sub's
+// report (state with its files' faults, and weight) is known at once, as
+// keepalived reads its files at start. e.mu is held.
+func (e *Engine) newSubState(s *Sub, o *subState) *subState {
+	st := &subState{sub: *s, weighted: len(s.Files) > 0 || specDynamic(&s.Spec)}
+	if o != nil {
+		st.state, st.fails, st.maint, st.dyn = o.state, o.fails, o.maint, o.dyn
+	} else if s.StartUp {
+		st.state = Up
+	}
+	st.out = st.state
+	if st.weighted {
+		for _, f := range s.Files {
+			if _, ok := e.files[f.Path]; !ok {
+				e.files[f.Path], _ = config.ReadTrackFile(f.Path)
+			}
+		}
+		st.out, st.wout = e.output(st)
+		e.wsubs[s.ID] = st
+	}
+	return st
+}
+
 // poke wakes the scheduler (a slot freed, checks set).
 func (e *Engine) poke() {
 	if p := e.poller.Load(); p != nil {
@@ -326,8 +395,9 @@ func (e *Engine) Run(ctx context.Context) {
 	defer stop()
 	// always: a reload can set the directory (SetMaintenanceDir)
 	e.scanMaint()
-	e.wg.Add(1)
+	e.wg.Add(2)
 	go e.maintLoop(ctx)
+	go e.fileLoop(ctx)
 	var due []*job
 	for ctx.Err() == nil {
 		now := time.Now()
@@ -467,11 +537,10 @@ func (e *Engine) begin(j *job) {
 		inMaint := e.inMaint(s)
 		if inMaint && !s.maint {
 			s.maint = true
-			if s.state != Down {
-				j.evs = append(j.evs, Event{Sub: &s.sub, From: s.state, To: Down,
-					Reason: "maintenance: " + e.maintName(s), Time: start})
-			}
 			s.state, s.fails = Down, 0
+			if ev, ok := e.report(s, "maintenance: "+e.maintName(s), 0, start); ok {
+				j.evs = append(j.evs, ev)
+			}
 		} else if !inMaint && s.maint {
 			s.maint = false
 			s.state, s.fails = Down, 0 // stays down until a check passes
@@ -520,11 +589,12 @@ func (e *Engine) end(ctx context.Context, j *job, res Result, worker bool) {
 			if !res.OK && j.retry > 0 && s.state == Up && s.fails+1 < s.sub.FailureCount {
 				soft = true // retry sooner, as keepalived's delay_before_retry
 			}
-			from := s.state
 			s.state, s.fails = Step(s.state, s.fails, res.OK, s.sub.FailureCount)
-			if s.state != from {
-				evs = append(evs, Event{Sub: &s.sub, From: from, To: s.state,
-					Reason: res.Reason, Latency: res.Latency, Time: now, Fails: s.fails})
+			if res.OK {
+				s.dyn = res.Exits
+			}
+			if ev, ok := e.report(s, res.Reason, res.Latency, now); ok {
+				evs = append(evs, ev)
 			}
 		}
 	}
@@ -558,10 +628,181 @@ func (e *Engine) Snapshot() map[config.RealID]State {
 	m := map[config.RealID]State{}
 	for _, j := range e.jobs {
 		for _, s := range j.subs {
-			m[s.sub.ID] = s.state
+			m[s.sub.ID] = s.out
 		}
 	}
 	return m
+}
+
+// Weighted is the state and weight of every weighted Sub (misc_dynamic,
+// FILE_CHECK) as the engine has it now: after Set, what the files say
+// already, for the director's first table.
+func (e *Engine) Weighted() map[config.RealID]Weighted {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	m := make(map[config.RealID]Weighted, len(e.wsubs))
+	for id, s := range e.wsubs {
+		m[id] = Weighted{s.out, s.wout}
+	}
+	return m
+}
+
+func specDynamic(s *Spec) bool {
+	if s.Dynamic {
+		return true
+	}
+	if s.Also != nil {
+		for i := range *s.Also {
+			if (*s.Also)[i].Dynamic {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// output is what keepalived makes of a weighted sub: its checks' state,
+// down while a FILE_CHECK is in fault; its weight the configured one plus
+// what each misc_dynamic check that passed with 2..255 changes (to
+// status-2, several adding up as keepalived's) plus each file's value
+// times its weight, held in 0..2^31-1 (keepalived's real_weight).
+func (e *Engine) output(s *subState) (State, int) {
+	st := s.state
+	iw := int64(s.sub.Weight)
+	w := iw
+	for _, d := range s.dyn {
+		if d >= 2 {
+			w += int64(d) - 2 - iw
+		}
+	}
+	for _, f := range s.sub.Files {
+		add, fault := config.TrackFileStatus(e.files[f.Path], f.Weight, f.Reverse, config.CheckFileFault, config.CheckFileMax)
+		if fault {
+			st = Down
+		} else {
+			w += add
+		}
+	}
+	return st, int(max(0, min(w, config.CheckFileMax)))
+}
+
+// report is the event for s when what it reports changed (its state; the
+// weight too for a weighted sub), and records it as reported.
+func (e *Engine) report(s *subState, reason string, lat time.Duration, now time.Time) (Event, bool) {
+	to, w := s.state, 0
+	if s.weighted {
+		to, w = e.output(s)
+	}
+	if to == s.out && w == s.wout {
+		return Event{}, false
+	}
+	ev := Event{Sub: &s.sub, From: s.out, To: to, Reason: reason, Latency: lat, Time: now, Fails: s.fails,
+		Weighted: s.weighted, Weight: w}
+	if s.weighted && to == s.out {
+		ev.Reason = fmt.Sprintf("weight %d -> %d: %s", s.wout, w, reason)
+	}
+	s.out, s.wout = to, w
+	return ev, true
+}
+
+// fileLoop reads the FILE_CHECK files every FileScan and reports the
+// subs they change. keepalived watches them with inotify; a read a second
+// of the few files a configuration names costs as little.
+func (e *Engine) fileLoop(ctx context.Context) {
+	defer e.wg.Done()
+	t := time.NewTicker(e.opt.FileScan)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for _, ev := range e.scanFiles(time.Now()) {
+			select {
+			case e.events <- ev:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}
+}
+
+// scanFiles reads every tracked file and returns the events of the subs
+// whose state or weight a new value changes.
+func (e *Engine) scanFiles(now time.Time) []Event {
+	e.mu.Lock()
+	paths := make([]string, 0, len(e.files))
+	for p := range e.files {
+		paths = append(paths, p)
+	}
+	e.mu.Unlock()
+	if len(paths) == 0 {
+		return nil
+	}
+	vals := make(map[string]int64, len(paths))
+	var empty []string
+	for _, p := range paths {
+		v, ok := config.ReadTrackFile(p)
+		if !ok {
+			continue // keepalived keeps the last value
+		}
+		if st, err := os.Stat(p); v == 0 && err == nil && st.Size() == 0 {
+			// empty: maybe caught between `>` truncating it and the write
+			// (keepalived reads at close_write only); 0 if it stays so
+			empty = append(empty, p)
+			if !e.emptyOnce[p] {
+				continue
+			}
+		}
+		vals[p] = v
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	clear(e.emptyOnce)
+	for _, p := range empty {
+		e.emptyOnce[p] = true
+	}
+	changed := map[string]bool{}
+	for p, v := range vals {
+		if old, ok := e.files[p]; ok && old != v {
+			e.files[p] = v
+			changed[p] = true
+		}
+	}
+	if len(changed) == 0 {
+		return nil
+	}
+	var evs []Event
+	for _, s := range e.wsubs {
+		for _, f := range s.sub.Files {
+			if changed[f.Path] {
+				if ev, ok := e.report(s, fmt.Sprintf("track file %s: %d", f.Path, e.files[f.Path]), 0, now); ok {
+					evs = append(evs, ev)
+				}
+				break
+			}
+		}
+	}
+	return evs
+}
+
+// pruneFiles forgets the files no weighted sub tracks any more.
+func (e *Engine) pruneFiles() {
+	if len(e.files) == 0 {
+		return
+	}
+	keep := map[string]bool{}
+	for _, s := range e.wsubs {
+		for _, f := range s.sub.Files {
+			keep[f.Path] = true
+		}
+	}
+	for p := range e.files {
+		if !keep[p] {
+			delete(e.files, p)
+		}
+	}
 }
 
 // InFlight is the number of checks running now.

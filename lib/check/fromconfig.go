@@ -1,6 +1,7 @@
 package check
 
 import (
+	"fmt"
 	"net/netip"
 	"strconv"
 	"time"
@@ -40,7 +41,11 @@ func FromConfig(cfg *config.Config, lookup func(netip.Addr) string) []Sub {
 			}
 			sp := SpecFor(v, r, &c)
 			s := Sub{ID: id, Spec: sp, Interval: c.Interval, FailureCount: c.FailureCount,
-				RetryDelay: c.RetryDelay, Data: Pair{v, r}, StartUp: c.StartUp && sp.Type != "off", Warmup: c.Warmup}
+				RetryDelay: c.RetryDelay, Data: Pair{v, r}, StartUp: c.StartUp && sp.Type != "off", Warmup: c.Warmup,
+				Weight: r.Weight}
+			for _, f := range r.Files {
+				s.Files = append(s.Files, FileWatch{Path: f.Track.File, Weight: f.Weight, Reverse: f.Reverse})
+			}
 			if s.Interval <= 0 {
 				s.Interval = 10 * time.Second
 			}
@@ -108,10 +113,45 @@ func SpecFor(v *config.Virtual, r *config.Real, c *config.Check) Spec {
 		Addr: r.Addr, Port: port, RealPort: rport, VIP: vip, VPort: v.Port,
 		Request: req, Receive: rcv, ReceiveRE: rcvRE, HTTPMethod: c.HTTPMethod, VirtualHost: c.VirtualHost,
 		Login: c.Login, Passwd: c.Passwd, Database: c.Database, Secret: c.Secret,
-		Command: c.Command, Shell: c.MiscPath,
+		Command: c.Command, Shell: c.MiscPath, Dynamic: c.Dynamic,
+		RunAs: c.RunAs != nil, UID: runAs(c).UID, GID: runAs(c).GID,
 		CheckTimeout: c.CheckTimeout, NegotiateTimeout: c.NegotiateTimeout, Count: c.Count,
 		VerifyTLS: c.VerifyTLS, StatusCodes: config.NewStatusSet(c.StatusCodes), Digest: c.Digest,
 		DNSType: c.DNSType, DNSName: c.DNSName,
 		Payload: c.Payload, Reply: c.Reply, RequireReply: c.RequireReply, MinReply: c.MinReply, MaxReply: c.MaxReply,
 	}
+}
+
+func runAs(c *config.Check) config.RunAs {
+	if c.RunAs == nil {
+		return config.RunAs{}
+	}
+	return *c.RunAs
+}
+
+// InitFiles writes the init_file of every track_file a FILE_CHECK of cfg
+// names, as keepalived's checker does when it reads its configuration:
+// at start; at a reload (reload true) only a missing file is created,
+// overwrite is not applied again.
+func InitFiles(cfg *config.Config, reload bool) []error {
+	used := map[*config.TrackFile]bool{}
+	for _, v := range cfg.Virtuals {
+		for _, r := range v.Reals {
+			for _, f := range r.Files {
+				used[f.Track] = true
+			}
+		}
+	}
+	var errs []error
+	for _, tf := range cfg.TrackFiles {
+		if !used[tf] {
+			continue
+		}
+		t := *tf
+		t.Overwrite = t.Overwrite && !reload
+		if err := t.WriteInit(); err != nil {
+			errs = append(errs, fmt.Errorf("track_file %s: init_file: %w", tf.Name, err))
+		}
+	}
+	return errs
 }

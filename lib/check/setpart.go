@@ -45,6 +45,11 @@ func (e *Engine) SetVirtuals(virtuals map[string]bool, subs []Sub) {
 		}
 		j.subs, prev[j] = kept, gone
 	}
+	for id := range e.wsubs {
+		if virtuals[id.Virtual] {
+			delete(e.wsubs, id)
+		}
+	}
 	now := time.Now()
 	spread := startSpread(len(subs))
 	for i := range subs {
@@ -60,14 +65,9 @@ func (e *Engine) SetVirtuals(virtuals map[string]bool, subs []Sub) {
 				next: now.Add(firstDelay(e.rnd, warm)), set: cur}
 			e.jobs[k] = j
 		}
-		st := &subState{sub: *s}
-		if o := findSub(prev, byID, j, s.ID); o != nil {
-			st.state, st.fails, st.maint = o.state, o.fails, o.maint
-		} else if s.StartUp {
-			st.state = Up
-		}
-		j.subs = append(j.subs, st)
+		j.subs = append(j.subs, e.newSubState(s, findSub(prev, byID, j, s.ID)))
 	}
+	e.pruneFiles()
 	for k, j := range e.jobs {
 		switch {
 		case len(j.subs) == 0:

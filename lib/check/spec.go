@@ -41,6 +41,9 @@ type Spec struct {
 	Database, Secret        string
 	Command                 string // external: checkcommand
 	Shell                   bool   // keepalived MISC_CHECK: Command is a sh -c line, no arguments added
+	Dynamic                 bool   // keepalived misc_dynamic: exit 2..255 passes too, and sets the weight
+	RunAs                   bool   // run Command as UID:GID (keepalived MISC_CHECK user)
+	UID, GID                uint32
 	CheckTimeout            time.Duration
 	NegotiateTimeout        time.Duration
 	Count                   int              // ping attempts (checkcount)
@@ -113,6 +116,9 @@ type Result struct {
 	OK      bool
 	Reason  string // why: "HTTP 200 OK", "connect: connection refused", ...
 	Latency time.Duration
+	// Exits are the exit statuses of the misc_dynamic checks run (0 or
+	// 2..255 when OK), in order: they set the weight (see Engine.output).
+	Exits []int
 }
 
 // Services lists every negotiate service Run understands.
@@ -132,6 +138,7 @@ func Run(ctx context.Context, s *Spec) Result {
 	for i := range *s.Also {
 		a := runOne(ctx, &(*s.Also)[i])
 		r.Latency += a.Latency
+		r.Exits = append(r.Exits, a.Exits...)
 		if !a.OK {
 			a.Latency = r.Latency
 			a.Reason = fmt.Sprintf("check %d of %d: %s", i+2, len(*s.Also)+1, a.Reason)
@@ -145,6 +152,15 @@ func Run(ctx context.Context, s *Spec) Result {
 func runOne(ctx context.Context, s *Spec) Result {
 	ctx, cancel := context.WithTimeout(ctx, s.Timeout())
 	defer cancel()
+	if s.Dynamic && s.Type == "external" { // the exit status is the result
+		var st int
+		r := runWith(ctx, s, func(ctx context.Context, s *Spec) (reason string, err error) {
+			reason, st, err = runCommand(ctx, s)
+			return reason, err
+		})
+		r.Exits = []int{st}
+		return r
+	}
 	if plan := planHot(s); plan != nil {
 		r, slow, err := runHot(ctx, s, plan)
 		if err == nil && !slow {

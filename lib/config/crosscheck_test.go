@@ -99,7 +99,6 @@ var keepalivedCrashes = map[string]string{
 // says at most which defaults it applies): what lvsd refuses there is a
 // feature it lacks, not a fault of the file (docs/config.md lists them).
 var keepalivedAccepts = map[string]string{
-	"errors/ka-misc-dynamic.conf":  "misc_dynamic (weights from the script's exit code) cannot be expressed",
 	"errors/ka-regex-not-re2.conf": "lvsd compiles regex in Go's RE2 syntax, keepalived with PCRE2",
 }
 

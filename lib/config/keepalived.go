@@ -145,6 +145,7 @@ type kaImport struct {
 	// realSeen: the reals of the virtual_server being read
 	realSeen map[netip.AddrPort]bool
 	files    map[string]*TrackFile
+	fileSrc  map[*TrackFile]string // the file a track_file block is in
 	version  int
 	re       patterns // regex patterns compiled so far
 	// the check shared by the reals without a checker of one virtual_server

@@ -2,6 +2,7 @@ package config
 
 import (
 	"encoding/hex"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -34,7 +35,9 @@ func (im *kaImport) checker(b *kaStmt, v *Virtual, defs checkDefaults) Check {
 	case "DNS_CHECK":
 		c.Type, c.Service, c.DNSType, c.DNSName, retry, c.RetryDelay = "negotiate", "dns", "SOA", ".", 3, c.Interval
 	case "MISC_CHECK":
+		// misc_timeout's default: the virtual_server's delay_loop
 		c.Type, retry, c.MiscPath = "external", 0, true
+		c.CheckTimeout, c.NegotiateTimeout = defs.vsLoop, defs.vsLoop
 	case "SMTP_CHECK":
 		c.Type, c.Service = "negotiate", "smtp"
 	case "PING_CHECK":
@@ -114,13 +117,37 @@ func (im *kaImport) checker(b *kaStmt, v *Virtual, defs checkDefaults) Check {
 		case "misc_path":
 			c.Command = strings.Join(s.args, " ")
 		case "misc_timeout":
-			if x, ok := im.num(s, 1, 1<<20); ok {
+			// keepalived: whole seconds, 0 = the virtual_server's delay_loop
+			if x, ok := im.num(s, 0, 1<<20); ok && x > 0 {
 				c.CheckTimeout, c.NegotiateTimeout = time.Duration(x)*time.Second, time.Duration(x)*time.Second
+			} else if ok {
+				c.CheckTimeout, c.NegotiateTimeout = defs.vsLoop, defs.vsLoop
 			}
 		case "misc_dynamic":
-			im.r.errorf(s.file, s.line, "misc_dynamic (weight from the exit code) is not supported")
+			if b.key != "MISC_CHECK" {
+				im.r.errorf(s.file, s.line, "misc_dynamic is a MISC_CHECK keyword")
+				continue
+			}
+			c.Dynamic = true
 		case "user":
-			im.ignored(s, "lvsd runs check commands as the user it runs as")
+			if b.key != "MISC_CHECK" {
+				im.r.errorf(s.file, s.line, "user is a MISC_CHECK keyword")
+				continue
+			}
+			if len(s.args) == 0 || len(s.args) > 2 {
+				im.r.errorf(s.file, s.line, "user: USER [GROUP] expected (keepalived: \"No user specified for misc checker script\")")
+				continue
+			}
+			g := ""
+			if len(s.args) == 2 {
+				g = s.args[1]
+			}
+			ra, err := LookupRunAs(s.args[0], g)
+			if err != nil {
+				im.r.errorf(s.file, s.line, "user: %v (keepalived: \"Failed to set uid/gid for misc checker script\")", err)
+				continue
+			}
+			c.RunAs = ra
 		case "helo_name":
 			im.ignored(s, "lvsd sends its host name in EHLO")
 		case "host":
@@ -197,6 +224,54 @@ func (im *kaImport) url(b *kaStmt, c *Check) {
 			im.r.errorf(s.file, s.line, "unknown url keyword %q%s", s.key, kaSuggest(s.key))
 		}
 	}
+}
+
+// fileCheck reads a FILE_CHECK block of a real_server: `track_file NAME`
+// (a track_file block, defined anywhere in the file) and `weight N
+// [reverse|noreverse]`, by default the track_file's.
+func (im *kaImport) fileCheck(b *kaStmt) (FileCheck, bool) {
+	fc := FileCheck{Line: b.line}
+	weightSet := false
+	ok := true
+	for _, s := range b.children {
+		switch s.key {
+		case "track_file":
+			if !im.want(s, 1) {
+				ok = false
+				continue
+			}
+			switch fc.Track = im.files[s.args[0]]; {
+			case fc.Track == nil:
+				im.r.errorf(s.file, s.line, "track_file %s not found (fix: define it in a top-level track_file block)", s.args[0])
+				ok = false
+			case im.fileSrc[fc.Track] == s.file && fc.Track.Line > s.line:
+				// keepalived reads the file in order: "not found"
+				im.r.errorf(s.file, s.line, "track_file %s not found above (defined at line %d: keepalived reads the file in order) "+
+					"(fix: move the track_file block above this virtual_server)", s.args[0], fc.Track.Line)
+				fc.Track, ok = nil, false
+			}
+		case "weight":
+			w, rev, good := im.weight(s, s.args, math.MaxInt32, false, true)
+			if good {
+				fc.Weight, fc.Reverse, weightSet = w, rev, true
+			}
+			ok = ok && good
+		default:
+			im.r.errorf(s.file, s.line, "unknown FILE_CHECK keyword %q%s", s.key, kaSuggest(s.key))
+		}
+	}
+	if fc.Track == nil {
+		if ok {
+			im.r.errorf(b.file, b.line, "FILE_CHECK has no track_file (keepalived: \"FILE_CHECK has no track_file specified\")")
+		}
+		return fc, false
+	}
+	if !weightSet {
+		// keepalived: without a weight line, the track_file's weight and
+		// reverse; with one, its own (no option: not reversed)
+		fc.Weight, fc.Reverse = fc.Track.Weight, fc.Track.Reverse
+	}
+	return fc, ok
 }
 
 // noChecker records a real_server without a checker (warned in finish).

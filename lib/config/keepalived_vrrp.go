@@ -25,11 +25,7 @@ func (im *kaImport) script(b *kaStmt) {
 		case "timeout":
 			t.Timeout, _ = im.timer(s)
 		case "weight":
-			if len(s.args) == 2 && s.args[1] == "reverse" {
-				im.r.errorf(s.file, s.line, "weight ... reverse is not supported")
-				s.args = s.args[:1]
-			}
-			t.Weight, _ = im.num(s, -253, 253)
+			t.Weight, t.Reverse, _ = im.weight(s, s.args, 253, false, false)
 		case "rise":
 			t.Rise, _ = im.num(s, 1, 1000000)
 		case "fall":
@@ -75,11 +71,7 @@ func (im *kaImport) trackFile(b *kaStmt) {
 				t.File = s.args[0]
 			}
 		case "weight":
-			if len(s.args) == 2 && s.args[1] == "reverse" {
-				im.r.errorf(s.file, s.line, "weight ... reverse is not supported")
-				s.args = s.args[:1]
-			}
-			t.Weight, _ = im.num(s, -254, 254)
+			t.Weight, t.Reverse, _ = im.weight(s, s.args, 254, false, false)
 		case "init_file":
 			t.Init = true
 			for _, a := range s.args {
@@ -106,37 +98,89 @@ func (im *kaImport) trackFile(b *kaStmt) {
 		return
 	}
 	im.files[t.Name] = t
+	if im.fileSrc == nil {
+		im.fileSrc = map[*TrackFile]string{}
+	}
+	im.fileSrc[t] = b.file
 	im.cfg.TrackFiles = append(im.cfg.TrackFiles, t)
 }
 
+// weight reads keepalived's `weight N [reverse]` from args (the words
+// after the keyword or after the tracked name): N in -hi..hi, then
+// reverse, or (noreverse true: where keepalived takes it) noreverse.
+// clamp254: keepalived takes ±254 with a warning, as ±253 (a tracked
+// script or interface).
+func (im *kaImport) weight(s *kaStmt, args []string, hi int, clamp254, noreverse bool) (w int, reverse, ok bool) {
+	lo := -hi
+	if len(args) == 0 {
+		im.r.errorf(s.file, s.line, "%s: weight without a value (fix: weight N, N in %d..%d)", s.key, lo, hi)
+		return 0, false, false
+	}
+	w, err := strconv.Atoi(args[0])
+	switch {
+	case err == nil && clamp254 && (w == 254 || w == -254):
+		im.r.warnf(s.file, s.line, "%s: weight %d set to %d (keepalived: \"cannot be +/-254\")", s.key, w, w/254*253)
+		w = w / 254 * 253
+	case err != nil || w < lo || w > hi:
+		im.r.errorf(s.file, s.line, "%s: invalid weight %q (%d..%d)", s.key, args[0], lo, hi)
+		return 0, false, false
+	}
+	if len(args) > 1 {
+		switch {
+		case args[1] == "reverse":
+			reverse = true
+		case args[1] == "noreverse" && noreverse:
+		default:
+			opts := "reverse"
+			if noreverse {
+				opts = "reverse or noreverse"
+			}
+			im.r.errorf(s.file, s.line, "%s: unknown weight option %q (fix: %s)", s.key, args[1], opts)
+			return 0, false, false
+		}
+	}
+	if len(args) > 2 {
+		im.r.warnf(s.file, s.line, "%s: %q after the weight ignored, as keepalived does", s.key, strings.Join(args[2:], " "))
+	}
+	return w, reverse, true
+}
+
+// tracks reads track_script, track_interface and track_file blocks:
+// `NAME [weight N [reverse]]` per line (noreverse too for scripts and
+// files). A script or file without weight, or with weight and no
+// reverse option, takes its definition's weight / reverse, as keepalived.
 func (im *kaImport) tracks(b *kaStmt, what string) []TrackRef {
 	var out []TrackRef
 	for _, s := range b.children {
 		ref := TrackRef{Name: s.key}
-		a := s.args
-		if len(a) >= 2 && a[0] == "weight" {
-			w, err := strconv.Atoi(a[1])
-			if err != nil || w < -254 || w > 254 {
-				im.r.errorf(s.file, s.line, "%s %s: invalid weight %q", what, s.key, a[1])
-			}
-			ref.Weight = w
-			a = a[2:]
-		}
-		if len(a) > 0 {
-			im.r.errorf(s.file, s.line, "%s %s: unsupported options %q", what, s.key, strings.Join(a, " "))
-		}
-		if what == "track_script" {
+		defW, defRev := 0, false
+		switch what {
+		case "track_script":
 			if sc := im.scripts[s.key]; sc == nil {
 				im.r.errorf(s.file, s.line, "track_script %s: no vrrp_script of that name", s.key)
-			} else if len(s.args) == 0 {
-				ref.Weight = sc.Weight
+			} else {
+				defW, defRev = sc.Weight, sc.Reverse
 			}
-		}
-		if what == "track_file" {
+		case "track_file":
 			if tf := im.files[s.key]; tf == nil {
 				im.r.errorf(s.file, s.line, "track_file %s: no track_file block of that name", s.key)
-			} else if len(s.args) == 0 {
-				ref.Weight = tf.Weight
+			} else {
+				defW, defRev = tf.Weight, tf.Reverse
+			}
+		}
+		ref.Weight, ref.Reverse = defW, defRev
+		a := s.args
+		switch {
+		case len(a) == 0:
+		case a[0] != "weight":
+			im.r.errorf(s.file, s.line, "%s %s: unknown option %q (fix: %s weight N [reverse])", what, s.key, a[0], s.key)
+		default:
+			w, rev, ok := im.weight(s, a[1:], 254, what != "track_file", what != "track_interface")
+			if ok {
+				ref.Weight = w
+				if len(a) > 2 {
+					ref.Reverse = rev
+				}
 			}
 		}
 		out = append(out, ref)

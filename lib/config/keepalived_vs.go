@@ -20,6 +20,7 @@ type checkDefaults struct {
 	virtualHost                          string
 	alpha                                bool          // checks start failed (default: reals start up)
 	warmup                               time.Duration // config.Check.Warmup
+	vsLoop                               time.Duration // the virtual_server's delay_loop (MISC_CHECK's timeout)
 }
 
 // defSet is a set of checker option names, as bits: copied with the
@@ -499,6 +500,7 @@ func (im *kaImport) realServer(b *kaStmt, v *Virtual, fwd Forward, vdefs checkDe
 	}
 	r := &Real{Line: b.line, Addr: a, Port: p, Forward: fwd, Weight: 1}
 	defs := vdefs
+	defs.vsLoop = vdefs.interval
 	var checkers []*kaStmt // all must pass, as in keepalived
 	for _, s := range b.children {
 		if im.checkDefault(s, &defs) {
@@ -520,7 +522,11 @@ func (im *kaImport) realServer(b *kaStmt, v *Virtual, fwd Forward, vdefs checkDe
 			r.Lower, _ = im.num(s, 0, 1<<30)
 		case "TCP_CHECK", "HTTP_GET", "SSL_GET", "DNS_CHECK", "MISC_CHECK", "SMTP_CHECK", "PING_CHECK", "UDP_CHECK":
 			checkers = append(checkers, s)
-		case "FILE_CHECK", "BFD_CHECK":
+		case "FILE_CHECK":
+			if fc, ok := im.fileCheck(s); ok {
+				r.Files = append(r.Files, fc)
+			}
+		case "BFD_CHECK":
 			im.r.errorf(s.file, s.line, "%s is not supported by lvsd", s.key)
 		case "notify_up", "notify_down":
 			if len(s.args) == 0 {
@@ -562,6 +568,16 @@ func (im *kaImport) realServer(b *kaStmt, v *Virtual, fwd Forward, vdefs checkDe
 	}
 	if r.Quiescent != nil && *r.Quiescent == v.Quiescent {
 		r.Quiescent = nil
+	}
+	if len(checkers) == 0 && len(r.Files) > 0 {
+		// FILE_CHECK alone: the files say it all, from the start
+		// (keepalived: no alpha for a file checker)
+		if portMsg != "" {
+			im.r.warnf(b.file, b.line, "%s", portMsg)
+		}
+		c := im.newCheck(v, defs, "on")
+		c.StartUp = true
+		return r, &c
 	}
 	if len(checkers) == 0 {
 		if portMsg != "" {

@@ -138,6 +138,27 @@ type Real struct {
 	// command lines run by /bin/sh -c when the real's check brings it up,
 	// or takes down a real that was up.
 	NotifyUp, NotifyDown string
+	// Files are keepalived FILE_CHECKs: the real's state and weight follow
+	// the integers in these files (see FileCheck), together with its
+	// checks.
+	Files []FileCheck
+}
+
+// FileCheck is one keepalived FILE_CHECK of a real: the value v in the
+// track_file Track's file, times Weight (negated when Reverse), is added to
+// the real's weight; with Weight 0 the real is down while v is not 0 (while
+// v is 0 when Reverse). See TrackFileStatus.
+type FileCheck struct {
+	Line    int
+	Track   *TrackFile
+	Weight  int
+	Reverse bool
+}
+
+// RunAs is a user and group a command runs as.
+type RunAs struct {
+	User, Group string // as written (Group "" = the user's own)
+	UID, GID    uint32
 }
 
 // Check says how the reals of a virtual are health-checked.
@@ -155,7 +176,14 @@ type Check struct {
 	Command          string // checkcommand for external
 	// MiscPath: Command is a keepalived MISC_CHECK misc_path, a command line
 	// run by /bin/sh -c as is, without ldirectord's four arguments.
-	MiscPath         bool
+	MiscPath bool
+	// Dynamic is keepalived's misc_dynamic: the command's exit status sets
+	// the real's weight (0: the configured weight; 1: down; 2..255: up at
+	// status-2; any other status, a signal or the timeout: down).
+	Dynamic bool
+	// RunAs is the MISC_CHECK user (keepalived's `user NAME [GROUP]`):
+	// the command runs with these ids; nil = as lvsd runs.
+	RunAs            *RunAs
 	Interval         time.Duration // effective checkinterval
 	CheckTimeout     time.Duration // effective, resolved as ldirectord does
 	NegotiateTimeout time.Duration // effective, resolved as ldirectord does
@@ -277,6 +305,7 @@ type TrackFile struct {
 	Init      bool // init_file: write InitValue at start if the file is missing
 	InitValue int
 	Overwrite bool // init_file ... overwrite: write it even if the file exists
+	Reverse   bool // weight N reverse: the default for those tracking it
 }
 
 // LVSSync is keepalived's lvs_sync_daemon IFACE [INSTANCE] [id N] [maxlen
@@ -309,9 +338,12 @@ func (l *LVSSync) DefaultSyncID(vrrp []*VRRPInstance) {
 }
 
 // TrackRef refers to a tracked script, interface or file with a weight.
+// Reverse (keepalived's `weight N reverse`) turns the weight's direction:
+// see TrackWeight and TrackFileStatus.
 type TrackRef struct {
-	Name   string
-	Weight int
+	Name    string
+	Weight  int
+	Reverse bool
 }
 
 // TrackScript is a vrrp_script definition.
@@ -322,6 +354,7 @@ type TrackScript struct {
 	Interval time.Duration
 	Timeout  time.Duration
 	Weight   int
+	Reverse  bool // weight N reverse: the default of the track_scripts naming it
 	Rise     int
 	Fall     int
 	InitFail bool // init_fail: starts failed (else it starts passing, as keepalived)

@@ -53,7 +53,26 @@ func (r *Real) Same(o *Real) bool {
 		r.Upper == o.Upper && r.Lower == o.Lower && r.Request == o.Request && r.Receive == o.Receive &&
 		r.HasOverride == o.HasOverride && r.Check.Same(o.Check) && sameRE(r.ReceiveRE, o.ReceiveRE) &&
 		(r.Quiescent == o.Quiescent || (r.Quiescent != nil && o.Quiescent != nil && *r.Quiescent == *o.Quiescent)) &&
-		r.NotifyUp == o.NotifyUp && r.NotifyDown == o.NotifyDown
+		r.NotifyUp == o.NotifyUp && r.NotifyDown == o.NotifyDown &&
+		slices.EqualFunc(r.Files, o.Files, func(a, b FileCheck) bool { return a.Same(&b) })
+}
+
+// Same reports whether f and o follow the same file the same way (Line
+// aside; the track_file compared by its settings, not its pointer).
+func (f *FileCheck) Same(o *FileCheck) bool {
+	return f.Weight == o.Weight && f.Reverse == o.Reverse && f.Track.Same(o.Track)
+}
+
+// Same reports whether t and o define the same track_file (Line aside).
+func (t *TrackFile) Same(o *TrackFile) bool {
+	if t == o {
+		return true
+	}
+	if t == nil || o == nil {
+		return false
+	}
+	return t.Name == o.Name && t.File == o.File && t.Weight == o.Weight && t.Init == o.Init &&
+		t.InitValue == o.InitValue && t.Overwrite == o.Overwrite && t.Reverse == o.Reverse
 }
 
 // Same reports whether c and o check the same way (nil is the same as
@@ -75,7 +94,8 @@ func (c *Check) Same(o *Check) bool {
 		c.DNSName != o.DNSName || c.RetryDelay != o.RetryDelay || !sameRE(c.ReceiveRE, o.ReceiveRE) ||
 		c.Payload != o.Payload || c.Reply != o.Reply || c.RequireReply != o.RequireReply ||
 		c.MinReply != o.MinReply || c.MaxReply != o.MaxReply || len(c.Also) != len(o.Also) ||
-		c.StartUp != o.StartUp || c.Warmup != o.Warmup {
+		c.StartUp != o.StartUp || c.Warmup != o.Warmup || c.Dynamic != o.Dynamic ||
+		(c.RunAs == nil) != (o.RunAs == nil) || (c.RunAs != nil && *c.RunAs != *o.RunAs) {
 		return false
 	}
 	for i := range c.Also {

@@ -47,6 +47,9 @@ func writeTableAs(w io.Writer, c *Config, format string) error {
 	for _, s := range c.Scripts {
 		fmt.Fprintf(b, "vrrp_script %s script=%q interval=%s timeout=%s weight=%d rise=%d fall=%d",
 			s.Name, s.Script, dur(s.Interval), dur(s.Timeout), s.Weight, s.Rise, s.Fall)
+		if s.Reverse {
+			b.WriteString(" reverse")
+		}
 		if s.InitFail {
 			b.WriteString(" init_fail")
 		}
@@ -54,6 +57,9 @@ func writeTableAs(w io.Writer, c *Config, format string) error {
 	}
 	for _, f := range c.TrackFiles {
 		fmt.Fprintf(b, "track_file %s file=%q weight=%d", f.Name, f.File, f.Weight)
+		if f.Reverse {
+			b.WriteString(" reverse")
+		}
 		if f.Init {
 			fmt.Fprintf(b, " init_file=%d", f.InitValue)
 		}
@@ -216,6 +222,7 @@ func writeVirtual(b *bufio.Writer, v *Virtual) {
 	fmt.Fprintln(b, v.VirtualHeader())
 	for _, r := range v.Reals {
 		fmt.Fprintln(b, realLine("->", r))
+		writeFileChecks(b, r, "file_check")
 		if r.Check != nil {
 			fmt.Fprintf(b, "     check %s\n", checkLine(r.Check, v))
 			for i := range r.Check.Also {
@@ -285,6 +292,10 @@ func checkLine(c *Check, v *Virtual) string {
 		if c.MiscPath {
 			s += " shell=yes"
 		}
+		if c.Dynamic {
+			s += " dynamic=yes (the exit status sets the weight)"
+		}
+		s += runAsWord(c.RunAs)
 	}
 	for i, r := range c.StatusCodes {
 		if i == 0 {
@@ -359,14 +370,13 @@ func writeVRRP(b *bufio.Writer, in *VRRPInstance) {
 		}
 		fmt.Fprintf(b, "  unicast src=%s peers=%s\n", src, strings.Join(ps, ","))
 	}
-	for _, t := range in.TrackScripts {
-		fmt.Fprintf(b, "  track_script %s weight=%d\n", t.Name, t.Weight)
-	}
-	for _, t := range in.TrackInterfaces {
-		fmt.Fprintf(b, "  track_interface %s weight=%d\n", t.Name, t.Weight)
-	}
-	for _, t := range in.TrackFiles {
-		fmt.Fprintf(b, "  track_file %s weight=%d\n", t.Name, t.Weight)
+	for _, l := range []struct {
+		k    string
+		refs []TrackRef
+	}{{"track_script", in.TrackScripts}, {"track_interface", in.TrackInterfaces}, {"track_file", in.TrackFiles}} {
+		for _, t := range l.refs {
+			fmt.Fprintf(b, "  %s %s weight=%d%s%s\n", l.k, t.Name, t.Weight, reverseWord(t.Reverse), trackEffect(l.k, t))
+		}
 	}
 	if s := kvs("notify_master", in.NotifyMaster, "notify_backup", in.NotifyBackup, "notify_fault", in.NotifyFault,
 		"notify_stop", in.NotifyStop, "notify", in.Notify); s != "" {
@@ -400,7 +410,9 @@ var jsonNames = map[string]string{
 	"Virtual.QuorumDown": "quorum_down", "Virtual.InhibitOnFailure": "inhibit_on_failure",
 	"Virtual.SorryServer": "sorry_server",
 	"Real.Addr":           "address", "Real.HasOverride": "has_override", "Real.NotifyUp": "notify_up",
-	"Real.NotifyDown":      "notify_down",
+	"Real.NotifyDown": "notify_down",
+	"Check.Dynamic":   "checkcommand_dynamic", "Check.RunAs": "checkcommand_user", "Real.Files": "file_check",
+	"FileCheck.Track":      "track_file",
 	"Check.NegotiateEvery": "negotiate_every", "Check.Command": "checkcommand", "Check.MiscPath": "checkcommand_shell",
 	"Check.Interval": "checkinterval", "Check.Count": "checkcount", "Check.VerifyTLS": "verify_tls",
 	"Check.StatusCodes": "status_codes", "Check.DNSType": "dns_type", "Check.DNSName": "dns_name",

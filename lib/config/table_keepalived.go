@@ -22,6 +22,7 @@ func writeKAVirtual(b *bufio.Writer, v *Virtual) {
 	fmt.Fprintln(b, v.VirtualHeader())
 	for _, r := range v.Reals {
 		fmt.Fprintln(b, kaRealLine("->", r))
+		writeFileChecks(b, r, "FILE_CHECK")
 		c := r.Check
 		if c == nil {
 			c = &v.Check
@@ -64,6 +65,9 @@ func kaCheckerLine(c *Check, v *Virtual, r *Real) string {
 	name := ""
 	switch c.Type {
 	case "on":
+		if len(r.Files) > 0 {
+			return "no other checker: up while its FILE_CHECKs say so"
+		}
 		return "no checker: always up"
 	case "off":
 		return "no checker: always down"
@@ -126,6 +130,10 @@ func kaCheckerLine(c *Check, v *Virtual, r *Real) string {
 		if !c.MiscPath {
 			s += " (run with ldirectord's arguments)"
 		}
+		if c.Dynamic {
+			s += " misc_dynamic (exit 0: weight as configured, 1: down, 2-255: weight exit-2; other, signal, timeout: down)"
+		}
+		s += runAsWord(c.RunAs)
 	}
 	if c.Type == "external" {
 		s += " misc_timeout=" + dur(c.CheckTimeout)
@@ -162,4 +170,67 @@ func udpKV(c *Check) string {
 		s += fmt.Sprintf(" require_reply=%x min_reply_length=%d max_reply_length=%d", c.Reply, c.MinReply, c.MaxReply)
 	}
 	return s
+}
+
+// writeFileChecks prints a real's FILE_CHECKs (key: FILE_CHECK, or TOML's
+// file_check) and what their files do to it.
+func writeFileChecks(b *bufio.Writer, r *Real, key string) {
+	for _, f := range r.Files {
+		fmt.Fprintf(b, "     %s track_file=%s file=%q weight=%d%s: %s\n", key, f.Track.Name, f.Track.File, f.Weight,
+			reverseWord(f.Reverse), fileEffect(f.Weight, f.Reverse, "the real down", "its weight"))
+	}
+}
+
+func reverseWord(rev bool) string {
+	if rev {
+		return " reverse"
+	}
+	return ""
+}
+
+func runAsWord(ra *RunAs) string {
+	if ra == nil {
+		return ""
+	}
+	s := " user=" + ra.User
+	if ra.Group != "" {
+		s += ":" + ra.Group
+	}
+	return s
+}
+
+// fileEffect says what a tracked file's value v does, with weight w.
+func fileEffect(w int, rev bool, down, what string) string {
+	switch {
+	case w == 0 && rev:
+		return "value 0 puts " + down + ", any other nothing"
+	case w == 0:
+		return "a value other than 0 puts " + down + ", 0 nothing"
+	case rev:
+		return fmt.Sprintf("value v adds %d*v to %s", -w, what)
+	}
+	return fmt.Sprintf("value v adds %d*v to %s", w, what)
+}
+
+// trackEffect says what a VRRP tracker does to the instance's priority.
+func trackEffect(kind string, t TrackRef) string {
+	if kind == "track_file" {
+		return ": " + fileEffect(t.Weight, t.Reverse, "the instance in FAULT", "the priority (FAULT at -254)")
+	}
+	what := "while it passes"
+	fails := "while it fails"
+	if kind == "track_interface" {
+		what, fails = "while up", "while down"
+	}
+	add, _ := TrackWeight(true, t.Weight, t.Reverse)
+	addF, _ := TrackWeight(false, t.Weight, t.Reverse)
+	switch {
+	case t.Weight == 0 && t.Reverse:
+		return ": FAULT " + what
+	case t.Weight == 0:
+		return ": FAULT " + fails
+	case add != 0:
+		return fmt.Sprintf(": priority %+d %s", add, what)
+	}
+	return fmt.Sprintf(": priority %+d %s", addF, fails)
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/netip"
 	"reflect"
@@ -70,6 +71,7 @@ type tomlFileDef struct {
 	Weight    *int   `toml:"weight"`
 	InitFile  *int   `toml:"init_file"` // the value written at start when the file is missing
 	Overwrite bool   `toml:"init_file_overwrite"`
+	Reverse   bool   `toml:"reverse"` // weight reverse: the default of those tracking it
 }
 
 type tomlLVSSync struct {
@@ -155,6 +157,14 @@ type tomlReal struct {
 	Check      *tomlCheck `toml:"check"`
 	NotifyUp   string     `toml:"notify_up"`
 	NotifyDown string     `toml:"notify_down"`
+	// FileCheck: keepalived FILE_CHECK, the real follows track files
+	FileCheck []tomlFileCheck `toml:"file_check"`
+}
+
+type tomlFileCheck struct {
+	TrackFile string `toml:"track_file"`
+	Weight    *int   `toml:"weight"`  // default: the track_file's
+	Reverse   *bool  `toml:"reverse"` // default: the track_file's
 }
 
 type tomlCheck struct {
@@ -172,6 +182,9 @@ type tomlCheck struct {
 	Secret           string   `toml:"secret"`
 	Command          string   `toml:"checkcommand"`
 	CommandShell     bool     `toml:"checkcommand_shell"`
+	CommandDynamic   bool     `toml:"checkcommand_dynamic"` // keepalived misc_dynamic: the exit status sets the weight
+	CommandUser      string   `toml:"checkcommand_user"`    // keepalived MISC_CHECK user
+	CommandGroup     string   `toml:"checkcommand_group"`
 	Interval         duration `toml:"checkinterval"`
 	CheckTimeout     duration `toml:"checktimeout"`
 	NegotiateTimeout duration `toml:"negotiatetimeout"`
@@ -235,8 +248,9 @@ type tomlVRRP struct {
 }
 
 type tomlTrack struct {
-	Name   string `toml:"name"`
-	Weight int    `toml:"weight"`
+	Name    string `toml:"name"`
+	Weight  int    `toml:"weight"`
+	Reverse bool   `toml:"reverse"`
 }
 
 type tomlScript struct {
@@ -245,6 +259,7 @@ type tomlScript struct {
 	Interval duration `toml:"interval"`
 	Timeout  duration `toml:"timeout"`
 	Weight   int      `toml:"weight"`
+	Reverse  bool     `toml:"reverse"`
 	Rise     *int     `toml:"rise"`
 	Fall     *int     `toml:"fall"`
 	InitFail bool     `toml:"init_fail"`
@@ -340,8 +355,9 @@ type tomlReader struct {
 	d     diags
 	o     Options
 	lines tomlLines
-	re    patterns     // receive patterns compiled so far
-	skip  map[int]bool // header lines of tables with a blanked line
+	re    patterns              // receive patterns compiled so far
+	skip  map[int]bool          // header lines of tables with a blanked line
+	files map[string]*TrackFile // [[track_file]] by name (read before the virtuals)
 }
 
 // suggestKey is " (did you mean ...?)" for an unknown key path whose last
@@ -605,6 +621,7 @@ func (r *tomlReader) build(f *tomlFile) *Config {
 		}
 	}
 
+	r.trackFiles(f, c)
 	seen := map[string]int{}
 	for i := range f.Virtual {
 		path := fmt.Sprintf("virtual[%d]", i)
@@ -853,8 +870,24 @@ func (r *tomlReader) real(path string, tr *tomlReal, family int, proto Protocol,
 	}
 	rl.Quiescent = tr.Quiescent
 	rl.NotifyUp, rl.NotifyDown = tr.NotifyUp, tr.NotifyDown
-	if fallback && (tr.Check != nil || tr.Request != nil || tr.Quiescent != nil || tr.NotifyUp != "" || tr.NotifyDown != "") {
-		r.errorf(path, "a fallback server has no check, request, receive, quiescent or notify")
+	for i, fc := range tr.FileCheck {
+		p := fmt.Sprintf("%s.file_check[%d]", path, i)
+		tf := r.files[fc.TrackFile]
+		if tf == nil {
+			r.errorf(p+".track_file", "no [[track_file]] named %q", fc.TrackFile)
+			continue
+		}
+		c := FileCheck{Line: r.lines.line(p), Track: tf, Weight: orInt(fc.Weight, tf.Weight), Reverse: tf.Reverse}
+		if fc.Reverse != nil {
+			c.Reverse = *fc.Reverse
+		}
+		if c.Weight < -math.MaxInt32 || c.Weight > math.MaxInt32 {
+			r.errorf(p+".weight", "weight must be -%d..%d", math.MaxInt32, math.MaxInt32)
+		}
+		rl.Files = append(rl.Files, c)
+	}
+	if fallback && (tr.Check != nil || tr.Request != nil || tr.Quiescent != nil || tr.NotifyUp != "" || tr.NotifyDown != "" || len(tr.FileCheck) > 0) {
+		r.errorf(path, "a fallback server has no check, request, receive, quiescent, notify or file_check")
 	}
 	return rl
 }
@@ -915,7 +948,17 @@ func (r *tomlReader) check(path string, tc *tomlCheck, v *Virtual, g *Global, ba
 	if c.Service == "ftp" && c.Login == "" {
 		c.Login = "anonymous"
 	}
-	c.Command, c.MiscPath = tc.Command, tc.CommandShell
+	c.Command, c.MiscPath, c.Dynamic = tc.Command, tc.CommandShell, tc.CommandDynamic
+	if c.Dynamic && c.Type != "external" {
+		r.errorf(path+".checkcommand_dynamic", "checkcommand_dynamic needs type = \"external\"")
+	}
+	if tc.CommandUser != "" || tc.CommandGroup != "" {
+		ra, err := LookupRunAs(tc.CommandUser, tc.CommandGroup)
+		if err != nil {
+			r.errorf(path+".checkcommand_user", "%v", err)
+		}
+		c.RunAs = ra
+	}
 	if c.Type == "external" && c.Command == "" {
 		c.Command = "/bin/true"
 	}
@@ -1012,13 +1055,38 @@ func ResolveTimeouts(vCheck, vNeg, gCheck, gNeg time.Duration) (check, neg time.
 		first(vNeg, vCheck, gNeg, gCheck, DefaultNegotiateTimeout)
 }
 
+// trackFiles reads [[track_file]] (before the virtuals: a real's
+// file_check names one).
+func (r *tomlReader) trackFiles(f *tomlFile, c *Config) {
+	r.files = map[string]*TrackFile{}
+	for i, tf := range f.TrackFile {
+		path := fmt.Sprintf("track_file[%d]", i)
+		d := &TrackFile{Line: r.lines.line(path), Name: tf.Name, File: tf.File, Weight: orInt(tf.Weight, 1), Overwrite: tf.Overwrite,
+			Reverse: tf.Reverse}
+		if tf.InitFile != nil {
+			d.Init, d.InitValue = true, *tf.InitFile
+		}
+		if d.Name == "" || d.File == "" {
+			r.errorf(path, "a track_file needs name and file")
+		}
+		if d.Weight < -254 || d.Weight > 254 {
+			r.errorf(path+".weight", "weight must be -254..254")
+		}
+		if r.files[d.Name] != nil {
+			r.errorf(path+".name", "duplicate track_file %q", d.Name)
+		}
+		r.files[d.Name] = d
+		c.TrackFiles = append(c.TrackFiles, d)
+	}
+}
+
 func (r *tomlReader) vrrp(f *tomlFile, c *Config) {
 	names := map[string]bool{}
 	for i, ts := range f.VRRPScript {
 		path := fmt.Sprintf("vrrp_script[%d]", i)
 		s := &TrackScript{Line: r.lines.line(path), Name: ts.Name, Script: ts.Script,
 			Interval: orDur(ts.Interval, time.Second), Timeout: orDur(ts.Timeout, 0),
-			Weight: ts.Weight, Rise: orInt(ts.Rise, 1), Fall: orInt(ts.Fall, 1), InitFail: ts.InitFail}
+			Weight: ts.Weight, Reverse: ts.Reverse, Rise: orInt(ts.Rise, 1), Fall: orInt(ts.Fall, 1), InitFail: ts.InitFail}
 		if s.Name == "" || s.Script == "" {
 			r.errorf(path, "a vrrp_script needs name and script")
 		}
@@ -1028,22 +1096,7 @@ func (r *tomlReader) vrrp(f *tomlFile, c *Config) {
 		names[s.Name] = true
 		c.Scripts = append(c.Scripts, s)
 	}
-	files := map[string]*TrackFile{}
-	for i, tf := range f.TrackFile {
-		path := fmt.Sprintf("track_file[%d]", i)
-		d := &TrackFile{Line: r.lines.line(path), Name: tf.Name, File: tf.File, Weight: orInt(tf.Weight, 1), Overwrite: tf.Overwrite}
-		if tf.InitFile != nil {
-			d.Init, d.InitValue = true, *tf.InitFile
-		}
-		if d.Name == "" || d.File == "" {
-			r.errorf(path, "a track_file needs name and file")
-		}
-		if files[d.Name] != nil {
-			r.errorf(path+".name", "duplicate track_file %q", d.Name)
-		}
-		files[d.Name] = d
-		c.TrackFiles = append(c.TrackFiles, d)
-	}
+	files := r.files
 	inst := map[string]bool{}
 	for i := range f.VRRPInstance {
 		path := fmt.Sprintf("vrrp_instance[%d]", i)

@@ -29,6 +29,9 @@ func WriteTOML(w io.Writer, c *Config) error {
 			t.dur("timeout", s.Timeout)
 		}
 		t.int("weight", s.Weight)
+		if s.Reverse {
+			t.bool("reverse", true)
+		}
 		t.int("rise", s.Rise)
 		t.int("fall", s.Fall)
 		if s.InitFail {
@@ -40,6 +43,9 @@ func WriteTOML(w io.Writer, c *Config) error {
 		t.str("name", f.Name)
 		t.str("file", f.File)
 		t.int("weight", f.Weight)
+		if f.Reverse {
+			t.bool("reverse", true)
+		}
 		if f.Init {
 			t.int("init_file", f.InitValue)
 		}
@@ -318,6 +324,13 @@ func (t *tomlWriter) virtual(v *Virtual, g *Global) {
 		}
 		t.optStr("notify_up", r.NotifyUp)
 		t.optStr("notify_down", r.NotifyDown)
+		if len(r.Files) > 0 {
+			var s []string
+			for _, f := range r.Files {
+				s = append(s, fmt.Sprintf("{ track_file = %s, weight = %d, reverse = %v }", tomlQuote(f.Track.Name), f.Weight, f.Reverse))
+			}
+			fmt.Fprintf(&t.b, "file_check = [%s]\n", strings.Join(s, ", "))
+		}
 		if r.Check != nil {
 			t.header("[virtual.real.check]")
 			c := &v.Check
@@ -357,6 +370,13 @@ func (t *tomlWriter) check(c *Check, v *Virtual, baseCT, baseNT, baseIntv time.D
 	}
 	if c.MiscPath {
 		t.bool("checkcommand_shell", true)
+	}
+	if c.Dynamic {
+		t.bool("checkcommand_dynamic", true)
+	}
+	if c.RunAs != nil {
+		t.str("checkcommand_user", c.RunAs.User)
+		t.optStr("checkcommand_group", c.RunAs.Group)
 	}
 	if c.VerifyTLS {
 		t.bool("verify_tls", true)
@@ -475,7 +495,11 @@ func (t *tomlWriter) vrrp(in *VRRPInstance) {
 		}
 		var s []string
 		for _, r := range refs {
-			s = append(s, fmt.Sprintf("{ name = %s, weight = %d }", tomlQuote(r.Name), r.Weight))
+			rev := ""
+			if r.Reverse {
+				rev = ", reverse = true"
+			}
+			s = append(s, fmt.Sprintf("{ name = %s, weight = %d%s }", tomlQuote(r.Name), r.Weight, rev))
 		}
 		fmt.Fprintf(&t.b, "%s = [%s]\n", k, strings.Join(s, ", "))
 	}

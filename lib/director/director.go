@@ -110,6 +110,10 @@ type Input struct {
 	// replaces the configured one while the real is up. Neither a drained
 	// nor a disabled real counts as up (quorum, fallback).
 	Overrides Overrides
+	// Weights are the weights the checks give (keepalived's misc_dynamic
+	// and FILE_CHECK): an up real in it has this weight instead of its
+	// configured one.
+	Weights map[RealKey]int
 }
 
 type destRef struct {
@@ -337,6 +341,12 @@ func decide(v *config.Virtual, r *config.Real, id RealKey, d ipvs.Dest, status S
 	case status == Up:
 		n.Why = "up"
 		live = true
+		if w, ok := in.Weights[id]; ok {
+			d.Weight = w
+			if w != r.Weight {
+				n.Why = fmt.Sprintf("up: weight %d from its checks (configured %d)", w, r.Weight)
+			}
+		}
 	case status == Unknown && inKernel:
 		d.Weight = c.Weight
 		n.Why = "not checked yet: kept as the kernel has it"

@@ -228,3 +228,27 @@ func TestDrainingAndHysteresis(t *testing.T) {
 		t.Fatalf("draining: %s", got)
 	}
 }
+
+// Weights from the checks (misc_dynamic, FILE_CHECK) replace an up real's
+// configured weight, in the table and in a real's update; a down real is
+// left as the rules say, and an operator's weight still wins.
+func TestCheckWeights(t *testing.T) {
+	v := webVirtual()
+	cfg := &config.Config{Virtuals: []*config.Virtual{v}}
+	a, b := v.ID(v.Reals[0]), v.ID(v.Reals[1])
+	h := HealthMap{a: Up, b: Down}
+	tab := Table(cfg, Input{Health: h, Weights: map[RealKey]int{a: 7, b: 9}})
+	d := tab.Services[0].Dests
+	if len(d) != 1 || d[0].Weight != 7 {
+		t.Fatalf("dests %+v, want 10.0.0.1 at weight 7 alone", d)
+	}
+	if n, _ := tab.Note(tab.Services[0].Key(), d[0].Key()); !strings.Contains(n.Why, "weight 7 from its checks (configured 2)") {
+		t.Errorf("note %q", n.Why)
+	}
+	h[b] = Up
+	in := Input{Health: h, Weights: map[RealKey]int{a: 7, b: 0}}
+	ch, ok := tab.UpdateReal("", 0, v.Reals[1], in, func(ipvs.Key, ipvs.DestKey) (ipvs.Dest, bool) { return ipvs.Dest{}, false })
+	if !ok || !ch.In || ch.Dest.Weight != 0 {
+		t.Fatalf("UpdateReal: %+v %v, want in at weight 0 (up: keepalived's misc_dynamic exit 2)", ch, ok)
+	}
+}

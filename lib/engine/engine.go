@@ -120,7 +120,8 @@ type Engine struct {
 	checks    *check.Engine
 	events    <-chan check.Event
 	health    director.HealthMap
-	believed  *ipvs.Mem // what the kernel holds, as last read or written
+	weights   map[config.RealID]int // from weighted checks (misc_dynamic, FILE_CHECK)
+	believed  *ipvs.Mem             // what the kernel holds, as last read or written
 	desired   *director.Desired
 	prev      *director.Desired // the table before the last pass: why a deleted entry was there
 	owned     map[ipvs.Key]bool
@@ -297,6 +298,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		return err
 	}
 	checkCtx, stopChecks := context.WithCancel(context.Background())
+	e.initFiles(false)
 	subs := check.FromConfig(e.cfg, e.lookup())
 	e.nchecks = len(subs)
 	e.checks.Set(subs)
@@ -334,6 +336,7 @@ const commandsAtExit = 10 * time.Second
 // begin sets up the state and reads the kernel table.
 func (e *Engine) begin() error {
 	e.health = director.HealthMap{}
+	e.weights = map[config.RealID]int{}
 	e.lastCheck = map[config.RealID]CheckInfo{}
 	e.believed = ipvs.NewMem(nil)
 	e.owned = map[ipvs.Key]bool{}
@@ -453,6 +456,9 @@ func (e *Engine) onHealth(ev check.Event) {
 		st = director.Unknown
 	}
 	e.health[ev.Sub.ID] = st
+	if ev.Weighted {
+		e.weights[ev.Sub.ID] = ev.Weight
+	}
 	e.lastCheck[ev.Sub.ID] = CheckInfo{Reason: ev.Reason, Latency: ev.Latency, Since: ev.Time}
 	e.changed = append(e.changed, ev.Sub.ID)
 	e.report(Report{Time: ev.Time, Kind: Health, Check: &ev})
@@ -468,6 +474,14 @@ func (e *Engine) onHealth(ev check.Event) {
 	}
 }
 
+// initFiles writes FILE_CHECK's init_file values (keepalived's
+// track_file init_file), before the files are first read.
+func (e *Engine) initFiles(reload bool) {
+	for _, err := range check.InitFiles(e.cfg, reload) {
+		e.report(Report{Kind: Command, Err: err, Msg: err.Error()})
+	}
+}
+
 // startUp counts as up the reals whose checks start up (keepalived
 // without alpha) and that have no verdict yet.
 func (e *Engine) startUp(subs []check.Sub) {
@@ -475,6 +489,15 @@ func (e *Engine) startUp(subs []check.Sub) {
 		if _, ok := e.health[s.ID]; !ok && s.StartUp {
 			e.health[s.ID] = director.Up
 		}
+	}
+	// weighted checks know their state and weight from the start (the
+	// files are read): what the engine has for them, not a guess
+	for id, w := range e.checks.Weighted() {
+		e.health[id] = [...]director.Status{check.Unknown: director.Unknown, check.Up: director.Up, check.Down: director.Down}[w.State]
+		if w.State == check.Unknown {
+			delete(e.health, id)
+		}
+		e.weights[id] = w.Weight
 	}
 }
 
@@ -541,7 +564,7 @@ func (e *Engine) pass(fromKernel bool) {
 	current := e.believedServices()
 	d := director.Table(e.cfg, director.Input{Health: e.health, Current: current, QuorumHeld: e.quorum,
 		Draining: e.drainingServices(current), ReaddQuiescent: e.cfg.Global.ReaddQuiescent, Starting: e.starting,
-		Overrides: e.overrides})
+		Overrides: e.overrides, Weights: e.weights})
 	e.prev, e.desired = e.desired, d
 	e.byVirtual = make(map[string]int, len(d.Virtuals))
 	for i, st := range d.Virtuals {
@@ -667,7 +690,7 @@ func (e *Engine) passReals() {
 		}
 		e.realsOf = e.cfg
 	}
-	in := director.Input{Health: e.health, QuorumHeld: e.quorum, ReaddQuiescent: e.cfg.Global.ReaddQuiescent, Overrides: e.overrides}
+	in := director.Input{Health: e.health, QuorumHeld: e.quorum, ReaddQuiescent: e.cfg.Global.ReaddQuiescent, Overrides: e.overrides, Weights: e.weights}
 	for _, id := range changed {
 		i, ok := e.byVirtual[id.Virtual]
 		r := e.reals[id]
@@ -722,7 +745,7 @@ func (e *Engine) passHealth() {
 	current := e.believed.Get(keys)
 	part := director.Table(e.cfg, director.Input{Health: e.health, Current: current, QuorumHeld: e.quorum,
 		Draining: e.drainingServices(current), ReaddQuiescent: e.cfg.Global.ReaddQuiescent, Only: only,
-		Overrides: e.overrides, Starting: e.starting})
+		Overrides: e.overrides, Starting: e.starting, Weights: e.weights})
 	ops, err := ipvs.Plan(part.Services, current, keys)
 	if err != nil {
 		e.report(Report{Kind: WriteFailed, Err: err})
@@ -813,6 +836,7 @@ func (e *Engine) onReload(cfg *config.Config) error {
 	old := e.cfg
 	e.cfg = cfg
 	e.loaded = time.Now()
+	e.initFiles(true)
 	e.starting = true
 	if !e.reloadPart(old) {
 		e.reloadAll()
@@ -839,6 +863,7 @@ func (e *Engine) reloadAll() {
 		if !ids[id] {
 			delete(e.health, id)
 			delete(e.lastCheck, id)
+			delete(e.weights, id)
 		}
 	}
 	e.checks.SetMaintenanceDir(e.cfg.Global.MaintenanceDir)
