@@ -406,18 +406,24 @@ func (in *inst) faults() []string {
 		out = append(out, "interface "+in.cfg.Interface+" down")
 	}
 	for _, t := range in.cfg.TrackInterfaces {
-		if m, ok := in.values["interface "+t.Name]; ok && !m.ok && t.Weight == 0 {
-			out = append(out, "interface "+t.Name+" down")
+		if m, ok := in.values["interface "+t.Name]; ok {
+			if _, f := config.TrackWeight(m.ok, t.Weight, t.Reverse); f {
+				out = append(out, "interface "+t.Name+map[bool]string{false: " down", true: " up (reverse)"}[m.ok])
+			}
 		}
 	}
 	for _, t := range in.cfg.TrackScripts {
-		if m, ok := in.values["script "+t.Name]; ok && !m.ok && t.Weight == 0 {
-			out = append(out, "track_script "+t.Name+" failed")
+		if m, ok := in.values["script "+t.Name]; ok {
+			if _, f := config.TrackWeight(m.ok, t.Weight, t.Reverse); f {
+				out = append(out, "track_script "+t.Name+map[bool]string{false: " failed", true: " passes (reverse)"}[m.ok])
+			}
 		}
 	}
 	for _, t := range in.cfg.TrackFiles {
-		if m, ok := in.values["file "+t.Name]; ok && m.val != 0 && t.Weight == 0 {
-			out = append(out, fmt.Sprintf("track_file %s is %d", t.Name, m.val))
+		if m, ok := in.values["file "+t.Name]; ok {
+			if _, f := config.TrackFileStatus(int64(m.val), t.Weight, t.Reverse, config.VRRPFileFault, config.VRRPFileMax); f {
+				out = append(out, fmt.Sprintf("track_file %s is %d", t.Name, m.val))
+			}
 		}
 	}
 	if m, ok := in.values["group"]; ok && !m.ok {
@@ -439,34 +445,34 @@ func (in *inst) setFaults() {
 	in.mu.Unlock()
 }
 
-// effective is the priority with the tracking weights (keepalived: a
-// positive weight adds while the script passes / the interface is up, a
-// negative one while it fails; a file adds value x weight), kept in
-// 1..254; the owner (255) is not moved.
+// effective is the priority with the tracking weights (keepalived's
+// rules, config.TrackWeight: a positive weight adds while the script
+// passes / the interface is up, a negative one while it fails, reverse
+// turns the sign; a file adds value x weight, config.TrackFileStatus),
+// kept in 1..254; the owner (255) is not moved.
 func (in *inst) effective() uint8 {
 	base := in.cfg.Priority
 	if base == PriorityOwner {
 		return PriorityOwner
 	}
 	p := base
-	add := func(ok bool, w int) {
-		if (w > 0 && ok) || (w < 0 && !ok) {
-			p += w
-		}
-	}
 	for _, t := range in.cfg.TrackScripts {
 		if m, ok := in.values["script "+t.Name]; ok {
-			add(m.ok, t.Weight)
+			a, _ := config.TrackWeight(m.ok, t.Weight, t.Reverse)
+			p += a
 		}
 	}
 	for _, t := range in.cfg.TrackInterfaces {
 		if m, ok := in.values["interface "+t.Name]; ok {
-			add(m.ok, t.Weight)
+			a, _ := config.TrackWeight(m.ok, t.Weight, t.Reverse)
+			p += a
 		}
 	}
 	for _, t := range in.cfg.TrackFiles {
-		if m, ok := in.values["file "+t.Name]; ok && t.Weight != 0 {
-			p += m.val * t.Weight
+		if m, ok := in.values["file "+t.Name]; ok {
+			if a, f := config.TrackFileStatus(int64(m.val), t.Weight, t.Reverse, config.VRRPFileFault, config.VRRPFileMax); !f {
+				p += int(a)
+			}
 		}
 	}
 	return uint8(max(1, min(254, p)))

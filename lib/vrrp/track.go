@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"os"
 	"os/exec"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -184,36 +182,20 @@ func (t *trackers) poll(ctx context.Context) {
 			if f == nil {
 				continue
 			}
-			t.publish(ctx, key, trackMsg{key: key, val: readTrackFile(f)})
+			if v, ok := config.ReadTrackFile(f.File); ok { // else keepalived keeps the last value
+				t.publish(ctx, key, trackMsg{key: key, val: int(v)})
+			}
 		}
 	}
-}
-
-// readTrackFile is the file's integer; a missing or unreadable file
-// reads 0 (keepalived too), so deleting a maintenance file ends it.
-func readTrackFile(f *config.TrackFile) int {
-	b, err := os.ReadFile(f.File)
-	if err != nil {
-		return 0
-	}
-	v, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil {
-		return 0
-	}
-	return v
 }
 
 // initTrackFiles writes init_file values (at start, before reading; on
-// a reload, of the track files it adds).
+// a reload, of the track files it adds). A file reads as keepalived reads
+// it (config.ReadTrackFile): a missing one is 0, so deleting a
+// maintenance file ends it.
 func initTrackFiles(files []*config.TrackFile, logf func(string, ...any)) {
 	for _, f := range files {
-		if !f.Init {
-			continue
-		}
-		if _, err := os.Stat(f.File); err == nil && !f.Overwrite {
-			continue
-		}
-		if err := os.WriteFile(f.File, []byte(strconv.Itoa(f.InitValue)+"\n"), 0o644); err != nil {
+		if err := f.WriteInit(); err != nil {
 			logf("vrrp: track_file %s: init_file: %v", f.Name, err)
 		}
 	}
