@@ -423,6 +423,41 @@ func TestNetnsVRRPKeepalivedMaintenanceFile(t *testing.T) {
 	}
 }
 
+// weight ... reverse against keepalived 2.2.7: lvsd's priority 150 with a
+// passing track_script of weight 10 reverse (-10) and a track_file of
+// weight 30 reverse (-30 x its value): the file at 2 takes lvsd to 80,
+// below keepalived's 100, which takes the VIP; back at 0, lvsd (140)
+// takes it again.
+func TestNetnsVRRPKeepalivedReverse(t *testing.T) {
+	l := newVRRPLab(t)
+	vip := l.p.V4(101)
+	drain := filepath.Join(l.dir, "drain")
+	os.WriteFile(drain, []byte("0\n"), 0o644)
+	k := l.keepalived(instance("VI_1", "BACKUP", 57, 100, v3(vip, 24)))
+	a := l.lvsd(fmt.Sprintf(`vrrp_script chk_ok {
+    script "/bin/true"
+    interval 0.2
+    weight 10 reverse
+}
+track_file drain {
+    file %s
+    weight 30 reverse
+}
+`, drain) + instance("VI_1", "BACKUP", 57, 150, v3(vip, 24)+"\n    track_script {\n        chk_ok\n    }\n    track_file {\n        drain\n    }"))
+	l.waitSocket(a)
+	l.holder("A", vip, 15*time.Second, a, k)
+	if !netns.WaitFor(10*time.Second, func() bool { return l.status().VRRP.Instances[0].Priority == 140 }) {
+		t.Errorf("priority %d, want 140 (150, -10 for the passing reverse script)", l.status().VRRP.Instances[0].Priority)
+	}
+	os.WriteFile(drain, []byte("2\n"), 0o644)
+	l.holder("B", vip, 10*time.Second, a, k)
+	if p := l.status().VRRP.Instances[0].Priority; p != 80 {
+		t.Errorf("priority with the file at 2: %d, want 80", p)
+	}
+	os.WriteFile(drain, []byte("0\n"), 0o644)
+	l.holder("A", vip, 10*time.Second, a, k)
+}
+
 // Forged, short, wrong-TTL, bad-checksum, wrong-VRID, wrong-password and
 // wrong-interval adverts sent at lvsd (master at 150) claim priority 254:
 // each is ignored (lvsd stays master with the VIP) and counted by reason.
