@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/ocf-lvs/ocf-lvs/internal/testenv"
 )
 
 // waitEvent is the next event, or a failure after a generous bound (a
@@ -149,5 +151,15 @@ func TestFileCheckWeights(t *testing.T) {
 		Files: []FileWatch{{Path: filepath.Join(dir, "none"), Weight: 0, Reverse: true}}}})
 	if w := e2.Weighted()[rid("b")]; w.State != Down {
 		t.Fatalf("weight 0 reverse, file missing: %+v, want down", w)
+	}
+}
+
+// MISC_CHECK user: the command runs with the ids given (root can switch).
+func TestMiscCheckRunAs(t *testing.T) {
+	testenv.Root(t)
+	s := &Spec{Type: "external", Shell: true, Command: `test "$(id -u):$(id -g)" = 65534:65534`, CheckTimeout: 10 * time.Second,
+		RunAs: true, UID: 65534, GID: 65534}
+	if r := Run(context.Background(), s); !r.OK {
+		t.Fatalf("as 65534:65534: %s", r.Reason)
 	}
 }

@@ -265,3 +265,23 @@ track_file = [{ name = "drain", weight = 2, reverse = true }]
 		}
 	}
 }
+
+// MISC_CHECK user NAME [GROUP]: resolved when read (keepalived -t 2.2.7
+// is killed on a valid user line, so no corpus file has one).
+func TestKeepalivedMiscUser(t *testing.T) {
+	src := "virtual_server 192.0.2.1 80 {\n  protocol TCP\n  real_server 192.0.2.2 80 {\n    MISC_CHECK {\n" +
+		"      misc_path \"/bin/true\"\n      user root root\n    }\n  }\n}\n"
+	p := filepath.Join(t.TempDir(), "keepalived.conf")
+	os.WriteFile(p, []byte(src), 0o644)
+	c, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ck := c.Virtuals[0].Reals[0].Check
+	if ck == nil {
+		ck = &c.Virtuals[0].Check
+	}
+	if ck.RunAs == nil || *ck.RunAs != (RunAs{User: "root", Group: "root"}) {
+		t.Fatalf("RunAs %+v", ck.RunAs)
+	}
+}
