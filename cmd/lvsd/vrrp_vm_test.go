@@ -3,6 +3,7 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -43,6 +44,18 @@ func TestVRRPSyncDaemon(t *testing.T) {
 	l.holder("A", l.p.V4(100), 20*time.Second, a, b)
 	wait(l.p.A, "master sync daemon (mcast=eth0, syncid=9", "backup sync daemon")
 	wait(l.p.B, "backup sync daemon (mcast=eth0, syncid=9", "master sync daemon")
+	// lvsd status shows what ipvsadm shows
+	for _, c := range []struct{ sock, role string }{{"a.sock", "master"}, {"b.sock", "backup"}} {
+		ans, err := ask(filepath.Join(l.dir, c.sock), "status")
+		var st statusJSON
+		if err == nil {
+			err = json.Unmarshal([]byte(ans), &st)
+		}
+		if err != nil || st.VRRP == nil || len(st.VRRP.SyncDaemons) != 1 ||
+			st.VRRP.SyncDaemons[0] != (syncDaemonJSON{Role: c.role, Interface: "eth0", SyncID: 9, Instance: "VI_1"}) {
+			t.Errorf("%s: status sync_daemons: %v %+v", c.sock, err, st.VRRP)
+		}
+	}
 	a.stop()
 	if d := daemon(l.p.A); strings.TrimSpace(d) != "" {
 		t.Errorf("A's sync daemons after its stop:\n%s", d)
