@@ -191,23 +191,48 @@ func u64(v []byte) uint64 {
 	return binary.NativeEndian.Uint64(v)
 }
 
-// stats32 are IPVS_*_ATTR_STATS (the 32-bit counters, as moby reads them).
-func stats32(b []byte) Stats {
-	var s Stats
+// attrDecoders decode attributes into a T, indexed by attribute type;
+// a type without one (or beyond the table: a newer kernel's) is skipped.
+// Services, reals and their counters are read with this one shape.
+type attrDecoders[T any] []func(x *T, v []byte)
+
+// decodeAttrs decodes each attribute of b into x.
+func decodeAttrs[T any](b []byte, x *T, dec attrDecoders[T]) {
 	eachAttr(b, func(typ uint16, v []byte) {
-		switch typ {
-		case ipvsStatsConns:
-			s.Conns = uint64(u32(v))
-		case ipvsStatsPktsIn:
-			s.PktsIn = uint64(u32(v))
-		case ipvsStatsPktsOut:
-			s.PktsOut = uint64(u32(v))
-		case ipvsStatsBytesIn:
-			s.BytesIn = u64(v)
-		case ipvsStatsBytesOut:
-			s.BytesOut = u64(v)
+		if int(typ) < len(dec) && dec[typ] != nil {
+			dec[typ](x, v)
 		}
 	})
+}
+
+// decodeNest decodes the attributes nested in msg's attribute outer
+// (IPVS_CMD_ATTR_SERVICE, IPVS_CMD_ATTR_DEST) into x.
+func decodeNest[T any](msg []byte, outer uint16, x *T, dec attrDecoders[T]) {
+	eachAttr(msg, func(typ uint16, v []byte) {
+		if typ == outer {
+			decodeAttrs(v, x, dec)
+		}
+	})
+}
+
+func be16(v []byte) uint16 {
+	if len(v) < 2 {
+		return 0
+	}
+	return binary.BigEndian.Uint16(v)
+}
+
+// statsAttrs are IPVS_*_ATTR_STATS (the 32-bit counters, as moby reads them).
+var statsAttrs = attrDecoders[Stats]{
+	ipvsStatsConns:    func(s *Stats, v []byte) { s.Conns = uint64(u32(v)) },
+	ipvsStatsPktsIn:   func(s *Stats, v []byte) { s.PktsIn = uint64(u32(v)) },
+	ipvsStatsPktsOut:  func(s *Stats, v []byte) { s.PktsOut = uint64(u32(v)) },
+	ipvsStatsBytesIn:  func(s *Stats, v []byte) { s.BytesIn = u64(v) },
+	ipvsStatsBytesOut: func(s *Stats, v []byte) { s.BytesOut = u64(v) },
+}
+
+func stats32(b []byte) (s Stats) {
+	decodeAttrs(b, &s, statsAttrs)
 	return s
 }
 
@@ -222,106 +247,93 @@ func addrOf(v []byte, af uint16) (netip.Addr, bool) {
 	return netip.Addr{}, false
 }
 
+// svcMsg is a service being decoded, with what is resolved after its
+// attributes (the family decides how the address and netmask read).
+type svcMsg struct {
+	s         Service
+	af, proto uint16
+	addr      []byte
+	mask      uint32
+}
+
+var svcAttrs = attrDecoders[svcMsg]{
+	ipvsSvcAttrAF:       func(m *svcMsg, v []byte) { m.af = u16(v) },
+	ipvsSvcAttrProtocol: func(m *svcMsg, v []byte) { m.proto = u16(v) },
+	ipvsSvcAttrAddr:     func(m *svcMsg, v []byte) { m.addr = v },
+	ipvsSvcAttrPort: func(m *svcMsg, v []byte) {
+		if len(v) >= 2 {
+			m.s.Port = be16(v)
+		}
+	},
+	ipvsSvcAttrFWMark:  func(m *svcMsg, v []byte) { m.s.FWMark = u32(v) },
+	ipvsSvcAttrSched:   func(m *svcMsg, v []byte) { m.s.Scheduler = cString(v) },
+	ipvsSvcAttrFlags:   func(m *svcMsg, v []byte) { m.s.Flags = u32(v) & UserFlags },
+	ipvsSvcAttrTimeout: func(m *svcMsg, v []byte) { m.s.Timeout = u32(v) },
+	ipvsSvcAttrNetmask: func(m *svcMsg, v []byte) { m.mask = u32(v) },
+	ipvsSvcAttrPEName:  func(m *svcMsg, v []byte) { m.s.PE = cString(v) },
+	ipvsSvcAttrStats:   func(m *svcMsg, v []byte) { m.s.Stats = stats32(v) },
+}
+
 // parseService decodes one IPVS_CMD_ATTR_SERVICE as fromMoby does; proto
 // is its protocol number.
-func parseService(msg []byte) (s Service, proto uint16, err error) {
-	var af uint16
-	var addr []byte
-	var mask uint32
-	eachAttr(msg, func(typ uint16, v []byte) {
-		if typ != ipvsCmdAttrService {
-			return
-		}
-		eachAttr(v, func(typ uint16, v []byte) {
-			switch typ {
-			case ipvsSvcAttrAF:
-				af = u16(v)
-			case ipvsSvcAttrProtocol:
-				proto = u16(v)
-			case ipvsSvcAttrAddr:
-				addr = v
-			case ipvsSvcAttrPort:
-				if len(v) >= 2 {
-					s.Port = binary.BigEndian.Uint16(v)
-				}
-			case ipvsSvcAttrFWMark:
-				s.FWMark = u32(v)
-			case ipvsSvcAttrSched:
-				s.Scheduler = cString(v)
-			case ipvsSvcAttrFlags:
-				s.Flags = u32(v) & UserFlags
-			case ipvsSvcAttrTimeout:
-				s.Timeout = u32(v)
-			case ipvsSvcAttrNetmask:
-				mask = u32(v)
-			case ipvsSvcAttrPEName:
-				s.PE = cString(v)
-			case ipvsSvcAttrStats:
-				s.Stats = stats32(v)
-			}
-		})
-	})
+func parseService(msg []byte) (Service, uint16, error) {
+	var m svcMsg
+	decodeNest(msg, ipvsCmdAttrService, &m, svcAttrs)
+	s := m.s
 	s.Family = 4
-	if af == unix.AF_INET6 {
+	if m.af == unix.AF_INET6 {
 		s.Family = 6
 	}
-	s.Netmask = netmaskBits(s.Family, mask)
+	s.Netmask = netmaskBits(s.Family, m.mask)
 	if s.FWMark == 0 {
-		s.Protocol = protoName(proto)
-		a, ok := addrOf(addr, af)
+		s.Protocol = protoName(m.proto)
+		a, ok := addrOf(m.addr, m.af)
 		if !ok {
-			return s, proto, fmt.Errorf("ipvs: service with bad address %v", addr)
+			return s, m.proto, fmt.Errorf("ipvs: service with bad address %v", m.addr)
 		}
 		s.Addr = a
 	} else {
 		s.Port = 0
 	}
-	return s, proto, nil
+	return s, m.proto, nil
+}
+
+// destMsg is a real being decoded (its family: its own attribute, else
+// the service's).
+type destMsg struct {
+	d    Dest
+	af   uint16
+	addr []byte
+}
+
+var destAttrs = attrDecoders[destMsg]{
+	ipvsDestAttrAF:   func(m *destMsg, v []byte) { m.af = u16(v) },
+	ipvsDestAttrAddr: func(m *destMsg, v []byte) { m.addr = v },
+	ipvsDestAttrPort: func(m *destMsg, v []byte) {
+		if len(v) >= 2 {
+			m.d.Port = be16(v)
+		}
+	},
+	ipvsDestAttrFwd:      func(m *destMsg, v []byte) { m.d.Fwd = u32(v) & FwdMask },
+	ipvsDestAttrWeight:   func(m *destMsg, v []byte) { m.d.Weight = int(u16(v)) }, // as moby reads it
+	ipvsDestAttrUThresh:  func(m *destMsg, v []byte) { m.d.Upper = u32(v) },
+	ipvsDestAttrLThresh:  func(m *destMsg, v []byte) { m.d.Lower = u32(v) },
+	ipvsDestAttrActive:   func(m *destMsg, v []byte) { m.d.Active = int(u32(v)) },
+	ipvsDestAttrInactive: func(m *destMsg, v []byte) { m.d.Inactive = int(u32(v)) },
+	ipvsDestAttrStats:    func(m *destMsg, v []byte) { m.d.Stats = stats32(v) },
 }
 
 // parseDest decodes one IPVS_CMD_ATTR_DEST (its family: its own
 // attribute, else the service's).
 func parseDest(msg []byte, svcAF uint16) (Dest, error) {
-	var d Dest
-	af := svcAF
-	var addr []byte
-	eachAttr(msg, func(typ uint16, v []byte) {
-		if typ != ipvsCmdAttrDest {
-			return
-		}
-		eachAttr(v, func(typ uint16, v []byte) {
-			switch typ {
-			case ipvsDestAttrAF:
-				af = u16(v)
-			case ipvsDestAttrAddr:
-				addr = v
-			case ipvsDestAttrPort:
-				if len(v) >= 2 {
-					d.Port = binary.BigEndian.Uint16(v)
-				}
-			case ipvsDestAttrFwd:
-				d.Fwd = u32(v) & FwdMask
-			case ipvsDestAttrWeight:
-				d.Weight = int(u16(v)) // as moby reads it
-			case ipvsDestAttrUThresh:
-				d.Upper = u32(v)
-			case ipvsDestAttrLThresh:
-				d.Lower = u32(v)
-			case ipvsDestAttrActive:
-				d.Active = int(u32(v))
-			case ipvsDestAttrInactive:
-				d.Inactive = int(u32(v))
-			case ipvsDestAttrStats:
-				d.Stats = stats32(v)
-			}
-		})
-	})
-	a, ok := addrOf(addr, af)
+	m := destMsg{af: svcAF}
+	decodeNest(msg, ipvsCmdAttrDest, &m, destAttrs)
+	a, ok := addrOf(m.addr, m.af)
 	if !ok {
-		return d, fmt.Errorf("ipvs: real with bad address %v", addr)
+		return m.d, fmt.Errorf("ipvs: real with bad address %v", m.addr)
 	}
-	d.Addr = a
-	return d, nil
+	m.d.Addr = a
+	return m.d, nil
 }
 
 func cString(v []byte) string {
