@@ -105,13 +105,16 @@ func (t WriteTimes) Sub(o WriteTimes) WriteTimes {
 	return WriteTimes{Ops: t.Ops - o.Ops, Wall: t.Wall - o.Wall, User: t.User - o.User, Sys: t.Sys - o.Sys}
 }
 
+// String has both ratios to the system time: wall/sys also counts the
+// time the thread waited for a CPU (a loaded host, an emulated one),
+// cpu/sys ((user+sys)/sys) only the writes' own work.
 func (t WriteTimes) String() string {
-	r := 0.0
+	w, c := 0.0, 0.0
 	if t.Sys > 0 {
-		r = float64(t.Wall) / float64(t.Sys)
+		w, c = float64(t.Wall)/float64(t.Sys), float64(t.User+t.Sys)/float64(t.Sys)
 	}
-	return fmt.Sprintf("%d batched writes in %s wall, %s user, %s sys (wall/sys %.2f)", t.Ops,
-		t.Wall.Round(time.Millisecond), t.User.Round(time.Millisecond), t.Sys.Round(time.Millisecond), r)
+	return fmt.Sprintf("%d batched writes in %s wall, %s user, %s sys (wall/sys %.2f, cpu/sys %.2f)", t.Ops,
+		t.Wall.Round(time.Millisecond), t.User.Round(time.Millisecond), t.Sys.Round(time.Millisecond), w, c)
 }
 
 // WriteTimes returns ApplyBatch's totals so far.
