@@ -46,7 +46,8 @@ rpms=$(ls "$rpmdir"/ocf-lvs-"$version"-1.*.rpm "$rpmdir"/../noarch/ocf-lvs-ldire
 debs=$(ls "$debdir"/ocf-lvs_"$version"-1_*.deb "$debdir"/ocf-lvs-ldirectord_"$version"-1_*.deb)
 
 ## The RPMs, installed into a scratch root. The scriptlets are checked
-## below as text: they would run chrooted into a tree with no /bin/sh.
+## below as text here (they would run chrooted into a tree with no
+## /bin/sh); the VM tier runs them for real (packaging/vmtest).
 r="$tmp/rpmroot"
 mkdir -p "$r"
 rpm --root "$r" --initdb
@@ -254,7 +255,8 @@ fi
 
 ## The .debs: the same tree as the RPM (dpkg -x), accepted by dpkg into a
 ## scratch database (dpkg --root --unpack: no maintainer script runs, they
-## have no preinst; configure would run postinst chrooted), lintian clean.
+## have no preinst; configure would run postinst chrooted; the VM tier runs
+## them for real), lintian clean.
 x="$tmp/debx"
 for p in $debs; do dpkg -x "$p" "$x"; done
 check_tree "$x" /lib/systemd/system deb
