@@ -29,16 +29,23 @@ import (
 // Mail::Send): the engine never waits for a mail server; a dead one is
 // logged, retried a bounded number of times, then the mail is dropped.
 type alerter struct {
-	from  string
-	host  string // for the body, as ldirectord's "ldirectord host:"
-	log   func(format string, a ...any)
-	send  func(ctx context.Context, a alert) error
-	retry []time.Duration // waits between attempts
+	from     string
+	routerID string // keepalived's router_id (the host name when unset)
+	host     string // for the body, as ldirectord's "ldirectord host:"
+	log      func(format string, a ...any)
+	send     func(ctx context.Context, a alert) error
+	retry    []time.Duration // waits between attempts
 
 	mu     sync.Mutex
 	status string                // starting, running, reloading, stopping
 	down   map[string]*downAlert // real (virtual) -> its last alert, for emailalertfreq
 	q      chan alert
+
+	// an orderly stop (drain): what is queued is still sent, within a bound
+	stopOnce sync.Once
+	stopping chan struct{}
+	deadline time.Time // set before stopping is closed
+	finished chan struct{}
 }
 
 type alert struct {
@@ -58,16 +65,18 @@ type downAlert struct {
 // virtual, whose emailalert* settings (the running configuration's) decide.
 func newAlerter(cfg *config.Config, log func(string, ...any)) *alerter {
 	host, _ := os.Hostname()
-	a := &alerter{from: cfg.Global.EmailAlertFrom, host: host, log: log, status: "starting",
-		down: map[string]*downAlert{}, q: make(chan alert, 256), retry: []time.Duration{2 * time.Second, 10 * time.Second}}
+	a := &alerter{from: cfg.Global.EmailAlertFrom, routerID: cfg.Global.RouterID, host: host, log: log, status: "starting",
+		down: map[string]*downAlert{}, q: make(chan alert, 256), retry: []time.Duration{2 * time.Second, 10 * time.Second},
+		stopping: make(chan struct{}), finished: make(chan struct{})}
 	a.send = a.sendMail
 	return a
 }
 
-// setFrom follows a reload's emailalertfrom.
-func (a *alerter) setFrom(from string) {
+// setGlobal follows a reload's emailalertfrom (notification_email_from)
+// and router_id.
+func (a *alerter) setGlobal(g *config.Global) {
 	a.mu.Lock()
-	a.from = from
+	a.from, a.routerID = g.EmailAlertFrom, g.RouterID
 	a.mu.Unlock()
 }
 
@@ -109,6 +118,10 @@ func (a *alerter) report(r engine.Report) {
 		if !ok || p.V == nil || p.R == nil {
 			return
 		}
+		if p.V.MailStyle == "keepalived" {
+			a.keepalivedReal(r.Check, p)
+			return
+		}
 		rs, id := realName(p.V, p.R), realName(p.V, p.R)+" ("+virtualName(p.V)+")"
 		switch {
 		case r.Check.To == check.Down && r.Check.From == check.Up:
@@ -128,8 +141,12 @@ func (a *alerter) report(r engine.Report) {
 			a.mu.Unlock()
 			a.queue(p.V, fmt.Sprintf("Added real server: %s (Weight set to %d)", id, p.R.Weight))
 		}
+	case engine.Quorum:
+		if v := r.Virtual; v != nil && v.MailStyle == "keepalived" && v.QuorumAlert {
+			a.keepalivedQuorum(r)
+		}
 	case engine.Fallback:
-		if r.Virtual == nil || r.Virtual.Fallback == nil {
+		if r.Virtual == nil || r.Virtual.Fallback == nil || r.Virtual.MailStyle == "keepalived" {
 			return
 		}
 		id := realName(r.Virtual, r.Virtual.Fallback) + " (" + virtualName(r.Virtual) + ")"
@@ -171,6 +188,92 @@ func wantStatus(filter []string, status string) bool {
 	return false
 }
 
+// keepalivedReal is keepalived's mail for a real's checker going up (from
+// down, or its first pass with alpha) or down (from up), as its checkers
+// send it (smtp.c's SMTP_MSG_RS): subject "[router_id] Realserver
+// [10.0.0.2]:tcp:80 of virtual server [192.0.2.1]:tcp:80 - DOWN", the
+// checker's line as the body.
+func (a *alerter) keepalivedReal(ev *check.Event, p check.Pair) {
+	up := ev.To == check.Up && (ev.From == check.Down || (ev.From == check.Unknown && !ev.Sub.StartUp))
+	down := ev.To == check.Down && ev.From == check.Up
+	if (!up && !down) || p.R.NoAlert {
+		return
+	}
+	port := p.R.Port
+	if port == 0 {
+		port = p.V.Port
+	}
+	state := "DOWN"
+	if up {
+		state = "UP"
+	}
+	subject := fmt.Sprintf("[%s] Realserver %s of virtual server %s - %s", a.router(),
+		kaTrio(p.R.Addr, kaProto(p.V), port), kaVS(p.V), state)
+	a.queueMail(p.V, subject, keepalivedCheckLine(ev.Sub.Spec, up))
+}
+
+// keepalivedCheckLine is the body keepalived's checker of that kind
+// sends (check_tcp.c, check_http.c, check_ping.c, ...).
+func keepalivedCheckLine(s check.Spec, up bool) string {
+	verdict := "failed"
+	if up {
+		verdict = "succeed"
+	}
+	switch {
+	case s.Type == "connect":
+		return "=> TCP CHECK " + verdict + " on service <="
+	case s.Type == "ping":
+		return "=> ICMP CHECK " + verdict + " on service <="
+	case s.Type == "udp":
+		return "=> UDP CHECK " + verdict + " on service <="
+	case s.Type == "negotiate" && s.Service == "dns":
+		return "=> DNS_CHECK: " + verdict + " on service <="
+	case s.Type == "negotiate" && (s.Service == "http" || s.Service == "https") && !up:
+		return "=> CHECK failed on service : HTTP/SSL request failed <="
+	case s.Type == "external" || s.Type == "external-perl":
+		return "=> MISC CHECK " + verdict + " on service <="
+	}
+	return "=> CHECK " + verdict + " on service <="
+}
+
+// keepalivedQuorum is keepalived's mail for a virtual gaining or losing
+// quorum (ipwrapper.c's do_vs_notifies, SMTP_MSG_VS): "[router_id]
+// Virtualserver [192.0.2.1]:tcp:80 - UP", body "=> Gained quorum
+// 1+0=1 <= 2 <=" (quorum, hysteresis, the threshold crossed, the weight
+// of the reals up).
+func (a *alerter) keepalivedQuorum(r engine.Report) {
+	v := r.Virtual
+	q := v.Quorum
+	if q <= 0 {
+		q = 1 // keepalived's default
+	}
+	what := "Lost quorum"
+	threshold := q - v.Hysteresis
+	switch {
+	case r.On && r.First:
+		what, threshold = "Starting with quorum up", q+v.Hysteresis
+	case r.On:
+		what, threshold = "Gained quorum", q+v.Hysteresis
+	case r.First:
+		what, threshold = "Starting with quorum down", q+v.Hysteresis
+	}
+	state := "DOWN"
+	if r.On {
+		state = "UP"
+	}
+	a.queueMail(v, fmt.Sprintf("[%s] Virtualserver %s - %s", a.router(), kaVS(v), state),
+		fmt.Sprintf("=> %s %d+%d=%d <= %d <=", what, q, v.Hysteresis, threshold, r.Weight))
+}
+
+func (a *alerter) router() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.routerID != "" {
+		return a.routerID
+	}
+	return a.host // keepalived's default router_id: the host name
+}
+
 func (a *alerter) queue(v *config.Virtual, subject string) {
 	a.mu.Lock()
 	status := a.status
@@ -191,6 +294,17 @@ func (a *alerter) queue(v *config.Virtual, subject string) {
 			body += "Comment: " + v.Comment + "\n"
 		}
 	}
+	a.queueMail(v, subject, body)
+}
+
+// queueMail queues one mail to the virtual's recipients, never waiting.
+func (a *alerter) queueMail(v *config.Virtual, subject, body string) {
+	a.mu.Lock()
+	status := a.status
+	a.mu.Unlock()
+	if v.EmailAlert == "" || !wantStatus(v.EmailAlertStatus, status) {
+		return
+	}
 	var to []string
 	for _, t := range strings.Split(v.EmailAlert, ",") {
 		if t = strings.TrimSpace(t); t != "" {
@@ -205,9 +319,11 @@ func (a *alerter) queue(v *config.Virtual, subject string) {
 	}
 }
 
-// run sends the queued mails until ctx ends, then what is queued within
-// a bound, and repeats the down alerts.
+// run sends the queued mails and repeats the down alerts until drain
+// (the orderly stop: what is queued then is still sent, within its bound)
+// or ctx ends (abandoned: nothing more is sent).
 func (a *alerter) run(ctx context.Context) {
+	defer close(a.finished)
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {
@@ -216,9 +332,8 @@ func (a *alerter) run(ctx context.Context) {
 			a.deliver(ctx, m)
 		case now := <-tick.C:
 			a.resend(now)
-		case <-ctx.Done():
-			// the stop's own mails, a few seconds at most
-			end, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		case <-a.stopping:
+			end, cancel := context.WithDeadline(ctx, a.deadline)
 			defer cancel()
 			for {
 				select {
@@ -228,7 +343,28 @@ func (a *alerter) run(ctx context.Context) {
 					return
 				}
 			}
+		case <-ctx.Done():
+			return
 		}
+	}
+}
+
+// drain is the orderly stop: the mails queued (the stop's own among
+// them) are sent, within bound; those left then are logged as not sent.
+func (a *alerter) drain(bound time.Duration) {
+	if a == nil {
+		return
+	}
+	a.stopOnce.Do(func() {
+		a.deadline = time.Now().Add(bound)
+		close(a.stopping)
+	})
+	select {
+	case <-a.finished:
+	case <-time.After(bound + time.Second): // a send past its deadline
+	}
+	if n := len(a.q); n > 0 {
+		a.log("emailalert: %d mail(s) not sent: the stop waits %s at most for the mail server", n, bound)
 	}
 }
 
@@ -243,6 +379,7 @@ func (a *alerter) deliver(ctx context.Context, m alert) {
 		}
 		select {
 		case <-time.After(a.retry[i]):
+		case <-a.stopping: // at the stop: the next attempt now, within the stop's bound
 		case <-ctx.Done():
 		}
 	}
@@ -252,7 +389,9 @@ func (a *alerter) deliver(ctx context.Context, m alert) {
 // sendMail sends through smtp (host or host:port, port 25 by default,
 // STARTTLS when offered), or sendmail when no smtp is set.
 func (a *alerter) sendMail(ctx context.Context, m alert) error {
-	msg := mail.NewMsg()
+	// 8bit, as keepalived and ldirectord send their plain lines: a body
+	// of "=> TCP CHECK failed on service <=" stays greppable in a mailbox
+	msg := mail.NewMsg(mail.WithEncoding(mail.NoEncoding))
 	a.mu.Lock()
 	from := a.from
 	a.mu.Unlock()

@@ -217,3 +217,92 @@ func mailWith(maildir, subject string) string {
 	}
 	return ""
 }
+
+// keepalived's mails (a keepalived.conf's notification_email with
+// smtp_alert), delivered by a real postfix: its subjects and bodies as
+// smtp.c and the checkers write them, a real whose smtp_alert is off
+// mails nothing, the quorum's mail; and the mails queued at an orderly
+// stop are sent before drain returns, not dropped.
+func TestKeepalivedAlertsToPostfix(t *testing.T) {
+	addr, maildir, subjects := startMailbox(t)
+	v := &config.Virtual{Protocol: "tcp", Family: 4, Addr: netip.MustParseAddr("192.0.2.1"), Port: 80, EmailAlert: "ops@lvs.test",
+		SMTP: addr, MailStyle: "keepalived", QuorumAlert: true, Quorum: 2, Hysteresis: 1}
+	r := &config.Real{Addr: netip.MustParseAddr("10.0.0.2"), Port: 8080, Weight: 2}
+	quiet := &config.Real{Addr: netip.MustParseAddr("10.0.0.3"), Port: 8080, Weight: 1, NoAlert: true}
+	cfg := &config.Config{Global: config.Global{EmailAlertFrom: "lvs@lvs.test", RouterID: "lb-1"}, Virtuals: []*config.Virtual{v}}
+	var logMu sync.Mutex
+	var logs []string
+	a := newAlerter(cfg, func(f string, x ...any) { logMu.Lock(); logs = append(logs, fmt.Sprintf(f, x...)); logMu.Unlock() })
+	go a.run(context.Background())
+	a.setStatus("running")
+	ev := func(real *config.Real, from, to check.State) engine.Report {
+		return engine.Report{Time: time.Now(), Kind: engine.Health, Check: &check.Event{From: from, To: to,
+			Sub: &check.Sub{Spec: check.Spec{Type: "connect"}, Data: check.Pair{V: v, R: real}}}}
+	}
+	a.report(ev(r, check.Up, check.Down))
+	a.report(ev(quiet, check.Up, check.Down))
+	a.report(engine.Report{Kind: engine.Quorum, Virtual: v, On: false, Weight: 1})
+	a.report(ev(r, check.Down, check.Up))
+	a.report(engine.Report{Kind: engine.Quorum, Virtual: v, On: true, Weight: 3})
+	a.drain(30 * time.Second) // the orderly stop: all of it sent first
+	down := "[lb-1] Realserver [10.0.0.2]:tcp:8080 of virtual server [192.0.2.1]:tcp:80 - DOWN"
+	up := "[lb-1] Realserver [10.0.0.2]:tcp:8080 of virtual server [192.0.2.1]:tcp:80 - UP"
+	lost, gained := "[lb-1] Virtualserver [192.0.2.1]:tcp:80 - DOWN", "[lb-1] Virtualserver [192.0.2.1]:tcp:80 - UP"
+	if !netns.WaitFor(30*time.Second, func() bool { return len(subjects()) >= 4 }) {
+		t.Fatalf("mailbox after drain: %q\nlog: %q", subjects(), logs)
+	}
+	s := subjects()
+	for _, want := range []string{down, up, lost, gained} {
+		if countOf(s, want) != 1 {
+			t.Errorf("%d of %q in %q", countOf(s, want), want, s)
+		}
+	}
+	if len(s) != 4 || countOf(s, "10.0.0.3") != 0 {
+		t.Errorf("mails: %q (the real with smtp_alert off mailed?)", s)
+	}
+	for subject, body := range map[string]string{
+		down: "=> TCP CHECK failed on service <=", up: "=> TCP CHECK succeed on service <=",
+		lost: "=> Lost quorum 2+1=1 <= 1 <=", gained: "=> Gained quorum 2+1=3 <= 3 <=",
+	} {
+		if m := mailWith(maildir, subject); !strings.Contains(m, body) || !strings.Contains(m, "From: <lvs@lvs.test>") {
+			t.Errorf("%s: body:\n%s\nsubjects %q", subject, m, subjects())
+		}
+	}
+
+	// a dead mail server at the stop: drain gives up at its bound, says so
+	b := newAlerter(cfg, func(f string, x ...any) { logMu.Lock(); logs = append(logs, fmt.Sprintf(f, x...)); logMu.Unlock() })
+	dead := *v
+	dead.SMTP = freePort(t)
+	go b.run(context.Background())
+	b.setStatus("stopping")
+	b.report(engine.Report{Kind: engine.Quorum, Virtual: &dead, On: false})
+	t0 := time.Now()
+	b.drain(2 * time.Second)
+	if took := time.Since(t0); took > 10*time.Second {
+		t.Errorf("drain took %s with a bound of 2s", took)
+	}
+	logMu.Lock()
+	defer logMu.Unlock()
+	if countOf(logs, "Virtualserver [192.0.2.1]:tcp:80 - DOWN: not sent after 3 attempts") != 1 {
+		t.Errorf("log: %q", logs)
+	}
+}
+
+func TestKeepalivedCheckLines(t *testing.T) {
+	for _, tc := range []struct {
+		s    check.Spec
+		up   bool
+		want string
+	}{
+		{check.Spec{Type: "connect"}, false, "=> TCP CHECK failed on service <="},
+		{check.Spec{Type: "ping"}, true, "=> ICMP CHECK succeed on service <="},
+		{check.Spec{Type: "negotiate", Service: "http"}, false, "=> CHECK failed on service : HTTP/SSL request failed <="},
+		{check.Spec{Type: "negotiate", Service: "https"}, true, "=> CHECK succeed on service <="},
+		{check.Spec{Type: "negotiate", Service: "dns"}, false, "=> DNS_CHECK: failed on service <="},
+		{check.Spec{Type: "udp"}, true, "=> UDP CHECK succeed on service <="},
+	} {
+		if got := keepalivedCheckLine(tc.s, tc.up); got != tc.want {
+			t.Errorf("%+v %v: %q, want %q", tc.s.Type, tc.up, got, tc.want)
+		}
+	}
+}

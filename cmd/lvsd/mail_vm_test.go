@@ -4,6 +4,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -39,4 +40,37 @@ func TestEmailAlertsFromTheDaemon(t *testing.T) {
 	}
 	d.waitLog("emailalert: Deleted real server: "+id, 5*time.Second)
 	d.stop()
+}
+
+// lvsd run with a keepalived.conf's notification_email, against
+// Debian's postfix: keepalived's subjects for a real's checker going down
+// under real IPVS; then the last real down and SIGTERM at once: its mail
+// and the quorum's, queued at the stop, are still delivered (the stop
+// drains the queue) instead of dropped.
+func TestKeepalivedMailsFromTheDaemon(t *testing.T) {
+	addr, _, subjects := startMailbox(t)
+	l := newLab(t, "masq", 2)
+	cf := filepath.Join(l.dir, "keepalived.conf")
+	real := func(i int) string {
+		return fmt.Sprintf("    real_server 10.99.0.1%d 80 {\n        weight 1\n        TCP_CHECK {\n            connect_timeout 1\n        }\n    }\n", i)
+	}
+	os.WriteFile(cf, []byte(fmt.Sprintf("global_defs {\n    router_id lb-test\n    notification_email {\n        ops@lvs.test\n    }\n    notification_email_from lvsd@lvs.test\n    smtp_server %s\n}\n"+
+		"virtual_server %s 80 {\n    delay_loop 1\n    lb_algo rr\n    lb_kind NAT\n    protocol TCP\n    smtp_alert\n%s%s}\n", addr, labVIP, real(1), real(2))), 0o644)
+	d := startDaemon(t, cf, filepath.Join(l.dir, "ka-mail.state"))
+	svc := labVIP + ":80"
+	waitTable(t, "both reals up", 30*time.Second, func(s string) bool { return hasReal(s, svc, 1, 80) && hasReal(s, svc, 2, 80) })
+	rs := func(i int, state string) string {
+		return fmt.Sprintf("[lb-test] Realserver [10.99.0.1%d]:tcp:80 of virtual server [%s]:tcp:80 - %s", i, labVIP, state)
+	}
+	l.killHTTPD(2)
+	if !netns.WaitFor(60*time.Second, func() bool { return countOf(subjects(), rs(2, "DOWN")) == 1 }) {
+		t.Fatalf("no down mail: %q\n%s", subjects(), d.logText())
+	}
+	l.killHTTPD(1)
+	d.waitLog("down tcp:"+svc+" real 10.99.0.11:80", 60*time.Second)
+	d.stop() // at once: the mails just queued are sent by the stop's drain
+	vs := fmt.Sprintf("[lb-test] Virtualserver [%s]:tcp:80 - DOWN", labVIP)
+	if !netns.WaitFor(60*time.Second, func() bool { s := subjects(); return countOf(s, rs(1, "DOWN")) == 1 && countOf(s, vs) == 1 }) {
+		t.Fatalf("mails queued at the stop not delivered: %q\n%s", subjects(), d.logText())
+	}
 }

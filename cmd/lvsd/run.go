@@ -264,7 +264,10 @@ func daemon(ctx context.Context, path string, cfg *config.Config, f runFlags, st
 	fifo.Store(first)
 	defer func() { fifo.Load().close() }()
 	alerts := newAlerter(cfg, log.printf)
-	go alerts.run(ctx)
+	// not on ctx: at SIGTERM the stop's own mails are still to come; the
+	// queue is sent out (10 s at most) once the engine has stopped
+	go alerts.run(context.Background())
+	defer alerts.drain(10 * time.Second)
 	report := func(r engine.Report) { log.report(r); fifo.Load().report(r); alerts.report(r) }
 	ovPath := overridesPath(statePath, path)
 	overrides, bad := readOverrides(ovPath)
@@ -405,7 +408,7 @@ func daemon(ctx context.Context, path string, cfg *config.Config, f runFlags, st
 			}
 		}
 		alerts.setStatus("reloading")
-		alerts.setFrom(next.Global.EmailAlertFrom)
+		alerts.setGlobal(&next.Global)
 		defer alerts.setStatus("running")
 		if err := eng.Reload(ctx, next); err != nil {
 			log.printf("lvsd run: reload: %v", err)

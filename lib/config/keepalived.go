@@ -168,6 +168,7 @@ type kaImport struct {
 	// global notification_email only where one is on (finish)
 	smtpAlert, smtpAlertChecker *bool
 	vsSMTPAlert                 map[*Virtual]bool
+	rsSMTPAlert                 map[*Real]bool
 	checksumAsV2                bool // global v3_checksum_as_v2
 	garp                        struct {
 		delay, refresh          time.Duration
@@ -248,20 +249,34 @@ func kaOn(args []string) bool {
 }
 
 func (im *kaImport) finish() {
-	// keepalived mails a checker's transitions only where smtp_alert is on:
-	// the virtual_server's own, else smtp_alert_checker, else smtp_alert
+	// keepalived's smtp_alert (check_data.c): a virtual_server's quorum
+	// mails and each real_server's check mails are on by their own
+	// smtp_alert, else smtp_alert_checker, else smtp_alert, else off for a
+	// virtual and on for a real. Mails need notification_email and
+	// smtp_server, as keepalived sends none without a server.
 	g := &im.cfg.Global
-	for _, v := range im.cfg.Virtuals {
-		on, set := im.vsSMTPAlert[v]
+	resolve := func(own bool, set, dflt bool) bool {
 		switch {
 		case set:
+			return own
 		case im.smtpAlertChecker != nil:
-			on = *im.smtpAlertChecker
+			return *im.smtpAlertChecker
 		case im.smtpAlert != nil:
-			on = *im.smtpAlert
+			return *im.smtpAlert
 		}
-		if on && g.EmailAlert != "" {
-			v.EmailAlert, v.SMTP = g.EmailAlert, g.SMTP
+		return dflt
+	}
+	for _, v := range im.cfg.Virtuals {
+		own, set := im.vsSMTPAlert[v]
+		v.QuorumAlert = resolve(own, set, false)
+		any := v.QuorumAlert
+		for _, r := range v.Reals {
+			own, set := im.rsSMTPAlert[r]
+			r.NoAlert = !resolve(own, set, true)
+			any = any || !r.NoAlert
+		}
+		if any && g.EmailAlert != "" && g.SMTP != "" {
+			v.EmailAlert, v.SMTP, v.MailStyle = g.EmailAlert, g.SMTP, "keepalived"
 		}
 	}
 	if u := im.unchecked; u.n == 1 {

@@ -152,7 +152,11 @@ func (im *kaImport) globalDefs(b *kaStmt) {
 			}
 		case "vrrp_rt_priority":
 			g.VRRPRTPriority, _ = im.num(s, 1, 99)
-		case "router_id", "smtp_connect_timeout", "smtp_helo_name", "smtp_alert_vrrp",
+		case "router_id":
+			if im.want(s, 1) {
+				g.RouterID = s.args[0]
+			}
+		case "smtp_connect_timeout", "smtp_helo_name", "smtp_alert_vrrp",
 			"enable_traps", "enable_snmp_keepalived", "enable_snmp_checker", "enable_snmp_vrrp", "enable_snmp_rfc",
 			"enable_dbus", "script_user", "enable_script_security", "max_auto_priority", "vrrp_skip_check_adv_addr",
 			"vrrp_strict", "vrrp_garp_interval", "vrrp_gna_interval", "lvs_timeouts", "checker_log_all_failures",

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -195,31 +196,71 @@ func TestKeepalivedAlphaWarmupNotify(t *testing.T) {
 	}
 }
 
-// keepalived mails only where smtp_alert is on: a virtual_server's own,
-// else global_defs' smtp_alert_checker, else smtp_alert; lvsd gives the
-// global notification_email and smtp_server to those virtuals alone.
+// keepalived's smtp_alert as check_data.c resolves it: a virtual's
+// quorum mails and each real's check mails by their own smtp_alert, else
+// global_defs' smtp_alert_checker, else smtp_alert, else off for a
+// virtual and on for a real; no mail at all without smtp_server.
 func TestKeepalivedSMTPAlert(t *testing.T) {
-	vs := func(port int, extra string) string {
-		return fmt.Sprintf("virtual_server 192.0.2.1 %d {\n  protocol TCP\n  %s\n  real_server 192.0.2.2 %d {\n    TCP_CHECK {\n    }\n  }\n}\n", port, extra, port)
+	vs := func(port int, extra, rextra string) string {
+		return fmt.Sprintf("virtual_server 192.0.2.1 %d {\n  protocol TCP\n  %s\n  real_server 192.0.2.2 %d {\n    %s\n    TCP_CHECK {\n    }\n  }\n}\n", port, extra, port, rextra)
 	}
 	for _, tc := range []struct {
-		global string
-		want   []bool // per virtual: 80 (smtp_alert), 81 (nothing), 82 (smtp_alert off)
+		global      string
+		quorum, rs  []bool // per virtual: 80 (smtp_alert), 81 (nothing), 82 (smtp_alert off), 83 (its real's smtp_alert off)
+		mailStyleKA []bool
 	}{
-		{"", []bool{true, false, false}},
-		{"smtp_alert", []bool{true, true, false}},
-		{"smtp_alert\n  smtp_alert_checker off", []bool{true, false, false}},
+		{"", []bool{true, false, false, false}, []bool{true, true, true, false}, []bool{true, true, true, false}},
+		{"smtp_alert", []bool{true, true, false, true}, []bool{true, true, true, false}, []bool{true, true, true, true}},
+		{"smtp_alert\n  smtp_alert_checker off", []bool{true, false, false, false}, []bool{false, false, false, false}, []bool{true, false, false, false}},
 	} {
-		src := "global_defs {\n  notification_email {\n    ops@example.com\n  }\n  smtp_server 192.0.2.25\n  " + tc.global + "\n}\n" +
-			vs(80, "smtp_alert") + vs(81, "") + vs(82, "smtp_alert off")
+		src := "global_defs {\n  router_id lb-1\n  notification_email {\n    ops@example.com\n  }\n  smtp_server 192.0.2.25\n  " + tc.global + "\n}\n" +
+			vs(80, "smtp_alert", "") + vs(81, "", "") + vs(82, "smtp_alert off", "") + vs(83, "", "smtp_alert off")
 		c, err := Parse("keepalived.conf", []byte(src))
 		if err != nil {
 			t.Fatal(err)
 		}
+		if c.Global.RouterID != "lb-1" {
+			t.Errorf("router_id %q", c.Global.RouterID)
+		}
 		for i, v := range c.Virtuals {
-			if got := v.EmailAlert == "ops@example.com" && v.SMTP == "192.0.2.25"; got != tc.want[i] {
-				t.Errorf("global %q: virtual %d: alerts %v (%q %q), want %v", tc.global, v.Port, got, v.EmailAlert, v.SMTP, tc.want[i])
+			mails := v.EmailAlert == "ops@example.com" && v.SMTP == "192.0.2.25" && v.MailStyle == "keepalived"
+			if v.QuorumAlert != tc.quorum[i] || !v.Reals[0].NoAlert != tc.rs[i] || mails != tc.mailStyleKA[i] {
+				t.Errorf("global %q: virtual %d: quorum mails %v, real mails %v, mailing %v (%q %q %q); want %v %v %v", tc.global, v.Port,
+					v.QuorumAlert, !v.Reals[0].NoAlert, mails, v.EmailAlert, v.SMTP, v.MailStyle, tc.quorum[i], tc.rs[i], tc.mailStyleKA[i])
 			}
 		}
+	}
+	c, err := Parse("keepalived.conf", []byte("global_defs {\n  notification_email {\n    ops@example.com\n  }\n}\n"+vs(80, "smtp_alert", "")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := c.Virtuals[0]; v.EmailAlert != "" {
+		t.Errorf("no smtp_server, yet mails to %q", v.EmailAlert)
+	}
+}
+
+// keepalived's mail settings survive migrate: router_id, mail_style,
+// the virtual's smtp_alert (quorum mails) and a real's smtp_alert off.
+func TestKeepalivedMailToTOML(t *testing.T) {
+	src := "global_defs {\n  router_id lb-1\n  notification_email {\n    ops@example.com\n  }\n  smtp_server 192.0.2.25\n}\n" +
+		"virtual_server 192.0.2.1 80 {\n  protocol TCP\n  smtp_alert\n  real_server 192.0.2.2 80 {\n    smtp_alert off\n    TCP_CHECK {\n    }\n  }\n  real_server 192.0.2.3 80 {\n    TCP_CHECK {\n    }\n  }\n}\n"
+	c, err := Parse("keepalived.conf", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := WriteTOML(&b, c); err != nil {
+		t.Fatal(err)
+	}
+	c2, err := Parse("m.toml", b.Bytes())
+	if err != nil {
+		t.Fatalf("%v\n%s", err, b.String())
+	}
+	v := c2.Virtuals[0]
+	if c2.Global.RouterID != "lb-1" || v.MailStyle != "keepalived" || !v.QuorumAlert || !v.Reals[0].NoAlert || v.Reals[1].NoAlert || v.EmailAlert != "ops@example.com" {
+		t.Errorf("after migrate: router_id %q, %+v, reals %v %v\n%s", c2.Global.RouterID, v, v.Reals[0].NoAlert, v.Reals[1].NoAlert, b.String())
+	}
+	if _, err := Parse("bad.toml", []byte("[[virtual]]\naddress = \"192.0.2.1:80\"\nmail_style = \"sendmail\"\n[[virtual.real]]\naddress = \"10.0.0.1:80\"\n")); err == nil || !strings.Contains(err.Error(), "mail_style") {
+		t.Errorf("bad mail_style: %v", err)
 	}
 }

@@ -541,7 +541,12 @@ func (im *kaImport) realServer(b *kaStmt, v *Virtual, fwd Forward, vdefs checkDe
 			} else {
 				r.NotifyDown = s.args[0]
 			}
-		case "smtp_alert", "snmp_name":
+		case "smtp_alert":
+			if im.rsSMTPAlert == nil {
+				im.rsSMTPAlert = map[*Real]bool{}
+			}
+			im.rsSMTPAlert[r] = kaOn(s.args)
+		case "snmp_name":
 			im.ignored(s, "not supported by lvsd")
 		default:
 			im.r.errorf(s.file, s.line, "unknown real_server keyword %q%s", s.key, kaSuggest(s.key))

@@ -55,6 +55,9 @@ type Global struct {
 	EmailAlertStatus []string
 	EmailAlertFrom   string
 	SMTP             string
+	// RouterID is keepalived's router_id, the "[router_id]" of its mail
+	// subjects ("" = the host name).
+	RouterID string
 	// Metrics is where lvsd run serves Prometheus metrics (host:port,
 	// TOML's metrics; "" = off). --metrics overrides it.
 	Metrics string
@@ -106,6 +109,11 @@ type Virtual struct {
 	EmailAlertFreq     time.Duration
 	EmailAlertStatus   []string
 	SMTP               string
+	// MailStyle "keepalived": the mails are keepalived's (subjects "[router_id]
+	// Realserver ... - DOWN", its bodies, a mail per quorum change when
+	// QuorumAlert) instead of ldirectord's.
+	MailStyle   string
+	QuorumAlert bool // keepalived's virtual_server smtp_alert (resolved)
 	// keepalived extras (imported configs keep their meaning)
 	Quorum           int
 	Hysteresis       int
@@ -127,6 +135,7 @@ type Real struct {
 	Request     string // per-real override, valid when HasOverride
 	Receive     string // per-real override, valid when HasOverride
 	HasOverride bool   // request/receive given on the real= line
+	NoAlert     bool   // keepalived's real_server smtp_alert off (resolved): no mail for this real
 	Check       *Check // per-real check (keepalived real_server blocks); nil = the virtual's
 	// ReceiveRE is the override's Receive compiled when the file was read
 	// (nil when Receive is ""): lib/check matches with it, never compiling.

@@ -29,7 +29,8 @@ func (v *Virtual) Same(o *Virtual) bool {
 		v.Comment != o.Comment || v.EmailAlert != o.EmailAlert || v.EmailAlertFreq != o.EmailAlertFreq ||
 		!slices.Equal(v.EmailAlertStatus, o.EmailAlertStatus) || v.SMTP != o.SMTP || v.Quorum != o.Quorum ||
 		v.Hysteresis != o.Hysteresis || v.QuorumUp != o.QuorumUp || v.QuorumDown != o.QuorumDown ||
-		v.InhibitOnFailure != o.InhibitOnFailure || !v.SorryServer.Same(o.SorryServer) {
+		v.InhibitOnFailure != o.InhibitOnFailure || !v.SorryServer.Same(o.SorryServer) ||
+		v.MailStyle != o.MailStyle || v.QuorumAlert != o.QuorumAlert {
 		return false
 	}
 	for i, r := range v.Reals {
@@ -53,7 +54,7 @@ func (r *Real) Same(o *Real) bool {
 		r.Upper == o.Upper && r.Lower == o.Lower && r.Request == o.Request && r.Receive == o.Receive &&
 		r.HasOverride == o.HasOverride && r.Check.Same(o.Check) && sameRE(r.ReceiveRE, o.ReceiveRE) &&
 		(r.Quiescent == o.Quiescent || (r.Quiescent != nil && o.Quiescent != nil && *r.Quiescent == *o.Quiescent)) &&
-		r.NotifyUp == o.NotifyUp && r.NotifyDown == o.NotifyDown &&
+		r.NotifyUp == o.NotifyUp && r.NotifyDown == o.NotifyDown && r.NoAlert == o.NoAlert &&
 		slices.EqualFunc(r.Files, o.Files, func(a, b FileCheck) bool { return a.Same(&b) })
 }
 

@@ -109,6 +109,7 @@ type tomlGlobal struct {
 	EmailAlertFrom   string    `toml:"emailalertfrom"`
 	SMTP             string    `toml:"smtp"`
 	Metrics          string    `toml:"metrics"`
+	RouterID         string    `toml:"router_id"`
 	VRRPRTPriority   int       `toml:"vrrp_rt_priority"`
 	NotifyFIFO       string    `toml:"notify_fifo"`
 	LVSNotifyFIFO    string    `toml:"lvs_notify_fifo"`
@@ -136,6 +137,8 @@ type tomlVirtual struct {
 	EmailAlertFreq   duration   `toml:"emailalertfreq"`
 	EmailAlertStatus []string   `toml:"emailalertstatus"`
 	SMTP             *string    `toml:"smtp"`
+	MailStyle        string     `toml:"mail_style"`
+	SMTPAlert        bool       `toml:"smtp_alert"`
 	Quorum           int        `toml:"quorum"`
 	Hysteresis       int        `toml:"hysteresis"`
 	QuorumUp         string     `toml:"quorum_up"`
@@ -157,6 +160,7 @@ type tomlReal struct {
 	Check      *tomlCheck `toml:"check"`
 	NotifyUp   string     `toml:"notify_up"`
 	NotifyDown string     `toml:"notify_down"`
+	SMTPAlert  *bool      `toml:"smtp_alert"`
 	// FileCheck: keepalived FILE_CHECK, the real follows track files
 	FileCheck []tomlFileCheck `toml:"file_check"`
 }
@@ -613,6 +617,7 @@ func (r *tomlReader) build(f *tomlFile) *Config {
 	if g.VRRPRTPriority = tg.VRRPRTPriority; g.VRRPRTPriority < 0 || g.VRRPRTPriority > 99 {
 		r.errorf("global.vrrp_rt_priority", "vrrp_rt_priority must be 1..99 (0: off)")
 	}
+	g.RouterID = tg.RouterID
 	if g.Metrics = tg.Metrics; g.Metrics != "" {
 		if _, port, err := net.SplitHostPort(g.Metrics); err != nil || port == "" {
 			r.errorf("global.metrics", "%q is not host:port (127.0.0.1:9101, [::1]:9101, :9101)", g.Metrics)
@@ -761,6 +766,16 @@ func (r *tomlReader) virtual(path string, tv *tomlVirtual, c *Config) *Virtual {
 	if tv.SMTP != nil {
 		v.SMTP = *tv.SMTP
 	}
+	switch v.MailStyle, v.QuorumAlert = tv.MailStyle, tv.SMTPAlert; v.MailStyle {
+	case "", "ldirectord":
+		v.MailStyle = ""
+		if tv.SMTPAlert {
+			r.errorf(path+".smtp_alert", "smtp_alert (keepalived's quorum mails) needs mail_style = \"keepalived\"")
+		}
+	case "keepalived":
+	default:
+		r.errorf(path+".mail_style", "mail_style %q: ldirectord (the default) or keepalived", tv.MailStyle)
+	}
 
 	v.Check = r.check(path+".check", tv.Check, v, g, nil)
 	for i := range tv.Real {
@@ -870,6 +885,7 @@ func (r *tomlReader) real(path string, tr *tomlReal, family int, proto Protocol,
 	}
 	rl.Quiescent = tr.Quiescent
 	rl.NotifyUp, rl.NotifyDown = tr.NotifyUp, tr.NotifyDown
+	rl.NoAlert = tr.SMTPAlert != nil && !*tr.SMTPAlert
 	for i, fc := range tr.FileCheck {
 		p := fmt.Sprintf("%s.file_check[%d]", path, i)
 		tf := r.files[fc.TrackFile]

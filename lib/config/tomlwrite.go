@@ -201,6 +201,7 @@ func (t *tomlWriter) global(g *Global, all bool) {
 	t.optStr("emailalertfrom", g.EmailAlertFrom)
 	t.optStr("smtp", g.SMTP)
 	t.optStr("metrics", g.Metrics)
+	t.optStr("router_id", g.RouterID)
 	if g.VRRPRTPriority > 0 {
 		t.int("vrrp_rt_priority", g.VRRPRTPriority)
 	}
@@ -277,6 +278,10 @@ func (t *tomlWriter) virtual(v *Virtual, g *Global) {
 	if v.SMTP != g.SMTP {
 		t.str("smtp", v.SMTP)
 	}
+	t.optStr("mail_style", v.MailStyle)
+	if v.QuorumAlert {
+		t.bool("smtp_alert", true)
+	}
 	if v.Quorum != 0 {
 		t.int("quorum", v.Quorum)
 	}
@@ -324,6 +329,9 @@ func (t *tomlWriter) virtual(v *Virtual, g *Global) {
 		}
 		t.optStr("notify_up", r.NotifyUp)
 		t.optStr("notify_down", r.NotifyDown)
+		if r.NoAlert {
+			t.bool("smtp_alert", false)
+		}
 		if len(r.Files) > 0 {
 			var s []string
 			for _, f := range r.Files {

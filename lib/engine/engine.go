@@ -103,6 +103,10 @@ type Report struct {
 	On      bool
 	Err     error
 	Msg     string
+	// Quorum: the weight of the reals up, and whether this is the
+	// virtual's first verdict (its start, or a reload adding it)
+	Weight int
+	First  bool
 }
 
 // Engine is one running director.
@@ -785,7 +789,7 @@ func (e *Engine) transitions(virtuals []director.VirtualState) {
 			}
 		}
 		if prevQ, seenQ := e.quorum[k]; (seenQ && prevQ != st.Quorum) || (!seenQ && !st.Quorum) {
-			e.report(Report{Kind: Quorum, Virtual: v, On: st.Quorum})
+			e.report(Report{Kind: Quorum, Virtual: v, On: st.Quorum, Weight: st.UpWeight, First: !seenQ})
 		}
 		e.fallback[k] = on
 		e.quorum[k] = st.Quorum
