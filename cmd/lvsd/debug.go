@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"reflect"
 	"slices"
@@ -19,15 +18,12 @@ import (
 // Off, none of this is in the path: no wrapper is installed and the
 // engine formats nothing (engine.Options.Debug nil).
 
-// debugProbe logs each check's result with its latency. The line names
-// the check by type and address only: a check's login, password or
+// debugObserve logs each check's result with its latency (as
+// engine.Options.Observe: the hot checks stay on the poller). The line
+// names the check by type and address only: a check's login, password or
 // secret never reaches the log.
-func debugProbe(next func(context.Context, *check.Spec) check.Result, debugf func(string, ...any)) func(context.Context, *check.Spec) check.Result {
-	if next == nil {
-		next = check.Run
-	}
-	return func(ctx context.Context, s *check.Spec) check.Result {
-		r := next(ctx, s)
+func debugObserve(debugf func(string, ...any)) func(*check.Spec, check.Result) {
+	return func(s *check.Spec, r check.Result) {
 		what := s.Type
 		if s.Type == "negotiate" || s.Type == "combined" {
 			what += " " + s.Service
@@ -37,7 +33,28 @@ func debugProbe(next func(context.Context, *check.Spec) check.Result, debugf fun
 			verdict = "up"
 		}
 		debugf("check %s %s: %s in %s: %s", what, s.HostPort(), verdict, r.Latency.Round(time.Microsecond), r.Reason)
-		return r
+	}
+}
+
+// observers is every non-nil observer in one (nil when none: the check
+// engine then calls nothing).
+func observers(fs ...func(*check.Spec, check.Result)) func(*check.Spec, check.Result) {
+	var on []func(*check.Spec, check.Result)
+	for _, f := range fs {
+		if f != nil {
+			on = append(on, f)
+		}
+	}
+	switch len(on) {
+	case 0:
+		return nil
+	case 1:
+		return on[0]
+	}
+	return func(s *check.Spec, r check.Result) {
+		for _, f := range on {
+			f(s, r)
+		}
 	}
 }
 

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -92,11 +91,8 @@ virtual=192.0.2.3:80
 func TestDebugWrappers(t *testing.T) {
 	var lines []string
 	debugf := func(f string, a ...any) { lines = append(lines, fmt.Sprintf(f, a...)) }
-	probe := debugProbe(func(context.Context, *check.Spec) check.Result {
-		return check.Result{OK: false, Reason: "connect: connection refused", Latency: 1500 * time.Microsecond}
-	}, debugf)
 	spec := &check.Spec{Type: "negotiate", Service: "mysql", Addr: ipvs.Dest{}.Addr, Port: 3306, Passwd: "s3cret"}
-	probe(context.Background(), spec)
+	observers(nil, debugObserve(debugf))(spec, check.Result{OK: false, Reason: "connect: connection refused", Latency: 1500 * time.Microsecond})
 	if len(lines) != 1 || !strings.Contains(lines[0], "check negotiate mysql") || !strings.Contains(lines[0], "down in 1.5ms: connect: connection refused") || strings.Contains(lines[0], "s3cret") {
 		t.Fatalf("probe line: %q", lines)
 	}

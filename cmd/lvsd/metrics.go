@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -33,7 +34,8 @@ type metrics struct {
 	reg      *prometheus.Registry
 	checks   *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
-	inflight prometheus.Gauge
+	inflight prometheus.GaugeFunc
+	eng      atomic.Pointer[engine.Engine] // for checks in flight
 	reloads  *prometheus.CounterVec
 	reloaded prometheus.Gauge
 	vrrp     *vrrp.Router // VRRP series when set
@@ -90,11 +92,16 @@ func newMetrics() *metrics {
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "lvsd_check_duration_seconds",
 			Help:    "Time a health check probe took, by check type.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}}, []string{"type"}),
-		inflight: prometheus.NewGauge(prometheus.GaugeOpts{Name: "lvsd_checks_in_flight", Help: "Health check probes running now."}),
 		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lvsd_reloads_total",
 			Help: "Reloads of the configuration, by result (refused: the file had errors and the running configuration was kept)."}, []string{"result"}),
 		reloaded: prometheus.NewGauge(prometheus.GaugeOpts{Name: "lvsd_last_reload_timestamp_seconds", Help: "When the last reload was tried (0: none yet)."}),
 	}
+	m.inflight = prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "lvsd_checks_in_flight", Help: "Health check probes running now."}, func() float64 {
+		if e := m.eng.Load(); e != nil {
+			return float64(e.ChecksInFlight())
+		}
+		return 0
+	})
 	m.reloads.WithLabelValues("ok")
 	m.reloads.WithLabelValues("refused")
 	m.reg.MustRegister(m.checks, m.latency, m.inflight, m.reloads, m.reloaded,
@@ -103,26 +110,23 @@ func newMetrics() *metrics {
 	return m
 }
 
-// probeFunc is the engine's Probe: nil (check.Run) without metrics.
-func (m *metrics) probeFunc() func(context.Context, *check.Spec) check.Result {
+// observeFunc is the engine's Observe: nil without metrics.
+func (m *metrics) observeFunc() func(*check.Spec, check.Result) {
 	if m == nil {
 		return nil
 	}
-	return m.probe
+	return m.observe
 }
 
-// probe runs a check and counts it.
-func (m *metrics) probe(ctx context.Context, s *check.Spec) check.Result {
-	m.inflight.Inc()
-	r := check.Run(ctx, s)
-	m.inflight.Dec()
+// observe counts one probe's result (engine.Options.Observe: the hot
+// checks stay on the poller).
+func (m *metrics) observe(s *check.Spec, r check.Result) {
 	outcome := "down"
 	if r.OK {
 		outcome = "up"
 	}
 	m.checks.WithLabelValues(s.Type, outcome).Inc()
 	m.latency.WithLabelValues(s.Type).Observe(r.Latency.Seconds())
-	return r
 }
 
 // reload records a reload's result.
@@ -154,6 +158,9 @@ func (m *metrics) serve(ctx context.Context, ln net.Listener, eng *engine.Engine
 
 // server is a metricsServer for m: an address that a reload can change.
 func (m *metrics) server(eng *engine.Engine) *metricsServer {
+	if eng != nil {
+		m.eng.Store(eng)
+	}
 	m.once.Do(func() {
 		if m.vrrp != nil {
 			m.reg.MustRegister(vrrpCollector{m.vrrp, m.syncd})

@@ -295,15 +295,15 @@ func daemon(ctx context.Context, path string, cfg *config.Config, f runFlags, st
 		f.m = newMetrics() // a reload may turn the metrics key on
 	}
 	var kernel ipvs.Kernel = nl
-	probe := f.m.probeFunc()
+	observe := f.m.observeFunc()
 	var debugf func(string, ...any) // nil: no debug line is formatted
 	if f.debug {
 		debugf = log.debugf
-		kernel, probe = newDebugKernel(nl, log.debugf), debugProbe(probe, log.debugNow)
+		kernel, observe = newDebugKernel(nl, log.debugf), observers(observe, debugObserve(log.debugNow))
 	}
 	eng := engine.New(cfg, engine.Options{
 		Kernel: kernel, Owned: owned, DrainTimeout: f.drain, Resync: f.resync, MaxConcurrent: f.maxc, Debug: debugf,
-		Lookup: reverseName, Report: report, Flush: log.flush, Heartbeat: beat, HeartbeatEvery: watchdog / 3, Probe: probe,
+		Lookup: reverseName, Report: report, Flush: log.flush, Heartbeat: beat, HeartbeatEvery: watchdog / 3, Observe: observe,
 		Overrides: overrides, SaveOverrides: func(o director.Overrides) error { return writeOverrides(ovPath, path, o) },
 		SaveOwned: func(k []ipvs.Key) error {
 			if err := os.MkdirAll(filepath.Dir(statePath), 0o755); err != nil {
@@ -791,17 +791,17 @@ func dryRun(ctx context.Context, cfg *config.Config, f runFlags, stdout, stderr 
 	}
 	out("%s start: no real server known up yet\n", stamp(time.Now()))
 	var kernel ipvs.Kernel = ipvs.NewMem(nil)
-	probe := f.m.probeFunc()
+	observe := f.m.observeFunc()
 	var debugf func(string, ...any)
 	if f.debug { // on stderr, the imagined table's operations on stdout
 		dl := newLogger(stderr)
 		debugf = dl.debugNow
-		kernel, probe = newDebugKernel(kernel, dl.debugNow), debugProbe(probe, dl.debugNow)
+		kernel, observe = newDebugKernel(kernel, dl.debugNow), observers(observe, debugObserve(dl.debugNow))
 	}
 	eng := engine.New(cfg, engine.Options{
 		Kernel: kernel, DrainTimeout: f.drain, Resync: f.resync, MaxConcurrent: f.maxc, Lookup: reverseName,
 		Command: func(string) {}, // imagined too
-		Probe:   probe, Debug: debugf,
+		Observe: observe, Debug: debugf,
 		Report: func(r engine.Report) {
 			switch r.Kind {
 			case engine.Started:

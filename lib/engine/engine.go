@@ -43,6 +43,10 @@ type Options struct {
 	// Probe runs one check (default check.Run); MaxConcurrent bounds them.
 	Probe         func(context.Context, *check.Spec) check.Result
 	MaxConcurrent int
+	// Observe, when set, is told of every probe's result (metrics, -d)
+	// from the goroutine that ran it; unlike a Probe wrapper it keeps the
+	// hot checks on the poller.
+	Observe func(*check.Spec, check.Result)
 	// Lookup names a real's host for maintenancedir (nil: addresses only).
 	Lookup func(netip.Addr) string
 	// Command runs fallbackcommand / quorum_up / quorum_down lines, one at
@@ -189,8 +193,11 @@ func New(cfg *config.Config, opt Options) *Engine {
 	return &Engine{opt: opt, cfg: cfg, reload: make(chan reloadReq), status: make(chan chan Status), ctl: make(chan ctlReq), ready: make(chan struct{}),
 		overrides: opt.Overrides,
 		cmds:      newCommands(opt.Command),
-		checks:    check.New(check.Options{MaxConcurrent: opt.MaxConcurrent, MaintenanceDir: cfg.Global.MaintenanceDir, Probe: opt.Probe})}
+		checks:    check.New(check.Options{MaxConcurrent: opt.MaxConcurrent, MaintenanceDir: cfg.Global.MaintenanceDir, Probe: opt.Probe, Observe: opt.Observe})}
 }
+
+// ChecksInFlight is the number of checks running now (any goroutine).
+func (e *Engine) ChecksInFlight() int { return e.checks.InFlight() }
 
 // CheckRuns is the number of probes completed so far (any goroutine).
 func (e *Engine) CheckRuns() uint64 { return e.checks.Runs() }
