@@ -14,7 +14,7 @@ writes() { sed -n 's/.*applied \([0-9]*\) netlink writes (\([0-9]*\) reads).*/\1
 ip link add dum-bench type dummy && ip link set dum-bench up && ip addr add 10.1.255.254/16 dev dum-bench
 sh bench/ipvs/gen.sh 1000 10 1 > $W/big.cf
 sh bench/ipvs/genk.sh 1000 10 1 > $W/big.conf
-phase() { sed -n 's/.*\([0-9][0-9]* batched writes in .*)\).*/\1/p' "$1" | head -1; }
+phase() { sed -n 's/.*[: ]\([0-9][0-9]* batched writes in [^)]*)\).*/\1/p' "$1" | head -1; }
 # lvsd run started on the table (keepalived.conf: reals without a checker
 # start up, so its first pass writes the whole table): launch -> its
 # "started:" line, the apply phase it reports, then kill -9 (the table
