@@ -517,7 +517,12 @@ func (c *ldCtl) status() int {
 			fmt.Fprintf(c.stderr, "ldirectord for %s is running with pid: %d\n", c.path, pid)
 			return 0
 		}
-		fmt.Fprintf(c.stdout, "lvsd for %s is running with pid: %d\n", c.path, pid)
+		// with --json, stdout holds the JSON alone (| jq)
+		line := c.stdout
+		if c.json {
+			line = c.stderr
+		}
+		fmt.Fprintf(line, "lvsd for %s is running with pid: %d\n", c.path, pid)
 		ans, err := ask(c.runFile(".sock"), "status")
 		if err != nil {
 			return 0 // pid alive: running, as ldirectord; the socket is extra

@@ -358,6 +358,10 @@ func TestLdRunning(t *testing.T) {
 	if rc, out, _ := ldRun(false, "status", cf); rc != 0 || !strings.Contains(out, fmt.Sprintf("running with pid: %d", pid)) {
 		t.Errorf("lvsd status: rc %d %q", rc, out)
 	}
+	// --json: stdout is for the JSON alone (no socket here: nothing)
+	if rc, out, errs := ldRun(false, "status", "--json", cf); rc != 0 || out != "" || !strings.Contains(errs, fmt.Sprintf("running with pid: %d", pid)) {
+		t.Errorf("lvsd status --json: rc %d stdout %q stderr %q", rc, out, errs)
+	}
 	// start when running: 0, nothing started
 	if rc, _, errs := ldRun(true, cf, "start"); rc != 0 || !strings.Contains(errs, "already running") {
 		t.Errorf("start: rc %d %s", rc, errs)
