@@ -1,6 +1,7 @@
 package config
 
 import (
+	"net"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -27,8 +28,12 @@ func (im *kaImport) globalDefs(b *kaStmt) {
 		case "smtp_server":
 			if len(s.args) >= 1 {
 				g.SMTP = s.args[0]
-				if len(s.args) > 1 {
-					im.r.warnf(s.file, s.line, "smtp_server port %s ignored: alerts use port 25", s.args[1])
+				if len(s.args) > 1 { // keepalived's smtp_server IP [PORT]
+					if p, err := strconv.ParseUint(s.args[1], 10, 16); err != nil || p == 0 {
+						im.r.errorf(s.file, s.line, "smtp_server port %q: want 1..65535", s.args[1])
+					} else {
+						g.SMTP = net.JoinHostPort(s.args[0], s.args[1])
+					}
 				}
 			}
 		case "notify_fifo", "lvs_notify_fifo", "vrrp_notify_fifo":

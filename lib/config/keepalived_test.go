@@ -237,6 +237,19 @@ func TestKeepalivedSMTPAlert(t *testing.T) {
 	if v := c.Virtuals[0]; v.EmailAlert != "" {
 		t.Errorf("no smtp_server, yet mails to %q", v.EmailAlert)
 	}
+	// smtp_server IP PORT: the port is used (host:port, as the mailer takes it)
+	for src, want := range map[string]string{"192.0.2.25 2525": "192.0.2.25:2525", "2001:db8::25 587": "[2001:db8::25]:587", "2001:db8::25": "2001:db8::25"} {
+		c, err := Parse("keepalived.conf", []byte("global_defs {\n  notification_email {\n    ops@example.com\n  }\n  smtp_server "+src+"\n}\n"+vs(80, "smtp_alert", "")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g := c.Global.SMTP; g != want || c.Virtuals[0].SMTP != want {
+			t.Errorf("smtp_server %s: %q (virtual %q), want %q", src, g, c.Virtuals[0].SMTP, want)
+		}
+	}
+	if _, err := Parse("keepalived.conf", []byte("global_defs {\n  smtp_server 192.0.2.25 smtp\n}\n"+vs(80, "", ""))); err == nil || !strings.Contains(err.Error(), "keepalived.conf:2") {
+		t.Errorf("a bad port: %v", err)
+	}
 }
 
 // keepalived's mail settings survive migrate: router_id, mail_style,
