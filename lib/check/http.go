@@ -73,7 +73,9 @@ func CheckURL(s *Spec) string {
 	return scheme + "://" + s.HostPort() + "/" + strings.TrimPrefix(s.Request, "/")
 }
 
-func checkHTTP(ctx context.Context, s *Spec) (string, error) {
+// httpTarget is what every http check path asks: the URL, the method,
+// and for http_proxy the context naming the proxy (the real).
+func httpTarget(ctx context.Context, s *Spec) (context.Context, string, string, error) {
 	u := CheckURL(s)
 	method := s.HTTPMethod
 	if method == "" {
@@ -83,8 +85,16 @@ func checkHTTP(ctx context.Context, s *Spec) (string, error) {
 		// the real is the proxy; the request must name the origin.
 		ctx = context.WithValue(ctx, proxyKey{}, &url.URL{Scheme: "http", Host: s.HostPort()})
 		if !strings.Contains(s.Request, "://") {
-			return "", fmt.Errorf("http_proxy: request %q is not an absolute http:// URL", s.Request)
+			return ctx, u, method, fmt.Errorf("http_proxy: request %q is not an absolute http:// URL", s.Request)
 		}
+	}
+	return ctx, u, method, nil
+}
+
+func checkHTTP(ctx context.Context, s *Spec) (string, error) {
+	ctx, u, method, err := httpTarget(ctx, s)
+	if err != nil {
+		return "", err
 	}
 	if s.Service == "http" && strings.HasPrefix(u, "http://") {
 		// The common case, without net/http's transport (two goroutines and
@@ -105,16 +115,9 @@ func checkHTTP(ctx context.Context, s *Spec) (string, error) {
 // checkHTTPClient is an http check by net/http alone: https, http_proxy,
 // and the redirects the fast paths leave to it.
 func checkHTTPClient(ctx context.Context, s *Spec) (string, error) {
-	u := CheckURL(s)
-	method := s.HTTPMethod
-	if method == "" {
-		method = "GET"
-	}
-	if s.Service == "http_proxy" {
-		ctx = context.WithValue(ctx, proxyKey{}, &url.URL{Scheme: "http", Host: s.HostPort()})
-		if !strings.Contains(s.Request, "://") {
-			return "", fmt.Errorf("http_proxy: request %q is not an absolute http:// URL", s.Request)
-		}
+	ctx, u, method, err := httpTarget(ctx, s)
+	if err != nil {
+		return "", err
 	}
 	return httpClientGET(ctx, s, u, method)
 }
