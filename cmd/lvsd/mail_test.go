@@ -27,6 +27,12 @@ import (
 // mail for @lvs.test into one Maildir (virtual delivery); it returns the
 // smtp address and a function listing the subjects delivered so far.
 func startMailbox(t *testing.T) (addr, maildir string, subjects func() []string) {
+	return startMailboxOn(t, "127.0.0.1")
+}
+
+// startMailboxOn is startMailbox listening on ip (an address of this
+// host), relaying for its /24 too (a namespace on a veth).
+func startMailboxOn(t *testing.T, ip string) (addr, maildir string, subjects func() []string) {
 	testenv.Root(t)
 	postfix := testenv.Command(t, "postfix")
 	dir, err := os.MkdirTemp("", "lvsd-postfix-") // short: postfix's socket paths
@@ -40,17 +46,22 @@ func startMailbox(t *testing.T) (addr, maildir string, subjects func() []string)
 	}
 	exec.Command("chown", "postfix", dir+"/data").Run()
 	exec.Command("chown", "65534:65534", dir+"/mail").Run()
-	addr = freePort(t)
+	ln, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr = ln.Addr().String()
+	ln.Close()
 	maildir = filepath.Join(dir, "mail", "ops", "new")
 	main := fmt.Sprintf(`compatibility_level = 3.6
 queue_directory = %[1]s/spool
 data_directory = %[1]s/data
-inet_interfaces = 127.0.0.1
+inet_interfaces = %[2]s
 inet_protocols = ipv4
 myhostname = mx.lvs.test
 mydestination =
 maillog_file = /dev/stdout
-mynetworks = 127.0.0.0/8
+mynetworks = 127.0.0.0/8 %[3]s
 smtpd_recipient_restrictions = permit_mynetworks, reject
 virtual_mailbox_domains = lvs.test
 virtual_mailbox_base = %[1]s/mail
@@ -58,7 +69,7 @@ virtual_mailbox_maps = static:ops/
 virtual_uid_maps = static:65534
 virtual_gid_maps = static:65534
 virtual_minimum_uid = 100
-`, dir)
+`, dir, ip, netip.PrefixFrom(netip.MustParseAddr(ip), 24).Masked())
 	var master strings.Builder
 	fmt.Fprintf(&master, "%s inet n - n - - smtpd\n", addr)
 	for _, l := range []string{"postlog unix-dgram n - n - 1 postlogd", "cleanup unix n - n - 0 cleanup", "rewrite unix - - n - - trivial-rewrite",

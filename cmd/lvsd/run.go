@@ -220,7 +220,14 @@ func daemon(ctx context.Context, path string, cfg *config.Config, f runFlags, st
 		}
 		defer vfifo.close()
 	}
-	router, syncd, err := newRouter(cfg, log, vfifo)
+	// VRRP's mails (smtp_alert): sent, within a bound, after the router's
+	// stop (deferred below this) has mailed its STOP
+	vmail := newVRRPMail(cfg, log.printf)
+	if vmail != nil {
+		go vmail.a.run(context.Background())
+		defer vmail.a.drain(10 * time.Second)
+	}
+	router, syncd, err := newRouter(cfg, log, vfifo, vmail)
 	if err != nil {
 		log.printf("%v", err)
 		return 2

@@ -111,7 +111,7 @@ func dropText(m map[string]uint64) string {
 // vrrp_instance. Its errors (an interface that does not exist) come
 // before anything is sent. With lvs_sync_daemon it starts the IPVS
 // sync daemon, which follows the instance's role; the caller closes it.
-func newRouter(cfg *config.Config, log *logger, fifo *notifyFIFO) (*vrrp.Router, *syncDaemon, error) {
+func newRouter(cfg *config.Config, log *logger, fifo *notifyFIFO, mail *vrrpMail) (*vrrp.Router, *syncDaemon, error) {
 	if len(cfg.VRRP) == 0 {
 		return nil, nil, nil
 	}
@@ -120,9 +120,20 @@ func newRouter(cfg *config.Config, log *logger, fifo *notifyFIFO) (*vrrp.Router,
 		o.FIFO = fifo.write
 	}
 	var sd *syncDaemon
+	var onRole []func(string, vrrp.Role)
 	if cfg.LVSSync != nil {
 		sd = newSyncDaemon(cfg.LVSSync, kernelSync{}, log.printf)
-		o.OnRole = sd.onRole
+		onRole = append(onRole, sd.onRole)
+	}
+	if mail != nil {
+		onRole = append(onRole, mail.onRole)
+	}
+	if len(onRole) > 0 {
+		o.OnRole = func(instance string, r vrrp.Role) {
+			for _, f := range onRole {
+				f(instance, r)
+			}
+		}
 	}
 	r, err := vrrp.New(cfg, o)
 	if err != nil {

@@ -167,6 +167,8 @@ type kaImport struct {
 	// (nil: unset) and each virtual_server's own; a virtual gets the
 	// global notification_email only where one is on (finish)
 	smtpAlert, smtpAlertChecker *bool
+	smtpAlertVRRP               *bool
+	vrrpSMTPAlert               map[string]bool // vrrp_instance name -> its own smtp_alert
 	vsSMTPAlert                 map[*Virtual]bool
 	rsSMTPAlert                 map[*Real]bool
 	checksumAsV2                bool // global v3_checksum_as_v2
@@ -277,6 +279,19 @@ func (im *kaImport) finish() {
 		}
 		if any && g.EmailAlert != "" && g.SMTP != "" {
 			v.EmailAlert, v.SMTP, v.MailStyle = g.EmailAlert, g.SMTP, "keepalived"
+		}
+	}
+	// a vrrp_instance's: its own, else smtp_alert_vrrp, else smtp_alert
+	// (vrrp_parser.c / global_parser.c), off by default
+	for _, in := range im.cfg.VRRP {
+		own, set := im.vrrpSMTPAlert[in.Name]
+		switch {
+		case set:
+			in.SMTPAlert = own
+		case im.smtpAlertVRRP != nil:
+			in.SMTPAlert = *im.smtpAlertVRRP
+		case im.smtpAlert != nil:
+			in.SMTPAlert = *im.smtpAlert
 		}
 	}
 	if u := im.unchecked; u.n == 1 {

@@ -148,12 +148,15 @@ func (im *kaImport) globalDefs(b *kaStmt) {
 				}
 			}
 			im.cfg.LVSSync = ls
-		case "smtp_alert", "smtp_alert_checker":
+		case "smtp_alert", "smtp_alert_checker", "smtp_alert_vrrp":
 			b := kaOn(s.args)
-			if s.key == "smtp_alert" {
+			switch s.key {
+			case "smtp_alert":
 				im.smtpAlert = &b
-			} else {
+			case "smtp_alert_checker":
 				im.smtpAlertChecker = &b
+			default:
+				im.smtpAlertVRRP = &b
 			}
 		case "vrrp_rt_priority":
 			g.VRRPRTPriority, _ = im.num(s, 1, 99)
@@ -161,7 +164,7 @@ func (im *kaImport) globalDefs(b *kaStmt) {
 			if im.want(s, 1) {
 				g.RouterID = s.args[0]
 			}
-		case "smtp_connect_timeout", "smtp_helo_name", "smtp_alert_vrrp",
+		case "smtp_connect_timeout", "smtp_helo_name",
 			"enable_traps", "enable_snmp_keepalived", "enable_snmp_checker", "enable_snmp_vrrp", "enable_snmp_rfc",
 			"enable_dbus", "script_user", "enable_script_security", "max_auto_priority", "vrrp_skip_check_adv_addr",
 			"vrrp_strict", "vrrp_garp_interval", "vrrp_gna_interval", "lvs_timeouts", "checker_log_all_failures",

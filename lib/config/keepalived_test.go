@@ -277,3 +277,47 @@ func TestKeepalivedMailToTOML(t *testing.T) {
 		t.Errorf("bad mail_style: %v", err)
 	}
 }
+
+// A vrrp_instance mails its transitions by its own smtp_alert, else
+// global_defs' smtp_alert_vrrp, else smtp_alert, else not (keepalived's
+// vrrp_parser.c); TOML and migrate carry the result.
+func TestKeepalivedVRRPSMTPAlert(t *testing.T) {
+	inst := func(name string, vrid int, extra string) string {
+		return fmt.Sprintf("vrrp_instance %s {\n  interface eth0\n  virtual_router_id %d\n  %s\n  virtual_ipaddress {\n    192.0.2.%d\n  }\n}\n", name, vrid, extra, vrid)
+	}
+	for _, tc := range []struct {
+		global string
+		want   []bool // VI_ON (smtp_alert), VI_NONE, VI_OFF (smtp_alert off)
+	}{
+		{"", []bool{true, false, false}},
+		{"smtp_alert", []bool{true, true, false}},
+		{"smtp_alert\n  smtp_alert_vrrp off", []bool{true, false, false}},
+		{"smtp_alert off\n  smtp_alert_vrrp", []bool{true, true, false}},
+		{"smtp_alert_checker", []bool{true, false, false}},
+	} {
+		src := "global_defs {\n  notification_email {\n    ops@example.com\n  }\n  smtp_server 192.0.2.25\n  " + tc.global + "\n}\n" +
+			inst("VI_ON", 1, "smtp_alert") + inst("VI_NONE", 2, "") + inst("VI_OFF", 3, "smtp_alert off")
+		c, err := Parse("keepalived.conf", []byte(src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, in := range c.VRRP {
+			if in.SMTPAlert != tc.want[i] {
+				t.Errorf("global %q: %s smtp_alert %v, want %v", tc.global, in.Name, in.SMTPAlert, tc.want[i])
+			}
+		}
+		var b bytes.Buffer
+		if err := WriteTOML(&b, c); err != nil {
+			t.Fatal(err)
+		}
+		back, err := Parse("lvs.toml", b.Bytes())
+		if err != nil {
+			t.Fatalf("migrated TOML: %v\n%s", err, b.String())
+		}
+		for i, in := range back.VRRP {
+			if in.SMTPAlert != tc.want[i] {
+				t.Errorf("global %q, through TOML: %s smtp_alert %v, want %v", tc.global, in.Name, in.SMTPAlert, tc.want[i])
+			}
+		}
+	}
+}

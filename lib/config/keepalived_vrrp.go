@@ -375,7 +375,12 @@ func (im *kaImport) instance(b *kaStmt) {
 			}
 		case "lower_prio_no_advert":
 			in.LowerPrioNoAdvert = kaOn(s.args)
-		case "smtp_alert", "dont_track_primary", "debug", "native_ipv6",
+		case "smtp_alert":
+			if im.vrrpSMTPAlert == nil {
+				im.vrrpSMTPAlert = map[string]bool{}
+			}
+			im.vrrpSMTPAlert[in.Name] = kaOn(s.args)
+		case "dont_track_primary", "debug", "native_ipv6",
 			"higher_prio_send_advert", "skip_check_adv_addr", "strict_mode", "kernel_rx_buf_size", "mcast_src_ip",
 			"check_unicast_src", "unicast_ttl", "down_timer_adverts", "linkbeat_use_polling", "track_src_ip":
 			im.ignored(s, "not used by lvsd")

@@ -275,6 +275,11 @@ type VRRPInstance struct {
 	LowerPrioNoAdvert   bool
 	GARPLowerPrioRepeat int
 	GARPLowerPrioDelay  time.Duration
+	// SMTPAlert (smtp_alert) mails each MASTER, BACKUP, FAULT and STOP
+	// transition to notification_email, as keepalived's
+	// vrrp_smtp_notifier; unset, global_defs' smtp_alert_vrrp, else its
+	// smtp_alert decide (off by default).
+	SMTPAlert bool
 
 	// VIPs is virtual_ipaddress with every option, in order (VirtualIPs
 	// and VirtualIPDevs are its addresses and devices); Excluded is

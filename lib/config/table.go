@@ -352,6 +352,9 @@ func writeVRRP(b *bufio.Writer, in *VRRPInstance) {
 	if in.OldUnicastChecksum != "" {
 		fmt.Fprintf(b, " old_unicast_checksum=%s", in.OldUnicastChecksum)
 	}
+	if in.SMTPAlert {
+		b.WriteString(" smtp_alert")
+	}
 	b.WriteString("\n")
 	for _, v := range vipStrings(in.VIPs) {
 		fmt.Fprintf(b, "  vip %s\n", v)
@@ -429,8 +432,8 @@ var jsonNames = map[string]string{
 	"VRRPInstance.GARPMasterRefresh":   "garp_master_refresh",
 	"VRRPInstance.GARPRefreshRepeat":   "garp_master_refresh_repeat",
 	"VRRPInstance.GARPLowerPrioRepeat": "garp_lower_prio_repeat", "VRRPInstance.GARPLowerPrioDelay": "garp_lower_prio_delay",
-	"VRRPInstance.LowerPrioNoAdvert": "lower_prio_no_advert",
-	"SyncGroup.Members":              "group", "SyncGroup.NotifyMaster": "notify_master", "SyncGroup.NotifyBackup": "notify_backup",
+	"VRRPInstance.LowerPrioNoAdvert": "lower_prio_no_advert", "VRRPInstance.SMTPAlert": "smtp_alert",
+	"SyncGroup.Members": "group", "SyncGroup.NotifyMaster": "notify_master", "SyncGroup.NotifyBackup": "notify_backup",
 	"SyncGroup.NotifyFault": "notify_fault",
 }
 

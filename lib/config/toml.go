@@ -243,6 +243,7 @@ type tomlVRRP struct {
 	GARPLowerRepeat   *int        `toml:"garp_lower_prio_repeat"`
 	GARPLowerDelay    *duration   `toml:"garp_lower_prio_delay"`
 	LowerPrioNoAdv    bool        `toml:"lower_prio_no_advert"`
+	SMTPAlert         bool        `toml:"smtp_alert"`
 	Excluded          []string    `toml:"virtual_ipaddress_excluded"`
 	Accept            *bool       `toml:"accept"`
 	StartupDelay      duration    `toml:"vrrp_startup_delay"`
@@ -1192,6 +1193,7 @@ func (r *tomlReader) vrrpInstance(path string, t *tomlVRRP, scripts map[string]b
 	in.GARPMasterRepeat = orInt(t.GARPMasterRepeat, 5)
 	in.GARPRefreshRepeat = orInt(t.GARPRefreshRepeat, 1)
 	in.GARPLowerPrioRepeat, in.GARPLowerPrioDelay, in.LowerPrioNoAdvert = orInt(t.GARPLowerRepeat, 5), 5*time.Second, t.LowerPrioNoAdv
+	in.SMTPAlert = t.SMTPAlert
 	if t.GARPLowerDelay != nil {
 		in.GARPLowerPrioDelay = t.GARPLowerDelay.d
 	}

@@ -530,6 +530,9 @@ func (t *tomlWriter) vrrp(in *VRRPInstance) {
 	if in.LowerPrioNoAdvert {
 		t.bool("lower_prio_no_advert", true)
 	}
+	if in.SMTPAlert {
+		t.bool("smtp_alert", true)
+	}
 }
 
 // vipStrings writes VIPs in keepalived's words, which TOML reads too.
