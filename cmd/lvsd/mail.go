@@ -30,8 +30,10 @@ import (
 // logged, retried a bounded number of times, then the mail is dropped.
 type alerter struct {
 	from     string
-	routerID string // keepalived's router_id (the host name when unset)
-	host     string // for the body, as ldirectord's "ldirectord host:"
+	routerID string        // keepalived's router_id (the host name when unset)
+	host     string        // for the body, as ldirectord's "ldirectord host:"
+	helo     string        // smtp_helo_name ("" = host)
+	timeout  time.Duration // smtp_connect_timeout (0 = 10 s)
 	log      func(format string, a ...any)
 	send     func(ctx context.Context, a alert) error
 	retry    []time.Duration // waits between attempts
@@ -66,6 +68,7 @@ type downAlert struct {
 func newAlerter(cfg *config.Config, log func(string, ...any)) *alerter {
 	host, _ := os.Hostname()
 	a := &alerter{from: cfg.Global.EmailAlertFrom, routerID: cfg.Global.RouterID, host: host, log: log, status: "starting",
+		helo: cfg.Global.SMTPHelo, timeout: cfg.Global.SMTPConnectTimeout,
 		down: map[string]*downAlert{}, q: make(chan alert, 256), retry: []time.Duration{2 * time.Second, 10 * time.Second},
 		stopping: make(chan struct{}), finished: make(chan struct{})}
 	a.send = a.sendMail
@@ -76,7 +79,7 @@ func newAlerter(cfg *config.Config, log func(string, ...any)) *alerter {
 // and router_id.
 func (a *alerter) setGlobal(g *config.Global) {
 	a.mu.Lock()
-	a.from, a.routerID = g.EmailAlertFrom, g.RouterID
+	a.from, a.routerID, a.helo, a.timeout = g.EmailAlertFrom, g.RouterID, g.SMTPHelo, g.SMTPConnectTimeout
 	a.mu.Unlock()
 }
 
@@ -393,8 +396,14 @@ func (a *alerter) sendMail(ctx context.Context, m alert) error {
 	// of "=> TCP CHECK failed on service <=" stays greppable in a mailbox
 	msg := mail.NewMsg(mail.WithEncoding(mail.NoEncoding))
 	a.mu.Lock()
-	from := a.from
+	from, helo, timeout := a.from, a.helo, a.timeout
 	a.mu.Unlock()
+	if helo == "" {
+		helo = a.host
+	}
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
 	if from == "" {
 		from = "root@" + a.host // ldirectord: the user at the host name
 		if u, err := user.Current(); err == nil {
@@ -422,7 +431,7 @@ func (a *alerter) sendMail(ctx context.Context, m alert) error {
 		host, port = h, n
 	}
 	c, err := mail.NewClient(host, mail.WithPort(port), mail.WithTLSPolicy(mail.TLSOpportunistic),
-		mail.WithTimeout(10*time.Second), mail.WithHELO(a.host))
+		mail.WithTimeout(timeout), mail.WithHELO(helo))
 	if err != nil {
 		return err
 	}

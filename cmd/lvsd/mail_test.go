@@ -240,7 +240,8 @@ func TestKeepalivedAlertsToPostfix(t *testing.T) {
 		SMTP: addr, MailStyle: "keepalived", QuorumAlert: true, Quorum: 2, Hysteresis: 1}
 	r := &config.Real{Addr: netip.MustParseAddr("10.0.0.2"), Port: 8080, Weight: 2}
 	quiet := &config.Real{Addr: netip.MustParseAddr("10.0.0.3"), Port: 8080, Weight: 1, NoAlert: true}
-	cfg := &config.Config{Global: config.Global{EmailAlertFrom: "lvs@lvs.test", RouterID: "lb-1"}, Virtuals: []*config.Virtual{v}}
+	cfg := &config.Config{Global: config.Global{EmailAlertFrom: "lvs@lvs.test", RouterID: "lb-1", SMTPHelo: "lb-1.lvs.test", SMTPConnectTimeout: 5 * time.Second},
+		Virtuals: []*config.Virtual{v}}
 	var logMu sync.Mutex
 	var logs []string
 	a := newAlerter(cfg, func(f string, x ...any) { logMu.Lock(); logs = append(logs, fmt.Sprintf(f, x...)); logMu.Unlock() })
@@ -278,6 +279,10 @@ func TestKeepalivedAlertsToPostfix(t *testing.T) {
 		if m := mailWith(maildir, subject); !strings.Contains(m, body) || !strings.Contains(m, "From: <lvs@lvs.test>") {
 			t.Errorf("%s: body:\n%s\nsubjects %q", subject, m, subjects())
 		}
+	}
+	// smtp_helo_name: the name postfix records the mail was sent with
+	if m := mailWith(maildir, down); !strings.Contains(m, "Received: from lb-1.lvs.test ") {
+		t.Errorf("smtp_helo_name lb-1.lvs.test not the HELO name:\n%s", m)
 	}
 
 	// a dead mail server at the stop: drain gives up at its bound, says so

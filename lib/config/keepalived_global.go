@@ -36,6 +36,14 @@ func (im *kaImport) globalDefs(b *kaStmt) {
 					}
 				}
 			}
+		case "smtp_helo_name":
+			if im.want(s, 1) {
+				g.SMTPHelo = s.args[0]
+			}
+		case "smtp_connect_timeout":
+			if x, ok := im.num(s, 1, 3600); ok {
+				g.SMTPConnectTimeout = time.Duration(x) * time.Second
+			}
 		case "notify_fifo", "lvs_notify_fifo", "vrrp_notify_fifo":
 			if len(s.args) < 1 {
 				im.r.errorf(s.file, s.line, "%s takes a FIFO path [username [groupname]]", s.key)
@@ -164,8 +172,7 @@ func (im *kaImport) globalDefs(b *kaStmt) {
 			if im.want(s, 1) {
 				g.RouterID = s.args[0]
 			}
-		case "smtp_connect_timeout", "smtp_helo_name",
-			"enable_traps", "enable_snmp_keepalived", "enable_snmp_checker", "enable_snmp_vrrp", "enable_snmp_rfc",
+		case "enable_traps", "enable_snmp_keepalived", "enable_snmp_checker", "enable_snmp_vrrp", "enable_snmp_rfc",
 			"enable_dbus", "script_user", "enable_script_security", "max_auto_priority", "vrrp_skip_check_adv_addr",
 			"vrrp_strict", "vrrp_garp_interval", "vrrp_gna_interval", "lvs_timeouts", "checker_log_all_failures",
 			"vrrp_no_swap", "checker_no_swap", "vrrp_priority", "checker_priority", "vrrp_rlimit_rttime",

@@ -321,3 +321,28 @@ func TestKeepalivedVRRPSMTPAlert(t *testing.T) {
 		}
 	}
 }
+
+// smtp_helo_name and smtp_connect_timeout reach the mailer, and TOML.
+func TestKeepalivedSMTPHelo(t *testing.T) {
+	src := "global_defs {\n  notification_email {\n    ops@example.com\n  }\n  smtp_server 192.0.2.25\n  smtp_helo_name lb-1.example.com\n  smtp_connect_timeout 7\n}\n"
+	c, err := Parse("keepalived.conf", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := WriteTOML(&b, c); err != nil {
+		t.Fatal(err)
+	}
+	back, err := Parse("lvs.toml", b.Bytes())
+	if err != nil {
+		t.Fatalf("%v\n%s", err, b.String())
+	}
+	for _, g := range []Global{c.Global, back.Global} {
+		if g.SMTPHelo != "lb-1.example.com" || g.SMTPConnectTimeout != 7*time.Second {
+			t.Errorf("smtp_helo_name %q, smtp_connect_timeout %v", g.SMTPHelo, g.SMTPConnectTimeout)
+		}
+	}
+	if _, err := Parse("keepalived.conf", []byte("global_defs {\n  smtp_connect_timeout 0\n}\n")); err == nil {
+		t.Error("smtp_connect_timeout 0 accepted")
+	}
+}

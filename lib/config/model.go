@@ -55,6 +55,11 @@ type Global struct {
 	EmailAlertStatus []string
 	EmailAlertFrom   string
 	SMTP             string
+	// SMTPHelo is keepalived's smtp_helo_name, the name the mails are sent
+	// with ("" = the host name); SMTPConnectTimeout its smtp_connect_timeout
+	// (0 = 10 s).
+	SMTPHelo           string
+	SMTPConnectTimeout time.Duration
 	// RouterID is keepalived's router_id, the "[router_id]" of its mail
 	// subjects ("" = the host name).
 	RouterID string

@@ -104,6 +104,14 @@ func yn(b bool) string {
 	return "no"
 }
 
+// optDur is dur, or "" (left out) for 0.
+func optDur(d time.Duration) string {
+	if d == 0 {
+		return ""
+	}
+	return d.String()
+}
+
 func dur(d time.Duration) string {
 	if d == 0 {
 		return "0s"
@@ -140,7 +148,8 @@ func writeGlobal(b *bufio.Writer, g *Global) {
 		fmt.Fprintf(b, "global fallback6=%s\n", fallbackStr(g.Fallback6))
 	}
 	if s := kvs("fallbackcommand", g.FallbackCommand, "callback", g.Callback, "maintenancedir", g.MaintenanceDir,
-		"emailalert", g.EmailAlert, "emailalertfrom", g.EmailAlertFrom, "smtp", g.SMTP, "metrics", g.Metrics,
+		"emailalert", g.EmailAlert, "emailalertfrom", g.EmailAlertFrom, "smtp", g.SMTP, "smtp_helo_name", g.SMTPHelo,
+		"smtp_connect_timeout", optDur(g.SMTPConnectTimeout), "metrics", g.Metrics,
 		"notify_fifo", g.NotifyFIFO, "lvs_notify_fifo", g.LVSNotifyFIFO, "vrrp_notify_fifo", g.VRRPNotifyFIFO); s != "" {
 		fmt.Fprintf(b, "global%s\n", s)
 	}

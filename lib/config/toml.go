@@ -108,6 +108,8 @@ type tomlGlobal struct {
 	EmailAlertStatus []string  `toml:"emailalertstatus"`
 	EmailAlertFrom   string    `toml:"emailalertfrom"`
 	SMTP             string    `toml:"smtp"`
+	SMTPHelo         string    `toml:"smtp_helo_name"`
+	SMTPTimeout      duration  `toml:"smtp_connect_timeout"`
 	Metrics          string    `toml:"metrics"`
 	RouterID         string    `toml:"router_id"`
 	VRRPRTPriority   int       `toml:"vrrp_rt_priority"`
@@ -607,6 +609,7 @@ func (r *tomlReader) build(f *tomlFile) *Config {
 	g.Quiescent, g.ReaddQuiescent = tg.Quiescent, tg.ReaddQuiescent
 	g.CleanStop = tg.CleanStop == nil || *tg.CleanStop
 	g.MaintenanceDir, g.EmailAlert, g.EmailAlertFrom, g.SMTP = tg.MaintenanceDir, tg.EmailAlert, tg.EmailAlertFrom, tg.SMTP
+	g.SMTPHelo, g.SMTPConnectTimeout = tg.SMTPHelo, tg.SMTPTimeout.d
 	g.EmailAlertFreq = orDur(tg.EmailAlertFreq, 0)
 	g.EmailAlertStatus = r.emailStatus("global.emailalertstatus", tg.EmailAlertStatus)
 	g.NotifyFIFO, g.LVSNotifyFIFO, g.VRRPNotifyFIFO = tg.NotifyFIFO, tg.LVSNotifyFIFO, tg.VRRPNotifyFIFO

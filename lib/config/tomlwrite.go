@@ -200,6 +200,10 @@ func (t *tomlWriter) global(g *Global, all bool) {
 	}
 	t.optStr("emailalertfrom", g.EmailAlertFrom)
 	t.optStr("smtp", g.SMTP)
+	t.optStr("smtp_helo_name", g.SMTPHelo)
+	if g.SMTPConnectTimeout > 0 {
+		t.dur("smtp_connect_timeout", g.SMTPConnectTimeout)
+	}
 	t.optStr("metrics", g.Metrics)
 	t.optStr("router_id", g.RouterID)
 	if g.VRRPRTPriority > 0 {
