@@ -146,12 +146,25 @@ type labOpts struct {
 	token time.Duration
 }
 
+const ocfLVSDir = "/usr/lib/ocf/resource.d/lvs"
+
 func newLab(t *testing.T, o labOpts) *lab {
 	vm.ResetIPVS(t) // also vm.Require
 	// the cluster tools live in /usr/sbin, which the VM's PATH may lack
 	t.Setenv("PATH", os.Getenv("PATH")+":/usr/sbin:/sbin")
 	for _, c := range []string{"corosync", "corosync-cfgtool", "pacemakerd", "crm_mon", "crm_resource", "attrd_updater", "ipvsadm", "busybox", "nsenter", "unshare"} {
 		testenv.Command(t, c)
+	}
+	// The nodes bind-mount their agents on this directory in their own
+	// mount namespaces, but the directory is made in the VM's shared root:
+	// removed after the nodes are gone (a cleanup runs after those
+	// registered later), so that the package tests after this one find the
+	// root without it, as a system without the packages has it.
+	if _, err := os.Stat(ocfLVSDir); os.IsNotExist(err) {
+		if err := os.MkdirAll(ocfLVSDir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.Remove(ocfLVSDir) })
 	}
 	l := &lab{t: t, dir: t.TempDir()}
 	t.Cleanup(func() {
