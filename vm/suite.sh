@@ -25,6 +25,11 @@ while read -r bin pkg vmtests noipvs; do
 		echo "ok   vm $pkg $(( $(date +%s) - start ))s"
 	else
 		echo "FAIL vm $pkg $(( $(date +%s) - start ))s"
+		# The console prints only the kernel's emergencies (loglevel=3):
+		# a soft lockup's stack is in the ring buffer alone.
+		echo "--- vm: kernel log after $pkg failed (last 80 lines)"
+		dmesg 2>/dev/null | tail -80
+		echo "---"
 		fail=$((fail + 1))
 	fi
 done < "$dir/manifest"
