@@ -58,20 +58,6 @@ type lab struct {
 	extraEnv         []string
 }
 
-const vmHead = `checkinterval=1
-checktimeout=1
-autoreload=no
-quiescent=no
-logfile="%s"
-
-virtual=10.77.0.100:80
-	real=10.77.0.11:80 masq 1
-	real=10.77.0.12:80 masq 2
-	checktype=on
-	scheduler=wrr
-	protocol=tcp
-`
-
 func newLab(t *testing.T, instance string) *lab {
 	vm.Require(t)
 	agent, lvsd := bins(t)
@@ -93,7 +79,7 @@ func newLab(t *testing.T, instance string) *lab {
 
 // write sets the configuration: the head and more lines.
 func (l *lab) write(more string) {
-	if err := os.WriteFile(l.cfg, []byte(fmt.Sprintf(vmHead, l.log)+more), 0o644); err != nil {
+	if err := os.WriteFile(l.cfg, []byte(testenv.DirectorConf(l.log)+more), 0o644); err != nil {
 		l.t.Fatal(err)
 	}
 }
@@ -307,7 +293,7 @@ func TestVMStartInvalid(t *testing.T) {
 // the relay ends with lvsd.
 func TestVMSyslogRelay(t *testing.T) {
 	l := newLab(t, "sys")
-	os.WriteFile(l.cfg, []byte(strings.Replace(fmt.Sprintf(vmHead, ""), `logfile=""`, `logfile="local0"`, 1)), 0o644)
+	os.WriteFile(l.cfg, []byte(testenv.DirectorConf("local0")), 0o644)
 	l.want(0, "start")
 	pid := l.pid()
 	relays := func() []int {

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -95,22 +96,7 @@ func TestKeepalivedSameTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	const services, dests = 9, 14 // 4 WEB + 1 MARKS + 2 WEB6 + 1 SCTP services; 8 + 1 + 2 + 2 reals
-	ka := exec.Command("keepalived", "-C", "-n", "-l", "-D", "-f", cf, "-p", filepath.Join(dir, "ka.pid"),
-		"-c", filepath.Join(dir, "ka-c.pid"))
-	log, _ := os.Create(filepath.Join(dir, "keepalived.log"))
-	ka.Stdout, ka.Stderr = log, log
-	if err := ka.Start(); err != nil {
-		t.Fatal(err)
-	}
-	stopped := false
-	stop := func() {
-		if !stopped {
-			stopped = true
-			ka.Process.Signal(os.Interrupt)
-			ka.Wait()
-		}
-	}
-	t.Cleanup(stop)
+	stop := startKeepalivedChecker(t, cf, dir)
 	var theirs string
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -130,4 +116,31 @@ func TestKeepalivedSameTable(t *testing.T) {
 	if ours := savedTable(t); ours != theirs {
 		t.Fatalf("lvsd apply gives\n%s\nkeepalived built\n%s", ours, theirs)
 	}
+}
+
+// startKeepalivedChecker runs Debian's keepalived as the checker alone
+// (-C) on cf, logging to dir/keepalived.log; the returned stop (also run
+// at cleanup) ends it with SIGINT and waits, once.
+func startKeepalivedChecker(t *testing.T, cf, dir string) (stop func()) {
+	t.Helper()
+	ka := exec.Command("keepalived", "-C", "-n", "-l", "-D", "-f", cf, "-p", filepath.Join(dir, "ka.pid"),
+		"-c", filepath.Join(dir, "ka-c.pid"))
+	log, err := os.Create(filepath.Join(dir, "keepalived.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ka.Stdout, ka.Stderr = log, log
+	if err := ka.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			ka.Process.Signal(os.Interrupt)
+			ka.Wait()
+			log.Close()
+		})
+	}
+	t.Cleanup(stop)
+	return stop
 }

@@ -137,22 +137,7 @@ func TestKeepalivedDynamicWeights(t *testing.T) {
 	cleanTable(t)
 
 	phase(0)
-	ka := exec.Command("keepalived", "-C", "-n", "-l", "-D", "-f", cf, "-p", filepath.Join(dir, "ka.pid"),
-		"-c", filepath.Join(dir, "ka-c.pid"))
-	log, _ := os.Create(filepath.Join(dir, "keepalived.log"))
-	ka.Stdout, ka.Stderr = log, log
-	if err := ka.Start(); err != nil {
-		t.Fatal(err)
-	}
-	stopped := false
-	stop := func() {
-		if !stopped {
-			stopped = true
-			ka.Process.Signal(os.Interrupt)
-			ka.Wait()
-		}
-	}
-	t.Cleanup(stop)
+	stop := startKeepalivedChecker(t, cf, dir)
 	theirs := run("keepalived -C", stop, func() string { b, _ := os.ReadFile(filepath.Join(dir, "keepalived.log")); return string(b) })
 	for i := range ours {
 		if ours[i] != theirs[i] {

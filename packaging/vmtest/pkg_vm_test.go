@@ -61,22 +61,6 @@ func (b *box) runDir(t *testing.T) {
 	}
 }
 
-// ldcf is a director configuration for the installed agent: two reals on
-// a dummy link, always up (checktype=on).
-const ldcf = `checkinterval=1
-checktimeout=1
-autoreload=no
-quiescent=no
-logfile="/tmp/pkgtest/lvsd.log"
-
-virtual=10.77.0.100:80
-	real=10.77.0.11:80 masq 1
-	real=10.77.0.12:80 masq 2
-	checktype=on
-	scheduler=wrr
-	protocol=tcp
-`
-
 // director prepares the director's lab: the dummy link (the box shares
 // the VM's network), the configuration and HA_RSCTMP. It returns the
 // environment for the installed agent.
@@ -90,7 +74,7 @@ func (b *box) director(t *testing.T) string {
 		exec.Command("ipvsadm", "-C").Run()
 		exec.Command("ip", "link", "del", "dir0").Run()
 	})
-	b.write("/tmp/pkgtest/ldirectord.cf", ldcf)
+	b.write("/tmp/pkgtest/ldirectord.cf", testenv.DirectorConf("/tmp/pkgtest/lvsd.log"))
 	b.must("mkdir -p /run/resource-agents")
 	return "HA_RSCTMP=/run/resource-agents OCF_RESOURCE_INSTANCE=dir OCF_RESKEY_configfile=/tmp/pkgtest/ldirectord.cf"
 }
