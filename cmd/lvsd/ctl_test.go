@@ -54,7 +54,8 @@ func TestCtlThroughTheSocket(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &control{eng: eng, reload: func() []string { return nil }, digest: func() string { return "d" }}
+	c := &control{reload: func() []string { return nil }, digest: func() string { return "d" }}
+	c.eng.Store(eng)
 	go c.serve(ctx, ln)
 	both := "-A -t 192.0.2.1:80 -s wrr\n-a -t 192.0.2.1:80 -r 10.0.0.1:80 -m -w 2\n-a -t 192.0.2.1:80 -r 10.0.0.2:80 -m -w 3"
 	deadline := time.Now().Add(10 * time.Second)

@@ -22,7 +22,6 @@ import (
 	"github.com/ocf-lvs/ocf-lvs/lib/director"
 	"github.com/ocf-lvs/ocf-lvs/lib/engine"
 	"github.com/ocf-lvs/ocf-lvs/lib/ipvs"
-	"github.com/ocf-lvs/ocf-lvs/lib/vrrp"
 )
 
 // metrics is `lvsd run --metrics ADDR`: Prometheus series read from the
@@ -35,11 +34,10 @@ type metrics struct {
 	checks   *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 	inflight prometheus.GaugeFunc
-	eng      atomic.Pointer[engine.Engine] // for checks in flight
+	eng      atomic.Pointer[engine.Engine] // its series; nil until the engine runs (VRRP only: a reload may start it)
 	reloads  *prometheus.CounterVec
 	reloaded prometheus.Gauge
-	vrrp     *vrrp.Router // VRRP series when set
-	syncd    *syncDaemon  // lvs_sync_daemon's series when set
+	vrrp     *vrrpSide // VRRP and lvs_sync_daemon series when set (and running)
 
 	once sync.Once // the VRRP collector registered
 
@@ -163,11 +161,11 @@ func (m *metrics) server(eng *engine.Engine) *metricsServer {
 	}
 	m.once.Do(func() {
 		if m.vrrp != nil {
-			m.reg.MustRegister(vrrpCollector{m.vrrp, m.syncd})
+			m.reg.MustRegister(vrrpCollector{m.vrrp})
 		}
 	})
 	mux := http.NewServeMux()
-	mux.HandleFunc("/metrics", func(w http.ResponseWriter, r *http.Request) { m.scrape(w, r, eng) })
+	mux.HandleFunc("/metrics", func(w http.ResponseWriter, r *http.Request) { m.scrape(w, r, m.eng.Load()) })
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "lvsd: metrics are at /metrics", http.StatusNotFound)
 	})

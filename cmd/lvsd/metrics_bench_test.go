@@ -91,7 +91,8 @@ func BenchmarkScrape10k(b *testing.B) {
 // (snapshot, view, JSON).
 func BenchmarkStatusJSON10k(b *testing.B) {
 	eng := bigEngine(b, 10, 1000)
-	c := &control{eng: eng, path: "big.cf", digest: func() string { return "" }}
+	c := &control{path: "big.cf", digest: func() string { return "" }}
+	c.eng.Store(eng)
 	size := 0
 	b.ResetTimer()
 	defer cpuPerOp(b)()

@@ -70,7 +70,11 @@ never touches IPVS (keepalived -P): it runs on a kernel without IPVS. On
 SIGTERM the master sends priority 0 and removes its addresses, so the
 backup takes over at once. A reload applies the VRRP part as
 keepalived's does: unchanged instances keep their state (no transition),
-changed ones are updated in place, removed ones stop, new ones start.
+changed ones are updated in place, removed ones stop, new ones start;
+VRRP starts when the file gains its first vrrp_instance and stops (as on
+SIGTERM) when it loses the last; lvs_sync_daemon, the VRRP FIFOs and
+vrrp_rt_priority follow the file; virtual_server blocks added to a
+VRRP-only lvsd start the IPVS side (refused where the kernel has none).
 
 Each state change and each IPVS write is logged on stderr, one line each.
 -d (--debug; ldirectord's -d, keepalived's -D) adds lines starting
@@ -218,7 +222,6 @@ func daemon(ctx context.Context, path string, cfg *config.Config, f runFlags, st
 			log.printf("lvsd run: %v", err)
 			return 1
 		}
-		defer vfifo.close()
 	}
 	// VRRP's mails (smtp_alert): sent, within a bound, after the router's
 	// stop (deferred below this) has mailed its STOP
@@ -227,28 +230,77 @@ func daemon(ctx context.Context, path string, cfg *config.Config, f runFlags, st
 		go vmail.a.run(context.Background())
 		defer vmail.a.drain(10 * time.Second)
 	}
-	router, syncd, err := newRouter(cfg, log, vfifo, vmail)
+	side, err := newVRRPSide(cfg, vfifo, log.printf, vmail)
 	if err != nil {
+		vfifo.discard()
 		log.printf("%v", err)
 		return 2
 	}
-	defer syncd.close() // after the router has stopped (deferred below)
-	if router != nil && len(cfg.Virtuals) == 0 {
-		return vrrpOnly(ctx, path, cfg, f, log, router, syncd)
+	// VRRP beside the director, as keepalived runs both: its own
+	// goroutines, stopped cleanly (priority 0, VIPs removed) when the
+	// daemon ends, before the process exits; then the sync daemons
+	defer side.close()
+	if f.pidfile != "none" {
+		pidPath := runFile(f.pidfile, path, ".pid")
+		if err := writePidFile(pidPath); err != nil {
+			log.printf("lvsd run: %v", err)
+			return 1
+		}
+		defer os.Remove(pidPath)
 	}
-	if router != nil {
-		// VRRP beside the director, as keepalived runs both: its own
-		// goroutines, stopped cleanly (priority 0, VIPs removed) when
-		// the daemon ends, before the process exits
-		rctx, rcancel := context.WithCancel(ctx)
-		rdone := make(chan struct{})
-		go func() { router.Run(rctx); close(rdone) }()
-		defer func() { rcancel(); <-rdone }()
+	// what both modes share (VRRP only, and with the engine a reload of
+	// VRRP only may start): the reloads' state, the metrics, the socket
+	var mu sync.Mutex // reloads come from signals, the file watch and the socket
+	sum := digestString(path)
+	var lastReload *reloadJSON // under mu
+	var reloadFn atomic.Pointer[func(string) []string]
+	starting := func(string) []string { return []string{"lvsd run: starting: reload again in a moment"} }
+	reloadFn.Store(&starting)
+	if f.m == nil {
+		f.m = newMetrics() // a reload may turn the metrics key on
 	}
-	nl, err := ipvs.OpenNetlink()
-	if err != nil {
-		log.printf("lvsd run: %v", err)
-		return 1
+	f.m.vrrp = side
+	msrv := f.m.server(nil)
+	if f.metricsLn != nil {
+		msrv.set(f.metrics, f.metricsLn)
+	}
+	defer msrv.close()
+	ctl := &control{vrrp: side, path: path, reload: func() []string { return (*reloadFn.Load())("lvsd reload") },
+		digest:     func() string { mu.Lock(); defer mu.Unlock(); return sum },
+		lastReload: func() *reloadJSON { mu.Lock(); defer mu.Unlock(); return lastReload }}
+	if f.socket != "none" {
+		sockPath := runFile(f.socket, path, ".sock")
+		ln, err := listenControl(sockPath)
+		if err != nil {
+			log.printf("lvsd run: control socket: %v", err)
+			return 1
+		}
+		defer os.Remove(sockPath)
+		go ctl.serve(ctx, ln)
+	}
+	// one SIGHUP channel for both modes: never a moment without (its
+	// default action would end lvsd)
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	side.run(ctx)
+	var up engineStart // opened by the reload that starts the engine
+	if side.router() != nil && len(cfg.Virtuals) == 0 {
+		up = vrrpOnly(ctx, path, cfg, f, log, side, reloadShared{mu: &mu, sum: &sum, last: &lastReload, fn: &reloadFn}, hup)
+		if up.cfg == nil {
+			return up.code
+		}
+		// a reload gave it virtual_server blocks: the engine starts
+		// beside the VRRP running (keepalived's parent starts its
+		// checker process then), with what that reload opened
+		cfg = up.cfg
+	}
+	nl := up.nl
+	if nl == nil {
+		if nl, err = ipvs.OpenNetlink(); err != nil {
+			log.printf("lvsd run: %v", err)
+			return 1
+		}
 	}
 	defer nl.Close()
 	nl.Timeout = f.timeout
@@ -262,10 +314,12 @@ func daemon(ctx context.Context, path string, cfg *config.Config, f runFlags, st
 	if err != nil {
 		log.printf("lvsd run: %v (ignored: only the configured services are owned)", err)
 	}
-	first, err := openNotifyFIFOs(&cfg.Global)
-	if err != nil {
-		log.printf("lvsd run: %v", err)
-		return 1
+	first := up.fifo
+	if up.cfg == nil {
+		if first, err = openNotifyFIFOs(&cfg.Global); err != nil {
+			log.printf("lvsd run: %v", err)
+			return 1
+		}
 	}
 	var fifo atomic.Pointer[notifyFIFO] // a reload may reopen it
 	fifo.Store(first)
@@ -284,22 +338,11 @@ func daemon(ctx context.Context, path string, cfg *config.Config, f runFlags, st
 	if len(overrides) > 0 {
 		log.printf("overrides in force (%s): %d", ovPath, len(overrides))
 	}
-	if f.pidfile != "none" {
-		pidPath := runFile(f.pidfile, path, ".pid")
-		if err := writePidFile(pidPath); err != nil {
-			log.printf("lvsd run: %v", err)
-			return 1
-		}
-		defer os.Remove(pidPath)
-	}
 	// systemd: Type=notify with a watchdog fed by the engine's own loop
 	watchdog, _ := sdaemon.SdWatchdogEnabled(false)
 	var beat func()
 	if watchdog > 0 {
 		beat = func() { sdaemon.SdNotify(false, sdaemon.SdNotifyWatchdog) }
-	}
-	if f.m == nil {
-		f.m = newMetrics() // a reload may turn the metrics key on
 	}
 	var kernel ipvs.Kernel = nl
 	observe := f.m.observeFunc()
@@ -319,22 +362,10 @@ func daemon(ctx context.Context, path string, cfg *config.Config, f runFlags, st
 			return writeState(statePath, k)
 		},
 	})
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 	usr1 := make(chan os.Signal, 1)
 	signal.Notify(usr1, syscall.SIGUSR1)
 	defer signal.Stop(usr1)
 	dumpPath := filepath.Join(filepath.Dir(statePath), instanceName(path)+".status.json")
-	var mu sync.Mutex // reloads come from signals, the file watch and the socket
-	sum := digestString(path)
-	var lastReload *reloadJSON // under mu
-	f.m.vrrp, f.m.syncd = router, syncd
-	msrv := f.m.server(eng)
-	if f.metricsLn != nil {
-		msrv.set(f.metrics, f.metricsLn)
-	}
-	defer msrv.close()
 	reload := func(why string) []string {
 		mu.Lock()
 		defer mu.Unlock()
@@ -380,7 +411,7 @@ func daemon(ctx context.Context, path string, cfg *config.Config, f runFlags, st
 		sdaemon.SdNotify(false, "RELOADING=1\n"+sdaemon.SdNotifyMonotonicUsec())
 		// VRRP first: what can refuse it (an interface that does not
 		// exist) must refuse the whole reload, before IPVS is touched
-		if errs := reloadVRRP(router, syncd, cfg, next, log.printf); errs != nil {
+		if errs := side.reload(cfg, next); errs != nil {
 			nextFIFO.discard()
 			if nextLn != nil {
 				nextLn.Close()
@@ -424,21 +455,11 @@ func daemon(ctx context.Context, path string, cfg *config.Config, f runFlags, st
 		cfg, sum = next, d
 		return nil
 	}
-	if f.socket != "none" {
-		sockPath := runFile(f.socket, path, ".sock")
-		ln, err := listenControl(sockPath)
-		if err != nil {
-			log.printf("lvsd run: control socket: %v", err)
-			return 1
-		}
-		defer os.Remove(sockPath)
-		c := &control{eng: eng, vrrp: router, syncd: syncd, path: path, reload: func() []string { return reload("lvsd reload") },
-			digest:     func() string { mu.Lock(); defer mu.Unlock(); return sum },
-			lastReload: func() *reloadJSON { mu.Lock(); defer mu.Unlock(); return lastReload }}
-		go c.serve(ctx, ln)
-	}
 	done := make(chan error, 1)
 	go func() { done <- eng.Run(ctx) }()
+	ctl.eng.Store(eng)
+	f.m.eng.Store(eng)
+	reloadFn.Store(&reload)
 	go func() {
 		select {
 		case <-eng.Ready():
@@ -541,7 +562,13 @@ func startCommand(line string) {
 // notifyReady tells whoever started us that the first full pass is done:
 // a parent waiting on the descriptor named by LVSD_READY_FD (`lvsd start`,
 // the director agent) gets one line.
-func notifyReady() {
+func notifyReady() { readyOnce.Do(notifyReadyFD) }
+
+// readyOnce: the descriptor is written once (a VRRP-only lvsd whose reload
+// starts the engine is ready before, and its descriptor closed since).
+var readyOnce sync.Once
+
+func notifyReadyFD() {
 	fd, err := strconv.Atoi(os.Getenv("LVSD_READY_FD"))
 	if err != nil || fd < 3 {
 		return
@@ -850,8 +877,9 @@ func dryRun(ctx context.Context, cfg *config.Config, f runFlags, stdout, stderr 
 		}
 		defer os.Remove(f.socket)
 		sum := digestString(cfg.Source)
-		c := &control{eng: eng, reload: func() []string { return []string{"a dry run does not reload"} },
+		c := &control{reload: func() []string { return []string{"a dry run does not reload"} },
 			digest: func() string { return sum }}
+		c.eng.Store(eng)
 		go c.serve(ctx, ln)
 	}
 	// The engine runs on its own context so that its final state can still

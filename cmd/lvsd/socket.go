@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -19,7 +20,6 @@ import (
 	"github.com/ocf-lvs/ocf-lvs/lib/director"
 	"github.com/ocf-lvs/ocf-lvs/lib/engine"
 	"github.com/ocf-lvs/ocf-lvs/lib/ipvs"
-	"github.com/ocf-lvs/ocf-lvs/lib/vrrp"
 )
 
 // The control socket of a running director: /run/lvsd/NAME.sock, mode
@@ -35,9 +35,8 @@ import (
 // instead of ps, pgrep or a signal whose outcome nobody sees.
 
 type control struct {
-	eng    *engine.Engine // nil in VRRP-only mode (no virtual_server)
-	vrrp   *vrrp.Router   // nil without vrrp_instance
-	syncd  *syncDaemon    // nil without lvs_sync_daemon
+	eng    atomic.Pointer[engine.Engine] // nil in VRRP-only mode (no virtual_server; a reload may start it)
+	vrrp   *vrrpSide                     // nil, or without a router: no vrrp_instance
 	path   string
 	reload func() []string // nil: reloaded; else the lines that refused it
 	digest func() string   // of the running configuration's file
@@ -87,12 +86,13 @@ func (c *control) handle(ctx context.Context, conn net.Conn) {
 	req := strings.TrimSpace(line)
 	if words := strings.Fields(req); len(words) > 0 && words[0] == "ctl" {
 		o, err := director.ParseOverride(words[1:])
-		if err == nil && c.eng == nil {
+		eng := c.eng.Load()
+		if err == nil && eng == nil {
 			err = errors.New("this configuration has no virtual server (VRRP only)")
 		}
 		if err == nil {
 			var msg string
-			if msg, err = c.eng.Override(ctx, o); err == nil {
+			if msg, err = eng.Override(ctx, o); err == nil {
 				fmt.Fprintf(conn, "ok: %s\n", msg)
 				return
 			}
@@ -105,18 +105,15 @@ func (c *control) handle(ctx context.Context, conn net.Conn) {
 		fmt.Fprintln(conn, "pong")
 	case "status":
 		view := statusJSON{Config: c.path, Digest: c.digest(), Virtuals: []virtualJSON{}, Overrides: []overrideJSON{}}
-		if c.eng != nil {
-			st, err := c.eng.Status(ctx)
+		if eng := c.eng.Load(); eng != nil {
+			st, err := eng.Status(ctx)
 			if err != nil {
 				fmt.Fprintf(conn, "error: %v\n", err)
 				return
 			}
 			view = statusView(st, c.digest())
 		}
-		if c.vrrp != nil {
-			v := vrrpView(c.vrrp.Status(), c.syncd)
-			view.VRRP = &v
-		}
+		view.VRRP = c.vrrp.view()
 		if c.lastReload != nil {
 			view.LastReload = c.lastReload()
 		}

@@ -58,8 +58,9 @@ func syncRoles(named bool, r vrrp.Role) map[ipvs.SyncRole]bool {
 
 // start stops what an earlier run may have left (keepalived does so too:
 // a killed daemon leaves the kernel's threads running), then starts the
-// daemons of a backup.
-func (s *syncDaemon) start() {
+// daemons of the followed instance's role now (BACKUP at lvsd's start;
+// a reload adding lvs_sync_daemon finds it maybe MASTER).
+func (s *syncDaemon) start(role vrrp.Role) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, r := range []ipvs.SyncRole{ipvs.SyncMaster, ipvs.SyncBackup} {
@@ -69,7 +70,7 @@ func (s *syncDaemon) start() {
 			s.logf("lvs_sync_daemon: %v", err)
 		}
 	}
-	s.apply(syncRoles(s.instance != "", vrrp.Backup))
+	s.apply(syncRoles(s.instance != "", role))
 }
 
 // onRole follows the named instance's role.

@@ -49,7 +49,7 @@ func TestSyncDaemonFollowsRole(t *testing.T) {
 	var logs []string
 	sd := newSyncDaemon(&config.LVSSync{Interface: "eth0", Instance: "VI_1", SyncID: 51}, k,
 		func(f string, a ...any) { logs = append(logs, fmt.Sprintf(f, a...)) })
-	sd.start()
+	sd.start(vrrp.Backup)
 	steps := []struct {
 		inst string
 		role vrrp.Role
@@ -89,7 +89,7 @@ func TestSyncDaemonFollowsRole(t *testing.T) {
 func TestSyncDaemonNoInstance(t *testing.T) {
 	k := &fakeSync{running: map[ipvs.SyncRole]bool{}}
 	sd := newSyncDaemon(&config.LVSSync{Interface: "eth1", SyncID: 0}, k, func(string, ...any) {})
-	sd.start()
+	sd.start(vrrp.Backup)
 	sd.onRole("VI_1", vrrp.Master)
 	sd.close()
 	want := "stop master, stop backup, start master eth1/0, start backup eth1/0, stop master, stop backup"
@@ -106,7 +106,7 @@ func TestSyncDaemonNoInstance(t *testing.T) {
 func TestSyncDaemonStatus(t *testing.T) {
 	k := &fakeSync{running: map[ipvs.SyncRole]bool{}}
 	sd := newSyncDaemon(&config.LVSSync{Interface: "eth1", Instance: "VI_1", SyncID: 51, Port: 8849}, k, func(string, ...any) {})
-	sd.start()
+	sd.start(vrrp.Backup)
 	if got := sd.status(); len(got) != 1 || got[0] != (syncDaemonJSON{Role: "backup", Interface: "eth1", SyncID: 51, Instance: "VI_1", Port: 8849}) {
 		t.Errorf("status as backup: %+v", got)
 	}
@@ -117,7 +117,9 @@ func TestSyncDaemonStatus(t *testing.T) {
 		t.Errorf("status text:\n%s", b.String())
 	}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(vrrpCollector{r: &vrrp.Router{}, sd: sd})
+	side := &vrrpSide{r: &vrrp.Router{}}
+	side.sd.Store(sd)
+	reg.MustRegister(vrrpCollector{side})
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
@@ -156,7 +158,7 @@ func TestSyncDaemonStatus(t *testing.T) {
 func TestSyncDaemonReload(t *testing.T) {
 	k := &fakeSync{running: map[ipvs.SyncRole]bool{}}
 	sd := newSyncDaemon(&config.LVSSync{Interface: "eth1", Instance: "VI_1", SyncID: 51}, k, func(string, ...any) {})
-	sd.start()
+	sd.start(vrrp.Backup)
 	k.take()
 	sd.reload(&config.LVSSync{Interface: "eth2", Instance: "VI_1", SyncID: 52}, vrrp.Backup)
 	if got := k.take(); got != "stop backup, start backup eth2/52" {

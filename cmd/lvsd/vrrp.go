@@ -5,13 +5,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
-	"reflect"
 	"sort"
 	"strings"
 	"sync"
-	"syscall"
+	"sync/atomic"
 	"text/tabwriter"
 	"time"
 
@@ -107,44 +105,6 @@ func dropText(m map[string]uint64) string {
 	return strings.Join(out, ",")
 }
 
-// newRouter opens the VRRP side of a configuration, or nil without
-// vrrp_instance. Its errors (an interface that does not exist) come
-// before anything is sent. With lvs_sync_daemon it starts the IPVS
-// sync daemon, which follows the instance's role; the caller closes it.
-func newRouter(cfg *config.Config, log *logger, fifo *notifyFIFO, mail *vrrpMail) (*vrrp.Router, *syncDaemon, error) {
-	if len(cfg.VRRP) == 0 {
-		return nil, nil, nil
-	}
-	o := vrrp.Options{Logf: log.printf, RTPriority: cfg.Global.VRRPRTPriority}
-	if fifo != nil {
-		o.FIFO = fifo.write
-	}
-	var sd *syncDaemon
-	var onRole []func(string, vrrp.Role)
-	if cfg.LVSSync != nil {
-		sd = newSyncDaemon(cfg.LVSSync, kernelSync{}, log.printf)
-		onRole = append(onRole, sd.onRole)
-	}
-	if mail != nil {
-		onRole = append(onRole, mail.onRole)
-	}
-	if len(onRole) > 0 {
-		o.OnRole = func(instance string, r vrrp.Role) {
-			for _, f := range onRole {
-				f(instance, r)
-			}
-		}
-	}
-	r, err := vrrp.New(cfg, o)
-	if err != nil {
-		return nil, nil, err
-	}
-	if sd != nil {
-		sd.start()
-	}
-	return r, sd, nil
-}
-
 // openVRRPFIFOs opens notify_fifo and vrrp_notify_fifo for the VRRP
 // lines (the engine's own open of notify_fifo is for its LVS lines; two
 // writers of one FIFO are fine, lines are written whole).
@@ -155,37 +115,65 @@ func openVRRPFIFOs(g *config.Global) (*notifyFIFO, error) {
 	return openNotifyFIFOs(&config.Global{NotifyFIFO: g.NotifyFIFO, LVSNotifyFIFO: g.VRRPNotifyFIFO})
 }
 
+// reloadShared is the reloads' state that the daemon's two modes share
+// (under mu): the running file's digest, the last reload tried, and the
+// reload the socket calls.
+type reloadShared struct {
+	mu   *sync.Mutex
+	sum  *string
+	last **reloadJSON
+	fn   *atomic.Pointer[func(string) []string]
+}
+
+// engineStart is how vrrpOnly ends: code, or (cfg set) a reload gave the
+// file virtual_server blocks and the engine is to start with what that
+// reload opened (refusing it when IPVS or a FIFO could not be opened).
+type engineStart struct {
+	code int
+	cfg  *config.Config
+	nl   *ipvs.Netlink
+	fifo *notifyFIFO // notify_fifo / lvs_notify_fifo, for the LVS lines
+}
+
 // vrrpOnly runs a configuration without virtual_server: VRRP and its
 // addresses only, IPVS never touched (keepalived -P), so it runs on a
-// kernel without IPVS.
-func vrrpOnly(ctx context.Context, path string, cfg *config.Config, f runFlags, log *logger, r *vrrp.Router, sd *syncDaemon) int {
-	if f.pidfile != "none" {
-		pidPath := runFile(f.pidfile, path, ".pid")
-		if err := writePidFile(pidPath); err != nil {
-			log.printf("lvsd run: %v", err)
-			return 1
-		}
-		defer os.Remove(pidPath)
-	}
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	var mu sync.Mutex // reloads come from the signal and the socket
-	sum := digestString(path)
-	var lastReload *reloadJSON // under mu
+// kernel without IPVS. A reload that adds virtual_server blocks ends it
+// with the engine to start (and VRRP goes on untouched).
+func vrrpOnly(ctx context.Context, path string, cfg *config.Config, f runFlags, log *logger, side *vrrpSide, sh reloadShared, hup <-chan os.Signal) engineStart {
+	upgrade := make(chan engineStart, 1)
+	upgrading := false // under sh.mu
 	reload := func(why string) []string {
-		mu.Lock()
-		defer mu.Unlock()
+		sh.mu.Lock()
+		defer sh.mu.Unlock()
+		if upgrading {
+			return []string{"lvsd run: the virtual servers are starting: reload again in a moment"}
+		}
 		d := digestString(path)
 		next, errs := loadQuiet(path)
-		lastReload = &reloadJSON{Time: time.Now(), Trigger: why, Result: "ok"}
+		*sh.last = &reloadJSON{Time: time.Now(), Trigger: why, Result: "ok"}
+		var up engineStart
+		if errs == nil && len(next.Virtuals) > 0 {
+			// what the engine needs that can fail, first: the reload
+			// is refused with the reason, VRRP untouched
+			var err error
+			if up.nl, err = ipvs.OpenNetlink(); err != nil {
+				errs = []string{fmt.Sprintf("%s: virtual_server blocks need IPVS: %v", path, err)}
+			} else if up.fifo, err = openNotifyFIFOs(&next.Global); err != nil {
+				up.nl.Close()
+				errs = []string{fmt.Sprintf("%s: %v", path, err)}
+			}
+		}
 		if errs == nil {
 			sdaemon.SdNotify(false, "RELOADING=1\n"+sdaemon.SdNotifyMonotonicUsec())
-			errs = reloadVRRP(r, sd, cfg, next, log.printf)
+			errs = side.reload(cfg, next)
 			sdaemon.SdNotify(false, sdaemon.SdNotifyReady)
+			if errs != nil && up.nl != nil {
+				up.nl.Close()
+				up.fifo.discard()
+			}
 		}
 		if errs != nil {
-			lastReload.Result, lastReload.Errors = "refused", errs
+			(*sh.last).Result, (*sh.last).Errors = "refused", errs
 			for _, l := range errs {
 				log.printf("%s", l)
 			}
@@ -194,56 +182,36 @@ func vrrpOnly(ctx context.Context, path string, cfg *config.Config, f runFlags, 
 			return errs
 		}
 		f.m.reload(true)
-		if len(next.Virtuals) > 0 {
-			log.printf("lvsd run: %s now has virtual_server blocks: they run from the next start (this lvsd runs VRRP only)", path)
+		cfg, *sh.sum = next, d
+		if up.nl != nil {
+			log.printf("lvsd run: %s now has virtual_server blocks: the virtual servers start (IPVS)", path)
+			up.cfg, upgrading = next, true
+			upgrade <- up
 		}
-		cfg, sum = next, d
 		return nil
 	}
-	if f.socket != "none" {
-		sockPath := runFile(f.socket, path, ".sock")
-		ln, err := listenControl(sockPath)
-		if err != nil {
-			log.printf("lvsd run: control socket: %v", err)
-			return 1
-		}
-		defer os.Remove(sockPath)
-		c := &control{vrrp: r, syncd: sd, path: path, digest: func() string { mu.Lock(); defer mu.Unlock(); return sum },
-			reload:     func() []string { return reload("lvsd reload") },
-			lastReload: func() *reloadJSON { mu.Lock(); defer mu.Unlock(); return lastReload }}
-		go c.serve(ctx, ln)
-	}
-	if f.m != nil {
-		f.m.vrrp, f.m.syncd = r, sd
-		go f.m.serve(ctx, f.metricsLn, nil)
-	}
-	done := make(chan error, 1)
-	go func() { done <- r.Run(ctx) }()
-	log.printf("started: VRRP only (%d instance(s), no virtual_server: IPVS is not used)", len(r.Status().Instances))
+	sh.fn.Store(&reload)
+	log.printf("started: VRRP only (%d instance(s), no virtual_server: IPVS is not used)", len(side.router().Status().Instances))
 	notifyReady()
 	sdaemon.SdNotify(false, fmt.Sprintf("READY=1\nMAINPID=%d\nSTATUS=VRRP for %s", os.Getpid(), filepath.Base(path)))
 	for {
 		select {
-		case err := <-done:
+		case <-ctx.Done():
 			sdaemon.SdNotify(false, sdaemon.SdNotifyStopping)
-			if err != nil {
-				log.printf("lvsd run: %v", err)
-				return 1
-			}
+			side.close()
 			log.printf("stopped")
-			return 0
+			return engineStart{}
 		case <-hup:
 			go reload("SIGHUP")
+		case up := <-upgrade:
+			return up
 		}
 	}
 }
 
 // vrrpCollector turns the router's status into VRRP series at each scrape
 // (keepalived's exporters parse dump files for the same: stale, racy).
-type vrrpCollector struct {
-	r  *vrrp.Router
-	sd *syncDaemon // nil without lvs_sync_daemon
-}
+type vrrpCollector struct{ s *vrrpSide }
 
 var (
 	vrrpLabels        = []string{"instance", "interface", "vrid"}
@@ -269,7 +237,11 @@ func (vrrpCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c vrrpCollector) Collect(ch chan<- prometheus.Metric) {
-	st := c.r.Status()
+	r := c.s.router()
+	if r == nil {
+		return // no vrrp_instance (a reload may start VRRP)
+	}
+	st := r.Status()
 	for _, in := range st.Instances {
 		l := []string{in.Name, in.Interface, fmt.Sprint(in.VRID)}
 		g := func(d *prometheus.Desc, v float64, extra ...string) {
@@ -298,56 +270,16 @@ func (c vrrpCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(descVRRPIfDropped, prometheus.CounterValue, float64(v), ifname, reason)
 		}
 	}
-	if c.sd != nil {
+	if sd := c.s.syncd(); sd != nil {
 		running := map[string]bool{}
-		for _, d := range c.sd.status() {
+		for _, d := range sd.status() {
 			running[d.Role] = true
 		}
 		for _, role := range []string{ipvs.SyncMaster.String(), ipvs.SyncBackup.String()} {
 			ch <- prometheus.MustNewConstMetric(descSyncDaemon, prometheus.GaugeValue, b2f(running[role]),
-				role, c.sd.cfg.Interface, fmt.Sprint(c.sd.cfg.SyncID))
+				role, sd.cfg.Interface, fmt.Sprint(sd.cfg.SyncID))
 		}
 	}
-}
-
-// reloadVRRP applies the VRRP part of a reloaded configuration (the
-// router's Reload: unchanged instances untouched, changed ones in place,
-// removed ones stopped, new ones started). Its errors (an interface that
-// does not exist) refuse the whole reload: nil means applied. Without a
-// router (no vrrp_instance at start) VRRP added by the file waits for
-// the next start, and lvs_sync_daemon's settings are read at start.
-func reloadVRRP(r *vrrp.Router, sd *syncDaemon, old, next *config.Config, logf func(string, ...any)) []string {
-	if r == nil {
-		if vrrpChanged(old, next) {
-			logf("lvsd run: vrrp_instance blocks in %s: VRRP starts at the next start (this lvsd runs without it)", next.Source)
-		}
-		return nil
-	}
-	lines, err := r.Reload(next)
-	if err != nil {
-		return strings.Split(err.Error(), "\n")
-	}
-	for _, l := range lines {
-		logf("%s", l)
-	}
-	if !reflect.DeepEqual(old.Global.VRRPNotifyFIFO, next.Global.VRRPNotifyFIFO) || !reflect.DeepEqual(old.Global.NotifyFIFO, next.Global.NotifyFIFO) {
-		logf("lvsd run: the notify FIFOs changed in %s: VRRP's lines go to the ones opened at start until the next start", next.Source)
-	}
-	if !reflect.DeepEqual(stripSync(old.LVSSync), stripSync(next.LVSSync)) {
-		if sd == nil || next.LVSSync == nil {
-			logf("lvsd run: lvs_sync_daemon added or removed in %s: it takes effect at the next start", next.Source)
-		} else {
-			role := vrrp.Backup
-			for _, in := range r.Status().Instances {
-				if in.Name == next.LVSSync.Instance && in.State == vrrp.Master.String() {
-					role = vrrp.Master
-				}
-			}
-			logf("lvsd run: lvs_sync_daemon changed in %s: the sync daemons restart with it", next.Source)
-			sd.reload(next.LVSSync, role)
-		}
-	}
-	return nil
 }
 
 func stripSync(s *config.LVSSync) *config.LVSSync {
@@ -357,40 +289,4 @@ func stripSync(s *config.LVSSync) *config.LVSSync {
 	x := *s
 	x.Line = 0
 	return &x
-}
-
-// vrrpChanged: the VRRP side of a reloaded configuration differs.
-func vrrpChanged(a, b *config.Config) bool {
-	type part struct {
-		VRRP    []*config.VRRPInstance
-		Groups  []*config.SyncGroup
-		Scripts []*config.TrackScript
-		Files   []*config.TrackFile
-		Sync    *config.LVSSync
-		RT      int
-	}
-	strip := func(c *config.Config) part {
-		p := part{Groups: c.SyncGroups, Sync: c.LVSSync, RT: c.Global.VRRPRTPriority, Files: c.TrackFiles}
-		for _, in := range c.VRRP {
-			x := *in
-			x.Line = 0 // a line moved is not a change
-			x.VIPs, x.Excluded = noLines(in.VIPs), noLines(in.Excluded)
-			p.VRRP = append(p.VRRP, &x)
-		}
-		for _, s := range c.Scripts {
-			x := *s
-			x.Line = 0
-			p.Scripts = append(p.Scripts, &x)
-		}
-		return p
-	}
-	return !reflect.DeepEqual(strip(a), strip(b))
-}
-
-func noLines(vs []config.VIP) []config.VIP {
-	out := append([]config.VIP(nil), vs...)
-	for i := range out {
-		out[i].Line = 0
-	}
-	return out
 }

@@ -548,22 +548,7 @@ func TestNetnsVRRPRealtime(t *testing.T) {
 	a := l.lvsd("global_defs {\n    vrrp_rt_priority 20\n}\n" + instance("VI_1", "BACKUP", 58, 150, v3(vip, 24)))
 	l.waitSocket(a)
 	l.holder("A", vip, 15*time.Second, a)
-	pid := a.cmd.Process.Pid
-	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
-	rr, other := 0, 0
-	for _, f := range tasks {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			continue
-		}
-		// fields after the ")" of comm: state is field 3, policy 41
-		fields := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
-		if len(fields) > 38 && fields[38] == "2" {
-			rr++
-		} else {
-			other++
-		}
-	}
+	rr, other := schedPolicies(a.cmd.Process.Pid)
 	if rr == 0 || other != 0 {
 		t.Errorf("threads: %d SCHED_RR, %d others; want all RR\n%s", rr, other, a.text())
 	}

@@ -364,9 +364,7 @@ func (r *Router) Reload(next *config.Config) ([]string, error) {
 	if regroup {
 		r.groups = groups
 	}
-	if next.Global.VRRPRTPriority != old.Global.VRRPRTPriority {
-		lines = append(lines, "vrrp: vrrp_rt_priority changed: it takes effect at the next start")
-	}
+	// vrrp_rt_priority is the process's, set by the daemon (SetRTPriority)
 	return lines, nil
 }
 

@@ -7,12 +7,9 @@ import (
 	"net/netip"
 	"os"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/ocf-lvs/ocf-lvs/lib/config"
 )
@@ -462,33 +459,13 @@ func reasonName(r Reason) string {
 }
 
 // realtime puts every thread of the process at SCHED_RR with
-// Options.RTPriority (threads made later inherit it from their creator),
-// as keepalived's VRRP process runs: the Go runtime's timers and network
-// poller, which wake the instance goroutines, run on any thread, so one
-// real-time thread alone would still wait behind a busy CPU. A failure (no
-// CAP_SYS_NICE, an RT limit) is logged and lvsd goes on at normal
-// priority.
+// Options.RTPriority, as keepalived's VRRP process runs: the Go runtime's
+// timers and network poller, which wake the instance goroutines, run on
+// any thread, so one real-time thread alone would still wait behind a busy
+// CPU (setRT).
 func (r *Router) realtime() {
 	if r.o.RTPriority <= 0 {
 		return
 	}
-	attr := unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_RR, Priority: uint32(r.o.RTPriority)}
-	var err error
-	for pass := 0; pass < 2 && err == nil; pass++ { // again: a thread made during the first pass
-		var tasks []os.DirEntry
-		if tasks, err = os.ReadDir("/proc/self/task"); err != nil {
-			break
-		}
-		for _, t := range tasks {
-			tid, _ := strconv.Atoi(t.Name())
-			if e := unix.SchedSetAttr(tid, &attr, 0); e != nil && !errors.Is(e, unix.ESRCH) && err == nil {
-				err = e
-			}
-		}
-	}
-	if err != nil {
-		r.o.Logf("vrrp: vrrp_rt_priority %d: %v (normal priority)", r.o.RTPriority, err)
-		return
-	}
-	r.o.Logf("vrrp: vrrp_rt_priority %d: lvsd runs SCHED_RR", r.o.RTPriority)
+	setRT(r.o.RTPriority, r.o.Logf)
 }

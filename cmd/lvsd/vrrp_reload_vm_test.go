@@ -1,0 +1,177 @@
+//go:build vm
+
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ocf-lvs/ocf-lvs/internal/netns"
+	"github.com/ocf-lvs/ocf-lvs/internal/testenv"
+)
+
+// reloadLab is a vrrpLab whose lvsd (namespace A) runs on the VM's real
+// IPVS, keepalived 2.2.7 in B as the VRRP peer.
+type reloadLab struct {
+	*vrrpLab
+	vip string
+	a   *proc
+}
+
+func newReloadLab(t *testing.T) *reloadLab {
+	testenv.Root(t)
+	testenv.Command(t, "ipvsadm")
+	l := &reloadLab{vrrpLab: newVRRPLab(t)}
+	l.vip = l.p.V4(100)
+	return l
+}
+
+// vs is a DR virtual_server with one real and no checker (always up).
+func (l *reloadLab) vs(reals ...string) string {
+	s := "virtual_server 192.0.2.80 80 {\n    lb_algo rr\n    lb_kind DR\n    protocol TCP\n"
+	for _, r := range reals {
+		s += "    real_server " + r + " 80 {\n        weight 1\n    }\n"
+	}
+	return s + "}\n"
+}
+
+func (l *reloadLab) inst(prio int) string { return instance("VI_1", "BACKUP", 61, prio, v2pass(l.vip)) }
+
+func (l *reloadLab) start(conf string) {
+	l.a = l.lvsd(conf, "--state", filepath.Join(l.dir, "a.state"), "--drain-timeout", "0")
+	l.waitSocket(l.a)
+}
+
+func (l *reloadLab) reload(conf string) {
+	l.t.Helper()
+	l.write("lvsd.conf", conf)
+	if ans, err := ask(l.sock(), "reload"); err != nil || strings.TrimSpace(ans) != "ok" {
+		l.t.Fatalf("reload: %v %q\n%s", err, ans, l.a.text())
+	}
+}
+
+// table is ipvsadm -Sn in lvsd's namespace.
+func (l *reloadLab) table() string {
+	out, _ := l.p.Cmd(l.p.A, "ipvsadm", "-Sn").CombinedOutput()
+	return strings.TrimSpace(string(out))
+}
+
+func (l *reloadLab) daemons() string {
+	out, _ := l.p.Cmd(l.p.A, "ipvsadm", "-L", "--daemon").CombinedOutput()
+	return strings.TrimSpace(string(out))
+}
+
+// waitFor: cond within 15 s, else the test fails with what.
+func (l *reloadLab) waitFor(what string, cond func() bool) {
+	l.t.Helper()
+	if !netns.WaitFor(15*time.Second, cond) {
+		l.t.Fatalf("%s: ipvsadm -Sn:\n%s\nipvsadm -L --daemon:\n%s\nlvsd:\n%s", what, l.table(), l.daemons(), l.a.text())
+	}
+}
+
+func (l *reloadLab) statusAny() statusJSON {
+	l.t.Helper()
+	ans, err := ask(l.sock(), "status")
+	var st statusJSON
+	if err == nil {
+		err = json.Unmarshal([]byte(ans), &st)
+	}
+	if err != nil {
+		l.t.Fatalf("status: %v %s", err, ans)
+	}
+	return st
+}
+
+const (
+	vsLine   = "-A -t 192.0.2.80:80 -s rr"
+	realLine = "-a -t 192.0.2.80:80 -r 192.0.2.81:80 -g -w 1"
+)
+
+// An lvsd started with only a virtual_server (no VRRP), reloaded: the
+// vrrp_instance added starts VRRP (it takes the VIP from keepalived by
+// preemption) with lvs_sync_daemon's master daemon, and the IPVS table
+// is untouched; lvs_sync_daemon removed stops the kernel's daemon (where
+// keepalived 2.2.7 leaves it running), added back with another id starts
+// it again, VRRP untouched both times; every virtual_server removed
+// takes the service out of the kernel (keepalived's checker does the
+// same) while VRRP and the engine run on.
+func TestVRRPReloadAddsVRRP(t *testing.T) {
+	l := newReloadLab(t)
+	k := l.keepalived(l.inst(100))
+	l.start(l.vs("192.0.2.81"))
+	l.waitFor("the virtual server at start", func() bool { return strings.Contains(l.table(), realLine) })
+	if st := l.statusAny(); st.VRRP != nil || l.daemons() != "" {
+		t.Fatalf("VRRP before any vrrp_instance: %+v, daemons %q", st.VRRP, l.daemons())
+	}
+	l.holder("B", l.vip, 15*time.Second, l.a, k)
+	before := l.table()
+
+	sync := func(id int) string { return fmt.Sprintf("global_defs {\n    lvs_sync_daemon eth0 VI_1 id %d\n}\n", id) }
+	l.reload(sync(9) + l.inst(150) + l.vs("192.0.2.81"))
+	l.holder("A", l.vip, 15*time.Second, l.a, k)
+	l.waitFor("the master sync daemon", func() bool {
+		return strings.Contains(l.daemons(), "master sync daemon (mcast=eth0, syncid=9") && !strings.Contains(l.daemons(), "backup")
+	})
+	if got := l.table(); got != before {
+		t.Errorf("starting VRRP changed the IPVS table:\n%s\nwas\n%s", got, before)
+	}
+	tr := l.status().VRRP.Instances[0].Transitions
+
+	l.reload(l.inst(150) + l.vs("192.0.2.81"))
+	l.waitFor("no sync daemon after lvs_sync_daemon was removed", func() bool { return l.daemons() == "" })
+	l.reload(sync(10) + l.inst(150) + l.vs("192.0.2.81"))
+	l.waitFor("the sync daemon added back", func() bool { return strings.Contains(l.daemons(), "master sync daemon (mcast=eth0, syncid=10") })
+	if st := l.status().VRRP.Instances[0]; st.State != "MASTER" || st.Transitions != tr {
+		t.Fatalf("lvs_sync_daemon's reloads moved VRRP: %+v", st)
+	}
+
+	l.reload(sync(10) + l.inst(150))
+	l.waitFor("the virtual server removed", func() bool { return !strings.Contains(l.table(), "-A ") })
+	if st := l.status(); len(st.Virtuals) != 0 || st.VRRP.Instances[0].State != "MASTER" || st.VRRP.Instances[0].Transitions != tr {
+		t.Fatalf("after every virtual_server was removed: %+v %+v", st.Virtuals, st.VRRP.Instances)
+	}
+	l.a.stop()
+	if d := l.daemons(); d != "" {
+		t.Errorf("sync daemons after lvsd's stop:\n%s", d)
+	}
+}
+
+// A VRRP-only lvsd (keepalived -P: IPVS untouched) whose reload adds a
+// virtual_server starts the engine: the service and its real appear in
+// the kernel, VRRP runs on untouched (no transition, still master
+// against keepalived), lvsd status shows both; the reloads after it are
+// the engine's (a real added appears).
+func TestVRRPOnlyReloadStartsIPVS(t *testing.T) {
+	l := newReloadLab(t)
+	k := l.keepalived(l.inst(100))
+	l.start(l.inst(150))
+	l.holder("A", l.vip, 15*time.Second, l.a, k)
+	if tb := l.table(); strings.Contains(tb, "-A ") {
+		t.Fatalf("a VRRP-only lvsd wrote IPVS:\n%s", tb)
+	}
+	tr := l.status().VRRP.Instances[0].Transitions
+
+	l.reload(l.inst(150) + l.vs("192.0.2.81"))
+	l.waitFor("the virtual server started by reload", func() bool {
+		tb := l.table()
+		return strings.Contains(tb, vsLine) && strings.Contains(tb, realLine)
+	})
+	if !netns.WaitFor(10*time.Second, func() bool { return len(l.statusAny().Virtuals) == 1 }) {
+		t.Fatalf("status after the engine started: %+v\n%s", l.statusAny(), l.a.text())
+	}
+	if st := l.status().VRRP.Instances[0]; st.State != "MASTER" || st.Transitions != tr || !l.has(l.p.A, l.vip) {
+		t.Fatalf("starting the engine moved VRRP: %+v\n%s", st, k.text())
+	}
+	l.reload(l.inst(150) + l.vs("192.0.2.81", "192.0.2.82"))
+	l.waitFor("the real added by the next reload", func() bool {
+		return strings.Contains(l.table(), "-a -t 192.0.2.80:80 -r 192.0.2.82:80 -g -w 1")
+	})
+	if !strings.Contains(l.a.text(), "now has virtual_server blocks: the virtual servers start") {
+		t.Errorf("lvsd's log:\n%s", l.a.text())
+	}
+	l.a.stop()
+}
