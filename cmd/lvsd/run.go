@@ -223,14 +223,7 @@ func daemon(ctx context.Context, path string, cfg *config.Config, f runFlags, st
 			return 1
 		}
 	}
-	// VRRP's mails (smtp_alert): sent, within a bound, after the router's
-	// stop (deferred below this) has mailed its STOP
-	vmail := newVRRPMail(cfg, log.printf)
-	if vmail != nil {
-		go vmail.a.run(context.Background())
-		defer vmail.a.drain(10 * time.Second)
-	}
-	side, err := newVRRPSide(cfg, vfifo, log.printf, vmail)
+	side, err := newVRRPSide(cfg, vfifo, log.printf)
 	if err != nil {
 		vfifo.discard()
 		log.printf("%v", err)
@@ -238,7 +231,8 @@ func daemon(ctx context.Context, path string, cfg *config.Config, f runFlags, st
 	}
 	// VRRP beside the director, as keepalived runs both: its own
 	// goroutines, stopped cleanly (priority 0, VIPs removed) when the
-	// daemon ends, before the process exits; then the sync daemons
+	// daemon ends, before the process exits; then the sync daemons, and
+	// VRRP's mails (smtp_alert: the STOPs) sent within a bound
 	defer side.close()
 	if f.pidfile != "none" {
 		pidPath := runFile(f.pidfile, path, ".pid")

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/ocf-lvs/ocf-lvs/lib/config"
 	"github.com/ocf-lvs/ocf-lvs/lib/vrrp"
@@ -102,7 +103,7 @@ func vrrpFIFOPaths(g *config.Global) string {
 // parts running now.
 type vrrpSide struct {
 	logf func(string, ...any)
-	mail *vrrpMail // nil: no VRRP mails
+	mail atomic.Pointer[vrrpMail] // nil: no VRRP mails
 
 	// rmu: one reload at a time, none once closed; it is held while a
 	// reload works, mu only to read or set the fields (lvsd status and
@@ -120,21 +121,42 @@ type vrrpSide struct {
 // newVRRPSide opens the VRRP side of the starting configuration: the
 // router (its errors, an interface that does not exist, come before
 // anything is sent), VRRP's FIFOs (fifo, opened by the caller: the side
-// closes them) and the sync daemon. Nothing runs before run. Without
-// vrrp_instance it has nothing: a reload may start it.
-func newVRRPSide(cfg *config.Config, fifo *notifyFIFO, logf func(string, ...any), mail *vrrpMail) (*vrrpSide, error) {
-	s := &vrrpSide{logf: logf, mail: mail}
+// closes them), its mails and the sync daemon. Nothing runs before run.
+// Without vrrp_instance it has nothing: a reload may start it.
+func newVRRPSide(cfg *config.Config, fifo *notifyFIFO, logf func(string, ...any)) (*vrrpSide, error) {
+	s := &vrrpSide{logf: logf}
 	if len(cfg.VRRP) == 0 {
 		return s, nil
 	}
+	s.startMail(cfg)
 	r, err := s.newRouter(cfg)
 	if err != nil {
+		s.closeMail()
 		return nil, err
 	}
 	s.r = r
 	s.fifo.Store(fifo)
 	s.startSync(cfg, vrrp.Backup)
 	return s, nil
+}
+
+// startMail starts VRRP's mailer (smtp_alert) if there is none yet and
+// cfg mails.
+func (s *vrrpSide) startMail(cfg *config.Config) {
+	if s.mail.Load() != nil {
+		return
+	}
+	if m := newVRRPMail(cfg, s.logf); m != nil {
+		go m.a.run(context.Background())
+		s.mail.Store(m)
+	}
+}
+
+// closeMail sends out the mails queued (the stop's), within a bound.
+func (s *vrrpSide) closeMail() {
+	if m := s.mail.Load(); m != nil {
+		m.a.drain(10 * time.Second)
+	}
 }
 
 // newRouter makes a router whose callbacks go to the side's FIFO, sync
@@ -150,8 +172,8 @@ func (s *vrrpSide) newRouter(cfg *config.Config) (*vrrp.Router, error) {
 		if sd := s.sd.Load(); sd != nil {
 			sd.onRole(instance, r)
 		}
-		if s.mail != nil {
-			s.mail.onRole(instance, r)
+		if m := s.mail.Load(); m != nil {
+			m.onRole(instance, r)
 		}
 	}
 	return vrrp.New(cfg, o)
@@ -232,7 +254,7 @@ func (s *vrrpSide) view() *vrrpJSON {
 
 // close stops the router (each master: priority 0, addresses removed,
 // notify_stop, their FIFO lines), then the sync daemons, then closes the
-// FIFOs.
+// FIFOs and sends the mails queued (the stop's).
 func (s *vrrpSide) close() {
 	s.rmu.Lock()
 	defer s.rmu.Unlock()
@@ -243,6 +265,7 @@ func (s *vrrpSide) close() {
 	s.stopRouter()
 	s.sd.Load().close()
 	s.fifo.Load().close()
+	s.closeMail()
 }
 
 // role is the role now of the instance lvs_sync_daemon follows (BACKUP
@@ -290,6 +313,7 @@ func (s *vrrpSide) reload(old, next *config.Config) []string {
 	}
 	switch p.Router {
 	case stepStart:
+		s.startMail(next)
 		r, err := s.newRouter(next)
 		if err != nil {
 			nextFIFO.discard()
