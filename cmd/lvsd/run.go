@@ -277,10 +277,18 @@ func daemon(ctx context.Context, path string, cfg *config.Config, f runFlags, st
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	reopenLog := func() {
+		if lf != nil {
+			// logrotate's postrotate: kill -HUP (or lvsd reload)
+			if err := lf.Reopen(); err != nil {
+				log.printf("lvsd run: --logfile: reopen %s: %v (still writing to the file open before)", f.logfile, err)
+			}
+		}
+	}
 	side.run(ctx)
 	var up engineStart // opened by the reload that starts the engine
 	if side.router() != nil && len(cfg.Virtuals) == 0 {
-		up = vrrpOnly(ctx, path, cfg, f, log, side, reloadShared{mu: &mu, sum: &sum, last: &lastReload, fn: &reloadFn}, hup)
+		up = vrrpOnly(ctx, path, cfg, f, log, side, reloadShared{mu: &mu, sum: &sum, last: &lastReload, fn: &reloadFn, hup: reopenLog}, hup)
 		if up.cfg == nil {
 			return up.code
 		}
@@ -485,12 +493,7 @@ func daemon(ctx context.Context, path string, cfg *config.Config, f runFlags, st
 			}
 			return 0
 		case <-hup:
-			if lf != nil {
-				// logrotate's postrotate: kill -HUP (or lvsd reload)
-				if err := lf.Reopen(); err != nil {
-					log.printf("lvsd run: --logfile: reopen %s: %v (still writing to the file open before)", f.logfile, err)
-				}
-			}
+			reopenLog()
 			go reload("SIGHUP")
 		case <-usr1:
 			// keepalived users' habit: kill -USR1, then read the dump

@@ -123,6 +123,7 @@ type reloadShared struct {
 	sum  *string
 	last **reloadJSON
 	fn   *atomic.Pointer[func(string) []string]
+	hup  func() // first on each SIGHUP: --logfile reopened
 }
 
 // engineStart is how vrrpOnly ends: code, or (cfg set) a reload gave the
@@ -202,6 +203,7 @@ func vrrpOnly(ctx context.Context, path string, cfg *config.Config, f runFlags, 
 			log.printf("stopped")
 			return engineStart{}
 		case <-hup:
+			sh.hup()
 			go reload("SIGHUP")
 		case up := <-upgrade:
 			return up
