@@ -146,8 +146,9 @@ func (n *notifyFIFO) report(r engine.Report) {
 }
 
 // fifoLine is keepalived's notify_fifo line for a report: a virtual's
-// quorum changing (or lost at start), a real brought up by its check or
-// taken down from up (the transitions of notify_up / notify_down).
+// quorum verdict (a change, or its first as the engine's quorumNotice
+// says), a real brought up by its check or taken down from up (the
+// transitions of notify_up / notify_down), or taken out by a reload.
 func fifoLine(r engine.Report) string {
 	state := map[bool]string{true: "UP", false: "DOWN"}
 	switch r.Kind {
@@ -171,6 +172,16 @@ func fifoLine(r engine.Report) string {
 			port = p.V.Port
 		}
 		return fmt.Sprintf("RS %s %s %s\n", kaTrio(p.R.Addr, kaProto(p.V), port), kaVS(p.V), state[up])
+	case engine.Removed:
+		// clear_service_rs: a real a reload took out while up goes DOWN
+		if r.Virtual == nil || r.Real == nil {
+			return ""
+		}
+		port := r.Real.Port
+		if port == 0 {
+			port = r.Virtual.Port
+		}
+		return fmt.Sprintf("RS %s %s DOWN\n", kaTrio(r.Real.Addr, kaProto(r.Virtual), port), kaVS(r.Virtual))
 	}
 	return ""
 }

@@ -40,6 +40,8 @@ func TestFIFOLines(t *testing.T) {
 		{healthReport(fw, rf, check.Up, check.Down), "RS [10.0.0.3]:none:0 FWM 7 DOWN\n"},
 		// never up (alpha, at start) going down: no transition, as notify_down
 		{healthReport(v, r, check.Unknown, check.Down), ""},
+		// a reload took the real out while it was up (clear_service_rs)
+		{engine.Report{Kind: engine.Removed, Virtual: v, Real: r}, "RS [10.0.0.2]:tcp:8080 [192.0.2.1]:tcp:80 DOWN\n"},
 		{engine.Report{Kind: engine.Wrote}, ""},
 	} {
 		if got := fifoLine(tc.r); got != tc.want {

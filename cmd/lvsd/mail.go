@@ -148,6 +148,10 @@ func (a *alerter) report(r engine.Report) {
 		if v := r.Virtual; v != nil && v.MailStyle == "keepalived" && v.QuorumAlert {
 			a.keepalivedQuorum(r)
 		}
+	case engine.Removed:
+		if v := r.Virtual; v != nil && r.Real != nil && v.MailStyle == "keepalived" && !r.Real.NoAlert {
+			a.keepalivedRemoved(v, r.Real)
+		}
 	case engine.Fallback:
 		if r.Virtual == nil || r.Virtual.Fallback == nil || r.Virtual.MailStyle == "keepalived" {
 			return
@@ -202,17 +206,26 @@ func (a *alerter) keepalivedReal(ev *check.Event, p check.Pair) {
 	if (!up && !down) || p.R.NoAlert {
 		return
 	}
-	port := p.R.Port
-	if port == 0 {
-		port = p.V.Port
-	}
 	state := "DOWN"
 	if up {
 		state = "UP"
 	}
-	subject := fmt.Sprintf("[%s] Realserver %s of virtual server %s - %s", a.router(),
-		kaTrio(p.R.Addr, kaProto(p.V), port), kaVS(p.V), state)
-	a.queueMail(p.V, subject, keepalivedCheckLine(ev.Sub.Spec, up))
+	a.queueMail(p.V, a.kaRealSubject(p.V, p.R, state), keepalivedCheckLine(ev.Sub.Spec, up))
+}
+
+// kaRealSubject is smtp.c's subject of SMTP_MSG_RS and SMTP_MSG_RS_SHUT.
+func (a *alerter) kaRealSubject(v *config.Virtual, r *config.Real, state string) string {
+	port := r.Port
+	if port == 0 {
+		port = v.Port
+	}
+	return fmt.Sprintf("[%s] Realserver %s of virtual server %s - %s", a.router(), kaTrio(r.Addr, kaProto(v), port), kaVS(v), state)
+}
+
+// keepalivedRemoved is keepalived's mail for a real a reload took out
+// while it was up (ipwrapper.c's clear_service_rs, SMTP_MSG_RS_SHUT).
+func (a *alerter) keepalivedRemoved(v *config.Virtual, r *config.Real) {
+	a.queueMail(v, a.kaRealSubject(v, r, "DOWN"), "=> Removing <=")
 }
 
 // keepalivedCheckLine is the body keepalived's checker of that kind
@@ -250,15 +263,12 @@ func (a *alerter) keepalivedQuorum(r engine.Report) {
 	if q <= 0 {
 		q = 1 // keepalived's default
 	}
-	what := "Lost quorum"
-	threshold := q - v.Hysteresis
-	switch {
-	case r.On && r.First:
-		what, threshold = "Starting with quorum up", q+v.Hysteresis
-	case r.On:
-		what, threshold = "Gained quorum", q+v.Hysteresis
-	case r.First:
-		what, threshold = "Starting with quorum down", q+v.Hysteresis
+	what := map[[2]bool]string{{true, true}: "Starting with quorum up", {true, false}: "Gained quorum",
+		{false, true}: "Starting with quorum down", {false, false}: "Lost quorum"}[[2]bool{r.On, r.First}]
+	// the threshold crossed, from the state before (update_quorum_state)
+	threshold := q + v.Hysteresis
+	if r.Held {
+		threshold = q - v.Hysteresis
 	}
 	state := "DOWN"
 	if r.On {

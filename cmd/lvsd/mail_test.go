@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"mime"
 	"net"
 	netmail "net/mail"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -21,6 +23,7 @@ import (
 	"github.com/ocf-lvs/ocf-lvs/lib/check"
 	"github.com/ocf-lvs/ocf-lvs/lib/config"
 	"github.com/ocf-lvs/ocf-lvs/lib/engine"
+	"github.com/ocf-lvs/ocf-lvs/lib/ipvs"
 )
 
 // startMailbox runs Debian's postfix on a loopback port, delivering every
@@ -253,7 +256,7 @@ func TestKeepalivedAlertsToPostfix(t *testing.T) {
 	}
 	a.report(ev(r, check.Up, check.Down))
 	a.report(ev(quiet, check.Up, check.Down))
-	a.report(engine.Report{Kind: engine.Quorum, Virtual: v, On: false, Weight: 1})
+	a.report(engine.Report{Kind: engine.Quorum, Virtual: v, On: false, Weight: 1, Held: true})
 	a.report(ev(r, check.Down, check.Up))
 	a.report(engine.Report{Kind: engine.Quorum, Virtual: v, On: true, Weight: 3})
 	a.drain(30 * time.Second) // the orderly stop: all of it sent first
@@ -320,5 +323,115 @@ func TestKeepalivedCheckLines(t *testing.T) {
 		if got := keepalivedCheckLine(tc.s, tc.up); got != tc.want {
 			t.Errorf("%+v %v: %q, want %q", tc.s.Type, tc.up, got, tc.want)
 		}
+	}
+}
+
+// mailsWith are the bodies (after the header) of the mails in maildir
+// whose subject is subject.
+func mailsWith(maildir, subject string) []string {
+	var out []string
+	for _, m := range mailTexts(maildir) {
+		if subj, body, _ := strings.Cut(m, " | "); subj == subject {
+			out = append(out, body)
+		}
+	}
+	return out
+}
+
+// mailTexts is every mail in maildir as "subject | body", sorted.
+func mailTexts(maildir string) []string {
+	files, _ := filepath.Glob(filepath.Join(maildir, "*"))
+	var out []string
+	for _, f := range files {
+		b, _ := os.ReadFile(f)
+		if m, err := netmail.ReadMessage(bytes.NewReader(b)); err == nil {
+			subj, _ := new(mime.WordDecoder).DecodeHeader(m.Header.Get("Subject"))
+			body, _ := io.ReadAll(m.Body)
+			out = append(out, subj+" | "+strings.TrimSpace(string(body)))
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// settleMails waits for n mails (30 s at most), then 3 s more for any
+// that should not come.
+func settleMails(subjects func() []string, n int) {
+	netns.WaitFor(30*time.Second, func() bool { return len(subjects()) >= n })
+	time.Sleep(3 * time.Second)
+}
+
+// emptyMaildir removes every mail delivered so far.
+func emptyMaildir(maildir string) {
+	files, _ := filepath.Glob(filepath.Join(maildir, "*"))
+	for _, f := range files {
+		os.Remove(f)
+	}
+}
+
+// keepalived's mails at a start and at a reload, from the engine itself
+// (over an in-memory kernel) to a real postfix: "Starting with quorum up"
+// at start; a real down (its checker's mail); a reload taking out a real
+// that is up: its "=> Removing <=" mail, the old virtual's "Lost quorum"
+// (its old numbers) and the reload's own "Starting with quorum down", as
+// keepalived's clear_diff_services then init_services send them. The
+// real down keeps the total weight at the quorum (keepalived would lower
+// a quorum above it).
+func TestKeepalivedStartAndReloadMailsToPostfix(t *testing.T) {
+	addr, maildir, subjects := startMailbox(t)
+	host, port, _ := net.SplitHostPort(addr)
+	conf := func(reals ...string) *config.Config {
+		text := fmt.Sprintf("global_defs {\n  router_id lb-1\n  notification_email {\n    ops@lvs.test\n  }\n  notification_email_from lvs@lvs.test\n  smtp_server %s %s\n}\n", host, port) +
+			"virtual_server 192.0.2.1 80 {\n  delay_loop 1\n  lb_algo rr\n  lb_kind NAT\n  protocol TCP\n  quorum 2\n  smtp_alert\n"
+		for _, r := range reals {
+			text += "  real_server " + r + " 8080 {\n    weight 1\n    TCP_CHECK {\n      connect_timeout 1\n      retry 0\n    }\n  }\n"
+		}
+		cfg, err := config.Parse("keepalived.conf", []byte(text+"}\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cfg
+	}
+	cfg := conf("10.0.0.2", "10.0.0.3", "10.0.0.4")
+	a := newAlerter(cfg, t.Logf)
+	go a.run(context.Background())
+	a.setStatus("running")
+	eng := engine.New(cfg, engine.Options{Kernel: ipvs.NewMem(nil), Report: a.report, Command: func(string) {},
+		Probe: func(_ context.Context, s *check.Spec) check.Result {
+			return check.Result{OK: s.HostPort() != "10.0.0.4:8080"}
+		}})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- eng.Run(ctx) }()
+	<-eng.Ready()
+	failed := "[lb-1] Realserver [10.0.0.4]:tcp:8080 of virtual server [192.0.2.1]:tcp:80 - DOWN"
+	if !netns.WaitFor(30*time.Second, func() bool { return countOf(subjects(), failed) == 1 }) {
+		t.Fatalf("no %q: %q", failed, subjects())
+	}
+	if err := eng.Reload(ctx, conf("10.0.0.2", "10.0.0.4")); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	a.drain(30 * time.Second)
+	up, down := "[lb-1] Virtualserver [192.0.2.1]:tcp:80 - UP", "[lb-1] Virtualserver [192.0.2.1]:tcp:80 - DOWN"
+	removed := "[lb-1] Realserver [10.0.0.3]:tcp:8080 of virtual server [192.0.2.1]:tcp:80 - DOWN"
+	if !netns.WaitFor(30*time.Second, func() bool { return len(subjects()) >= 5 }) {
+		t.Fatalf("mailbox: %q", subjects())
+	}
+	for subject, want := range map[string][]string{
+		up:      {"=> Starting with quorum up 2+0=2 <= 3 <="},
+		failed:  {"=> TCP CHECK failed on service <="},
+		removed: {"=> Removing <="},
+		down:    {"=> Lost quorum 2+0=2 <= 1 <=", "=> Starting with quorum down 2+0=2 <= 1 <="},
+	} {
+		if got := mailsWith(maildir, subject); strings.Join(got, "|") != strings.Join(want, "|") {
+			t.Errorf("%s: %q, want %q", subject, got, want)
+		}
+	}
+	if s := subjects(); len(s) != 5 {
+		t.Errorf("mails: %q", s)
 	}
 }

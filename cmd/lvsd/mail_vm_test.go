@@ -3,13 +3,19 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
+	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/ocf-lvs/ocf-lvs/internal/netns"
+	"github.com/ocf-lvs/ocf-lvs/internal/testenv"
 )
 
 // lvsd run with an ldirectord.cf's emailalert, against Debian's postfix:
@@ -62,6 +68,12 @@ func TestKeepalivedMailsFromTheDaemon(t *testing.T) {
 	rs := func(i int, state string) string {
 		return fmt.Sprintf("[lb-test] Realserver [10.99.0.1%d]:tcp:80 of virtual server [%s]:tcp:80 - %s", i, labVIP, state)
 	}
+	// keepalived's init_service_vs: "=> Starting with quorum up 1+0=1 <= 2 <="
+	if !netns.WaitFor(60*time.Second, func() bool {
+		return countOf(subjects(), fmt.Sprintf("[lb-test] Virtualserver [%s]:tcp:80 - UP", labVIP)) == 1
+	}) {
+		t.Fatalf("no start mail: %q\n%s", subjects(), d.logText())
+	}
 	l.killHTTPD(2)
 	if !netns.WaitFor(60*time.Second, func() bool { return countOf(subjects(), rs(2, "DOWN")) == 1 }) {
 		t.Fatalf("no down mail: %q\n%s", subjects(), d.logText())
@@ -73,4 +85,80 @@ func TestKeepalivedMailsFromTheDaemon(t *testing.T) {
 	if !netns.WaitFor(60*time.Second, func() bool { s := subjects(); return countOf(s, rs(1, "DOWN")) == 1 && countOf(s, vs) == 1 }) {
 		t.Fatalf("mails queued at the stop not delivered: %q\n%s", subjects(), d.logText())
 	}
+}
+
+// keepalived's own mails and lvsd's, side by side, from one keepalived.conf
+// (quorum 2, omega, smtp_alert) to one postfix under real IPVS: the
+// start with quorum up, a real without a server going down, a reload
+// (SIGHUP) taking out a real that is up (the quorum lost with it), then
+// SIGTERM (omega: keepalived's shutdown mails, if any arrive). Debian's keepalived 2.2.7 runs first; lvsd must deliver
+// the same mails (subject and body), no more, no fewer.
+func TestKeepalivedMailsSideBySide(t *testing.T) {
+	ka := testenv.Command(t, "keepalived")
+	addr, maildir, subjects := startMailbox(t)
+	host, port, _ := net.SplitHostPort(addr)
+	l := newLab(t, "masq", 2)
+	cf := filepath.Join(l.dir, "keepalived.conf")
+	write := func(reals ...int) {
+		text := fmt.Sprintf("global_defs {\n    router_id lb-test\n    notification_email {\n        ops@lvs.test\n    }\n    notification_email_from lvsd@lvs.test\n    smtp_server %s %s\n}\n"+
+			"virtual_server %s 80 {\n    delay_loop 1\n    lb_algo rr\n    lb_kind NAT\n    protocol TCP\n    quorum 2\n    omega\n    smtp_alert\n", host, port, labVIP)
+		for _, i := range reals {
+			text += fmt.Sprintf("    real_server 10.99.0.1%d 80 {\n        weight 1\n        TCP_CHECK {\n            connect_timeout 1\n            retry 0\n        }\n    }\n", i)
+		}
+		if err := os.WriteFile(cf, []byte(text+"}\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mails := func() []string { return mailTexts(maildir) }
+	settle := func(n int) { settleMails(subjects, n) }
+	svc := labVIP + ":80"
+
+	// keepalived
+	cleanTable(t)
+	write(1, 2, 3) // 10.99.0.13: no server
+	dir := t.TempDir()
+	k := exec.Command(ka, "-C", "-n", "-l", "-D", "-f", cf, "-p", filepath.Join(dir, "ka.pid"), "-c", filepath.Join(dir, "ka-c.pid"))
+	var klog bytes.Buffer
+	k.Stdout, k.Stderr = &klog, &klog
+	if err := k.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { k.Process.Kill(); k.Wait() })
+	waitTable(t, "keepalived: both reals in", 30*time.Second, func(s string) bool { return hasReal(s, svc, 1, 80) && hasReal(s, svc, 2, 80) })
+	waitTable(t, "keepalived: real 3 out", 60*time.Second, func(s string) bool { return !hasReal(s, svc, 3, 80) })
+	settle(2)
+	write(1, 3)
+	k.Process.Signal(syscall.SIGHUP)
+	waitTable(t, "keepalived: real 2 out", 30*time.Second, func(s string) bool { return hasReal(s, svc, 1, 80) && !hasReal(s, svc, 2, 80) })
+	settle(4)
+	n := len(subjects())
+	k.Process.Signal(syscall.SIGTERM)
+	k.Wait()
+	settle(n)
+	theirs := mails()
+	t.Logf("keepalived's mails:\n%s", strings.Join(theirs, "\n"))
+	emptyMaildir(maildir)
+
+	// lvsd
+	cleanTable(t)
+	write(1, 2, 3)
+	d := startDaemon(t, cf, filepath.Join(l.dir, "side.state"))
+	waitTable(t, "lvsd: both reals in", 30*time.Second, func(s string) bool { return hasReal(s, svc, 1, 80) && hasReal(s, svc, 2, 80) })
+	waitTable(t, "lvsd: real 3 out", 60*time.Second, func(s string) bool { return !hasReal(s, svc, 3, 80) })
+	settle(2)
+	write(1, 3)
+	d.signal(syscall.SIGHUP)
+	d.waitLog("reloaded: ", 30*time.Second)
+	settle(4)
+	n = len(subjects())
+	d.stop()
+	settle(n)
+	ours := mails()
+	if strings.Join(ours, "\n") != strings.Join(theirs, "\n") {
+		t.Errorf("lvsd's mails:\n%s\nkeepalived's:\n%s\nkeepalived's log:\n%s", strings.Join(ours, "\n"), strings.Join(theirs, "\n"), klog.String())
+	}
+	if len(theirs) < 4 {
+		t.Errorf("keepalived sent %d mails, want at least the start's, the real's and the reload's", len(theirs))
+	}
+	cleanTable(t)
 }

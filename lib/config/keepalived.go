@@ -168,7 +168,8 @@ type kaImport struct {
 	// global notification_email only where one is on (finish)
 	smtpAlert, smtpAlertChecker *bool
 	smtpAlertVRRP               *bool
-	vrrpSMTPAlert               map[string]bool // vrrp_instance name -> its own smtp_alert
+	vrrpSMTPAlert               map[string]bool     // vrrp_instance name -> its own smtp_alert
+	vsFile                      map[*Virtual]string // the file declaring each virtual_server
 	vsSMTPAlert                 map[*Virtual]bool
 	rsSMTPAlert                 map[*Real]bool
 	checksumAsV2                bool // global v3_checksum_as_v2
@@ -269,6 +270,21 @@ func (im *kaImport) finish() {
 		return dflt
 	}
 	for _, v := range im.cfg.Virtuals {
+		// check_data.c: a quorum above the reals' total weight could
+		// never be reached, so keepalived lowers it to that weight (and a
+		// hysteresis to below the quorum)
+		total := 0
+		for _, r := range v.Reals {
+			total += r.Weight
+		}
+		if v.Quorum > total && total > 0 {
+			im.r.warnf(im.vsFile[v], v.Line, "quorum %d for %s exceeds the total weight of its real servers %d: quorum %d (keepalived too)", v.Quorum, v.Key(), total, total)
+			v.Quorum = total
+		}
+		if v.Quorum > 0 && v.Hysteresis >= v.Quorum {
+			im.r.warnf(im.vsFile[v], v.Line, "hysteresis %d for %s >= quorum %d: hysteresis %d (keepalived too)", v.Hysteresis, v.Key(), v.Quorum, v.Quorum-1)
+			v.Hysteresis = v.Quorum - 1
+		}
 		own, set := im.vsSMTPAlert[v]
 		v.QuorumAlert = resolve(own, set, false)
 		any := v.QuorumAlert

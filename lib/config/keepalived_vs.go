@@ -483,6 +483,10 @@ func (im *kaImport) virtualServerAt(b *kaStmt, h vsHead) {
 		return
 	}
 	im.vsSeen[key] = v
+	if im.vsFile == nil {
+		im.vsFile = map[*Virtual]string{}
+	}
+	im.vsFile[v] = b.file
 	im.cfg.Virtuals = append(im.cfg.Virtuals, v)
 }
 

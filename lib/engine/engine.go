@@ -93,7 +93,8 @@ const (
 	ReadFailed              // reading the kernel table failed (Err)
 	Stopped                 // the engine stopped (Msg)
 	Overridden              // an operator's override was set or removed (Msg)
-	Quorum                  // a virtual gained or lost quorum, or starts without (Virtual, On: held)
+	Quorum                  // a virtual's quorum verdict changed, or its first one (Virtual, On: held; see quorumNotice)
+	Removed                 // a reload took out a real that was up (Virtual, Real: the old configuration's)
 )
 
 // Report is one thing the engine did or saw.
@@ -107,10 +108,15 @@ type Report struct {
 	On      bool
 	Err     error
 	Msg     string
-	// Quorum: the weight of the reals up, and whether this is the
-	// virtual's first verdict (its start, or a reload adding it)
+	// Quorum: the weight of the reals up, and whether the verdict is
+	// made by a start or reload pass (keepalived's "Starting with quorum
+	// up/down": its init_service_vs decides at each start and reload).
+	// Removed: the real (Virtual, Real) a reload took out while it was
+	// up, or (Real nil) the virtual a reload took out.
 	Weight int
 	First  bool
+	Held   bool // Quorum: held before this verdict
+	Real   *config.Real
 }
 
 // Engine is one running director.
@@ -795,12 +801,23 @@ func (e *Engine) transitions(virtuals []director.VirtualState) {
 				}
 			}
 		}
-		if prevQ, seenQ := e.quorum[k]; (seenQ && prevQ != st.Quorum) || (!seenQ && !st.Quorum) {
-			e.report(Report{Kind: Quorum, Virtual: v, On: st.Quorum, Weight: st.UpWeight, First: !seenQ})
+		if prevQ, seenQ := e.quorum[k]; quorumNotice(seenQ, prevQ, st.Quorum, v.Fallback != nil) {
+			e.report(Report{Kind: Quorum, Virtual: v, On: st.Quorum, Weight: st.UpWeight, First: e.starting || !seenQ, Held: prevQ})
 		}
 		e.fallback[k] = on
 		e.quorum[k] = st.Quorum
 	}
+}
+
+// quorumNotice is whether a virtual's quorum verdict is reported, as
+// keepalived's update_quorum_state notifies (ipwrapper.c): a change; at
+// a virtual's first verdict (its start, or a reload adding it) quorum
+// up, or quorum down only when a sorry server (fallback) goes in.
+func quorumNotice(seen, prev, now, fallback bool) bool {
+	if seen {
+		return prev != now
+	}
+	return now || fallback
 }
 
 func vipPort(v *config.Virtual) string {
@@ -850,7 +867,7 @@ func (e *Engine) onReload(cfg *config.Config) error {
 	e.initFiles(true)
 	e.starting = true
 	if !e.reloadPart(old) {
-		e.reloadAll()
+		e.reloadAll(old)
 	}
 	e.starting = false
 	e.report(Report{Kind: Reloaded, Msg: fmt.Sprintf("%s: %d virtual services (was %d), %d real checks (%d distinct probes)",
@@ -863,20 +880,23 @@ func (e *Engine) onReload(cfg *config.Config) error {
 
 // reloadAll gives every check to the check engine and decides the whole
 // table.
-func (e *Engine) reloadAll() {
+func (e *Engine) reloadAll(old *config.Config) {
 	subs := check.FromConfig(e.cfg, e.lookup())
 	e.nchecks = len(subs)
 	ids := make(map[config.RealID]bool, len(subs))
 	for _, s := range subs {
 		ids[s.ID] = true
 	}
-	for id := range e.health {
+	up := map[config.RealID]bool{}
+	for id, st := range e.health {
 		if !ids[id] {
+			up[id] = st == director.Up
 			delete(e.health, id)
 			delete(e.lastCheck, id)
 			delete(e.weights, id)
 		}
 	}
+	e.reportRemoved(old, up)
 	e.checks.SetMaintenanceDir(e.cfg.Global.MaintenanceDir)
 	e.checks.Set(subs)
 	e.startUp(subs)
@@ -931,12 +951,15 @@ func (e *Engine) reloadPart(old *config.Config) bool {
 		ids[s.ID] = true
 	}
 	gone := check.FromConfig(was, nil)
+	up := map[config.RealID]bool{}
 	for _, s := range gone {
 		if !ids[s.ID] {
+			up[s.ID] = e.health[s.ID] == director.Up
 			delete(e.health, s.ID)
 			delete(e.lastCheck, s.ID)
 		}
 	}
+	e.reportRemoved(was, up)
 	e.nchecks += len(subs) - len(gone)
 	e.checks.SetVirtuals(vks, subs)
 	e.startUp(subs)
@@ -944,6 +967,43 @@ func (e *Engine) reloadPart(old *config.Config) bool {
 	e.startDrainsOf(e.believed.Get(keys), svcs, dests)
 	e.passHealth()
 	return true
+}
+
+// reportRemoved reports, before a reload's pass, what keepalived's
+// clear_diff_services notifies (ipwrapper.c): each real of old the
+// reload took out while it was up (gone: the reals taken out, true when
+// up), then the old virtual's quorum lost by their going (its own
+// numbers: update_vs_notifies), or, for a virtual taken out, the loss
+// of the quorum it held (weight 0). A virtual kept stays held until the
+// reload's pass decides it with the new configuration.
+func (e *Engine) reportRemoved(old *config.Config, gone map[config.RealID]bool) {
+	kept := make(map[string]bool, len(e.cfg.Virtuals))
+	for _, v := range e.cfg.Virtuals {
+		kept[v.Key()] = true
+	}
+	for _, v := range old.Virtuals {
+		k, lost := v.Key(), false
+		for _, r := range v.Reals {
+			if len(gone) > 0 && gone[v.ID(r)] {
+				lost = true
+				e.report(Report{Kind: Removed, Virtual: v, Real: r})
+			}
+		}
+		switch {
+		case !e.quorum[k]:
+		case !kept[k]:
+			e.report(Report{Kind: Quorum, Virtual: v, On: false, Held: true})
+			delete(e.quorum, k)
+		case lost:
+			st := director.Table(old, director.Input{Health: e.health, QuorumHeld: e.quorum, Only: map[*config.Virtual]bool{v: true},
+				Overrides: e.overrides, Weights: e.weights})
+			for _, s := range st.Virtuals {
+				if s.Virtual == v && !s.Quorum {
+					e.report(Report{Kind: Quorum, Virtual: v, On: false, Weight: s.UpWeight, Held: true})
+				}
+			}
+		}
+	}
 }
 
 // configured is every (service, destination) the configuration can put in

@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -74,5 +76,78 @@ func waitFor(t *testing.T, cond func() bool, got func() string) {
 			t.Fatalf("not reached; got %q", got())
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// keepalived's quorum and removal notices (ipwrapper.c): at start a
+// virtual with quorum up is reported ("Starting with quorum up"), one
+// down only with a sorry server; a reload taking out an up real reports
+// it, then the old virtual's loss of quorum (its old numbers), then the
+// reload's own verdict; a virtual taken out that held quorum loses it.
+func TestKeepalivedQuorumReports(t *testing.T) {
+	vs := func(ip, extra, reals string) string {
+		return "virtual_server " + ip + " 80 {\n    delay_loop 0.05\n    lb_algo rr\n    lb_kind NAT\n    protocol TCP\n" + extra + reals + "}\n"
+	}
+	rs := func(ip, extra string) string {
+		return "    real_server " + ip + " 80 {\n        weight 1\n        TCP_CHECK {\n            connect_timeout 1\n" + extra + "        }\n    }\n"
+	}
+	// 10.0.1.3 never up: the total weight stays at the quorum after the
+	// reload (keepalived lowers a quorum above it)
+	never := rs("10.0.1.3", "            alpha\n")
+	keep := vs("10.0.0.1", "    quorum 2\n", rs("10.0.1.1", "")+rs("10.0.1.2", "")+never)
+	sorry := vs("10.0.0.2", "    sorry_server 10.0.9.9 80\n", rs("10.0.2.1", "            alpha\n"))
+	quiet := vs("10.0.0.3", "", rs("10.0.3.1", "            alpha\n"))
+	gone := vs("10.0.0.4", "", rs("10.0.4.1", ""))
+	r := start(t, keep+sorry+quiet+gone, nil, []string{"10.0.1.1:80", "10.0.1.2:80", "10.0.4.1:80"}, Options{})
+	notices := func() []string {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		var s []string
+		for _, rep := range r.log {
+			switch rep.Kind {
+			case Quorum:
+				s = append(s, fmt.Sprintf("quorum %s on=%v first=%v held=%v w=%d", rep.Virtual.Addr, rep.On, rep.First, rep.Held, rep.Weight))
+			case Removed:
+				s = append(s, fmt.Sprintf("removed %s of %s", rep.Real.Addr, rep.Virtual.Addr))
+			}
+		}
+		return s
+	}
+	want := []string{
+		"quorum 10.0.0.1 on=true first=true held=false w=2",
+		"quorum 10.0.0.2 on=false first=true held=false w=0",
+		"quorum 10.0.0.4 on=true first=true held=false w=1",
+	}
+	if got := notices(); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("at start:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	next := parse(t, vs("10.0.0.1", "    quorum 2\n", rs("10.0.1.1", "")+never)+sorry+quiet)
+	if err := r.e.Reload(context.Background(), next); err != nil {
+		t.Fatal(err)
+	}
+	want = append(want,
+		"removed 10.0.1.2 of 10.0.0.1",
+		"quorum 10.0.0.1 on=false first=false held=true w=1", // the old virtual's loss
+		"removed 10.0.4.1 of 10.0.0.4",
+		"quorum 10.0.0.4 on=false first=false held=true w=0",
+		"quorum 10.0.0.1 on=false first=true held=true w=1", // the reload's verdict
+	)
+	if got := notices(); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("after the reload:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestQuorumNotice(t *testing.T) {
+	for _, c := range []struct{ seen, prev, now, fallback, want bool }{
+		{false, false, true, false, true},   // Starting with quorum up
+		{false, false, false, false, false}, // alpha, no sorry server: nothing
+		{false, false, false, true, true},   // Starting with quorum down (the sorry server goes in)
+		{true, true, false, false, true},
+		{true, false, true, false, true},
+		{true, true, true, true, false},
+	} {
+		if got := quorumNotice(c.seen, c.prev, c.now, c.fallback); got != c.want {
+			t.Errorf("%+v: %v", c, got)
+		}
 	}
 }
