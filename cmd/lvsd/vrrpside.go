@@ -141,9 +141,11 @@ func newVRRPSide(cfg *config.Config, fifo *notifyFIFO, logf func(string, ...any)
 }
 
 // startMail starts VRRP's mailer (smtp_alert) if there is none yet and
-// cfg mails.
+// cfg has VRRP; one there takes cfg's settings (a reload starting VRRP
+// again).
 func (s *vrrpSide) startMail(cfg *config.Config) {
-	if s.mail.Load() != nil {
+	if m := s.mail.Load(); m != nil {
+		m.set(cfg)
 		return
 	}
 	if m := newVRRPMail(cfg, s.logf); m != nil {
@@ -174,6 +176,16 @@ func (s *vrrpSide) newRouter(cfg *config.Config) (*vrrp.Router, error) {
 		}
 		if m := s.mail.Load(); m != nil {
 			m.onRole(instance, r)
+		}
+	}
+	o.OnGroup = func(group string, r vrrp.Role) {
+		if m := s.mail.Load(); m != nil {
+			m.onGroup(group, r)
+		}
+	}
+	o.OnReload = func(next *config.Config) { // the mails' settings, at the reload
+		if m := s.mail.Load(); m != nil {
+			m.set(next)
 		}
 	}
 	return vrrp.New(cfg, o)

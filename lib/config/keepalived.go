@@ -168,7 +168,8 @@ type kaImport struct {
 	// global notification_email only where one is on (finish)
 	smtpAlert, smtpAlertChecker *bool
 	smtpAlertVRRP               *bool
-	vrrpSMTPAlert               map[string]bool     // vrrp_instance name -> its own smtp_alert
+	vrrpSMTPAlert               map[string]bool // vrrp_instance name -> its own smtp_alert
+	groupSMTPAlert              map[*SyncGroup]bool
 	vsFile                      map[*Virtual]string // the file declaring each virtual_server
 	vsSMTPAlert                 map[*Virtual]bool
 	rsSMTPAlert                 map[*Real]bool
@@ -297,18 +298,26 @@ func (im *kaImport) finish() {
 			v.EmailAlert, v.SMTP, v.MailStyle = g.EmailAlert, g.SMTP, "keepalived"
 		}
 	}
-	// a vrrp_instance's: its own, else smtp_alert_vrrp, else smtp_alert
-	// (vrrp_parser.c / global_parser.c), off by default
-	for _, in := range im.cfg.VRRP {
-		own, set := im.vrrpSMTPAlert[in.Name]
+	// a vrrp_instance's and a vrrp_sync_group's: its own, else
+	// smtp_alert_vrrp, else smtp_alert (vrrp.c), off by default
+	vrrpAlert := func(own, set bool) bool {
 		switch {
 		case set:
-			in.SMTPAlert = own
+			return own
 		case im.smtpAlertVRRP != nil:
-			in.SMTPAlert = *im.smtpAlertVRRP
+			return *im.smtpAlertVRRP
 		case im.smtpAlert != nil:
-			in.SMTPAlert = *im.smtpAlert
+			return *im.smtpAlert
 		}
+		return false
+	}
+	for _, in := range im.cfg.VRRP {
+		own, set := im.vrrpSMTPAlert[in.Name]
+		in.SMTPAlert = vrrpAlert(own, set)
+	}
+	for _, g := range im.cfg.SyncGroups {
+		own, set := im.groupSMTPAlert[g]
+		g.SMTPAlert = vrrpAlert(own, set)
 	}
 	if u := im.unchecked; u.n == 1 {
 		im.r.warnf(u.file, u.line, "real_server %s has no checker: always up (checktype on)", u.first)

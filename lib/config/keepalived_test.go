@@ -285,9 +285,12 @@ func TestKeepalivedVRRPSMTPAlert(t *testing.T) {
 	inst := func(name string, vrid int, extra string) string {
 		return fmt.Sprintf("vrrp_instance %s {\n  interface eth0\n  virtual_router_id %d\n  %s\n  virtual_ipaddress {\n    192.0.2.%d\n  }\n}\n", name, vrid, extra, vrid)
 	}
+	group := func(name, member, extra string) string {
+		return fmt.Sprintf("vrrp_sync_group %s {\n  group {\n    %s\n  }\n  %s\n}\n", name, member, extra)
+	}
 	for _, tc := range []struct {
 		global string
-		want   []bool // VI_ON (smtp_alert), VI_NONE, VI_OFF (smtp_alert off)
+		want   []bool // VI_ON (smtp_alert), VI_NONE, VI_OFF (smtp_alert off); the same for the groups G_ON, G_NONE, G_OFF
 	}{
 		{"", []bool{true, false, false}},
 		{"smtp_alert", []bool{true, true, false}},
@@ -296,7 +299,8 @@ func TestKeepalivedVRRPSMTPAlert(t *testing.T) {
 		{"smtp_alert_checker", []bool{true, false, false}},
 	} {
 		src := "global_defs {\n  notification_email {\n    ops@example.com\n  }\n  smtp_server 192.0.2.25\n  " + tc.global + "\n}\n" +
-			inst("VI_ON", 1, "smtp_alert") + inst("VI_NONE", 2, "") + inst("VI_OFF", 3, "smtp_alert off")
+			inst("VI_ON", 1, "smtp_alert") + inst("VI_NONE", 2, "") + inst("VI_OFF", 3, "smtp_alert off") +
+			group("G_ON", "VI_ON", "smtp_alert") + group("G_NONE", "VI_NONE", "") + group("G_OFF", "VI_OFF", "smtp_alert off")
 		c, err := Parse("keepalived.conf", []byte(src))
 		if err != nil {
 			t.Fatal(err)
@@ -304,6 +308,11 @@ func TestKeepalivedVRRPSMTPAlert(t *testing.T) {
 		for i, in := range c.VRRP {
 			if in.SMTPAlert != tc.want[i] {
 				t.Errorf("global %q: %s smtp_alert %v, want %v", tc.global, in.Name, in.SMTPAlert, tc.want[i])
+			}
+		}
+		for i, g := range c.SyncGroups {
+			if g.SMTPAlert != tc.want[i] {
+				t.Errorf("global %q: %s smtp_alert %v, want %v", tc.global, g.Name, g.SMTPAlert, tc.want[i])
 			}
 		}
 		var b bytes.Buffer
@@ -317,6 +326,11 @@ func TestKeepalivedVRRPSMTPAlert(t *testing.T) {
 		for i, in := range back.VRRP {
 			if in.SMTPAlert != tc.want[i] {
 				t.Errorf("global %q, through TOML: %s smtp_alert %v, want %v", tc.global, in.Name, in.SMTPAlert, tc.want[i])
+			}
+		}
+		for i, g := range back.SyncGroups {
+			if g.SMTPAlert != tc.want[i] {
+				t.Errorf("global %q, through TOML: %s smtp_alert %v, want %v", tc.global, g.Name, g.SMTPAlert, tc.want[i])
 			}
 		}
 	}

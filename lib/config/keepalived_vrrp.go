@@ -434,7 +434,12 @@ func (im *kaImport) syncGroup(b *kaStmt) {
 			g.Notify = strings.Join(s.args, " ")
 		case "sync_group_tracking_weight":
 			g.TrackingWeight = true
-		case "smtp_alert", "global_tracking", "notify_stop":
+		case "smtp_alert":
+			if im.groupSMTPAlert == nil {
+				im.groupSMTPAlert = map[*SyncGroup]bool{}
+			}
+			im.groupSMTPAlert[g] = kaOn(s.args)
+		case "global_tracking", "notify_stop":
 			im.ignored(s, "not used by lvsd")
 		case "track_script", "track_interface", "track_file":
 			im.r.errorf(s.file, s.line, "%s in a vrrp_sync_group is not supported: put it in each vrrp_instance", s.key)

@@ -390,6 +390,11 @@ type SyncGroup struct {
 	// member's weighted track_script is dropped and its weighted
 	// track_interface / track_file weigh 0 (a fault), as keepalived does.
 	TrackingWeight bool
+	// SMTPAlert (smtp_alert) mails the group's MASTER, BACKUP, FAULT and
+	// STOP to notification_email, as keepalived's vrrp_sync_smtp_notifier
+	// ("VRRP Group G - Entering MASTER state"); unset, global_defs'
+	// smtp_alert_vrrp, else its smtp_alert decide (off by default).
+	SMTPAlert bool
 }
 
 // RealID names one real server of one virtual service. It is comparable

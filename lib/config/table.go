@@ -88,6 +88,9 @@ func writeTableAs(w io.Writer, c *Config, format string) error {
 		if g.TrackingWeight {
 			tw = " sync_group_tracking_weight"
 		}
+		if g.SMTPAlert {
+			tw += " smtp_alert"
+		}
 		fmt.Fprintf(b, "vrrp_sync_group %s group=%s%s%s\n", g.Name, strings.Join(g.Members, ","),
 			kvs("notify_master", g.NotifyMaster, "notify_backup", g.NotifyBackup, "notify_fault", g.NotifyFault, "notify", g.Notify), tw)
 	}

@@ -280,6 +280,7 @@ type tomlSync struct {
 	NotifyFault  string   `toml:"notify_fault"`
 	Notify       string   `toml:"notify"`
 	Weight       bool     `toml:"sync_group_tracking_weight"`
+	SMTPAlert    bool     `toml:"smtp_alert"`
 }
 
 // tomlLines maps key paths to the line that sets them, both with array
@@ -1135,7 +1136,8 @@ func (r *tomlReader) vrrp(f *tomlFile, c *Config) {
 	for i, ts := range f.VRRPSyncGroup {
 		path := fmt.Sprintf("vrrp_sync_group[%d]", i)
 		g := &SyncGroup{Line: r.lines.line(path), Name: ts.Name, Members: ts.Group,
-			NotifyMaster: ts.NotifyMaster, NotifyBackup: ts.NotifyBackup, NotifyFault: ts.NotifyFault, Notify: ts.Notify, TrackingWeight: ts.Weight}
+			NotifyMaster: ts.NotifyMaster, NotifyBackup: ts.NotifyBackup, NotifyFault: ts.NotifyFault, Notify: ts.Notify, TrackingWeight: ts.Weight,
+			SMTPAlert: ts.SMTPAlert}
 		if g.Name == "" || len(g.Members) == 0 {
 			r.errorf(path, "a vrrp_sync_group needs name and group")
 		}

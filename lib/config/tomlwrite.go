@@ -67,6 +67,9 @@ func WriteTOML(w io.Writer, c *Config) error {
 		if g.TrackingWeight {
 			t.bool("sync_group_tracking_weight", true)
 		}
+		if g.SMTPAlert {
+			t.bool("smtp_alert", true)
+		}
 	}
 	if l := c.LVSSync; l != nil {
 		t.header("[lvs_sync_daemon]")

@@ -525,6 +525,8 @@ func (in *inst) step(ev Event, now time.Time) {
 		in.logf("%s -> %s (priority %d)", prev, s.Role, s.Priority)
 		if in.group != nil && s.Role != Stop {
 			in.group.moved(in, s.Role)
+		} else if in.group != nil {
+			in.group.stopped(in)
 		}
 	}
 }
@@ -678,6 +680,7 @@ type group struct {
 	mu      sync.Mutex
 	faulty  map[*inst]bool
 	wants   map[*inst]bool // Master_Down ran out, held back by canGoMaster
+	stops   map[*inst]bool // members stopped
 	role    Role
 }
 
@@ -785,5 +788,30 @@ func (g *group) moved(from *inst, r Role) {
 	}
 	if g.r.o.FIFO != nil && r != Init {
 		from.effect(func() { g.r.o.FIFO(fmt.Sprintf("GROUP %q %s 0\n", c.Name, r)) })
+	}
+	if g.r.o.OnGroup != nil && r != Init {
+		from.effect(func() { g.r.o.OnGroup(c.Name, r) })
+	}
+}
+
+// stopped records a member's stop; once all are stopped the group is
+// (keepalived's notify_shutdown: the groups' STOP after the instances').
+func (g *group) stopped(from *inst) {
+	g.mu.Lock()
+	if g.stops == nil {
+		g.stops = map[*inst]bool{}
+	}
+	g.stops[from] = true
+	all := g.role != Stop
+	for _, m := range g.members {
+		all = all && g.stops[m]
+	}
+	if all {
+		g.role = Stop
+	}
+	g.mu.Unlock()
+	if all && g.r.o.OnGroup != nil {
+		name := g.cfg.Name
+		from.effect(func() { g.r.o.OnGroup(name, Stop) })
 	}
 }

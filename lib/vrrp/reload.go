@@ -262,6 +262,9 @@ func (r *Router) Reload(next *config.Config) ([]string, error) {
 		r.mu.Unlock()
 		lines = append(lines, fmt.Sprintf("vrrp: %s: removed from the configuration: stopped", c.Old.Name))
 	}
+	if r.o.OnReload != nil {
+		r.o.OnReload(next)
+	}
 	// 2. masters drop the addresses the reload takes away, all of them
 	// before any is added (an address may move between instances)
 	for _, c := range plan {

@@ -39,6 +39,15 @@ type Options struct {
 	// OnRole is called (off the timer goroutine) after an instance's role
 	// changed: the daemon switches the IPVS sync daemon with it.
 	OnRole func(instance string, r Role)
+	// OnGroup is called (off the timer goroutine) once per vrrp_sync_group
+	// transition: MASTER, BACKUP, FAULT, and STOP once all its members
+	// stopped (keepalived's send_group_notifies).
+	OnGroup func(group string, r Role)
+	// OnReload is called by Reload with the new configuration once it
+	// can no longer fail, after the instances it removes have stopped and
+	// before the others take it (whoever follows settings outside VRRP's
+	// own, as the mails' recipients, takes them there).
+	OnReload func(next *config.Config)
 }
 
 // Router runs a configuration's VRRP instances: one goroutine each with

@@ -352,3 +352,34 @@ func TestRouterSyncGroupWeightNoFlap(t *testing.T) {
 		t.Errorf("the group split or flapped: A %s, B %s", sa, sb)
 	}
 }
+
+// OnGroup: once per sync group transition, and STOP once every member
+// has stopped (keepalived's send_group_notifies and notify_shutdown).
+func TestRouterOnGroup(t *testing.T) {
+	h := &hub{}
+	var mu sync.Mutex
+	var seen []string
+	src := netip.MustParseAddr("192.0.2.1")
+	r, err := New(syncPair(150, 0, 0), Options{
+		Addrs: &fakeAddrs{have: map[netip.Prefix]bool{}}, Open: h.open, Poll: 20 * time.Millisecond,
+		Logf:    t.Logf,
+		Link:    func(string, bool, []netip.Prefix) (bool, netip.Addr, error) { return true, src, nil },
+		Spawn:   func(string) {},
+		Exec:    func(context.Context, string, time.Duration) int { return 0 },
+		OnGroup: func(g string, role Role) { mu.Lock(); seen = append(seen, g+" "+role.String()); mu.Unlock() },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { r.Run(ctx); close(done) }()
+	got := func() string { mu.Lock(); defer mu.Unlock(); return strings.Join(seen, ", ") }
+	waitFor(t, "the group master", func() bool { return strings.HasSuffix(got(), "MASTER") })
+	cancel()
+	<-done
+	name := syncPair(150, 0, 0).SyncGroups[0].Name
+	if want := name + " BACKUP, " + name + " MASTER, " + name + " STOP"; got() != want {
+		t.Errorf("OnGroup: %s, want %s", got(), want)
+	}
+}
