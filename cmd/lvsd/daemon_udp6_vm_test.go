@@ -29,10 +29,15 @@ import (
 // namespace every 20 ms until stopped; a failure is recorded at the time
 // its request was sent (a UDP query fails only when its timeout ends).
 func (l *lab) startLoadFunc(t *testing.T, req func() (string, error)) *load {
-	ld := &load{l: l, stopc: make(chan struct{}), done: make(chan struct{}), answered: map[string]int{}}
+	return startLoadIn(t, "c"+l.sfx, req)
+}
+
+// startLoadIn is startLoadFunc from namespace ns.
+func startLoadIn(t *testing.T, ns string, req func() (string, error)) *load {
+	ld := &load{stopc: make(chan struct{}), done: make(chan struct{}), answered: map[string]int{}}
 	go func() {
 		defer close(ld.done)
-		netns.Do("c"+l.sfx, func() error {
+		netns.Do(ns, func() error {
 			for {
 				select {
 				case <-ld.stopc:
@@ -48,6 +53,7 @@ func (l *lab) startLoadFunc(t *testing.T, req func() (string, error)) *load {
 				} else {
 					ld.ok++
 					ld.answered[body]++
+					ld.okSent = append(ld.okSent, sent)
 				}
 				ld.mu.Unlock()
 				time.Sleep(20 * time.Millisecond)
@@ -56,6 +62,19 @@ func (l *lab) startLoadFunc(t *testing.T, req func() (string, error)) *load {
 	}()
 	t.Cleanup(ld.stop)
 	return ld
+}
+
+// firstAnswerAfter is the send time of the first answered request sent
+// after t (zero if none was).
+func (ld *load) firstAnswerAfter(t time.Time) time.Time {
+	ld.mu.Lock()
+	defer ld.mu.Unlock()
+	for _, s := range ld.okSent {
+		if s.After(t) {
+			return s
+		}
+	}
+	return time.Time{}
 }
 
 // checkFailWindow fails t for a request that failed outside
@@ -107,12 +126,27 @@ func nextSrcPort() int { return 20000 + int(srcPorts.Add(1))%40000 }
 
 // dnsQuery asks server for www.lvs.test A over UDP from its own port and
 // returns the address in the answer (which real answered).
-func dnsQuery(server string) (string, error) {
-	c := &dns.Client{Net: "udp", Timeout: time.Second,
-		Dialer: &net.Dialer{Timeout: time.Second, LocalAddr: &net.UDPAddr{Port: nextSrcPort()}}}
+func dnsQuery(server string) (string, error) { return dnsAsk("udp", server, time.Second) }
+
+// dnsAsk is dnsQuery over network netw ("udp": from its own port; "tcp":
+// a new connection) with a timeout.
+func dnsAsk(netw, server string, timeout time.Duration) (string, error) {
+	c := &dns.Client{Net: netw, Timeout: timeout}
+	if netw == "udp" {
+		c.Dialer = &net.Dialer{Timeout: timeout, LocalAddr: &net.UDPAddr{Port: nextSrcPort()}}
+	}
+	r, _, err := c.Exchange(wwwQuery(), server)
+	return wwwAnswer(r, err)
+}
+
+func wwwQuery() *dns.Msg {
 	m := new(dns.Msg)
 	m.SetQuestion("www.lvs.test.", dns.TypeA)
-	r, _, err := c.Exchange(m, server)
+	return m
+}
+
+// wwwAnswer is the address in an answer to wwwQuery.
+func wwwAnswer(r *dns.Msg, err error) (string, error) {
 	if err != nil {
 		return "", err
 	}
@@ -130,18 +164,28 @@ func dnsQuery(server string) (string, error) {
 // dnsAnswer is what real i's unbound answers for www.lvs.test.
 func dnsAnswer(i int) string { return fmt.Sprintf("192.0.2.1%d", i) }
 
-// startUnbound runs a real Debian unbound in real i's namespace: its own
-// config and pid file in the lab's directory, a local zone answering
-// www.lvs.test with dnsAnswer(i). interface-automatic: with direct
+// startUnbound runs a real Debian unbound in real i's namespace
+// (unboundIn), answering www.lvs.test with dnsAnswer(i).
+func (l *lab) startUnbound(t *testing.T, i int) *exec.Cmd {
+	return unboundIn(t, fmt.Sprintf("r%d%s", i, l.sfx), filepath.Join(l.dir, fmt.Sprintf("unbound%d", i)),
+		dnsAnswer(i), fmt.Sprintf("10.99.0.1%d:53", i))
+}
+
+// unboundIn runs a real Debian unbound in namespace ns, its config and
+// pid file in dir, a local zone answering www.lvs.test with answer, and
+// waits until it answers at probe (asked in ns). interface-automatic: with direct
 // routing the query is for the VIP (on lo) and the answer must come from
 // it (seed 000: "unbound answered only with interface-automatic: yes").
-func (l *lab) startUnbound(t *testing.T, i int) *exec.Cmd {
+// The root is a local zone with an SOA: keepalived's DNS_CHECK asks for
+// ". SOA" by default, and the VM has no Internet to ask. A TCP session
+// lives 2 minutes idle (30 s by default), so one kept open across a
+// director failover is not closed by the server while it waits.
+func unboundIn(t *testing.T, ns, dir, answer, probe string) *exec.Cmd {
 	t.Helper()
 	unbound, err := exec.LookPath("unbound")
 	if err != nil {
 		t.Fatalf("unbound (Debian package unbound, scripts/deps.txt) is not installed: %v", err)
 	}
-	dir := filepath.Join(l.dir, fmt.Sprintf("unbound%d", i))
 	os.MkdirAll(dir, 0o755)
 	conf := fmt.Sprintf(`server:
   interface: 0.0.0.0
@@ -157,31 +201,34 @@ func (l *lab) startUnbound(t *testing.T, i int) *exec.Cmd {
   verbosity: 0
   num-threads: 1
   do-ip6: no
+  tcp-idle-timeout: 120000
   auto-trust-anchor-file: ""
   trust-anchor-file: ""
   module-config: "iterator"
   access-control: 0.0.0.0/0 allow
+  local-zone: "." static
+  local-data: ". 60 IN SOA ns.lvs.test. root.lvs.test. 1 3600 600 86400 60"
   local-zone: "lvs.test." static
   local-data: "www.lvs.test. 60 IN A %[2]s"
   local-data: "lvs.test. 60 IN SOA ns.lvs.test. root.lvs.test. 1 3600 600 86400 60"
 remote-control:
   control-enable: no
-`, dir, dnsAnswer(i))
+`, dir, answer)
 	cf := filepath.Join(dir, "unbound.conf")
 	if err := os.WriteFile(cf, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("ip", "netns", "exec", fmt.Sprintf("r%d%s", i, l.sfx), unbound, "-d", "-c", cf)
+	cmd := exec.Command("ip", "netns", "exec", ns, unbound, "-d", "-c", cf)
 	var out strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	addr := fmt.Sprintf("10.99.0.1%d:53", i)
 	var got string
-	if !netns.WaitFor(30*time.Second, func() bool { got, err = dnsQuery(addr); return got == dnsAnswer(i) }) {
-		t.Fatalf("unbound on real %d never answered: %q %v\n%s", i, got, err, out.String())
+	ask := func() error { got, err = dnsQuery(probe); return nil }
+	if !netns.WaitFor(30*time.Second, func() bool { netns.Do(ns, ask); return got == answer }) {
+		t.Fatalf("unbound in %s never answered: %q %v\n%s", ns, got, err, out.String())
 	}
 	return cmd
 }

@@ -100,6 +100,29 @@ func (d *daemonProc) stop() {
 }
 
 // waitLog waits for a log line containing s.
+// logTime is the time stamp (15:04:05.000, on t0's day) of the first line
+// of d's log holding s at or after t0.
+func (d *daemonProc) logTime(t *testing.T, s string, t0 time.Time) time.Time {
+	t.Helper()
+	for _, line := range strings.Split(d.logText(), "\n") {
+		stamp, _, _ := strings.Cut(line, " ")
+		if !strings.Contains(line, s) {
+			continue
+		}
+		hm, err := time.ParseInLocation("15:04:05.000", stamp, time.Local)
+		if err != nil {
+			continue
+		}
+		y, m, dd := t0.Date()
+		at := time.Date(y, m, dd, hm.Hour(), hm.Minute(), hm.Second(), hm.Nanosecond(), time.Local)
+		if !at.Before(t0.Truncate(time.Millisecond)) {
+			return at
+		}
+	}
+	t.Fatalf("no %q in the log after %s:\n%s", s, t0.Format("15:04:05.000"), d.logText())
+	return time.Time{}
+}
+
 func (d *daemonProc) waitLog(s string, within time.Duration) {
 	d.t.Helper()
 	if !netns.WaitFor(within, func() bool { return strings.Contains(d.logText(), s) }) {
@@ -121,7 +144,6 @@ func waitTable(t *testing.T, what string, within time.Duration, cond func(string
 // load sends HTTP requests to the VIP from the client, one new
 // connection each, until stopped; it records when each failure happened.
 type load struct {
-	l        *lab
 	stopc    chan struct{}
 	done     chan struct{}
 	mu       sync.Mutex
@@ -129,10 +151,11 @@ type load struct {
 	failures []time.Time
 	errs     []string
 	answered map[string]int
+	okSent   []time.Time // when each answered request was sent (startLoadIn)
 }
 
 func (l *lab) startLoad(t *testing.T) *load {
-	ld := &load{l: l, stopc: make(chan struct{}), done: make(chan struct{}), answered: map[string]int{}}
+	ld := &load{stopc: make(chan struct{}), done: make(chan struct{}), answered: map[string]int{}}
 	go func() {
 		defer close(ld.done)
 		netns.Do("c"+l.sfx, func() error {

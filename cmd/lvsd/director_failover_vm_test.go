@@ -166,11 +166,7 @@ func dirGet(t *testing.T) (string, error) {
 // priority, the lab's interface names kept (eth1), a TCP_CHECK'd echo
 // service beside the seed's HTTP one, and lvs_sync_daemon if asked.
 func (l *dirLab) seed004(name string, prio int, sync bool) string {
-	b, err := os.ReadFile("../../testdata/config/keepalived/seed004.conf")
-	if err != nil {
-		l.t.Fatal(err)
-	}
-	s := strings.Replace(string(b), "priority 101", fmt.Sprintf("priority %d", prio), 1)
+	s := l.seedConf("seed004.conf", "priority 101", fmt.Sprintf("priority %d", prio))
 	if sync {
 		s = "global_defs {\n  lvs_sync_daemon eth1 VI\n}\n" + s
 	}
@@ -192,8 +188,35 @@ virtual_server 10.0.0.1 7 {
   }
 }
 `
-	p := filepath.Join(l.dir, name+".conf")
-	os.WriteFile(p, []byte(s), 0o644)
+	return l.writeConf(name+".conf", s)
+}
+
+// seedConf is testdata's keepalived file src with each (old, new) pair of
+// edits made once: the minimum a node needs (its priority, the lab's
+// names). An edit that finds nothing fails the test: the seed's file
+// changed under it.
+func (l *dirLab) seedConf(src string, edits ...string) string {
+	b, err := os.ReadFile(filepath.Join("../../testdata/config/keepalived", src))
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	s := string(b)
+	for i := 0; i+1 < len(edits); i += 2 {
+		if !strings.Contains(s, edits[i]) {
+			l.t.Fatalf("%s has no %q to edit", src, edits[i])
+		}
+		s = strings.Replace(s, edits[i], edits[i+1], 1)
+	}
+	return s
+}
+
+// writeConf writes s to rel in the lab's directory and returns its path.
+func (l *dirLab) writeConf(rel, s string) string {
+	p := filepath.Join(l.dir, rel)
+	os.MkdirAll(filepath.Dir(p), 0o755)
+	if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+		l.t.Fatal(err)
+	}
 	return p
 }
 
@@ -220,8 +243,6 @@ func (l *dirLab) director(ns, conf string) *daemonProc {
 	})
 	return d
 }
-
-func dirHasVIP(ns string) bool { return hasAddr(ns, vrrpVIP) }
 
 func hasAddr(ns, a string) bool {
 	out, _ := exec.Command("ip", "-n", ns, "-4", "-o", "addr", "show").Output()
@@ -259,23 +280,11 @@ func TestVRRPDirectorsSeed004FailoverNoSync(t *testing.T) { testVRRPFailover(t, 
 
 func testVRRPFailover(t *testing.T, sync bool) {
 	l := newDirLab(t)
-	d1 := l.director("vd1", l.seed004("vd1", 101, sync))
-	// both BACKUP with nopreempt (the seed): the first one up becomes
-	// master after Master_Down
-	if !netns.WaitFor(30*time.Second, func() bool { return dirHasVIP("vd1") }) {
-		t.Fatalf("vd1 never held the VIP:\n%s", d1.logText())
-	}
-	d2 := l.director("vd2", l.seed004("vd2", 100, sync))
-	d2.waitLog("-> BACKUP", 30*time.Second)
+	syncIface := ""
 	if sync {
-		d1.waitLog("master sync daemon started on eth1 (sync id 200)", 10*time.Second)
-		if out := dirIn(t, "vd1", "ipvsadm -L --daemon"); !strings.Contains(out, "master sync daemon (mcast=eth1, syncid=200") {
-			t.Fatalf("vd1 (MASTER): ipvsadm -L --daemon:\n%s", out)
-		}
-		if out := dirIn(t, "vd2", "ipvsadm -L --daemon"); !strings.Contains(out, "backup sync daemon (mcast=eth1, syncid=200") {
-			t.Fatalf("vd2 (BACKUP): ipvsadm -L --daemon:\n%s", out)
-		}
+		syncIface = "eth1"
 	}
+	d1, d2 := l.pairUp(l.seed004("vd1", 101, sync), l.seed004("vd2", 100, sync), vrrpVIP, syncIface, 200, 30*time.Second)
 	var body string
 	if !netns.WaitFor(30*time.Second, func() bool { var err error; body, err = dirGet(t); return err == nil }) {
 		_, err := dirGet(t)
@@ -295,24 +304,10 @@ func testVRRPFailover(t *testing.T, sync bool) {
 		real, _, _ = strings.Cut(s, " ")
 	}
 	if sync {
-		// The sync daemon carries the entry (after sync_threshold packets).
-		if !netns.WaitFor(15*time.Second, func() bool {
-			return strings.Contains(dirIn(t, "vd2", "ipvsadm -Lnc"), vrrpVIP+":7")
-		}) {
-			t.Fatalf("the connection never reached vd2's table:\nvd1 -Lnc:\n%s\nvd2 -Lnc:\n%s",
-				dirIn(t, "vd1", "ipvsadm -Lnc"), dirIn(t, "vd2", "ipvsadm -Lnc"))
-		}
-		t.Logf("vd2 (backup) knows the connection:\n%s", dirIn(t, "vd2", "ipvsadm -Lnc"))
+		l.waitSynced(vrrpVIP+":7", 15*time.Second)
 	}
 
-	t0 := time.Now()
-	d1.signal(syscall.SIGKILL)
-	<-d1.end
-	shell(t, "ip -n vd1 link set eth1 down")
-	if !netns.WaitFor(30*time.Second, func() bool { return dirHasVIP("vd2") }) {
-		t.Fatalf("vd2 never took the VIP:\n%s", d2.logText())
-	}
-	t.Logf("VIP on vd2 %.2f s after the kill", time.Since(t0).Seconds())
+	t0, _ := l.killMaster(d1, "eth1", vrrpVIP, 30*time.Second)
 	if !netns.WaitFor(20*time.Second, func() bool { var err error; body, err = dirGet(t); return err == nil }) {
 		_, err := dirGet(t)
 		t.Fatalf("no answer through the VIP after the failover: %v\nvd2 ipvsadm:\n%s", err, dirIn(t, "vd2", "ipvsadm -Ln"))
@@ -340,6 +335,65 @@ func testVRRPFailover(t *testing.T, sync bool) {
 	if out := dirIn(t, "vd2", "ipvsadm -L --daemon"); strings.TrimSpace(out) != "" {
 		t.Errorf("lvsd stopped, sync daemons left: %s", out)
 	}
+}
+
+// pairUp starts the directors vd1 on conf1, then (once vd1 holds vip:
+// both BACKUP with nopreempt in the seeds, so the first one up becomes
+// master after Master_Down) vd2 on conf2 as its backup. With syncIface
+// set, vd1 runs the master IPVS sync daemon on it (sync id syncID) and
+// vd2 the backup one.
+func (l *dirLab) pairUp(conf1, conf2, vip, syncIface string, syncID int, within time.Duration) (d1, d2 *daemonProc) {
+	t := l.t
+	d1 = l.director("vd1", conf1)
+	if !netns.WaitFor(within, func() bool { return hasAddr("vd1", vip) }) {
+		t.Fatalf("vd1 never held the VIP %s:\n%s", vip, d1.logText())
+	}
+	d2 = l.director("vd2", conf2)
+	d2.waitLog("-> BACKUP", within)
+	if syncIface != "" {
+		d1.waitLog(fmt.Sprintf("master sync daemon started on %s (sync id %d)", syncIface, syncID), 10*time.Second)
+		for ns, role := range map[string]string{"vd1": "master", "vd2": "backup"} {
+			want := fmt.Sprintf("%s sync daemon (mcast=%s, syncid=%d", role, syncIface, syncID)
+			if out := dirIn(t, ns, "ipvsadm -L --daemon"); !strings.Contains(out, want) {
+				t.Fatalf("%s (%s): ipvsadm -L --daemon:\n%s", ns, role, out)
+			}
+		}
+	}
+	return d1, d2
+}
+
+// waitSynced waits until the backup vd2's IPVS connection table holds an
+// entry with conn (carried by the sync daemon, after sync_threshold
+// packets).
+func (l *dirLab) waitSynced(conn string, within time.Duration) {
+	t := l.t
+	if !netns.WaitFor(within, func() bool { return strings.Contains(dirIn(t, "vd2", "ipvsadm -Lnc"), conn) }) {
+		t.Fatalf("the connection %s never reached vd2's table:\nvd1 -Lnc:\n%s\nvd2 -Lnc:\n%s",
+			conn, dirIn(t, "vd1", "ipvsadm -Lnc"), dirIn(t, "vd2", "ipvsadm -Lnc"))
+	}
+	for _, line := range strings.Split(dirIn(t, "vd2", "ipvsadm -Lnc"), "\n") {
+		if strings.Contains(line, conn) {
+			t.Logf("vd2 (backup) knows the connection: %s", strings.Join(strings.Fields(line), " "))
+		}
+	}
+}
+
+// killMaster kills vd1's director (kill -9, then its link down: the box
+// is gone) and waits until vd2 holds vip: t0 is the kill, took until the
+// VIP was on vd2.
+func (l *dirLab) killMaster(d1 *daemonProc, ifname, vip string, within time.Duration) (t0 time.Time, took time.Duration) {
+	t := l.t
+	t0 = time.Now()
+	d1.signal(syscall.SIGKILL)
+	<-d1.end
+	shell(t, "ip -n vd1 link set "+ifname+" down")
+	t.Logf("vd1's %s down %.2f s after the kill", ifname, time.Since(t0).Seconds())
+	if !netns.WaitFor(within, func() bool { return hasAddr("vd2", vip) }) {
+		t.Fatalf("vd2 never took the VIP %s", vip)
+	}
+	took = time.Since(t0)
+	t.Logf("VIP on vd2 %.2f s after the kill", took.Seconds())
+	return t0, took
 }
 
 // Seed 003's keepalived.conf on two lvsd directors: four instances in two
