@@ -183,3 +183,30 @@ func TestNetnsVRRPReloadSides(t *testing.T) {
 		t.Errorf("lvsd:\n%s", a.text())
 	}
 }
+
+// A VRRP-only lvsd on a kernel without IPVS whose reload adds a
+// virtual_server: refused with the reason, VRRP untouched (still master,
+// no transition), still VRRP only; the next reload without it is taken.
+func TestNetnsVRRPOnlyReloadWithoutIPVS(t *testing.T) {
+	noIPVS(t)
+	l := newVRRPLab(t)
+	vip := l.p.V4(100)
+	conf := instance("VI_1", "BACKUP", 51, 150, v2pass(vip))
+	a := l.lvsd(conf)
+	l.waitSocket(a)
+	l.holder("A", vip, 15*time.Second, a)
+	tr := l.status().VRRP.Instances[0].Transitions
+	l.write("lvsd.conf", conf+"virtual_server 192.0.2.80 80 {\n    lb_kind DR\n    protocol TCP\n    real_server 192.0.2.81 80 {\n    }\n}\n")
+	ans, err := ask(l.sock(), "reload")
+	if err != nil || !strings.Contains(ans, "virtual_server blocks need IPVS") || !strings.HasSuffix(strings.TrimSpace(ans), "refused") {
+		t.Fatalf("reload adding a virtual_server without IPVS: %v %q\n%s", err, ans, a.text())
+	}
+	st := l.status()
+	if in := st.VRRP.Instances[0]; in.State != "MASTER" || in.Transitions != tr || len(st.Virtuals) != 0 || !l.has(l.p.A, vip) {
+		t.Fatalf("after the refused reload: %+v, virtuals %+v", in, st.Virtuals)
+	}
+	l.write("lvsd.conf", "# again\n"+conf)
+	if ans, err := ask(l.sock(), "reload"); err != nil || strings.TrimSpace(ans) != "ok" {
+		t.Fatalf("the next reload: %v %q\n%s", err, ans, a.text())
+	}
+}
