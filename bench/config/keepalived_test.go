@@ -64,3 +64,47 @@ func BenchmarkApplyPlan(b *testing.B) {
 		})
 	}
 }
+
+// generateKeepalivedWeight is generateKeepalived with the last real of the
+// first virtual_server at weight w.
+func generateKeepalivedWeight(nv, nr, w int) []byte {
+	b := generateKeepalived(nv, nr)
+	// the first "weight 1" after the first virtual_server's last real_server line
+	last := fmt.Sprintf("    real_server 10.1.%d.%d 80 {\n        weight 1", (nr-1)/250, (nr-1)%250+1)
+	return []byte(strings.Replace(string(b), last, last[:len(last)-1]+fmt.Sprint(w), 1))
+}
+
+// go test -bench ReloadKeepalived ./bench/config: a reload's read of a
+// keepalived.conf with one real's weight changed, by a config.Reader that
+// read the previous version (lvsd run's reload), against a whole read.
+func BenchmarkReloadKeepalived(b *testing.B) {
+	for _, nv := range []int{100, 1000, 10000} {
+		bodies := [2][]byte{generateKeepalivedWeight(nv, 10, 1), generateKeepalivedWeight(nv, 10, 5)}
+		for _, how := range []string{"whole", "reader"} {
+			b.Run(fmt.Sprintf("reals=%d/%s", nv*10, how), func(b *testing.B) {
+				rd := config.NewReader(config.Options{})
+				if _, err := rd.Parse("keepalived.conf", bodies[0]); err != nil {
+					b.Fatal(err)
+				}
+				b.SetBytes(int64(len(bodies[0])))
+				b.ReportAllocs()
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					data := bodies[(i+1)%2]
+					var err error
+					if how == "whole" {
+						_, err = config.Parse("keepalived.conf", data)
+					} else {
+						_, err = rd.Parse("keepalived.conf", data)
+					}
+					if err != nil {
+						b.Fatal(err)
+					}
+				}
+				if how == "reader" && rd.Partial != b.N {
+					b.Fatalf("%d of %d reads in part", rd.Partial, b.N)
+				}
+			})
+		}
+	}
+}

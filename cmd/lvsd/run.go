@@ -121,6 +121,9 @@ type runFlags struct {
 	m           *metrics
 	metricsFlag bool // --metrics given: the TOML key (and its reloads) ignored
 	debug       bool
+	// reader read the file at start and reads it at each reload (a
+	// keepalived.conf in part: config.Reader)
+	reader *config.Reader
 }
 
 func runRun(args []string, stdout, stderr io.Writer) int {
@@ -147,7 +150,8 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	path := fs.Arg(0)
-	cfg, ok := loadReport(path, stderr)
+	f.reader = config.NewReader(config.Options{})
+	cfg, ok := report(f.reader.Load(path))(stderr)
 	if !ok {
 		return 2
 	}
@@ -245,7 +249,8 @@ func daemon(ctx context.Context, path string, cfg *config.Config, f runFlags, st
 	// what both modes share (VRRP only, and with the engine a reload of
 	// VRRP only may start): the reloads' state, the metrics, the socket
 	var mu sync.Mutex // reloads come from signals, the file watch and the socket
-	sum := digestString(path)
+	// the digest of the bytes read, not of the file read again
+	sum := readerDigest(f.reader)
 	var lastReload *reloadJSON // under mu
 	var reloadFn atomic.Pointer[func(string) []string]
 	starting := func(string) []string { return []string{"lvsd run: starting: reload again in a moment"} }
@@ -371,8 +376,7 @@ func daemon(ctx context.Context, path string, cfg *config.Config, f runFlags, st
 	reload := func(why string) []string {
 		mu.Lock()
 		defer mu.Unlock()
-		d := digestString(path)
-		next, errs := loadQuiet(path)
+		next, errs := loadQuiet(f.reader, path)
 		lastReload = &reloadJSON{Time: time.Now(), Trigger: why, Result: "ok"}
 		// what a reload opens anew (a changed notify_fifo, metrics
 		// address) is opened before anything changes: a failure refuses
@@ -454,7 +458,8 @@ func daemon(ctx context.Context, path string, cfg *config.Config, f runFlags, st
 			log.printf("lvsd run: reload: %v", err)
 		}
 		sdaemon.SdNotify(false, sdaemon.SdNotifyReady)
-		cfg, sum = next, d
+		// the digest of the bytes loaded, after the writes: off their path
+		cfg, sum = next, readerDigest(f.reader)
 		return nil
 	}
 	done := make(chan error, 1)
@@ -530,6 +535,9 @@ func daemon(ctx context.Context, path string, cfg *config.Config, f runFlags, st
 	}
 }
 
+// readerDigest is the SHA-256 of the bytes rd read last, in hex.
+func readerDigest(rd *config.Reader) string { return fmt.Sprintf("%x", rd.Digest()) }
+
 // digestString is the SHA-256 of the file, in hex ("" if unreadable).
 func digestString(path string) string {
 	d := digest(path)
@@ -575,11 +583,11 @@ func notifyReadyFD() {
 	f.Close()
 }
 
-// loadQuiet reads a configuration for a reload: its warnings and errors
-// as lines, errors non-nil when it cannot be used.
-func loadQuiet(path string) (*config.Config, []string) {
+// loadQuiet reads a configuration for a reload with rd: its warnings and
+// errors as lines, errors non-nil when it cannot be used.
+func loadQuiet(rd *config.Reader, path string) (*config.Config, []string) {
 	var b strings.Builder
-	cfg, ok := loadReport(path, &b)
+	cfg, ok := report(rd.Load(path))(&b)
 	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
 	if !ok {
 		return nil, lines

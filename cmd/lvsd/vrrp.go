@@ -149,8 +149,7 @@ func vrrpOnly(ctx context.Context, path string, cfg *config.Config, f runFlags, 
 		if upgrading {
 			return []string{"lvsd run: the virtual servers are starting: reload again in a moment"}
 		}
-		d := digestString(path)
-		next, errs := loadQuiet(path)
+		next, errs := loadQuiet(f.reader, path)
 		*sh.last = &reloadJSON{Time: time.Now(), Trigger: why, Result: "ok"}
 		var up engineStart
 		if errs == nil && len(next.Virtuals) > 0 {
@@ -183,7 +182,7 @@ func vrrpOnly(ctx context.Context, path string, cfg *config.Config, f runFlags, 
 			return errs
 		}
 		f.m.reload(true)
-		cfg, *sh.sum = next, d
+		cfg, *sh.sum = next, readerDigest(f.reader)
 		if up.nl != nil {
 			log.printf("lvsd run: %s now has virtual_server blocks: the virtual servers start (IPVS)", path)
 			up.cfg, upgrading = next, true

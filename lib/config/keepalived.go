@@ -68,9 +68,43 @@ func kaSuggest(key string) string {
 }
 
 func parseKeepalived(name string, data []byte, o Options) (*Config, error) {
+	cfg, _, err := readKeepalived(name, data, o, false)
+	return cfg, err
+}
+
+// readKeepalived reads a whole file. With keep, it also returns what a
+// Reader needs to read the file's next version in part (nil when this
+// read cannot serve: see kaLast).
+func readKeepalived(name string, data []byte, o Options, keep bool) (*Config, *kaLast, error) {
 	r := &kaReader{d: diags{file: name}, o: o}
-	toks := r.tokenize(name, data, nil)
+	toks := r.tokenize(name, data, 1, nil)
 	stmts, _ := r.parseBlock(toks, 0, true, kaToken{})
+	items := make([]kaItem, len(stmts))
+	for i, s := range stmts {
+		items[i].s = s
+	}
+	cfg, im, err := importKeepalived(r, items, keep && !r.special)
+	if err != nil || !keep || r.special {
+		return cfg, nil, err
+	}
+	return cfg, newKALast(name, data, items, im), nil
+}
+
+// kaItem is one top-level statement to import, or (reuse) a virtual_server
+// block whose import the previous read of the file made, its lines moved
+// by shift since.
+type kaItem struct {
+	s     *kaStmt
+	reuse *kaDone
+	shift int
+	done  *kaDone // filled by importKeepalived when it records
+}
+
+// importKeepalived gives the top-level statements their meaning. With
+// record, each virtual_server's import is recorded in its item (done)
+// for the next read.
+func importKeepalived(r *kaReader, items []kaItem, record bool) (*Config, *kaImport, error) {
+	name := r.d.file
 	cfg := &Config{Source: name, Format: "keepalived"}
 	g := &cfg.Global
 	// keepalived has no global check settings (each checker has its
@@ -78,13 +112,16 @@ func parseKeepalived(name string, data []byte, o Options) (*Config, error) {
 	g.CheckInterval, g.CheckCount, g.FailureCount = DefaultCheckInterval, 1, 1
 	g.CleanStop, g.LogFile, g.EmailAlertStatus = true, DefaultLogFile, []string{"all"}
 	im := &kaImport{r: r, cfg: cfg, vsSeen: map[string]*Virtual{}, version: 2}
-	for _, s := range stmts {
-		if s.key == "global_defs" {
-			im.globalDefs(s)
+	for _, it := range items {
+		if it.s != nil && it.s.key == "global_defs" {
+			im.globalDefs(it.s)
 		}
 	}
-	for _, s := range stmts {
-		switch s.key {
+	for _, it := range items {
+		if it.s == nil {
+			continue
+		}
+		switch s := it.s; s.key {
 		case "global_defs":
 		case "vrrp_script":
 			im.script(s)
@@ -96,7 +133,16 @@ func parseKeepalived(name string, data []byte, o Options) (*Config, error) {
 	}
 	var prev *kaStmt // the last top-level block, for a '}' that closed it early
 	stray := false   // the statements after it are already reported
-	for _, s := range stmts {
+	for i := range items {
+		it := &items[i]
+		if it.reuse != nil {
+			if it.reuse = im.reuse(it.reuse, it.shift); it.reuse == nil {
+				return nil, im, errNoReuse
+			}
+			prev, stray = &it.reuse.head, false
+			continue
+		}
+		s := it.s
 		if !kaTopLevel[s.key] && prev != nil && kaKnown(s.key) {
 			// a keyword of the block above, at top level: one error for the
 			// lot, where the mistake probably is
@@ -118,7 +164,11 @@ func parseKeepalived(name string, data []byte, o Options) (*Config, error) {
 		case "vrrp_sync_group":
 			im.syncGroup(s)
 		case "virtual_server":
-			im.virtualServer(s)
+			if record {
+				it.done = im.recordVirtualServer(s)
+			} else {
+				im.virtualServer(s)
+			}
 		case "virtual_server_group": // read before the virtual_servers
 		case "static_ipaddress", "static_routes", "static_rules", "virtual_routes", "virtual_rules":
 			r.warnf(s.file, s.line, "%s not imported: lvsd does not manage static addresses or routes; configure them in the system", s.key)
@@ -129,11 +179,18 @@ func parseKeepalived(name string, data []byte, o Options) (*Config, error) {
 		}
 	}
 	im.finish()
+	for _, it := range items {
+		for _, v := range it.done.virtualsOrNil() {
+			if im.finishSaid[v] {
+				it.done.ok = false // its warning comes from finish, not from its record
+			}
+		}
+	}
 	cfg.Warnings = sorted(r.d.warnings)
 	if len(r.d.errs) > 0 {
-		return nil, r.d.fail()
+		return nil, im, r.d.fail()
 	}
-	return cfg, nil
+	return cfg, im, nil
 }
 
 type kaImport struct {
@@ -154,15 +211,15 @@ type kaImport struct {
 	onDefs    checkDefaults
 	// reals without a checker: one warning for all of them (a generated
 	// file has thousands), naming the first
-	unchecked struct {
-		n, vs       int
-		lastVS      *Virtual
-		file, first string
-		line        int
-		lastFile    string
-		lastLine    int
-	}
-	startupDelay time.Duration // vrrp_startup_delay
+	unchecked kaUnchecked
+	// a Reader's read in part: the virtuals reused from the previous read
+	// (finished then), and what makes a virtual_server's import
+	// unfit for reuse (noReuse: it read a group, a track_file or a user;
+	// merged: a virtual_server defined twice)
+	reused          map[*Virtual]bool
+	noReuse, merged bool
+	finishSaid      map[*Virtual]bool // finish warned about it: read it again next time
+	startupDelay    time.Duration     // vrrp_startup_delay
 	// keepalived's smtp_alert: global_defs' smtp_alert / smtp_alert_checker
 	// (nil: unset) and each virtual_server's own; a virtual gets the
 	// global notification_email only where one is on (finish)
@@ -270,7 +327,11 @@ func (im *kaImport) finish() {
 		}
 		return dflt
 	}
+	im.finishSaid = map[*Virtual]bool{}
 	for _, v := range im.cfg.Virtuals {
+		if im.reused[v] {
+			continue // finished by the read it comes from (same global_defs)
+		}
 		// check_data.c: a quorum above the reals' total weight could
 		// never be reached, so keepalived lowers it to that weight (and a
 		// hysteresis to below the quorum)
@@ -279,10 +340,12 @@ func (im *kaImport) finish() {
 			total += r.Weight
 		}
 		if v.Quorum > total && total > 0 {
+			im.finishSaid[v] = true
 			im.r.warnf(im.vsFile[v], v.Line, "quorum %d for %s exceeds the total weight of its real servers %d: quorum %d (keepalived too)", v.Quorum, v.Key(), total, total)
 			v.Quorum = total
 		}
 		if v.Quorum > 0 && v.Hysteresis >= v.Quorum {
+			im.finishSaid[v] = true
 			im.r.warnf(im.vsFile[v], v.Line, "hysteresis %d for %s >= quorum %d: hysteresis %d (keepalived too)", v.Hysteresis, v.Key(), v.Quorum, v.Quorum-1)
 			v.Hysteresis = v.Quorum - 1
 		}

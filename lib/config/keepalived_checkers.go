@@ -142,6 +142,7 @@ func (im *kaImport) checker(b *kaStmt, v *Virtual, defs checkDefaults) Check {
 			if len(s.args) == 2 {
 				g = s.args[1]
 			}
+			im.noReuse = true // the user is looked up again at each read
 			ra, err := LookupRunAs(s.args[0], g)
 			if err != nil {
 				im.r.errorf(s.file, s.line, "user: %v (keepalived: \"Failed to set uid/gid for misc checker script\")", err)
@@ -240,6 +241,7 @@ func (im *kaImport) fileCheck(b *kaStmt) (FileCheck, bool) {
 				ok = false
 				continue
 			}
+			im.noReuse = true // fc.Track is this read's
 			switch fc.Track = im.files[s.args[0]]; {
 			case fc.Track == nil:
 				im.r.errorf(s.file, s.line, "track_file %s not found (fix: define it in a top-level track_file block)", s.args[0])

@@ -44,6 +44,10 @@ type kaReader struct {
 	slab  []kaStmt          // see newStmt
 	words []string          // statement arguments, see parseBlock
 	said  map[Diag]bool     // see once
+	// special: the file uses the preprocessor or include, which a Reader
+	// does not read in part
+	special bool
+	rec     *kaDone // what a virtual_server's import reports goes here too
 }
 
 var reKAVar = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)`)
@@ -81,6 +85,7 @@ func (r *kaReader) preprocess(file string, n int, line string) []string {
 		r.pre = append(r.pre, line) // the common line: no allocation (r.pre is reused)
 		return r.pre
 	}
+	r.special = true
 	r.expand(file, n, line, 0, &r.pre)
 	return r.pre
 }
@@ -252,14 +257,23 @@ func (r *kaReader) sequence(file string, n int, t string, depth int, out *[]stri
 var reKAName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 func (r *kaReader) errorf(file string, line int, format string, args ...any) {
-	if d := (Diag{File: file, Line: line, Msg: fmt.Sprintf(format, args...)}); len(r.d.errs) < maxErrors && r.once(d) {
-		r.d.errs = append(r.d.errs, d)
-	}
+	r.add(Diag{File: file, Line: line, Msg: fmt.Sprintf(format, args...)}, true)
 }
 
 func (r *kaReader) warnf(file string, line int, format string, args ...any) {
-	if d := (Diag{File: file, Line: line, Msg: fmt.Sprintf(format, args...)}); len(r.d.warnings) < maxErrors && r.once(d) {
-		r.d.warnings = append(r.d.warnings, d)
+	r.add(Diag{File: file, Line: line, Msg: fmt.Sprintf(format, args...)}, false)
+}
+
+func (r *kaReader) add(d Diag, isErr bool) {
+	if r.rec != nil {
+		r.rec.diags = append(r.rec.diags, kaDiag{d, isErr})
+	}
+	list := &r.d.warnings
+	if isErr {
+		list = (*[]Diag)(&r.d.errs)
+	}
+	if len(*list) < maxErrors && r.once(d) {
+		*list = append(*list, d)
 	}
 }
 
@@ -278,12 +292,13 @@ func (r *kaReader) once(d Diag) bool {
 
 // tokenize splits a file into tokens, expanding includes in place. Tokens
 // are substrings of one copy of the file: no allocation per token or line.
-func (r *kaReader) tokenize(name string, data []byte, out []kaToken) []kaToken {
+// data's first line is line first of the file (a Reader reads part of it).
+func (r *kaReader) tokenize(name string, data []byte, first int, out []kaToken) []kaToken {
 	text := string(data)
 	if out == nil {
 		out = make([]kaToken, 0, len(text)/8+16) // about one token per 8 bytes
 	}
-	for n := 1; len(text) > 0; n++ {
+	for n := first; len(text) > 0; n++ {
 		line := text
 		if i := strings.IndexByte(text, '\n'); i >= 0 {
 			line, text = text[:i], text[i+1:]
@@ -330,6 +345,7 @@ func (r *kaReader) tokenize(name string, data []byte, out []kaToken) []kaToken {
 			}
 			out[start].nl = true
 			if out[start].text == "include" {
+				r.special = true
 				toks := out[start:]
 				out = out[:start]
 				if len(toks) != 2 {
@@ -389,7 +405,7 @@ func (r *kaReader) include(from string, line int, pattern string, out []kaToken)
 			continue
 		}
 		r.depth++
-		out = r.tokenize(m, data, out)
+		out = r.tokenize(m, data, 1, out)
 		r.depth--
 	}
 	return out

@@ -145,6 +145,7 @@ func (im *kaImport) virtualServer(b *kaStmt) {
 		// keepalived makes one IPVS service per entry of the group, each
 		// with the block's reals (their checks are shared: lib/check probes
 		// a real checked the same way once)
+		im.noReuse = true // it reads the group
 		for _, h := range g {
 			im.virtualServerAt(b, h)
 		}
@@ -459,6 +460,9 @@ func (im *kaImport) virtualServerAt(b *kaStmt, h vsHead) {
 	}
 	key := v.Key()
 	if o := im.vsSeen[key]; o != nil {
+		if im.merged = true; im.reused[o] {
+			return // o is the running configuration's: read the file whole
+		}
 		// seed 003 mixes DR and TUN reals under one service with two blocks
 		if o.Scheduler != v.Scheduler || o.Persistent != v.Persistent || o.Netmask != v.Netmask || !reflect.DeepEqual(o.SchedFlags, v.SchedFlags) {
 			im.r.errorf(b.file, b.line, "virtual_server %s defined again (line %d) with different service settings", key, o.Line)

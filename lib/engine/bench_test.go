@@ -140,8 +140,9 @@ func cpuTime() time.Duration {
 
 // BenchmarkReloadFile is the daemon's whole reload of a 1,000 x 10 file
 // with one weight changed, as bench/daemon.sh measures it in the VM: read
-// and parse the file, then Engine.Reload through the running engine's
-// loop, to its one write (over ipvs.Mem). cpu-ms/op is the process's CPU
+// the file with the config.Reader that read it at start (lvsd run's; a
+// keepalived.conf is read in part), then Engine.Reload through the running
+// engine's loop, to its one write (over ipvs.Mem). cpu-ms/op is the process's CPU
 // (GC and the check engine's goroutines too): the host is shared, so
 // wall time alone misleads.
 func BenchmarkReloadFile(b *testing.B) {
@@ -155,7 +156,8 @@ func BenchmarkReloadFile(b *testing.B) {
 			if err := os.WriteFile(path, bodies[0], 0o644); err != nil {
 				b.Fatal(err)
 			}
-			cfg, err := config.Load(path)
+			rd := config.NewReader(config.Options{})
+			cfg, err := rd.Load(path)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -189,7 +191,7 @@ func BenchmarkReloadFile(b *testing.B) {
 				w := k.Writes()
 				c0 := cpuTime()
 				b.StartTimer()
-				next, err := config.Load(path)
+				next, err := rd.Load(path)
 				if err != nil {
 					b.Fatal(err)
 				}
