@@ -111,7 +111,13 @@ func importKeepalived(r *kaReader, items []kaItem, record bool) (*Config, *kaImp
 	// delay_loop): lvsd's defaults, which pace only its table re-reads
 	g.CheckInterval, g.CheckCount, g.FailureCount = DefaultCheckInterval, 1, 1
 	g.CleanStop, g.LogFile, g.EmailAlertStatus = true, DefaultLogFile, []string{"all"}
-	im := &kaImport{r: r, cfg: cfg, vsSeen: map[string]*Virtual{}, version: 2}
+	im := &kaImport{r: r, cfg: cfg, vsSeen: make(map[string]*Virtual, len(items)), version: 2}
+	for _, it := range items {
+		if it.reuse != nil {
+			im.reused = make(map[*Virtual]bool, len(items))
+			break
+		}
+	}
 	for _, it := range items {
 		if it.s != nil && it.s.key == "global_defs" {
 			im.globalDefs(it.s)

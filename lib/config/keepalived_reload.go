@@ -13,7 +13,7 @@ import (
 // the lines between the longest common head and tail of the two versions;
 // the virtual_servers outside keep their import, moved by the lines the
 // edit added or removed. The result is the one a whole read gives
-// (TestReaderSameAsFullRead, FuzzKeepalivedReload). Whatever this does not
+// (TestReaderSameAsFullRead, FuzzReloadKeepalived). Whatever this does not
 // cover is read whole: the preprocessor or include anywhere, an edit that
 // touches a block the virtual_servers depend on (global_defs,
 // virtual_server_group, track_file), a virtual_server defined twice,
@@ -94,6 +94,7 @@ type kaUnit struct {
 // reported and its reals without a checker.
 type kaDone struct {
 	virtuals  []*Virtual
+	keys      []string // their Keys
 	diags     []kaDiag
 	unchecked kaUnchecked
 	head      kaStmt // the block's keyword and lines, for messages
@@ -153,6 +154,9 @@ func (im *kaImport) recordVirtualServer(s *kaStmt) *kaDone {
 	im.unchecked = before
 	im.unchecked.add(d.unchecked)
 	d.virtuals = append([]*Virtual(nil), im.cfg.Virtuals[n:]...)
+	for _, v := range d.virtuals {
+		d.keys = append(d.keys, v.Key())
+	}
 	d.ok = !im.noReuse
 	return d
 }
@@ -162,7 +166,7 @@ func (im *kaImport) recordVirtualServer(s *kaStmt) *kaDone {
 // virtual is defined again before it).
 func (im *kaImport) reuse(d *kaDone, shift int) *kaDone {
 	if shift != 0 {
-		m := &kaDone{head: d.head, unchecked: d.unchecked, ok: true, diags: make([]kaDiag, len(d.diags))}
+		m := &kaDone{head: d.head, keys: d.keys, unchecked: d.unchecked, ok: true, diags: make([]kaDiag, len(d.diags))}
 		m.head.line += shift
 		m.head.end += shift
 		for i, x := range d.diags {
@@ -184,11 +188,8 @@ func (im *kaImport) reuse(d *kaDone, shift int) *kaDone {
 		im.r.add(x.d, x.isErr)
 	}
 	im.unchecked.add(d.unchecked)
-	if im.reused == nil {
-		im.reused = map[*Virtual]bool{}
-	}
-	for _, v := range d.virtuals {
-		key := v.Key()
+	for i, v := range d.virtuals {
+		key := d.keys[i]
 		if im.vsSeen[key] != nil {
 			return nil
 		}
@@ -381,7 +382,7 @@ func (l *kaLast) again(data []byte, o Options) (*Config, *kaLast) {
 func commonPrefix(a, b []byte) int {
 	n := min(len(a), len(b))
 	i := 0
-	for ; i+256 <= n && bytes.Equal(a[i:i+256], b[i:i+256]); i += 256 { // vectorised
+	for ; i+4096 <= n && bytes.Equal(a[i:i+4096], b[i:i+4096]); i += 4096 { // vectorised
 	}
 	for ; i < n && a[i] == b[i]; i++ {
 	}
@@ -392,7 +393,7 @@ func commonPrefix(a, b []byte) int {
 func commonSuffix(a, b []byte) int {
 	n := min(len(a), len(b))
 	i := 0
-	for ; i+256 <= n && bytes.Equal(a[len(a)-i-256:len(a)-i], b[len(b)-i-256:len(b)-i]); i += 256 {
+	for ; i+4096 <= n && bytes.Equal(a[len(a)-i-4096:len(a)-i], b[len(b)-i-4096:len(b)-i]); i += 4096 {
 	}
 	for ; i < n && a[len(a)-1-i] == b[len(b)-1-i]; i++ {
 	}

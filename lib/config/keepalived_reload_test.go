@@ -223,8 +223,8 @@ func TestMovedCoversEveryLine(t *testing.T) {
 	}
 }
 
-// FuzzKeepalivedReload: a Reader's read of an edited file equals a whole read.
-func FuzzKeepalivedReload(f *testing.F) {
+// FuzzReloadKeepalived: a Reader's read of an edited file equals a whole read.
+func FuzzReloadKeepalived(f *testing.F) {
 	files, _ := filepath.Glob(filepath.Join(testdata, "keepalived", "*.conf"))
 	for _, p := range files {
 		if data, err := os.ReadFile(p); err == nil {
