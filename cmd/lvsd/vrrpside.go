@@ -68,8 +68,24 @@ func planVRRPSide(old, next *config.Config) vrrpSidePlan {
 		Router: stepOf(a.router, b.router, true),
 		Sync:   stepOf(a.sync != nil, b.sync != nil, !reflect.DeepEqual(a.sync, b.sync)),
 		FIFO:   stepOf(a.fifos != "", b.fifos != "", a.fifos != b.fifos),
-		RT:     stepOf(a.rt > 0, b.rt > 0, a.rt != b.rt),
+		RT:     rtStep(a, b),
 	}
+}
+
+// rtStep: vrrp_rt_priority is the router's (its Run sets it): a router
+// running before and after the reload takes a changed value in place,
+// whatever the values mean (a priority, the default, off); a router
+// stopped leaves normal scheduling behind; one started sets its own.
+func rtStep(a, b vrrpWant) sideStep {
+	switch {
+	case a.router && b.router && a.rt != b.rt:
+		return stepChange
+	case a.router && !b.router && a.rt != 0:
+		return stepStop
+	case !a.router && b.router && b.rt != 0:
+		return stepStart
+	}
+	return stepKeep
 }
 
 func stepOf(had, has, differ bool) sideStep {

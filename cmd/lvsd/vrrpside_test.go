@@ -57,8 +57,9 @@ func TestPlanVRRPSide(t *testing.T) {
 		{"notify_fifo now vrrp_notify_fifo", mk(withVRRP, nfifo("/f")), mk(withVRRP, fifo("/f")), vrrpSidePlan{C, K, K, K}},
 		{"notify_fifo removed", mk(withVRRP, nfifo("/f")), mk(withVRRP), vrrpSidePlan{C, K, P, K}},
 		{"vrrp_rt_priority changed", mk(withVRRP, rt(20)), mk(withVRRP, rt(30)), vrrpSidePlan{C, K, K, C}},
-		{"vrrp_rt_priority removed", mk(withVRRP, rt(20)), mk(withVRRP), vrrpSidePlan{C, K, K, P}},
-		{"vrrp_rt_priority added", mk(withVRRP), mk(withVRRP, rt(20)), vrrpSidePlan{C, K, K, S}},
+		{"vrrp_rt_priority removed", mk(withVRRP, rt(20)), mk(withVRRP), vrrpSidePlan{C, K, K, C}},
+		{"vrrp_rt_priority added", mk(withVRRP), mk(withVRRP, rt(20)), vrrpSidePlan{C, K, K, C}},
+		{"vrrp_rt_priority 0 (off) from unset", mk(withVRRP), mk(withVRRP, rt(-1)), vrrpSidePlan{C, K, K, C}},
 	} {
 		if got := planVRRPSide(c.old, c.next); got != c.want {
 			t.Errorf("%s: %+v, want %+v", c.name, got, c.want)
