@@ -209,3 +209,31 @@ func BenchmarkReloadFile(b *testing.B) {
 		})
 	}
 }
+
+// A resync of a running director with nothing to repair: the table read
+// (ipvs.Mem's copy here; the kernel's own cost is in the VM's figures)
+// and what the engine does with it.
+func BenchmarkResync(b *testing.B) {
+	for _, size := range []struct{ services, reals int }{{1, 10}, {1, 1000}, {1, 10000}, {1000, 10}} {
+		b.Run(fmt.Sprintf("%dx%d", size.services, size.reals), func(b *testing.B) {
+			cfg := bigConfig(b, size.services, size.reals)
+			k := ipvs.NewMem(nil)
+			e := New(cfg, Options{Kernel: k, Command: func(string) {}})
+			if err := e.begin(); err != nil {
+				b.Fatal(err)
+			}
+			for _, id := range realIDs(cfg) {
+				e.onHealth(check.Event{Sub: &check.Sub{ID: id}, To: check.Up})
+			}
+			e.pass(false)
+			w := k.Writes()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				e.pass(true)
+			}
+			if k.Writes() != w {
+				b.Fatalf("%d writes in resyncs of an unchanged table", k.Writes()-w)
+			}
+		})
+	}
+}

@@ -198,3 +198,38 @@ func ExampleOp_String() {
 	fmt.Println(Op{Kind: AddService, Service: s})
 	// Output: -A -t 192.0.2.10:443 -s wlc -p 300 -M 255.255.255.0
 }
+
+// SameEntries agrees with Plan: the same table whatever its counters,
+// and any change Plan would write is a difference.
+func TestSameEntriesAgreesWithPlan(t *testing.T) {
+	base := func() []Service {
+		m := NewMem([]Service{web(gate(1, 1), gate(2, 2)), {Family: 4, FWMark: 7, Scheduler: "rr", Dests: []Dest{gate(3, 1)}}})
+		s, _ := m.Services()
+		return s
+	}
+	a := base()
+	changes := map[string]func([]Service) []Service{
+		"counters": func(s []Service) []Service {
+			s[0].Dests[0].Active, s[0].Dests[1].Inactive, s[0].Stats.Conns = 5, 2, 9
+			return s
+		},
+		"weight":    func(s []Service) []Service { s[0].Dests[1].Weight = 3; return s },
+		"scheduler": func(s []Service) []Service { s[1].Scheduler = "wrr"; return s },
+		"real gone": func(s []Service) []Service { s[0].Dests = s[0].Dests[:1]; return s },
+		"real moved": func(s []Service) []Service {
+			s[0].Dests[1].Addr = rip(9)
+			return s
+		},
+		"service gone": func(s []Service) []Service { return s[:1] },
+	}
+	for name, change := range changes {
+		b := change(base())
+		ops, err := Plan(a, b, []Key{a[0].Key(), a[1].Key()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := SameEntries(a, b), len(ops) == 0; got != want {
+			t.Errorf("%s: SameEntries %v, Plan has %d ops:\n%s", name, got, len(ops), lines(ops))
+		}
+	}
+}
