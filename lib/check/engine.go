@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -399,6 +400,7 @@ func (e *Engine) Run(ctx context.Context) {
 	go e.maintLoop(ctx)
 	go e.fileLoop(ctx)
 	var due []*job
+	more := false // the last poll left answers waiting
 	for ctx.Err() == nil {
 		now := time.Now()
 		wait := time.Hour
@@ -408,6 +410,18 @@ func (e *Engine) Run(ctx context.Context) {
 			d := e.queue[0].next.Sub(now)
 			if d > 0 {
 				wait = d
+				break
+			}
+			// Answers first: while the poller has answers waiting, or
+			// once a batch is started, it reads them before it starts
+			// more. So an answer is taken when it comes (its verdict
+			// is not held behind hundreds of connects), and on a CPU
+			// too slow for the schedule the checks started are those
+			// it can finish: the interval stretches, as keepalived's
+			// does, instead of checks that passed timing out in the
+			// queue and their reals flapping.
+			if more || len(due) == launchBatch {
+				wait = 0
 				break
 			}
 			if !e.acquire() {
@@ -428,9 +442,22 @@ func (e *Engine) Run(ctx context.Context) {
 			}
 			e.mu.Unlock()
 		}
-		p.poll(wait)
+		if len(e.events) > 0 {
+			// a verdict was just sent: its reader (the director's
+			// engine), made runnable on this thread by the send, runs
+			// now, here, instead of waiting for another thread to wake
+			// and take it. That second wake-up on the path from the
+			// probe's answer to the netlink write costs milliseconds on
+			// a busy or emulated machine; keepalived has one thread.
+			runtime.Gosched()
+		}
+		more = p.poll(wait)
 	}
 }
+
+// launchBatch is how many checks the poller starts between two reads of
+// the answers.
+const launchBatch = 64
 func (e *Engine) acquire() bool {
 	select {
 	case e.sem <- struct{}{}:

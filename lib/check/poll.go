@@ -225,7 +225,25 @@ func (p *poller) start(h *hotProbe) {
 		fail("setsockopt", err)
 		return
 	}
-	switch err := syscall.Connect(fd, h.plan.sa); err {
+	err = syscall.Connect(fd, h.plan.sa)
+	if err == syscall.EINPROGRESS {
+		// A real on this host (a container, a namespace, a VM on a
+		// bridge) has answered already: the handshake, or the reset,
+		// ran inside connect. Asked again, the kernel says so at once
+		// (0, or the refusal): the connect check is done without epoll
+		// and a refused real is reported now, not after the batch of
+		// connects started with it. Elsewhere the answer is EALREADY,
+		// one cheap call.
+		err = syscall.Connect(fd, h.plan.sa)
+		if err == syscall.EISCONN {
+			err = nil
+		}
+		if err == nil && !h.plan.http {
+			p.finish(h, nil, false)
+			return
+		}
+	}
+	switch err {
 	case nil, syscall.EINPROGRESS, syscall.EINTR, syscall.EALREADY:
 	default:
 		fail("connect", err)
@@ -304,8 +322,12 @@ func (p *poller) finish(h *hotProbe, err error, timedOut bool) {
 }
 
 // poll waits at most d for events, advances the probes, expires those
-// past their deadline; it returns early when woken.
-func (p *poller) poll(d time.Duration) {
+// past their deadline; it returns early when woken. more: events were
+// left waiting (a full batch), so none expired this round: a probe
+// times out only when its socket has nothing to say, not while its
+// answer waits behind others' (which, on a saturated CPU, made checks
+// that had passed time out and reals flap).
+func (p *poller) poll(d time.Duration) (more bool) {
 	if len(p.dl) > 0 {
 		if u := time.Until(p.dl[0].deadline); u < d {
 			d = u
@@ -339,7 +361,8 @@ func (p *poller) poll(d time.Duration) {
 		}
 		p.event(h, ev.Events)
 	}
-	if n > 0 && n == len(p.evs) && len(p.evs) < 4096 {
+	more = n == len(p.evs)
+	if more && len(p.evs) < 4096 {
 		p.evs = make([]syscall.EpollEvent, 2*len(p.evs))
 	}
 	p.mu.Lock()
@@ -355,11 +378,15 @@ func (p *poller) poll(d time.Duration) {
 			heap.Fix(&p.dl, h.hidx)
 		}
 	}
+	if more {
+		return true
+	}
 	now := time.Now()
 	for len(p.dl) > 0 && !p.dl[0].deadline.After(now) {
 		h := p.dl[0]
 		p.timeout(h)
 	}
+	return false
 }
 
 func (p *poller) timeout(h *hotProbe) {

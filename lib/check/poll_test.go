@@ -213,3 +213,110 @@ func TestEngineObserve(t *testing.T) {
 		}
 	}
 }
+
+// Answers that wait behind others' (a CPU too slow for the schedule: the
+// poller gets to them after their deadline) are read, not timed out: a
+// probe times out only when its socket has nothing to say. Before, every
+// probe past the first batch of events failed with a timeout, and on a
+// saturated machine reals whose checks had passed flapped.
+func TestPollerAnswersBeforeTimeouts(t *testing.T) {
+	// http checks, answered as soon as accepted: a connect check to
+	// the loopback is done inside connect, without epoll
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	defer func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+	}()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"))
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	ap := netip.MustParseAddrPort(ln.Addr().String())
+	spec := &Spec{Type: "negotiate", Service: "http", Addr: ap.Addr(), Port: ap.Port(), Request: "/", CheckTimeout: time.Second}
+	plan := planHot(spec)
+	if plan == nil || !plan.http {
+		t.Fatalf("not a hot http check: %+v", spec)
+	}
+	var results []Result
+	p, err := newPoller(func(h *hotProbe, r Result, slow bool) {
+		results = append(results, r) // the polling goroutine: this one
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.close()
+	const n = 600 // more than one batch of events (256)
+	for i := 0; i < n; i++ {
+		p.start(&hotProbe{plan: plan, spec: spec, deadline: time.Now().Add(20 * time.Millisecond)})
+	}
+	// every answer arrives, every deadline passes
+	for end := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		mu.Lock()
+		k := len(conns)
+		mu.Unlock()
+		if k == n || time.Now().After(end) {
+			break
+		}
+	}
+	time.Sleep(50 * time.Millisecond)
+	for i := 0; i < 100 && p.inflight() > 0; i++ {
+		p.poll(0)
+	}
+	failed := 0
+	for _, r := range results {
+		if !r.OK {
+			failed++
+		}
+	}
+	if len(results) != n || failed > 0 {
+		t.Fatalf("%d results for %d probes, %d failed (first: %+v)", len(results), n, failed, results[0])
+	}
+}
+
+// A real that has answered by the time connect returns (on this host:
+// the handshake or the reset runs inside connect) is reported by start
+// itself, without a round of epoll: the verdict of a refused real is not
+// held behind the connects started after it.
+func TestPollerLocalAnswerAtOnce(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed.Close()
+	var results []Result
+	p, err := newPoller(func(h *hotProbe, r Result, slow bool) { results = append(results, r) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.close()
+	for _, a := range []net.Addr{ln.Addr(), closed.Addr()} {
+		ap := netip.MustParseAddrPort(a.String())
+		spec := &Spec{Type: "connect", Addr: ap.Addr(), Port: ap.Port(), CheckTimeout: time.Second}
+		p.start(&hotProbe{plan: planHot(spec), spec: spec, deadline: time.Now().Add(time.Second)})
+	}
+	if len(results) != 2 || !results[0].OK || results[1].OK || !strings.HasSuffix(results[1].Reason, "connection refused") || p.inflight() != 0 {
+		t.Fatalf("after start, before any poll: %+v (%d in flight)", results, p.inflight())
+	}
+}
