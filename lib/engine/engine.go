@@ -129,35 +129,36 @@ type Engine struct {
 	ready  chan struct{}
 
 	// Owned by Run's goroutine only.
-	cfg        *config.Config
-	loaded     time.Time
-	checks     *check.Engine
-	events     <-chan check.Event
-	health     director.HealthMap
-	weights    map[config.RealID]int // from weighted checks (misc_dynamic, FILE_CHECK)
-	believed   *ipvs.Mem             // what the kernel holds, as last read or written
-	desired    *director.Desired
-	prev       *director.Desired // the table before the last pass: why a deleted entry was there
-	owned      map[ipvs.Key]bool
-	quorum     map[string]bool
-	fallback   map[string]bool
-	drains     map[drainRef]time.Time // removed entries and their deadline
-	touched    map[string]bool        // virtuals to decide again at the next health pass
-	changed    []config.RealID        // reals whose health changed since the last pass (passReals)
-	realsOf    *config.Config         // the configuration reals indexes
-	reals      map[config.RealID]*config.Real
-	byVirtual  map[string]int // virtual key -> index in desired.Virtuals
-	dirty      bool           // a write failed: read the kernel before the next plan
-	starting   bool
-	resync     time.Duration
-	readCost   time.Duration
-	resyncCost time.Duration // the last resync tick's, read and all
-	counts     Counts
-	lastStart  time.Time
-	cmds       *commands
-	overrides  director.Overrides
-	lastCheck  map[config.RealID]CheckInfo // the result that made each real's current state
-	nchecks    int                         // checks given to the check engine
+	cfg       *config.Config
+	loaded    time.Time
+	checks    *check.Engine
+	events    <-chan check.Event
+	health    director.HealthMap
+	weights   map[config.RealID]int // from weighted checks (misc_dynamic, FILE_CHECK)
+	believed  *ipvs.Mem             // what the kernel holds, as last read or written
+	desired   *director.Desired
+	prev      *director.Desired // the table before the last pass: why a deleted entry was there
+	owned     map[ipvs.Key]bool
+	quorum    map[string]bool
+	fallback  map[string]bool
+	drains    map[drainRef]time.Time // removed entries and their deadline
+	touched   map[string]bool        // virtuals to decide again at the next health pass
+	changed   []config.RealID        // reals whose health changed since the last pass (passReals)
+	realsOf   *config.Config         // the configuration reals indexes
+	reals     map[config.RealID]*config.Real
+	byVirtual map[string]int // virtual key -> index in desired.Virtuals
+	dirty     bool           // a write failed: read the kernel before the next plan
+	starting  bool
+	resync    time.Duration
+	readCost  time.Duration
+	counts    Counts
+	lastStart time.Time
+	cmds      *commands
+	overrides director.Overrides
+	lastCheck map[config.RealID]CheckInfo // the result that made each real's current state
+	nchecks   int                         // checks given to the check engine
+
+	prevReadCost time.Duration // the read before the last (resyncPeriod)
 }
 
 // CheckInfo is the check result that made a real's current state: its
@@ -412,11 +413,9 @@ func (e *Engine) loop(ctx context.Context) error {
 				tick.Reset(e.resync)
 			}
 		case <-tick.C:
-			// the period follows what a resync costs now (the table
-			// read at start may have been of an empty kernel)
-			t0 := time.Now()
+			// the period follows what a table read costs now (the read
+			// at start may have been of an empty kernel)
 			e.pass(true)
-			e.resyncCost = time.Since(t0)
 			if p := e.resyncPeriod(); p != e.resync {
 				e.resync = p
 				tick.Reset(p)
@@ -460,9 +459,11 @@ func (e *Engine) lookup() func(netip.Addr) string {
 }
 
 // resyncPeriod is checkinterval (ldirectord reads the table every cycle),
-// or 50 times the cost of one resync (its table read, or the whole last
-// resync when that took longer) when that is longer, so that re-reading
-// the table costs at most 2% of the time.
+// or 50 times the cost of one table read when that is longer, so that
+// re-reading the table costs at most 2% of the time. The cost is the
+// lesser of the last two reads: a table that grew lengthens the period,
+// one read slowed by a busy machine does not (a drain waits for a read
+// to see its connections end).
 func (e *Engine) resyncPeriod() time.Duration {
 	if e.opt.Resync > 0 {
 		return e.opt.Resync
@@ -471,7 +472,11 @@ func (e *Engine) resyncPeriod() time.Duration {
 	if p <= 0 {
 		p = 10 * time.Second
 	}
-	return max(p, 50*max(e.readCost, e.resyncCost))
+	cost := e.readCost
+	if e.prevReadCost > 0 {
+		cost = min(cost, e.prevReadCost)
+	}
+	return max(p, 50*cost)
 }
 
 func (e *Engine) onHealth(ev check.Event) {
@@ -553,7 +558,7 @@ func (e *Engine) read() error {
 	if err != nil {
 		return err
 	}
-	e.readCost = time.Since(t0)
+	e.prevReadCost, e.readCost = e.readCost, time.Since(t0)
 	e.counts.Reads++
 	if e.opt.Debug != nil {
 		n := 0
