@@ -89,7 +89,7 @@ func TestKeepalivedMailsFromTheDaemon(t *testing.T) {
 
 // keepalived's own mails and lvsd's, side by side, from one keepalived.conf
 // (quorum 2, omega, smtp_alert) to one postfix under real IPVS: the
-// start with quorum up, a real without a server going down, a reload
+// start with quorum up, a real whose port nobody listens on going down, a reload
 // (SIGHUP) taking out a real that is up (the quorum lost with it), then
 // SIGTERM (omega: keepalived's shutdown mails, if any arrive). Debian's keepalived 2.2.7 runs first; lvsd must deliver
 // the same mails (subject and body), no more, no fewer.
@@ -103,7 +103,11 @@ func TestKeepalivedMailsSideBySide(t *testing.T) {
 		text := fmt.Sprintf("global_defs {\n    router_id lb-test\n    notification_email {\n        ops@lvs.test\n    }\n    notification_email_from lvsd@lvs.test\n    smtp_server %s %s\n}\n"+
 			"virtual_server %s 80 {\n    delay_loop 1\n    lb_algo rr\n    lb_kind NAT\n    protocol TCP\n    quorum 2\n    omega\n    smtp_alert\n", host, port, labVIP)
 		for _, i := range reals {
-			text += fmt.Sprintf("    real_server 10.99.0.1%d 80 {\n        weight 1\n        TCP_CHECK {\n            connect_timeout 1\n            retry 0\n        }\n    }\n", i)
+			addr := fmt.Sprintf("10.99.0.1%d 80", i)
+			if i == 3 {
+				addr = "10.99.0.11 81" // nothing listens: down after its first check
+			}
+			text += fmt.Sprintf("    real_server %s {\n        weight 1\n        TCP_CHECK {\n            connect_timeout 1\n            retry 0\n        }\n    }\n", addr)
 		}
 		if err := os.WriteFile(cf, []byte(text+"}\n"), 0o644); err != nil {
 			t.Fatal(err)
@@ -115,7 +119,7 @@ func TestKeepalivedMailsSideBySide(t *testing.T) {
 
 	// keepalived
 	cleanTable(t)
-	write(1, 2, 3) // 10.99.0.13: no server
+	write(1, 2, 3)
 	dir := t.TempDir()
 	k := exec.Command(ka, "-C", "-n", "-l", "-D", "-f", cf, "-p", filepath.Join(dir, "ka.pid"), "-c", filepath.Join(dir, "ka-c.pid"))
 	var klog bytes.Buffer
@@ -125,7 +129,7 @@ func TestKeepalivedMailsSideBySide(t *testing.T) {
 	}
 	t.Cleanup(func() { k.Process.Kill(); k.Wait() })
 	waitTable(t, "keepalived: both reals in", 30*time.Second, func(s string) bool { return hasReal(s, svc, 1, 80) && hasReal(s, svc, 2, 80) })
-	waitTable(t, "keepalived: real 3 out", 60*time.Second, func(s string) bool { return !hasReal(s, svc, 3, 80) })
+	waitTable(t, "keepalived: real 3 out", 60*time.Second, func(s string) bool { return !hasReal(s, svc, 1, 81) })
 	settle(2)
 	write(1, 3)
 	k.Process.Signal(syscall.SIGHUP)
@@ -144,7 +148,7 @@ func TestKeepalivedMailsSideBySide(t *testing.T) {
 	write(1, 2, 3)
 	d := startDaemon(t, cf, filepath.Join(l.dir, "side.state"))
 	waitTable(t, "lvsd: both reals in", 30*time.Second, func(s string) bool { return hasReal(s, svc, 1, 80) && hasReal(s, svc, 2, 80) })
-	waitTable(t, "lvsd: real 3 out", 60*time.Second, func(s string) bool { return !hasReal(s, svc, 3, 80) })
+	waitTable(t, "lvsd: real 3 out", 60*time.Second, func(s string) bool { return !hasReal(s, svc, 1, 81) })
 	settle(2)
 	write(1, 3)
 	d.signal(syscall.SIGHUP)

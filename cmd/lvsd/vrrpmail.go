@@ -23,6 +23,7 @@ type vrrpMail struct {
 	s         vrrpMailSettings
 	last      map[string]vrrp.Role // keepalived's last_email_state, by instance
 	lastGroup map[string]vrrp.Role // and by sync group
+	gone      map[string]bool      // instances a reload is removing
 }
 
 // vrrpMailSettings is what a configuration says of VRRP's mails.
@@ -61,7 +62,7 @@ func newVRRPMail(cfg *config.Config, log func(string, ...any)) *vrrpMail {
 	}
 	a := newAlerter(cfg, log)
 	a.setStatus("running") // the status filter is ldirectord's: VRRP mails always go
-	m := &vrrpMail{a: a, last: map[string]vrrp.Role{}, lastGroup: map[string]vrrp.Role{}}
+	m := &vrrpMail{a: a, last: map[string]vrrp.Role{}, lastGroup: map[string]vrrp.Role{}, gone: map[string]bool{}}
 	m.set(cfg)
 	return m
 }
@@ -102,7 +103,23 @@ func vrrpGroupMailText(r vrrp.Role) (string, string) {
 	return "", ""
 }
 
+// removed marks an instance a reload removes: its stop is mailed as
+// keepalived mails an instance deleted at a reload (vrrp.c's
+// clear_diff_vrrp: DELETED, sent as FAULT without notify_deleted, and
+// nothing when it already was in FAULT).
+func (m *vrrpMail) removed(instance string) {
+	m.mu.Lock()
+	m.gone[instance] = true
+	m.mu.Unlock()
+}
+
 func (m *vrrpMail) onRole(instance string, r vrrp.Role) {
+	m.mu.Lock()
+	if r == vrrp.Stop && m.gone[instance] {
+		delete(m.gone, instance)
+		r = vrrp.Fault
+	}
+	m.mu.Unlock()
 	what, body := vrrpMailText(r)
 	m.once(m.last, func(s *vrrpMailSettings) bool { return s.want[instance] }, instance, r, "VRRP Instance "+instance+" - "+what, body)
 }

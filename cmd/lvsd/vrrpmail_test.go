@@ -19,7 +19,7 @@ import (
 func vrrpMailConfig(smtp string) *config.Config {
 	return &config.Config{
 		Global:     config.Global{EmailAlert: "ops@lvs.test", SMTP: smtp, EmailAlertFrom: "lvs@lvs.test", RouterID: "lb-1"},
-		VRRP:       []*config.VRRPInstance{{Name: "VI_1", SMTPAlert: true}, {Name: "VI_2"}},
+		VRRP:       []*config.VRRPInstance{{Name: "VI_1", SMTPAlert: true}, {Name: "VI_2"}, {Name: "VI_3", SMTPAlert: true}},
 		SyncGroups: []*config.SyncGroup{{Name: "G1", Members: []string{"VI_1", "VI_2"}, SMTPAlert: true}},
 	}
 }
@@ -33,7 +33,9 @@ func TestVRRPMailNeeds(t *testing.T) {
 		t.Fatalf("smtp_alert with notification_email and smtp_server: %+v %v", s, ok)
 	}
 	for name, edit := range map[string]func(*config.Config){
-		"no smtp_alert":         func(c *config.Config) { c.VRRP[0].SMTPAlert, c.SyncGroups[0].SMTPAlert = false, false },
+		"no smtp_alert": func(c *config.Config) {
+			c.VRRP[0].SMTPAlert, c.VRRP[2].SMTPAlert, c.SyncGroups[0].SMTPAlert = false, false, false
+		},
 		"no notification_email": func(c *config.Config) { c.Global.EmailAlert = "" },
 		"no smtp_server":        func(c *config.Config) { c.Global.SMTP = "" },
 	} {
@@ -69,15 +71,21 @@ func TestVRRPMailsToPostfix(t *testing.T) {
 		m.onRole("VI_2", r)
 		m.onGroup("G1", r)
 	}
-	// sent before the reload (the sender is read when a mail is sent,
-	// as keepalived's smtp.c reads email_from)
-	if !netns.WaitFor(30*time.Second, func() bool { return len(subjects()) >= 6 }) {
-		t.Fatalf("mailbox before the reload: %q", subjects())
-	}
 	next := vrrpMailConfig(addr)
 	next.VRRP[0].SMTPAlert, next.VRRP[1].SMTPAlert, next.SyncGroups[0].SMTPAlert = false, true, false
 	next.Global.EmailAlert, next.Global.EmailAlertFrom = "ops2@lvs.test", "lvs2@lvs.test"
+	// VI_3, removed by the reload while MASTER: keepalived's deleted
+	// instance, mailed as FAULT (with the settings it had)
+	m.onRole("VI_3", vrrp.Master)
+	m.removed("VI_3")
+	m.onRole("VI_3", vrrp.Stop)
+	// sent before the reload (the sender is read when a mail is sent,
+	// as keepalived's smtp.c reads email_from)
+	if !netns.WaitFor(30*time.Second, func() bool { return len(subjects()) >= 8 }) {
+		t.Fatalf("mailbox before the reload: %q", subjects())
+	}
 	m.set(next)
+	m.removed("VI_1") // already in FAULT: nothing more, as keepalived
 	m.onRole("VI_1", vrrp.Stop)
 	m.onRole("VI_2", vrrp.Stop)
 	m.onGroup("G1", vrrp.Stop)
@@ -91,6 +99,8 @@ func TestVRRPMailsToPostfix(t *testing.T) {
 		"[lb-1] VRRP Group G1 - Entering MASTER state":      {"=> All VRRP group instances are now in MASTER state <=", "lvs@"},
 		"[lb-1] VRRP Group G1 - Entering FAULT state":       {"=> All VRRP group instances are now in FAULT state <=", "lvs@"},
 		"[lb-1] VRRP Instance VI_2 - Stopping":              {"=> VRRP Instance stopping <=", "lvs2@"},
+		"[lb-1] VRRP Instance VI_3 - Entering MASTER state": {"=> VRRP Instance is now owning VRRP VIPs <=", "lvs@"},
+		"[lb-1] VRRP Instance VI_3 - Entering FAULT state":  {"=> VRRP Instance is no longer owning VRRP VIPs <=", "lvs@"},
 	}
 	if !netns.WaitFor(30*time.Second, func() bool { return len(subjects()) >= len(want) }) {
 		mu.Lock()
@@ -118,8 +128,9 @@ func TestVRRPMailsToPostfix(t *testing.T) {
 // The daemon's VRRP mails: lvsd in a namespace, alone on its link, with
 // keepalived.conf's notification_email, smtp_server (postfix on the host,
 // over a veth) and smtp_alert on VI_1 only: VI_1 entering MASTER is mailed,
-// and its STOP at the orderly stop; VI_2 (no smtp_alert) mails nothing
-// until a reload (SIGHUP) turns its smtp_alert on: then its STOP.
+// VI_2 (no smtp_alert) mails nothing; a reload (SIGHUP) removes VI_1,
+// mailed as keepalived mails a deleted instance (FAULT), and turns VI_2's
+// smtp_alert on: its STOP is mailed at the orderly stop.
 func TestNetnsVRRPMails(t *testing.T) {
 	l := newVRRPLab(t)
 	ip := func(args ...string) {
@@ -144,21 +155,23 @@ func TestNetnsVRRPMails(t *testing.T) {
 	if !netns.WaitFor(60*time.Second, func() bool { return countOf(subjects(), master) == 1 }) {
 		t.Fatalf("no %q in %q\n%s", master, subjects(), a.text())
 	}
-	// a reload turns VI_2's smtp_alert on: its STOP is mailed
-	l.write("lvsd.conf", strings.Replace(conf, v3(vip2, 24), v3(vip2, 24)+"\n    smtp_alert", 1))
+	// a reload removes VI_1 (keepalived mails a deleted instance as
+	// FAULT) and turns VI_2's smtp_alert on: its STOP is mailed
+	l.write("lvsd.conf", strings.SplitN(conf, "vrrp_instance", 2)[0]+instance("VI_2", "MASTER", 62, 150, v3(vip2, 24)+"\n    smtp_alert"))
 	a.cmd.Process.Signal(syscall.SIGHUP)
-	if !netns.WaitFor(30*time.Second, func() bool { return strings.Contains(a.text(), "VI_2: updated in place") }) {
-		t.Fatalf("the reload not seen:\n%s", a.text())
+	fault := "[lb-1] VRRP Instance VI_1 - Entering FAULT state"
+	if !netns.WaitFor(30*time.Second, func() bool { return countOf(subjects(), fault) == 1 }) {
+		t.Fatalf("no %q after the reload removing VI_1: %q\n%s", fault, subjects(), a.text())
 	}
 	if s := subjects(); countOf(s, "VI_2") != 0 {
 		t.Errorf("VI_2 mailed before its smtp_alert: %q", s)
 	}
 	a.stop()
-	stopping, stopping2 := "[lb-1] VRRP Instance VI_1 - Stopping", "[lb-1] VRRP Instance VI_2 - Stopping"
-	if !netns.WaitFor(60*time.Second, func() bool { return countOf(subjects(), stopping) == 1 && countOf(subjects(), stopping2) == 1 }) {
-		t.Fatalf("no %q and %q in %q after the stop\n%s", stopping, stopping2, subjects(), a.text())
+	stopping := "[lb-1] VRRP Instance VI_2 - Stopping"
+	if !netns.WaitFor(60*time.Second, func() bool { return countOf(subjects(), stopping) == 1 }) {
+		t.Fatalf("no %q in %q after the stop\n%s", stopping, subjects(), a.text())
 	}
-	if s := subjects(); countOf(s, "VI_2") != 1 || countOf(s, "VI_1") > 3 {
+	if s := subjects(); countOf(s, "VI_2") != 1 || countOf(s, "VI_1") != 3 || countOf(s, "VI_1 - Stopping") != 0 {
 		t.Errorf("mails: %q", s)
 	}
 	if m := mailWith(maildir, master); !strings.Contains(m, "=> VRRP Instance is now owning VRRP VIPs <=") || !strings.Contains(m, "From: <lvs@lvs.test>") {

@@ -204,6 +204,11 @@ func (s *vrrpSide) newRouter(cfg *config.Config) (*vrrp.Router, error) {
 			m.set(next)
 		}
 	}
+	o.OnRemove = func(instance string) {
+		if m := s.mail.Load(); m != nil {
+			m.removed(instance)
+		}
+	}
 	return vrrp.New(cfg, o)
 }
 

@@ -252,6 +252,9 @@ func (r *Router) Reload(next *config.Config) ([]string, error) {
 			continue
 		}
 		in := r.of[c.Old]
+		if r.o.OnRemove != nil {
+			r.o.OnRemove(c.Old.Name)
+		}
 		in.stop()
 		<-in.done
 		r.mu.Lock()

@@ -48,6 +48,9 @@ type Options struct {
 	// before the others take it (whoever follows settings outside VRRP's
 	// own, as the mails' recipients, takes them there).
 	OnReload func(next *config.Config)
+	// OnRemove is called by Reload with the name of each instance it
+	// removes, before that instance stops (its STOP follows on OnRole).
+	OnRemove func(instance string)
 }
 
 // Router runs a configuration's VRRP instances: one goroutine each with
