@@ -61,6 +61,7 @@ func main() {
 	ldMax := flag.Int("ld-max", 10, "largest table ldirectord is run on; above it only the pace of its start is measured (-ld-probe)")
 	ldBudget := flag.Duration("ld-budget", 10*time.Minute, "how long ldirectord may take to start checking")
 	ldProbeFor := flag.Duration("ld-probe", time.Minute, "above -ld-max: how long ldirectord's start is watched to measure its pace")
+	readSizes := flag.String("read-sizes", "1000,10000", "reals of the tables whose netlink read is timed, as lvsd's resync reads them (empty: none)")
 	reload := flag.Int("reload", 10000, "reals of the reload test, in services of 10 (0: skip it)")
 	reloads := flag.Int("reloads", 3, "reloads per tool")
 	reloadTools := flag.String("reload-tools", "lvsd-ka,keepalived", "tools of the reload test")
@@ -130,6 +131,18 @@ func main() {
 		}
 		srv.close()
 	}
+	var reads []string
+	for _, s := range split(*readSizes) {
+		n, err := strconv.Atoi(s)
+		check(err)
+		d, err := readCost(n, 3)
+		if err != nil {
+			reads = append(reads, fmt.Sprintf("1 x %d reals: %v", n, err))
+			continue
+		}
+		reads = append(reads, fmt.Sprintf("1 x %d reals: %s (median of 3; 2%% rule: resync every %s at least)", n, ms(d), (50*d).Round(100*time.Millisecond)))
+		fmt.Println("\n== table read, " + reads[len(reads)-1])
+	}
 	var rel []*reloadResult
 	if *reload > 0 {
 		for _, k := range split(*reloadTools) {
@@ -141,6 +154,12 @@ func main() {
 	}
 	loadavg("VM load at end")
 	report(kills, rel)
+	if len(reads) > 0 {
+		fmt.Println("\n3. One netlink read of the kernel table (lib/ipvs, as lvsd's resync makes it)")
+		for _, r := range reads {
+			fmt.Println("   " + r)
+		}
+	}
 	if profile != "" {
 		printProfiles()
 	}
@@ -298,16 +317,20 @@ func killTest(r *killResult, cf, dir string, srv *servers, trials int, budget ti
 		gaps = append(gaps, ss[i].Sub(ss[i-1]))
 	}
 	r.period = median(gaps)
+	// the CPU of steady checking: not the start's (the binary's pages
+	// read over 9p on a first run, the table's writes), over enough
+	// probes of a small table
+	time.Sleep(max(time.Second, r.period))
 	c0, w0 := cpuTime(p.pids()), time.Now()
-	time.Sleep(max(3*time.Second, 3*r.period))
+	time.Sleep(max(10*time.Second, 3*r.period))
 	r.cpu = float64(cpuTime(p.pids())-c0) / float64(time.Since(w0))
 	rc0 := time.Now()
 	for i := 0; i < 5; i++ {
 		readProc()
 	}
 	r.readCost = time.Since(rc0) / 5
-	fmt.Printf("   probe period %s, CPU while checking %.1f%% of one vCPU, one read of /proc/net/ip_vs %s\n",
-		r.period.Round(time.Millisecond), 100*r.cpu, r.readCost.Round(10*time.Microsecond))
+	fmt.Printf("   probe period %s, CPU while checking %.1f%% of one vCPU (%s per check), one read of /proc/net/ip_vs %s\n",
+		r.period.Round(time.Millisecond), 100*r.cpu, ms(r.perCheck()), r.readCost.Round(10*time.Microsecond))
 	wait := max(30*time.Second, 4*r.period)
 	// kill 0 warms up: the first removal runs code paths (and, in the VM,
 	// pages of the binaries read over 9p) for the first time in every tool

@@ -56,6 +56,16 @@ func (r *killResult) stats() (det, react, gone stat, writes, reads string) {
 	return statOf(d), statOf(re), statOf(g), intRange(ws), intRange(rs)
 }
 
+// perCheck is the CPU one check costs the tool: its CPU while checking
+// over the probes it makes, every real once per probe period (the
+// victim's, measured).
+func (r *killResult) perCheck() time.Duration {
+	if r.n == 0 || r.period <= 0 {
+		return 0
+	}
+	return time.Duration(r.cpu * float64(r.period) / float64(r.n))
+}
+
 func intRange(v []int) string {
 	if len(v) == 0 {
 		return "-"
@@ -91,19 +101,19 @@ func report(kills []*killResult, rel []*reloadResult) {
 		fmt.Println("   detection = kill -> the first probe (SYN) to the real; reaction = that probe -> the del-real acked by the kernel (nlmon);")
 		fmt.Println("   kill -> delete = detection + reaction; writes/reads = IPVS netlink requests from the kill to the delete")
 		w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(w, "reals\ttool\tprobe period\tdetection\treaction\tkill -> delete\twrites\treads\tCPU checking\tstart (table full)\t")
+		fmt.Fprintln(w, "reals\ttool\tprobe period\tdetection\treaction\tkill -> delete\twrites\treads\tCPU checking\tCPU per check\tstart (table full)\t")
 		var notes []string
 		for _, r := range kills {
 			if r.note != "" {
 				notes = append(notes, fmt.Sprintf("%d reals, %s: %s", r.n, r.tool.name, r.note))
 			}
 			if len(r.trials) == 0 {
-				fmt.Fprintf(w, "%d\t%s\t(see below)\t\t\t\t\t\t\t\t\n", r.n, r.tool.name)
+				fmt.Fprintf(w, "%d\t%s\t(see below)\t\t\t\t\t\t\t\t\t\n", r.n, r.tool.name)
 				continue
 			}
 			det, react, gone, ws, rs := r.stats()
-			fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.1f%%\t%s, %d writes\t\n", r.n, r.tool.name, ms(r.period), det, react, gone, ws, rs,
-				100*r.cpu, ms(r.ready), r.startW)
+			fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.1f%%\t%s\t%s, %d writes\t\n", r.n, r.tool.name, ms(r.period), det, react, gone, ws, rs,
+				100*r.cpu, ms(r.perCheck()), ms(r.ready), r.startW)
 		}
 		w.Flush()
 		for _, n := range notes {
@@ -126,8 +136,8 @@ func report(kills []*killResult, rel []*reloadResult) {
 					continue
 				}
 				_, pr, pd, _, _ := peer.stats()
-				fmt.Printf("ratio at %d reals, %s / %s: reaction %s, kill -> delete %s\n", me.n, peer.tool.name, me.tool.name,
-					ratio(pr.med, mr.med), ratio(pd.med, md.med))
+				fmt.Printf("ratio at %d reals, %s / %s: reaction %s, kill -> delete %s; CPU per check %s / %s: %s\n", me.n, peer.tool.name, me.tool.name,
+					ratio(pr.med, mr.med), ratio(pd.med, md.med), me.tool.name, peer.tool.name, ratio(me.perCheck(), peer.perCheck()))
 				verdict = verdict && mr.med <= pr.med
 			}
 			fmt.Printf("target at %d reals, %s: detection + < 5 ms and no slower than a peer: reaction median %s, max %s: %s\n",
