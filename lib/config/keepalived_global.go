@@ -167,7 +167,13 @@ func (im *kaImport) globalDefs(b *kaStmt) {
 				im.smtpAlertVRRP = &b
 			}
 		case "vrrp_rt_priority":
-			g.VRRPRTPriority, _ = im.num(s, 1, 99)
+			// 0 is lvsd's: off (keepalived raises it to 1)
+			if p, ok := im.num(s, 0, 99); ok {
+				g.VRRPRTPriority = p
+				if p == 0 {
+					g.VRRPRTPriority = VRRPRTOff
+				}
+			}
 		case "router_id":
 			if im.want(s, 1) {
 				g.RouterID = s.args[0]

@@ -257,18 +257,7 @@ func TestKeepalivedSMTPAlert(t *testing.T) {
 func TestKeepalivedMailToTOML(t *testing.T) {
 	src := "global_defs {\n  router_id lb-1\n  notification_email {\n    ops@example.com\n  }\n  smtp_server 192.0.2.25\n}\n" +
 		"virtual_server 192.0.2.1 80 {\n  protocol TCP\n  smtp_alert\n  real_server 192.0.2.2 80 {\n    smtp_alert off\n    TCP_CHECK {\n    }\n  }\n  real_server 192.0.2.3 80 {\n    TCP_CHECK {\n    }\n  }\n}\n"
-	c, err := Parse("keepalived.conf", []byte(src))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var b bytes.Buffer
-	if err := WriteTOML(&b, c); err != nil {
-		t.Fatal(err)
-	}
-	c2, err := Parse("m.toml", b.Bytes())
-	if err != nil {
-		t.Fatalf("%v\n%s", err, b.String())
-	}
+	_, c2, b := migrated(t, src)
 	v := c2.Virtuals[0]
 	if c2.Global.RouterID != "lb-1" || v.MailStyle != "keepalived" || !v.QuorumAlert || !v.Reals[0].NoAlert || v.Reals[1].NoAlert || v.EmailAlert != "ops@example.com" {
 		t.Errorf("after migrate: router_id %q, %+v, reals %v %v\n%s", c2.Global.RouterID, v, v.Reals[0].NoAlert, v.Reals[1].NoAlert, b.String())
@@ -339,18 +328,7 @@ func TestKeepalivedVRRPSMTPAlert(t *testing.T) {
 // smtp_helo_name and smtp_connect_timeout reach the mailer, and TOML.
 func TestKeepalivedSMTPHelo(t *testing.T) {
 	src := "global_defs {\n  notification_email {\n    ops@example.com\n  }\n  smtp_server 192.0.2.25\n  smtp_helo_name lb-1.example.com\n  smtp_connect_timeout 7\n}\n"
-	c, err := Parse("keepalived.conf", []byte(src))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var b bytes.Buffer
-	if err := WriteTOML(&b, c); err != nil {
-		t.Fatal(err)
-	}
-	back, err := Parse("lvs.toml", b.Bytes())
-	if err != nil {
-		t.Fatalf("%v\n%s", err, b.String())
-	}
+	c, back, _ := migrated(t, src)
 	for _, g := range []Global{c.Global, back.Global} {
 		if g.SMTPHelo != "lb-1.example.com" || g.SMTPConnectTimeout != 7*time.Second {
 			t.Errorf("smtp_helo_name %q, smtp_connect_timeout %v", g.SMTPHelo, g.SMTPConnectTimeout)
@@ -359,4 +337,45 @@ func TestKeepalivedSMTPHelo(t *testing.T) {
 	if _, err := Parse("keepalived.conf", []byte("global_defs {\n  smtp_connect_timeout 0\n}\n")); err == nil {
 		t.Error("smtp_connect_timeout 0 accepted")
 	}
+}
+
+// vrrp_rt_priority: N read, unset 0 (lvsd's default), 0 off
+// (VRRPRTOff), each the same through TOML (migrate writes 0 for off);
+// 100 refused.
+func TestKeepalivedVRRPRTPriority(t *testing.T) {
+	for _, tc := range []struct {
+		global string
+		want   int
+	}{
+		{"global_defs {\n  vrrp_rt_priority 20\n}\n", 20},
+		{"", 0},
+		{"global_defs {\n  vrrp_rt_priority 0\n}\n", VRRPRTOff},
+	} {
+		c, back, b := migrated(t, tc.global+"vrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 51\n  virtual_ipaddress {\n    192.0.2.100/24\n  }\n}\n")
+		if c.Global.VRRPRTPriority != tc.want || back.Global.VRRPRTPriority != tc.want {
+			t.Errorf("%q: vrrp_rt_priority %d, through TOML %d; want %d\n%s", tc.global, c.Global.VRRPRTPriority, back.Global.VRRPRTPriority, tc.want, b.String())
+		}
+	}
+	if _, err := Parse("keepalived.conf", []byte("global_defs {\n  vrrp_rt_priority 100\n}\n")); err == nil {
+		t.Error("vrrp_rt_priority 100 accepted")
+	}
+}
+
+// migrated parses a keepalived.conf text and the TOML migrate writes of
+// it (b, for the messages).
+func migrated(t *testing.T, src string) (c, back *Config, b *bytes.Buffer) {
+	t.Helper()
+	c, err := Parse("keepalived.conf", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = &bytes.Buffer{}
+	if err := WriteTOML(b, c); err != nil {
+		t.Fatal(err)
+	}
+	back, err = Parse("m.toml", b.Bytes())
+	if err != nil {
+		t.Fatalf("%v\n%s", err, b.String())
+	}
+	return c, back, b
 }

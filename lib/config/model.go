@@ -30,6 +30,10 @@ type Diag struct {
 	Msg  string
 }
 
+// VRRPRTOff is Global.VRRPRTPriority for `vrrp_rt_priority 0`: the VRRP
+// threads at normal priority.
+const VRRPRTOff = -1
+
 // Global holds the director-wide behaviour (ldirectord's global directives).
 type Global struct {
 	CheckInterval    time.Duration // checkinterval (10s)
@@ -66,10 +70,13 @@ type Global struct {
 	// Metrics is where lvsd run serves Prometheus metrics (host:port,
 	// TOML's metrics; "" = off). --metrics overrides it.
 	Metrics string
-	// VRRPRTPriority is keepalived's vrrp_rt_priority: the VRRP timer and
-	// receive threads run SCHED_RR at this priority (1-99; 0 = normal),
-	// so a saturated box still sends its adverts on time.
+	// VRRPRTPriority is keepalived's vrrp_rt_priority: the VRRP threads
+	// (each instance's, each socket reader's) run SCHED_RR at this
+	// priority (1-99), so a saturated box still sends its adverts on
+	// time; 0 (not set) is lvsd's default (vrrp.DefaultRTPriority),
+	// VRRPRTOff (`vrrp_rt_priority 0`) normal scheduling.
 	VRRPRTPriority int
+
 	// NotifyFIFO and LVSNotifyFIFO are keepalived's notify_fifo and
 	// lvs_notify_fifo: FIFOs that get a line per virtual's quorum and
 	// real's check transition ("VS [ip]:tcp:80 UP", "RS [rs]:tcp:80

@@ -112,7 +112,7 @@ type tomlGlobal struct {
 	SMTPTimeout      duration  `toml:"smtp_connect_timeout"`
 	Metrics          string    `toml:"metrics"`
 	RouterID         string    `toml:"router_id"`
-	VRRPRTPriority   int       `toml:"vrrp_rt_priority"`
+	VRRPRTPriority   *int      `toml:"vrrp_rt_priority"`
 	NotifyFIFO       string    `toml:"notify_fifo"`
 	LVSNotifyFIFO    string    `toml:"lvs_notify_fifo"`
 	VRRPNotifyFIFO   string    `toml:"vrrp_notify_fifo"`
@@ -619,8 +619,14 @@ func (r *tomlReader) build(f *tomlFile) *Config {
 			r.errorf("global."+kv[0], "%q is not an absolute path", kv[1])
 		}
 	}
-	if g.VRRPRTPriority = tg.VRRPRTPriority; g.VRRPRTPriority < 0 || g.VRRPRTPriority > 99 {
-		r.errorf("global.vrrp_rt_priority", "vrrp_rt_priority must be 1..99 (0: off)")
+	if p := tg.VRRPRTPriority; p != nil {
+		g.VRRPRTPriority = *p // unset: 0, the default
+		if *p == 0 {
+			g.VRRPRTPriority = VRRPRTOff
+		}
+		if *p < 0 || *p > 99 {
+			r.errorf("global.vrrp_rt_priority", "vrrp_rt_priority must be 1..99 (0: off)")
+		}
 	}
 	g.RouterID = tg.RouterID
 	if g.Metrics = tg.Metrics; g.Metrics != "" {

@@ -211,6 +211,8 @@ func (t *tomlWriter) global(g *Global, all bool) {
 	t.optStr("router_id", g.RouterID)
 	if g.VRRPRTPriority > 0 {
 		t.int("vrrp_rt_priority", g.VRRPRTPriority)
+	} else if g.VRRPRTPriority == VRRPRTOff {
+		t.int("vrrp_rt_priority", 0)
 	}
 	t.optStr("notify_fifo", g.NotifyFIFO)
 	t.optStr("lvs_notify_fifo", g.LVSNotifyFIFO)
