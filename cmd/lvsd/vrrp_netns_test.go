@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"syscall"
@@ -540,18 +541,61 @@ func TestNetnsVRRPBadAdverts(t *testing.T) {
 	}
 }
 
-// vrrp_rt_priority: every thread of lvsd runs SCHED_RR (policy 2 in
-// /proc/PID/task/TID/stat).
+// vrrp_rt_priority: lvsd's VRRP threads (the instance's, named
+// vrrp:VI_1, and its socket's reader, vrrprx:eth0) run SCHED_RR at that
+// priority, and no other thread does (policy 2 and rt_priority in
+// /proc/PID/task/TID/stat); unset, they run at vrrp.DefaultRTPriority;
+// `vrrp_rt_priority 0` leaves every thread at normal priority.
 func TestNetnsVRRPRealtime(t *testing.T) {
-	l := newVRRPLab(t)
-	vip := l.p.V4(100)
-	a := l.lvsd("global_defs {\n    vrrp_rt_priority 20\n}\n" + instance("VI_1", "BACKUP", 58, 150, v3(vip, 24)))
-	l.waitSocket(a)
-	l.holder("A", vip, 15*time.Second, a)
-	rr, other := schedPolicies(a.cmd.Process.Pid)
-	if rr == 0 || other != 0 {
-		t.Errorf("threads: %d SCHED_RR, %d others; want all RR\n%s", rr, other, a.text())
+	for _, tc := range []struct {
+		global string
+		want   string // the VRRP threads' "policy priority"
+	}{
+		{"global_defs {\n    vrrp_rt_priority 20\n}\n", "2 20"},
+		{"", fmt.Sprintf("2 %d", vrrp.DefaultRTPriority)},
+		{"global_defs {\n    vrrp_rt_priority 0\n}\n", "0 0"},
+	} {
+		t.Run(tc.want, func(t *testing.T) {
+			l := newVRRPLab(t)
+			vip := l.p.V4(100)
+			a := l.lvsd(tc.global + instance("VI_1", "BACKUP", 58, 150, v3(vip, 24)))
+			l.waitSocket(a)
+			l.holder("A", vip, 15*time.Second, a)
+			vrrpThreads, others := schedOf(t, a.cmd.Process.Pid)
+			want := map[string]string{"vrrp:VI_1": tc.want, "vrrprx:eth0": tc.want}
+			if !reflect.DeepEqual(vrrpThreads, want) || len(others) > 0 {
+				t.Errorf("VRRP threads %v, want %v; other threads not at normal priority: %q\n%s", vrrpThreads, want, others, a.text())
+			}
+		})
 	}
+}
+
+// schedOf reads the scheduling of pid's threads ("policy rt_priority"
+// from /proc/PID/task/TID/stat: after comm's brackets, rt_priority is
+// field 38 and policy 39, from 0): the VRRP threads' by name (vrrp:NAME,
+// vrrprx:IF), and the others not at normal scheduling ("0 0").
+func schedOf(t *testing.T, pid int) (vrrpThreads map[string]string, others []string) {
+	t.Helper()
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
+	vrrpThreads = map[string]string{}
+	for _, f := range tasks {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue // the thread ended
+		}
+		comm := string(b[bytes.IndexByte(b, '(')+1 : bytes.LastIndexByte(b, ')')])
+		fields := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+		if len(fields) < 39 {
+			t.Fatalf("%s: %q", f, b)
+		}
+		sched := fields[38] + " " + fields[37]
+		if strings.HasPrefix(comm, "vrrp:") || strings.HasPrefix(comm, "vrrprx:") {
+			vrrpThreads[comm] = sched
+		} else if sched != "0 0" {
+			others = append(others, comm+" "+sched)
+		}
+	}
+	return vrrpThreads, others
 }
 
 // Three routers on one bridge: two lvsd (150, 120) and keepalived (100).

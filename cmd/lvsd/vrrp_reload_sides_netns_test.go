@@ -1,17 +1,17 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/ocf-lvs/ocf-lvs/internal/netns"
+	"github.com/ocf-lvs/ocf-lvs/lib/vrrp"
 )
 
 // fifoReader reads a FIFO made by the test, as a notify_fifo_script
@@ -54,32 +54,13 @@ func (f *fifoReader) wait(prefix string) bool {
 	})
 }
 
-// schedPolicies counts the threads of pid at SCHED_RR and at any other
-// policy (/proc/PID/task/*/stat, field 41).
-func schedPolicies(pid int) (rr, other int) {
-	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
-	for _, f := range tasks {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			continue
-		}
-		// the fields after comm's ")": state is field 3, policy 41
-		fields := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
-		if len(fields) > 38 && fields[38] == "2" {
-			rr++
-		} else {
-			other++
-		}
-	}
-	return rr, other
-}
-
 // What a reload does to VRRP beyond its instances, against keepalived
 // 2.2.7 as the peer (v2 PASS, advert_int 1), lvsd running VRRP only:
 // vrrp_notify_fifo moved to another FIFO and vrrp_rt_priority added are
-// applied in place (no transition; every thread SCHED_RR; the next
-// state lines in the new FIFO only), vrrp_rt_priority removed puts every
-// thread back at normal scheduling; every vrrp_instance removed stops
+// applied in place (no transition; the VRRP threads SCHED_RR 20 from the
+// default 1, no other thread real-time; the next state lines in the new
+// FIFO only), vrrp_rt_priority removed puts the VRRP threads back at the
+// default; every vrrp_instance removed stops
 // VRRP as a shutdown does (a priority-0 advert, the VIP removed,
 // keepalived master at once, the STOP line, no more adverts); added
 // again, VRRP starts (BACKUP, then MASTER by preemption) with its lines
@@ -114,15 +95,23 @@ func TestNetnsVRRPReloadSides(t *testing.T) {
 	if !f1.wait(`INSTANCE "VI_1" MASTER 150`) {
 		t.Fatalf("first FIFO: %q", f1.read())
 	}
-	if rr, _ := schedPolicies(pid); rr != 0 {
-		t.Fatalf("%d threads SCHED_RR without vrrp_rt_priority", rr)
+	sched := func(want string) string {
+		vt, others := schedOf(t, pid)
+		if w := map[string]string{"vrrp:VI_1": want, "vrrprx:eth0": want}; !reflect.DeepEqual(vt, w) || len(others) > 0 {
+			return fmt.Sprintf("VRRP threads %v, want %v; other threads not at normal priority: %q", vt, w, others)
+		}
+		return ""
+	}
+	def := fmt.Sprintf("2 %d", vrrp.DefaultRTPriority)
+	if e := sched(def); e != "" {
+		t.Fatalf("without vrrp_rt_priority: %s", e)
 	}
 
 	// the FIFO moved, vrrp_rt_priority 20 added: in place
 	tr := l.status().VRRP.Instances[0].Transitions
 	reload(conf(f2.path, 20, 150))
-	if rr, other := schedPolicies(pid); rr == 0 || other != 0 {
-		t.Errorf("vrrp_rt_priority 20 by reload: %d threads SCHED_RR, %d others; want all RR\n%s", rr, other, a.text())
+	if e := sched("2 20"); e != "" {
+		t.Errorf("vrrp_rt_priority 20 by reload: %s\n%s", e, a.text())
 	}
 	if st := l.status().VRRP.Instances[0]; st.State != "MASTER" || st.Transitions != tr {
 		t.Fatalf("the reload moved the instance: %+v", st)
@@ -135,8 +124,8 @@ func TestNetnsVRRPReloadSides(t *testing.T) {
 	}
 	// vrrp_rt_priority removed: normal scheduling again
 	reload(conf(f2.path, 0, 150))
-	if rr, _ := schedPolicies(pid); rr != 0 {
-		t.Errorf("vrrp_rt_priority removed by reload: %d threads still SCHED_RR\n%s", rr, a.text())
+	if e := sched(def); e != "" {
+		t.Errorf("vrrp_rt_priority removed by reload: %s\n%s", e, a.text())
 	}
 	l.holder("A", vip, 10*time.Second, a, k)
 	if !f2.wait(`INSTANCE "VI_1" MASTER 150`) {

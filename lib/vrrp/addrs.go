@@ -58,6 +58,13 @@ func (KernelAddrs) Announce(ctx context.Context, dev string, ip netip.Addr, coun
 		return err
 	}
 	// keepalived's vrrp_garp_interval and vrrp_gna_interval default to 0:
-	// the whole burst at once
-	return addr.Announce(ctx, l, ip, false, count, 0)
+	// the whole burst at once, one round per call (addr.Announce waits
+	// on a Go timer between rounds, even of 0, which a VRRP thread must
+	// not: rt.go)
+	for i := 0; i < count; i++ {
+		if err := addr.Announce(ctx, l, ip, false, 1, 0); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -6,7 +6,11 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"sync"
 	"syscall"
+	"time"
+
+	"github.com/vishvananda/netlink"
 
 	"github.com/ocf-lvs/ocf-lvs/lib/addr"
 	"golang.org/x/net/ipv4"
@@ -96,12 +100,19 @@ func OpenSocket(o SocketOptions) (Socket, error) {
 	} else {
 		s, settings = open4(ipv4.NewPacketConn(pc), ifi)
 	}
+	if s.rc, err = pc.(syscall.Conn).SyscallConn(); err == nil {
+		s.closeFD, err = unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
+	}
+	if err != nil {
+		pc.Close()
+		return nil, fmt.Errorf("VRRP socket on %s: %w", o.Interface, err)
+	}
 	if o.Multicast {
 		settings = append(settings, setting{"joining " + s.group.String(), s.JoinGroup})
 	}
 	for _, st := range settings {
 		if err := st.set(); err != nil {
-			pc.Close()
+			s.Close()
 			return nil, fmt.Errorf("VRRP socket on %s: %s: %w", o.Interface, st.what, err)
 		}
 	}
@@ -118,6 +129,12 @@ type rawSocket struct {
 	read  func(buf []byte) (Packet, error)
 	write func(msg []byte, src, dst netip.Addr) error
 	close func() error
+
+	rc        syscall.RawConn
+	oob       []byte // the reader's control message buffer
+	closeFD   int    // an eventfd: Close wakes the reader's poll with it
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // setting is one socket option set at open, named for its error.
@@ -128,7 +145,76 @@ type setting struct {
 
 func (s *rawSocket) ReadPacket(buf []byte) (Packet, error)             { return s.read(buf) }
 func (s *rawSocket) WritePacket(msg []byte, src, dst netip.Addr) error { return s.write(msg, src, dst) }
-func (s *rawSocket) Close() error                                      { return s.close() }
+
+// Close wakes the reader (its poll), then closes: the net package's
+// Close waits until the reader has left the socket (recv is in rc.Read).
+func (s *rawSocket) Close() error {
+	s.closeOnce.Do(func() {
+		unix.Write(s.closeFD, one[:])
+		s.closeErr = s.close()
+		unix.Close(s.closeFD)
+	})
+	return s.closeErr
+}
+
+// recv waits for a message in the kernel (poll on the socket and on
+// closeFD), not in the Go runtime's network poller, so the socket's
+// real-time reader thread is woken by the kernel itself (rt.go); then it
+// reads the message without blocking.
+func (s *rawSocket) recv(buf []byte) (n, oobn int, from unix.Sockaddr, err error) {
+	for {
+		eagain := false
+		rerr := s.rc.Read(func(fd uintptr) bool {
+			fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}, {Fd: int32(s.closeFD), Events: unix.POLLIN}}
+			var np int
+			if np, err = unix.Poll(fds, int(maxWait/time.Millisecond)); err == unix.EINTR || np == 0 && err == nil {
+				err, eagain = nil, true // a signal, or maxWait (rt.go) passed: poll again
+				return true
+			}
+			if err != nil {
+				return true
+			}
+			if fds[1].Revents != 0 {
+				err = net.ErrClosed
+				return true
+			}
+			n, oobn, _, from, err = unix.Recvmsg(int(fd), buf, s.oob, unix.MSG_DONTWAIT)
+			if err == unix.EAGAIN || err == unix.EINTR {
+				err, eagain = nil, true
+			}
+			return true
+		})
+		if rerr != nil {
+			return 0, 0, nil, rerr
+		}
+		if !eagain {
+			return n, oobn, from, err
+		}
+	}
+}
+
+// Pending reports whether a message waits to be read: a backup whose
+// Master_Down ran out lets the reader deliver it first (after a stall,
+// the timer and the adverts are due at once).
+func (s *rawSocket) Pending() bool {
+	pending := false
+	s.rc.Control(func(fd uintptr) {
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		n, _ := unix.Poll(fds, 0)
+		pending = n > 0 && fds[0].Revents&unix.POLLIN != 0
+	})
+	return pending
+}
+
+func sockaddrIP(sa unix.Sockaddr) netip.Addr {
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		return netip.AddrFrom4(a.Addr)
+	case *unix.SockaddrInet6:
+		return netip.AddrFrom16(a.Addr)
+	}
+	return netip.Addr{}
+}
 
 // JoinGroup joins the VRRP group on the interface (at open, or for a
 // reload that adds a multicast instance where only unicast ones were).
@@ -138,11 +224,8 @@ func (s *rawSocket) JoinGroup() error {
 
 // received is a message as read: its source, and what the control
 // message said (TTL / hop limit, interface, destination), if any.
-func received(data []byte, src net.Addr, cm bool, ttl, ifindex int, dst net.IP) Packet {
-	p := Packet{Data: data, TTL: -1}
-	if a, ok := src.(*net.IPAddr); ok {
-		p.Src, _ = netip.AddrFromSlice(a.IP)
-	}
+func received(data []byte, src unix.Sockaddr, cm bool, ttl, ifindex int, dst net.IP) Packet {
+	p := Packet{Data: data, TTL: -1, Src: sockaddrIP(src)}
 	if cm {
 		p.TTL, p.IfIndex = ttl, ifindex
 		p.Dst, _ = netip.AddrFromSlice(dst)
@@ -151,74 +234,79 @@ func received(data []byte, src net.Addr, cm bool, ttl, ifindex int, dst net.IP) 
 }
 
 func open4(c *ipv4.PacketConn, ifi *net.Interface) (*rawSocket, []setting) {
-	s := &rawSocket{ifi: ifi, group: Group4, join: c.JoinGroup, close: c.Close,
-		read: func(buf []byte) (Packet, error) {
-			n, cm, src, err := c.ReadFrom(buf)
-			if err != nil {
-				return Packet{}, err
-			}
-			var p Packet
-			if cm != nil {
-				p = received(buf[:n], src, true, cm.TTL, cm.IfIndex, cm.Dst)
-			} else {
-				p = received(buf[:n], src, false, 0, 0, nil)
-			}
-			p.Src, p.Dst = p.Src.Unmap(), p.Dst.Unmap()
-			return p, nil
-		},
-		write: func(msg []byte, src, dst netip.Addr) error {
-			// IP_PKTINFO: the source address and the interface for this message
-			cm := &ipv4.ControlMessage{IfIndex: ifi.Index}
-			if src.IsValid() {
-				cm.Src = net.IP(src.AsSlice())
-			}
-			_, err := c.WriteTo(msg, cm, &net.IPAddr{IP: net.IP(dst.AsSlice())})
-			return err
-		}}
+	const flags = ipv4.FlagTTL | ipv4.FlagDst | ipv4.FlagInterface
+	s := &rawSocket{ifi: ifi, group: Group4, join: c.JoinGroup, close: c.Close, oob: ipv4.NewControlMessage(flags)}
+	s.read = func(buf []byte) (Packet, error) {
+		n, oobn, src, err := s.recv(buf)
+		if err != nil {
+			return Packet{}, err
+		}
+		// an IPv4 raw socket reads the IP header too
+		hl := int(buf[0]&0x0f) << 2
+		if n < ipv4.HeaderLen || hl < ipv4.HeaderLen || n < hl {
+			return Packet{}, fmt.Errorf("IPv4 header too short (%d bytes read)", n)
+		}
+		var cm ipv4.ControlMessage
+		var p Packet
+		if oobn > 0 && cm.Parse(s.oob[:oobn]) == nil {
+			p = received(buf[hl:n], src, true, cm.TTL, cm.IfIndex, cm.Dst)
+		} else {
+			p = received(buf[hl:n], src, false, 0, 0, nil)
+		}
+		p.Src, p.Dst = p.Src.Unmap(), p.Dst.Unmap()
+		return p, nil
+	}
+	s.write = func(msg []byte, src, dst netip.Addr) error {
+		// IP_PKTINFO: the source address and the interface for this message
+		cm := &ipv4.ControlMessage{IfIndex: ifi.Index}
+		if src.IsValid() {
+			cm.Src = net.IP(src.AsSlice())
+		}
+		_, err := c.WriteTo(msg, cm, &net.IPAddr{IP: net.IP(dst.AsSlice())})
+		return err
+	}
 	return s, []setting{
 		{"TTL 255", func() error { return c.SetTTL(255) }},
 		{"multicast TTL 255", func() error { return c.SetMulticastTTL(255) }},
 		{"multicast loopback off", func() error { return c.SetMulticastLoopback(false) }},
 		{"multicast interface", func() error { return c.SetMulticastInterface(ifi) }},
-		{"control messages", func() error {
-			return c.SetControlMessage(ipv4.FlagTTL|ipv4.FlagDst|ipv4.FlagInterface, true)
-		}},
+		{"control messages", func() error { return c.SetControlMessage(flags, true) }},
 	}
 }
 
 func open6(c *ipv6.PacketConn, ifi *net.Interface) (*rawSocket, []setting) {
-	s := &rawSocket{ifi: ifi, group: Group6, join: c.JoinGroup, close: c.Close,
-		read: func(buf []byte) (Packet, error) {
-			n, cm, src, err := c.ReadFrom(buf)
-			if err != nil {
-				return Packet{}, err
-			}
-			if cm != nil {
-				return received(buf[:n], src, true, cm.HopLimit, cm.IfIndex, cm.Dst), nil
-			}
-			return received(buf[:n], src, false, 0, 0, nil), nil
-		},
-		write: func(msg []byte, src, dst netip.Addr) error {
-			// the VRRP checksum covers the pseudo-header, so the caller
-			// computed it with src: the kernel must send from exactly that
-			// address
-			cm := &ipv6.ControlMessage{IfIndex: ifi.Index, HopLimit: 255}
-			if src.IsValid() {
-				cm.Src = net.IP(src.AsSlice())
-			}
-			// no zone on dst: Go would resolve its name in the caller's
-			// network namespace; IPV6_PKTINFO's index already names the link
-			_, err := c.WriteTo(msg, cm, &net.IPAddr{IP: net.IP(dst.AsSlice())})
-			return err
-		}}
+	const flags = ipv6.FlagHopLimit | ipv6.FlagDst | ipv6.FlagInterface
+	s := &rawSocket{ifi: ifi, group: Group6, join: c.JoinGroup, close: c.Close, oob: ipv6.NewControlMessage(flags)}
+	s.read = func(buf []byte) (Packet, error) {
+		n, oobn, src, err := s.recv(buf)
+		if err != nil {
+			return Packet{}, err
+		}
+		var cm ipv6.ControlMessage
+		if oobn > 0 && cm.Parse(s.oob[:oobn]) == nil {
+			return received(buf[:n], src, true, cm.HopLimit, cm.IfIndex, cm.Dst), nil
+		}
+		return received(buf[:n], src, false, 0, 0, nil), nil
+	}
+	s.write = func(msg []byte, src, dst netip.Addr) error {
+		// the VRRP checksum covers the pseudo-header, so the caller
+		// computed it with src: the kernel must send from exactly that
+		// address
+		cm := &ipv6.ControlMessage{IfIndex: ifi.Index, HopLimit: 255}
+		if src.IsValid() {
+			cm.Src = net.IP(src.AsSlice())
+		}
+		// no zone on dst: Go would resolve its name in the caller's
+		// network namespace; IPV6_PKTINFO's index already names the link
+		_, err := c.WriteTo(msg, cm, &net.IPAddr{IP: net.IP(dst.AsSlice())})
+		return err
+	}
 	return s, []setting{
 		{"hop limit 255", func() error { return c.SetHopLimit(255) }},
 		{"multicast hop limit 255", func() error { return c.SetMulticastHopLimit(255) }},
 		{"multicast loopback off", func() error { return c.SetMulticastLoopback(false) }},
 		{"multicast interface", func() error { return c.SetMulticastInterface(ifi) }},
-		{"control messages", func() error {
-			return c.SetControlMessage(ipv6.FlagHopLimit|ipv6.FlagDst|ipv6.FlagInterface, true)
-		}},
+		{"control messages", func() error { return c.SetControlMessage(flags, true) }},
 	}
 }
 
@@ -232,37 +320,67 @@ func closed(err error) bool { return errors.Is(err, net.ErrClosed) }
 // of VRRPv3 IPv6 adverts, as keepalived and RFC 9568 use); invalid while
 // it is tentative or when there is none.
 func LinkLocal(ifname string) (netip.Addr, error) {
-	as, err := addr.Addresses(netip.IPv6Unspecified())
+	l, err := addr.LinkByName(ifname)
 	if err != nil {
 		return netip.Addr{}, err
 	}
+	return linkLocal(l.Index)
+}
+
+func linkLocal(index int) (netip.Addr, error) {
+	as, err := ifaceAddrs(index, true)
 	for _, a := range as {
-		if a.Dev == ifname && a.Prefix.Addr().IsLinkLocalUnicast() && a.Flags&(addr.FlagTentative|addr.FlagDADFailed) == 0 {
-			return a.Prefix.Addr(), nil
+		ip, _ := netip.AddrFromSlice(a.IP)
+		if ip.IsLinkLocalUnicast() && a.Flags&(addr.FlagTentative|addr.FlagDADFailed) == 0 {
+			return ip, nil
 		}
 	}
-	return netip.Addr{}, nil
+	return netip.Addr{}, err
 }
 
 // PrimaryAddr is the source of IPv4 adverts, as keepalived picks it: the
 // interface's first IPv4 address that is not one of the VIPs; invalid
 // when there is none.
 func PrimaryAddr(ifname string, vips []netip.Prefix) (netip.Addr, error) {
-	as, err := addr.Addresses(netip.IPv4Unspecified())
+	l, err := addr.LinkByName(ifname)
 	if err != nil {
 		return netip.Addr{}, err
 	}
+	return primaryAddr(l.Index, vips)
+}
+
+func primaryAddr(index int, vips []netip.Prefix) (netip.Addr, error) {
+	as, err := ifaceAddrs(index, false)
 next:
 	for _, a := range as {
-		if a.Dev != ifname {
-			continue
-		}
+		ip, _ := netip.AddrFromSlice(a.IP)
+		ip = ip.Unmap()
 		for _, v := range vips {
-			if v.Addr() == a.Prefix.Addr() {
+			if v.Addr() == ip {
 				continue next
 			}
 		}
-		return a.Prefix.Addr(), nil
+		return ip, nil
 	}
-	return netip.Addr{}, nil
+	return netip.Addr{}, err
+}
+
+// ifaceAddrs lists one family's addresses on the interface of that index,
+// in the kernel's order: one address dump and not the whole link table
+// too (addr.Addresses reads it for the names). The trackers call it every
+// Poll, and what it allocated made the garbage collector run every 35 s;
+// its stop-the-world pauses, on ordinary threads, delay the VRRP threads
+// on a saturated box (measured: 329 ms).
+func ifaceAddrs(index int, v6 bool) ([]netlink.Addr, error) {
+	fam := netlink.FAMILY_V4
+	if v6 {
+		fam = netlink.FAMILY_V6
+	}
+	l := &netlink.Dummy{LinkAttrs: netlink.LinkAttrs{Index: index}}
+	for i := 0; ; i++ {
+		as, err := netlink.AddrList(l, fam)
+		if !errors.Is(err, netlink.ErrDumpInterrupted) || i == 4 {
+			return as, err
+		}
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -27,10 +28,11 @@ type trackMsg struct {
 	src netip.Addr // "source": the advert source address now
 }
 
-// inst is one running VRRP instance. Its run goroutine alone touches
-// state, timer, cfg and the tracking maps (a reload changes them through
-// ctl, on that goroutine); status is copied out under mu. Effects queued
-// to eff carry what they need, so they never read cfg.
+// inst is one running VRRP instance. Its run goroutine (its own thread,
+// rt.go) alone touches state, timers, cfg and the tracking maps (a reload
+// changes them through ctl, on that goroutine); status is copied out
+// under mu. Whoever queues to rx, track or ctl wakes it (wk). Effects
+// queued to eff carry what they need, so they never read cfg.
 type inst struct {
 	r     *Router
 	cfg   *config.VRRPInstance
@@ -45,8 +47,9 @@ type inst struct {
 
 	rx    chan rxAdvert
 	track chan trackMsg
-	eff   chan func() // side effects, in order, off the timer goroutine
+	eff   *queue      // side effects, in order, off the timer goroutine
 	ctl   chan func() // a reload's changes, run on the timer goroutine
+	wk    *wakeup
 	done  chan struct{}
 	stop  context.CancelFunc
 
@@ -65,7 +68,9 @@ type inst struct {
 
 func newInst(r *Router, ic *config.VRRPInstance) *inst {
 	in := &inst{r: r, rx: make(chan rxAdvert, 64), track: make(chan trackMsg, 64),
-		eff: make(chan func(), 256), ctl: make(chan func()), done: make(chan struct{}), values: map[string]trackMsg{}}
+		eff: newQueue(), ctl: make(chan func(), 16), done: make(chan struct{}), values: map[string]trackMsg{},
+		wk: newWakeup()}
+	runtime.AddCleanup(in, func(w *wakeup) { w.close() }, in.wk) // made but never run (a reload that failed)
 	in.configure(ic)
 	in.wire = wireOf(ic)
 	in.st = InstanceStatus{Name: ic.Name, Interface: ic.Interface, VRID: ic.VRID, Version: ic.Version,
@@ -127,6 +132,7 @@ func (in *inst) call(f func()) {
 	ran := make(chan struct{})
 	select {
 	case in.ctl <- func() { f(); in.effect(func() { close(ran) }) }:
+		in.wk.wake()
 		select {
 		case <-ran:
 		case <-in.done:
@@ -151,7 +157,8 @@ func (in *inst) reconfigure(c Change) {
 	in.mu.Unlock()
 	if in.state.Role == Master && len(c.AddVIPs) > 0 {
 		vs, n := in.placed(c.AddVIPs), in.sm.GARPRepeat
-		in.effect(func() { in.addVIPs(vs); in.announce(vs, n) })
+		in.addVIPs(vs)
+		in.announce(vs, n)
 	}
 	if in.state.Role != Init {
 		in.reevaluate("reload", true)
@@ -162,7 +169,7 @@ func (in *inst) reconfigure(c Change) {
 func (in *inst) dropVIPs(c Change) {
 	if in.state.Role == Master && len(c.RemoveVIPs) > 0 {
 		vs := in.placed(c.RemoveVIPs)
-		in.effect(func() { in.removeVIPs(vs, false) })
+		in.removeVIPs(vs, false)
 	}
 }
 
@@ -197,34 +204,33 @@ func (in *inst) status() InstanceStatus {
 	return s
 }
 
-// run is the instance's timer goroutine.
+// run is the instance's loop, on its own thread (Router.startInst): it
+// waits in the kernel (wakeup.wait) until its next timer or until woken
+// for a queued message, takes every message queued (an advert before a
+// timer due at the same time), then fires the timer if due.
 func (in *inst) run(ctx context.Context) {
 	effDone := make(chan struct{})
 	go func() {
 		defer close(effDone)
-		for f := range in.eff {
-			f()
-		}
+		in.eff.run()
 	}()
-	defer func() { close(in.eff); <-effDone }()
+	defer func() { in.eff.close(); <-effDone }()
+	defer in.wk.close()
+	defer context.AfterFunc(ctx, in.wk.wake)()
 
 	// Addresses left by an earlier run that died: a backup must not hold
 	// them (keepalived removes them when it starts too).
 	all := in.placed(in.allVIPs())
-	in.effect(func() { in.removeVIPs(all, true) })
+	in.removeVIPs(all, true)
 	if d := in.cfg.StartupDelay; d > 0 && !in.reloaded {
 		in.logf("vrrp_startup_delay: waiting %s before the first election", d)
-		wait := time.After(d)
-	delay:
-		for {
-			select {
-			case <-ctx.Done():
+		end := time.Now().Add(d)
+		for time.Now().Before(end) {
+			in.wk.wait(end)
+			if ctx.Err() != nil {
 				return
-			case f := <-in.ctl:
-				f()
-			case <-wait:
-				break delay
 			}
+			in.drainCtl()
 		}
 	}
 	// the first tracker values (link, source, scripts' initial states)
@@ -235,18 +241,11 @@ func (in *inst) run(ctx context.Context) {
 	in.state.Priority = in.effective()
 	in.step(Event{Kind: EvStart}, time.Now())
 
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
 	var armed Timer
 	var deadline time.Time
 	var holdUntil time.Time // sync group: our takeover waits for the others
+	graces := 0             // Master_Down deferred for an advert waiting on the socket
 	rearm := func() {
-		if !timer.Stop() {
-			select {
-			case <-timer.C:
-			default:
-			}
-		}
 		t, at, ok := in.state.Next()
 		if !ok {
 			deadline = time.Time{}
@@ -256,59 +255,92 @@ func (in *inst) run(ctx context.Context) {
 			at = holdUntil
 		}
 		armed, deadline = t, at
-		timer.Reset(time.Until(at))
 	}
 	rearm()
 	for {
-		select {
-		case <-ctx.Done():
+		in.wk.wait(deadline)
+		if ctx.Err() != nil {
 			in.step(Event{Kind: EvStop}, time.Now())
 			return
-		case a := <-in.rx:
-			in.mu.Lock()
-			in.st.Received++
-			in.mu.Unlock()
-			if a.oldChecksum && in.tx.OldChecksum != OldChecksumOn {
-				in.tx.OldChecksum = OldChecksumOn
-				in.logf("%s uses keepalived 1.3.6's unicast checksum: sending it too (old_unicast_checksum)", a.src)
+		}
+		for more := true; more; rearm() {
+			select {
+			case a := <-in.rx:
+				in.onAdvert(a)
+			case m := <-in.track:
+				in.onTrack(m)
+			case f := <-in.ctl:
+				f()
+			default:
+				more = false
 			}
-			in.step(Event{Kind: EvAdvert, Priority: a.prio, Src: a.src, Interval: a.interval}, time.Now())
-		case now := <-timer.C:
-			if deadline.IsZero() {
-				continue
-			}
-			late := time.Since(deadline)
-			if armed == TimerAdvert {
-				in.mu.Lock()
-				in.st.AdvertTimers++
-				in.st.LateLast = late
-				if late > in.st.LateMax {
-					in.st.LateMax = late
-				}
-				if late > in.cfg.AdvertInt/10 {
-					in.st.LateOver++
-					in.mu.Unlock()
-					in.logf("advert timer %s late (interval %s): a late advert can look like a dead master", late.Round(time.Microsecond), in.cfg.AdvertInt)
-				} else {
-					in.mu.Unlock()
-				}
-			}
-			if armed == TimerMasterDown && in.group != nil && in.state.Role == Backup && !in.group.canGoMaster(in) {
-				// keepalived's vrrp_sync_can_goto_master: a member takes
-				// over only when every member would (one still hearing
-				// its master holds the group back), or the group flaps
-				in.group.want(in, true)
-				holdUntil = now.Add(in.state.MasterInterval)
-				break
-			}
+		}
+		now := time.Now()
+		if deadline.IsZero() || now.Before(deadline) {
+			continue
+		}
+		if armed == TimerMasterDown && graces < 3 && in.sock.pending() {
+			graces++ // an advert is there: the reader first, at most 3 ms
+			in.wk.wait(now.Add(time.Millisecond))
+			continue
+		}
+		graces = 0
+		late := now.Sub(deadline)
+		if armed == TimerAdvert {
+			in.lateness(late)
+		}
+		if armed == TimerMasterDown && in.group != nil && in.state.Role == Backup && !in.group.canGoMaster(in) {
+			// keepalived's vrrp_sync_can_goto_master: a member takes
+			// over only when every member would (one still hearing
+			// its master holds the group back), or the group flaps
+			in.group.want(in, true)
+			holdUntil = now.Add(in.state.MasterInterval)
+		} else {
 			holdUntil = time.Time{}
-			in.step(Event{Kind: EvTimer, Timer: armed}, time.Now())
-		case m := <-in.track:
-			in.onTrack(m)
-		case f := <-in.ctl:
-			f()
+			in.step(Event{Kind: EvTimer, Timer: armed}, now)
 		}
 		rearm()
+	}
+}
+
+func (in *inst) onAdvert(a rxAdvert) {
+	in.mu.Lock()
+	in.st.Received++
+	in.mu.Unlock()
+	if a.oldChecksum && in.tx.OldChecksum != OldChecksumOn {
+		in.tx.OldChecksum = OldChecksumOn
+		in.logf("%s uses keepalived 1.3.6's unicast checksum: sending it too (old_unicast_checksum)", a.src)
+	}
+	in.step(Event{Kind: EvAdvert, Priority: a.prio, Src: a.src, Interval: a.interval}, time.Now())
+}
+
+// lateness records how late an advert timer fired (lvsd status).
+func (in *inst) lateness(late time.Duration) {
+	in.mu.Lock()
+	in.st.AdvertTimers++
+	in.st.LateLast = late
+	if late > in.st.LateMax {
+		in.st.LateMax = late
+	}
+	over := late > in.cfg.AdvertInt/10
+	if over {
+		in.st.LateOver++
+	}
+	in.mu.Unlock()
+	if over {
+		in.logf("advert timer %s late (interval %s): a late advert can look like a dead master", late.Round(time.Microsecond), in.cfg.AdvertInt)
+	}
+}
+
+// drainCtl runs a reload's calls already queued, without waiting.
+func (in *inst) drainCtl() {
+	for {
+		select {
+		case f := <-in.ctl:
+			f()
+		default:
+			return
+		}
 	}
 }
 
@@ -478,8 +510,11 @@ func (in *inst) effective() uint8 {
 	return uint8(max(1, min(254, p)))
 }
 
-// step feeds Step and carries out its actions: adverts are sent here, at
-// once; everything else goes to the effects goroutine, in order.
+// step feeds Step and carries out its actions: adverts, address changes
+// and their announcements here, at once (quick netlink and packet socket
+// calls, in order; queued, they waited for an ordinary thread, which a
+// busy box delays: a failover took 0.9 s instead of 0.15); notify
+// scripts and the daemon's callbacks go to the effects goroutine.
 func (in *inst) step(ev Event, now time.Time) {
 	prev, prevDown := in.state.Role, in.state.Timers[TimerMasterDown]
 	s, acts := Step(in.sm, in.state, ev, now)
@@ -495,13 +530,13 @@ func (in *inst) step(ev Event, now time.Time) {
 			in.send(a.Priority)
 		case ActAddVIPs:
 			vs := in.placed(in.allVIPs())
-			in.effect(func() { in.addVIPs(vs) })
+			in.addVIPs(vs)
 		case ActRemoveVIPs:
 			vs := in.placed(in.allVIPs())
-			in.effect(func() { in.removeVIPs(vs, false) })
+			in.removeVIPs(vs, false)
 		case ActAnnounce:
 			vs, n := in.placed(in.allVIPs()), a.Count
-			in.effect(func() { in.announce(vs, n) })
+			in.announce(vs, n)
 		case ActNotify:
 			c, role, prio := in.cfg, a.Role, a.Priority
 			in.effect(func() { in.notify(c, role, prio) })
@@ -570,7 +605,7 @@ func (in *inst) send(prio uint8) {
 	}
 }
 
-func (in *inst) effect(f func()) { in.eff <- f }
+func (in *inst) effect(f func()) { in.eff.put(f) }
 
 // placedVIP is an address with the device it goes on.
 type placedVIP struct {
@@ -716,6 +751,7 @@ func (g *group) fault(from *inst, on bool) {
 		}
 		select {
 		case m.track <- msgs[i]:
+			m.wk.wake()
 		default:
 			from.logf("sync group %s: %s's queue is full; group fault not passed on", g.cfg.Name, m.cfg.Name)
 		}
@@ -765,6 +801,7 @@ func (g *group) moved(from *inst, r Role) {
 			}
 			select {
 			case m.track <- trackMsg{key: "force", ok: r == Master}:
+				m.wk.wake()
 			default:
 				from.logf("sync group %s: %s's queue is full; not moved with the group", g.cfg.Name, m.cfg.Name)
 			}

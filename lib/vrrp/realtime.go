@@ -2,67 +2,52 @@ package vrrp
 
 import (
 	"errors"
-	"os"
-	"strconv"
 
 	"golang.org/x/sys/unix"
 )
 
 // SetRTPriority applies a reloaded vrrp_rt_priority in place, as
 // keepalived's VRRP process sets its scheduling again at each reload: p
-// (1-99) puts every thread of the process at SCHED_RR p, 0 puts them back
-// at SCHED_OTHER with each thread's nice value kept. The daemon calls it
-// on the router running, or on the one a reload just stopped (0).
+// is Options.RTPriority's (1-99; 0 the default; below 0 normal
+// scheduling), set on every VRRP thread running (rt.go) and on those
+// started later; the rest of the process is never touched. The daemon
+// calls it on the router running (on one stopped it only records p: its
+// threads have ended).
 func (r *Router) SetRTPriority(p int) {
+	if p == 0 {
+		p = DefaultRTPriority
+	}
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	r.o.RTPriority = p
-	r.mu.Unlock()
-	setRT(p, r.o.Logf)
-}
-
-// setRT sets the scheduling of every thread (threads made later inherit
-// it from their creator); a failure (no CAP_SYS_NICE, an RT limit) is
-// logged and lvsd goes on as it was.
-func setRT(p int, logf func(string, ...any)) {
-	err := setScheduling(p)
-	switch {
-	case err != nil && p > 0:
-		logf("vrrp: vrrp_rt_priority %d: %v (normal priority)", p, err)
-	case err != nil:
-		logf("vrrp: vrrp_rt_priority removed: back to normal scheduling: %v", err)
-	case p > 0:
-		logf("vrrp: vrrp_rt_priority %d: lvsd runs SCHED_RR", p)
-	default:
-		logf("vrrp: vrrp_rt_priority removed: lvsd runs at normal scheduling again")
-	}
-}
-
-func setScheduling(p int) error {
 	var err error
-	for pass := 0; pass < 2 && err == nil; pass++ { // again: a thread made during the first pass
-		var tasks []os.DirEntry
-		if tasks, err = os.ReadDir("/proc/self/task"); err != nil {
-			break
-		}
-		for _, t := range tasks {
-			tid, _ := strconv.Atoi(t.Name())
-			attr := &unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_RR, Priority: uint32(p)}
-			if p <= 0 {
-				// SCHED_OTHER takes the nice value from the attributes:
-				// the thread's own, so that a Nice= set for lvsd stays
-				cur, e := unix.SchedGetAttr(tid, 0)
-				if e != nil {
-					if !errors.Is(e, unix.ESRCH) && err == nil {
-						err = e
-					}
-					continue
-				}
-				attr = &unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_NORMAL, Nice: cur.Nice}
-			}
-			if e := unix.SchedSetAttr(tid, attr, 0); e != nil && !errors.Is(e, unix.ESRCH) && err == nil {
-				err = e
-			}
+	for tid := range r.threads {
+		if e := setThread(tid, r.rtPriority()); e != nil && !errors.Is(e, unix.ESRCH) && err == nil {
+			err = e
 		}
 	}
-	return err
+	switch {
+	case len(r.threads) == 0:
+	case err != nil:
+		r.o.Logf("vrrp: vrrp_rt_priority %d: %v (the VRRP threads left as they were)", p, err)
+	case p > 0:
+		r.o.Logf("vrrp: vrrp_rt_priority %d: the VRRP threads run SCHED_RR %d", p, p)
+	default:
+		r.o.Logf("vrrp: vrrp_rt_priority 0: the VRRP threads run at normal scheduling")
+	}
+}
+
+// setThread puts thread tid at SCHED_RR prio (SCHED_RESET_ON_FORK: a
+// process started from it runs at normal priority), or with prio 0 back
+// at normal scheduling with its nice value kept.
+func setThread(tid, prio int) error {
+	if prio <= 0 {
+		cur, err := unix.SchedGetAttr(tid, 0)
+		if err != nil {
+			return err
+		}
+		return unix.SchedSetAttr(tid, &unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_NORMAL, Nice: cur.Nice}, 0)
+	}
+	return unix.SchedSetAttr(tid, &unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_RR,
+		Priority: uint32(prio), Flags: unix.SCHED_FLAG_RESET_ON_FORK}, 0)
 }

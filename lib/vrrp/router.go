@@ -30,8 +30,11 @@ type Options struct {
 	// Poll is the period of the track_file / track_interface / link
 	// reads (default 500 ms).
 	Poll time.Duration
-	// RTPriority, when set (1-99), runs the process at SCHED_RR with this
-	// priority (keepalived's vrrp_rt_priority).
+	// RTPriority is the SCHED_RR priority (1-99) of the VRRP threads:
+	// each instance's and each socket reader's (keepalived's
+	// vrrp_rt_priority); 0 is DefaultRTPriority, below 0 normal
+	// scheduling. Without the right (CAP_SYS_NICE) they run at normal
+	// priority, logged once.
 	RTPriority int
 	// FIFO, when set, gets keepalived's notify_fifo line for each state
 	// change: `INSTANCE "VI_1" MASTER 100`, `GROUP "G" BACKUP 0`.
@@ -53,12 +56,14 @@ type Options struct {
 	OnRemove func(instance string)
 }
 
-// Router runs a configuration's VRRP instances: one goroutine each with
-// its own timer driving Step; receiving, tracking, addresses and scripts
-// run on other goroutines and talk to it over channels, so a slow netlink
-// call or script never delays an advert.
+// Router runs a configuration's VRRP instances: one thread each (rt.go)
+// driving Step with its timers; receiving (a thread per socket),
+// tracking, addresses and scripts run elsewhere and queue to it, so a
+// slow netlink call or script never delays an advert.
 type Router struct {
-	o Options
+	o      Options
+	logs   *logQueue
+	rtOnce sync.Once
 
 	reloadMu sync.Mutex // one reload at a time, none while stopping
 
@@ -70,6 +75,7 @@ type Router struct {
 	groups  []*group
 	ctx     context.Context // Run's; nil before Run
 	trk     *trackers
+	threads map[int]bool // the VRRP threads running, by TID (rt.go)
 }
 
 type sockKey struct {
@@ -95,6 +101,12 @@ type sock struct {
 type member struct {
 	in   *inst
 	wire *Wire
+}
+
+// pending: a message waits on the socket (Socket.Pending, if it has one).
+func (s *sock) pending() bool {
+	p, ok := s.s.(interface{ Pending() bool })
+	return ok && p.Pending()
 }
 
 func (s *sock) snapshot() []member {
@@ -184,7 +196,12 @@ func New(cfg *config.Config, o Options) (*Router, error) {
 	if o.Poll <= 0 {
 		o.Poll = 500 * time.Millisecond
 	}
-	r := &Router{o: o, cfg: cfg, sockets: map[sockKey]*sock{}, of: map[*config.VRRPInstance]*inst{}}
+	if o.RTPriority == 0 {
+		o.RTPriority = DefaultRTPriority
+	}
+	logs := newLogQueue(o.Logf)
+	o.Logf = logs.logf
+	r := &Router{o: o, logs: logs, cfg: cfg, sockets: map[sockKey]*sock{}, of: map[*config.VRRPInstance]*inst{}}
 	if errs := checkInterfaces(cfg, o.Link); len(errs) > 0 {
 		return nil, fmt.Errorf("%s", strings.Join(errs, "\n"))
 	}
@@ -294,11 +311,15 @@ func (r *Router) closeSockets() {
 	}
 }
 
-// startInst runs an instance's goroutine (r.mu held, Run started).
+// startInst runs an instance's thread (r.mu held, Run started).
 func (r *Router) startInst(in *inst) {
 	ctx, cancel := context.WithCancel(r.ctx)
 	in.stop = cancel
-	go func() { defer close(in.done); in.run(ctx) }()
+	go func() {
+		defer r.rtThread("vrrp:" + in.cfg.Name)()
+		defer close(in.done)
+		in.run(ctx)
+	}()
 }
 
 // Run runs every instance until ctx ends, then stops them cleanly
@@ -309,7 +330,6 @@ func (r *Router) Run(ctx context.Context) error {
 	for _, s := range r.sockets {
 		go s.read()
 	}
-	r.realtime()
 	initTrackFiles(r.cfg.TrackFiles, r.o.Logf)
 	r.trk = newTrackers(r, r.insts, r.cfg, nil)
 	r.trk.start() // the first values are queued before the instances start
@@ -328,6 +348,7 @@ func (r *Router) Run(ctx context.Context) error {
 	}
 	r.trk.stop()
 	r.closeSockets()
+	r.logs.flush()
 	return nil
 }
 
@@ -390,8 +411,10 @@ func (r *Router) Status() Status {
 	return st
 }
 
-// read receives for the instances of one socket until it is closed.
+// read receives for the instances of one socket until it is closed, on
+// its own VRRP thread (rt.go).
 func (s *sock) read() {
+	defer s.r.rtThread("vrrprx:" + s.key.dev)()
 	buf := make([]byte, 65536)
 	var logd Drops // the log's rate limit: a reason's first drop, then one line a minute
 	lastAdopt := time.Time{}
@@ -453,6 +476,7 @@ func (s *sock) read() {
 		}
 		select {
 		case in.rx <- rxAdvert{prio: a.Priority, src: p.Src.Unmap(), interval: a.Interval, oldChecksum: re == AdoptOldChecksum}:
+			in.wk.wake()
 		default:
 			in.countDrop(dropQueue)
 		}
@@ -468,16 +492,4 @@ func reasonName(r Reason) string {
 		return "queue_full"
 	}
 	return r.String()
-}
-
-// realtime puts every thread of the process at SCHED_RR with
-// Options.RTPriority, as keepalived's VRRP process runs: the Go runtime's
-// timers and network poller, which wake the instance goroutines, run on
-// any thread, so one real-time thread alone would still wait behind a busy
-// CPU (setRT).
-func (r *Router) realtime() {
-	if r.o.RTPriority <= 0 {
-		return
-	}
-	setRT(r.o.RTPriority, r.o.Logf)
 }

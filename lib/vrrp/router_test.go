@@ -119,7 +119,7 @@ func instCfg(prio int, opts ...func(*config.VRRPInstance)) *config.Config {
 	return &config.Config{Source: "test.conf", VRRP: []*config.VRRPInstance{in}}
 }
 
-func startNode(t *testing.T, h *hub, cfg *config.Config, self string, exec func(string) int) *node {
+func startNode(t *testing.T, h *hub, cfg *config.Config, self string, exec func(string) int, opts ...func(*Options)) *node {
 	t.Helper()
 	n := &node{addrs: &fakeAddrs{have: map[netip.Prefix]bool{}}, done: make(chan struct{}), notes: make(chan string, 100)}
 	src := netip.MustParseAddr(self)
@@ -135,6 +135,9 @@ func startNode(t *testing.T, h *hub, cfg *config.Config, self string, exec func(
 			}
 			return 0
 		},
+	}
+	for _, f := range opts {
+		f(&o)
 	}
 	r, err := New(cfg, o)
 	if err != nil {

@@ -107,6 +107,7 @@ func (t *trackers) publish(ctx context.Context, key string, m trackMsg) {
 	for _, in := range t.subs[key] {
 		select {
 		case in.track <- m:
+			in.wk.wake()
 		case <-ctx.Done():
 			return
 		case <-in.done:
@@ -236,6 +237,7 @@ func (t *trackers) runScript(ctx context.Context, sc *config.TrackScript, key st
 				for _, in := range subs {
 					select {
 					case in.track <- trackMsg{key: key, ok: ok}:
+						in.wk.wake()
 					case <-ctx.Done():
 						return
 					case <-in.done:
@@ -298,9 +300,9 @@ func kernelLink(name string, v6 bool, vips []netip.Prefix) (bool, netip.Addr, er
 	var src netip.Addr
 	if vips != nil || v6 {
 		if v6 {
-			src, err = LinkLocal(name)
+			src, err = linkLocal(l.Index)
 		} else {
-			src, err = PrimaryAddr(name, vips)
+			src, err = primaryAddr(l.Index, vips)
 		}
 	}
 	return up, src, err
