@@ -18,8 +18,11 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/vishvananda/netlink"
 	vnetns "github.com/vishvananda/netns"
@@ -35,6 +38,7 @@ func main() {
 	advert := flag.String("advert", "0.05", "advert_int (v3)")
 	burn := flag.Int("burn", runtime.NumCPU(), "CPU-spinning processes during the window")
 	lvsd := flag.String("lvsd", "bin/lvsd", "the lvsd binary")
+	keep := flag.String("keep-logs", "", "copy lvsd's logs to this directory at the end")
 	flag.IntVar(&rtPriority, "rt", 0, "vrrp_rt_priority for both pairs (SCHED_RR 1-99; 0: normal scheduling)")
 	flag.Parse()
 	abs, err := filepath.Abs(*lvsd)
@@ -65,15 +69,88 @@ func main() {
 	fmt.Printf("spurious takeovers, v3 advert_int %s s, %s, %d CPU burners on %d cores (load %s at start), vrrp_rt_priority %d\n",
 		*advert, window, *burn, runtime.NumCPU(), loadavg(), rtPriority)
 	t0 := time.Now()
+	probe := startProbe(t0)
+	steal0 := steal()
 	time.Sleep(window)
+	stalls := probe()
+	stolen := steal() - steal0
 	for _, c := range burners {
 		c.Process.Kill()
 		c.Wait()
 	}
 	for _, p := range pairs {
 		fmt.Printf("  %-10s %d takeover(s) in %s%s\n", p.impl, len(p.moves), time.Since(t0).Round(time.Second), p.times(t0))
+		if len(p.logs) > 0 {
+			fmt.Printf("             %s\n", p.lateness())
+		}
 	}
+	if *keep != "" {
+		exec.Command("sh", "-c", fmt.Sprintf("mkdir -p %q && cp %q/*.log %q/", *keep, dir, *keep)).Run()
+	}
+	fmt.Printf("  machine    %s; %.1f s of CPU stolen by the hypervisor (/proc/stat steal)\n", stalls, stolen)
 	fmt.Printf("(load %s at the end; target 0)\n", loadavg())
+}
+
+// startProbe runs a real-time thread (SCHED_FIFO 99, sleeping 5 ms in
+// the kernel) that notes every wake-up more than 50 ms late: a stall of
+// the whole machine (the hypervisor, the kernel), which no process
+// escapes. The returned func stops it and says what it saw.
+func startProbe(t0 time.Time) func() string {
+	var mu sync.Mutex
+	var gaps []string
+	var worst time.Duration
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
+		attr := unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_FIFO, Priority: 99}
+		if err := unix.SchedSetAttr(0, &attr, 0); err != nil {
+			mu.Lock()
+			gaps = append(gaps, "probe not real-time: "+err.Error())
+			mu.Unlock()
+		}
+		ts := unix.NsecToTimespec((5 * time.Millisecond).Nanoseconds())
+		last := time.Now()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			unix.Nanosleep(&ts, nil)
+			now := time.Now()
+			if late := now.Sub(last) - 5*time.Millisecond; late > 50*time.Millisecond {
+				mu.Lock()
+				gaps = append(gaps, fmt.Sprintf("+%.1fs (%s)", now.Sub(t0).Seconds(), late.Round(time.Millisecond)))
+				worst = max(worst, late)
+				mu.Unlock()
+			}
+			last = now
+		}
+	}()
+	return func() string {
+		close(stop)
+		<-done
+		mu.Lock()
+		defer mu.Unlock()
+		if len(gaps) == 0 {
+			return "stall probe (SCHED_FIFO 99 thread): no wake-up more than 50 ms late"
+		}
+		return fmt.Sprintf("stall probe (SCHED_FIFO 99 thread): %d wake-up(s) more than 50 ms late: %s", len(gaps), strings.Join(gaps, " "))
+	}
+}
+
+// steal is the CPU time stolen from this machine so far, in seconds.
+func steal() float64 {
+	b, _ := os.ReadFile("/proc/stat")
+	f := strings.Fields(strings.SplitN(string(b), "\n", 2)[0])
+	if len(f) < 9 {
+		return 0
+	}
+	var j float64
+	fmt.Sscan(f[8], &j)
+	return j / 100 // USER_HZ
 }
 
 func fatal(err error) {
@@ -98,6 +175,29 @@ type pair struct {
 	cmds  []*exec.Cmd
 	done  chan struct{}
 	moves chan time.Time
+	logs  []string // lvsd's, master's first
+}
+
+// lateness sums up lvsd's own account of its advert timers: the lines
+// it logs for one later than a tenth of the interval, and the worst.
+func (p *pair) lateness() string {
+	var out []string
+	for i, f := range p.logs {
+		b, _ := os.ReadFile(f)
+		n, worst := 0, time.Duration(0)
+		for _, l := range strings.Split(string(b), "\n") {
+			_, after, ok := strings.Cut(l, "advert timer ")
+			if !ok {
+				continue
+			}
+			n++
+			if d, err := time.ParseDuration(strings.Fields(after)[0]); err == nil && d > worst {
+				worst = d
+			}
+		}
+		out = append(out, fmt.Sprintf("%s: %d advert timers late by over a tenth of the interval (worst %s)", []string{"master", "backup"}[i], n, worst))
+	}
+	return strings.Join(out, "; ")
 }
 
 func (p *pair) vip() string { return p.np.V4(100) }
@@ -130,6 +230,13 @@ func (p *pair) start(dir, lvsd, advert string) error {
 		var c *exec.Cmd
 		if p.impl == "lvsd" {
 			c = exec.Command("ip", "netns", "exec", ns, lvsd, "run", "--pidfile", "none", "--socket", "none", f)
+			lf, err := os.Create(filepath.Join(dir, fmt.Sprintf("lvsd-%s.log", name)))
+			if err != nil {
+				return err
+			}
+			defer lf.Close()
+			c.Stdout, c.Stderr = lf, lf
+			p.logs = append(p.logs, lf.Name())
 		} else {
 			args, _ := netns.KeepalivedArgs(ns, "keepalived", f, dir, p.impl+"-"+name)
 			c = exec.Command("ip", args...)
