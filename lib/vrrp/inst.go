@@ -524,6 +524,21 @@ func (in *inst) step(ev Event, now time.Time) {
 		// a lower one does not) or no longer a backup: not waiting
 		in.group.want(in, false)
 	}
+	// the status first: the addresses may be seen before the loop ends
+	in.mu.Lock()
+	in.st.State = s.Role.String()
+	in.st.Priority = int(s.Priority)
+	in.st.Master, in.st.MasterPrio = "", 0
+	if s.Role == Master {
+		in.st.Master, in.st.MasterPrio = in.source().String(), int(s.Priority)
+	} else if s.Master.IsValid() {
+		in.st.Master, in.st.MasterPrio = s.Master.String(), int(s.MasterPriority)
+	}
+	if s.Role != prev {
+		in.st.Transitions++
+		in.st.Since = now
+	}
+	in.mu.Unlock()
 	for _, a := range acts {
 		switch a.Kind {
 		case ActSendAdvert:
@@ -542,20 +557,6 @@ func (in *inst) step(ev Event, now time.Time) {
 			in.effect(func() { in.notify(c, role, prio) })
 		}
 	}
-	in.mu.Lock()
-	in.st.State = s.Role.String()
-	in.st.Priority = int(s.Priority)
-	in.st.Master, in.st.MasterPrio = "", 0
-	if s.Role == Master {
-		in.st.Master, in.st.MasterPrio = in.source().String(), int(s.Priority)
-	} else if s.Master.IsValid() {
-		in.st.Master, in.st.MasterPrio = s.Master.String(), int(s.MasterPriority)
-	}
-	if s.Role != prev {
-		in.st.Transitions++
-		in.st.Since = now
-	}
-	in.mu.Unlock()
 	if s.Role != prev {
 		in.logf("%s -> %s (priority %d)", prev, s.Role, s.Priority)
 		if in.group != nil && s.Role != Stop {
