@@ -99,6 +99,10 @@ func SpecFor(v *config.Virtual, r *config.Real, c *config.Check) Spec {
 	if v.Protocol == "fwm" {
 		vip = strconv.FormatUint(uint64(v.FWMark), 10)
 	}
+	proto := v.Protocol
+	if c.Proto != "" {
+		proto = c.Proto
+	}
 	var also *[]Spec
 	if len(c.Also) > 0 {
 		specs := make([]Spec, len(c.Also))
@@ -109,7 +113,7 @@ func SpecFor(v *config.Virtual, r *config.Real, c *config.Check) Spec {
 	}
 	return Spec{
 		Also: also,
-		Type: typ, Service: svc, NegotiateEvery: c.NegotiateEvery, Protocol: v.Protocol,
+		Type: typ, Service: svc, NegotiateEvery: c.NegotiateEvery, Protocol: proto,
 		Addr: r.Addr, Port: port, RealPort: rport, VIP: vip, VPort: v.Port,
 		Request: req, Receive: rcv, ReceiveRE: rcvRE, HTTPMethod: c.HTTPMethod, VirtualHost: c.VirtualHost,
 		Login: c.Login, Passwd: c.Passwd, Database: c.Database, Secret: c.Secret,

@@ -1,7 +1,10 @@
 package check
 
 import (
+	"fmt"
+	"net"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -117,5 +120,79 @@ func TestFromConfigSeveralCheckers(t *testing.T) {
 	}
 	if subs[0].Interval != 5*time.Second || subs[0].FailureCount != 2 {
 		t.Fatalf("schedule %v %d", subs[0].Interval, subs[0].FailureCount)
+	}
+}
+
+// kaSpec is the Spec of the first real of a keepalived.conf's first
+// virtual_server.
+func kaSpec(t *testing.T, conf string) Spec {
+	t.Helper()
+	cfg, err := config.Parse("keepalived.conf", []byte(conf))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := cfg.Virtuals[0]
+	r := v.Reals[0]
+	c := &v.Check
+	if r.Check != nil {
+		c = r.Check
+	}
+	return SpecFor(v, r, c)
+}
+
+// keepalived's TCP_CHECK connects over TCP also for a UDP virtual_server
+// (seed 000 checks a DNS real so), where ldirectord's connect check of a
+// udp virtual pings: a real whose TCP port is closed is down although it
+// answers pings.
+func TestKeepalivedTCPCheckOfUDPVirtual(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	s := kaSpec(t, fmt.Sprintf(`virtual_server 192.0.2.141 53 {
+    lb_kind DR
+    protocol UDP
+    real_server 127.0.0.1 53 {
+        TCP_CHECK {
+            connect_port %d
+            connect_timeout 2
+        }
+    }
+}
+`, port))
+	if s.Protocol != "tcp" || s.Type != "connect" {
+		t.Fatalf("spec protocol %q type %q, want a tcp connect", s.Protocol, s.Type)
+	}
+	if r := mustUp(t, s); !strings.Contains(r.Reason, "connected to") {
+		t.Errorf("up by %q, want a TCP connection", r.Reason)
+	}
+	l.Close()
+	mustDown(t, s, "connect")
+
+	// the same real in an ldirectord.cf: pinged
+	cfg, err := config.Parse("ld.cf", []byte("virtual=192.0.2.141:53\n\treal=127.0.0.1:53 gate\n\tprotocol=udp\n\tchecktype=connect\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := SpecFor(cfg.Virtuals[0], cfg.Virtuals[0].Reals[0], &cfg.Virtuals[0].Check).Protocol; p != "udp" {
+		t.Errorf("ldirectord connect check of a udp virtual: protocol %q, want udp (a ping)", p)
+	}
+}
+
+// keepalived's DNS_CHECK asks over UDP also for a TCP virtual_server
+// (check_dns.c opens a SOCK_DGRAM socket); ldirectord's dns check of a
+// tcp virtual asks over TCP.
+func TestKeepalivedDNSCheckOverUDP(t *testing.T) {
+	s := kaSpec(t, `virtual_server 192.0.2.141 53 {
+    protocol TCP
+    real_server 10.0.0.1 53 {
+        DNS_CHECK {
+        }
+    }
+}
+`)
+	if s.Protocol != "udp" || s.Service != "dns" {
+		t.Fatalf("DNS_CHECK of a tcp virtual_server: protocol %q service %q, want udp dns", s.Protocol, s.Service)
 	}
 }

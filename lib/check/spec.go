@@ -27,7 +27,7 @@ type Spec struct {
 	Type           string          // connect, ping, external, negotiate, combined, on, off
 	Service        string          // negotiate: http, https, http_proxy, dns, mysql, ...
 	NegotiateEvery int             // combined (checktype=N): negotiate after N good connects
-	Protocol       config.Protocol // the virtual's protocol: tcp, udp, sctp or fwm
+	Protocol       config.Protocol // the probe's: the virtual's protocol (tcp, udp, sctp or fwm), or the check's own (config.Check.Proto)
 
 	Addr     netip.Addr // the real server
 	Port     uint16     // port checked: checkport, else the real's, else the service's

@@ -32,8 +32,11 @@ func (im *kaImport) checker(b *kaStmt, v *Virtual, defs checkDefaults) Check {
 			c.Service = "https"
 		}
 		c.VirtualHost = defs.virtualHost
+	case "TCP_CHECK":
+		c.Proto = TCP // keepalived connects over tcp, also for a udp virtual_server
 	case "DNS_CHECK":
 		c.Type, c.Service, c.DNSType, c.DNSName, retry, c.RetryDelay = "negotiate", "dns", "SOA", ".", 3, c.Interval
+		c.Proto = UDP // keepalived asks over udp, also for a tcp virtual_server
 	case "MISC_CHECK":
 		// misc_timeout's default: the virtual_server's delay_loop
 		c.Type, retry, c.MiscPath = "external", 0, true
@@ -157,9 +160,6 @@ func (im *kaImport) checker(b *kaStmt, v *Virtual, defs checkDefaults) Check {
 			im.r.errorf(s.file, s.line, "unknown %s keyword %q%s", b.key, s.key, kaSuggest(s.key))
 		}
 	}
-	if b.key == "TCP_CHECK" && v.Protocol == "udp" {
-		im.r.warnf(b.file, b.line, "TCP_CHECK on a UDP virtual_server: lvsd's connect check pings UDP reals (as ldirectord does) where keepalived opens a TCP connection")
-	}
 	if b.key == "MISC_CHECK" && c.Command == "" {
 		im.r.errorf(b.file, b.line, "MISC_CHECK without misc_path")
 	}
@@ -179,6 +179,19 @@ func (im *kaImport) checker(b *kaStmt, v *Virtual, defs checkDefaults) Check {
 		c.Also = append(c.Also, one)
 	}
 	return c
+}
+
+// protoOf clears Proto where it is v's protocol anyway, so that a
+// TCP_CHECK of a tcp virtual_server is the plain connect check it is
+// (and compares equal to it); only a transport other than the virtual's
+// stays.
+func (c *Check) protoOf(v *Virtual) {
+	if c.Proto == v.Protocol {
+		c.Proto = ""
+	}
+	for i := range c.Also {
+		c.Also[i].protoOf(v)
+	}
 }
 
 func (im *kaImport) url(b *kaStmt, c *Check) {

@@ -445,6 +445,9 @@ func (im *kaImport) virtualServerAt(b *kaStmt, h vsHead) {
 		}
 	}
 	// one check for the virtual when every real has the same one
+	for _, c := range checks {
+		c.protoOf(v) // now that the virtual's protocol is known
+	}
 	if len(checks) > 0 {
 		v.Check = *checks[0]
 		for i, r := range v.Reals {

@@ -184,8 +184,13 @@ type RunAs struct {
 
 // Check says how the reals of a virtual are health-checked.
 type Check struct {
-	Type             string // negotiate, connect, ping, external, on, off, combined (N)
-	NegotiateEvery   int    // for checktype=N: negotiate every Nth cycle
+	Type           string // negotiate, connect, ping, external, on, off, combined (N)
+	NegotiateEvery int    // for checktype=N: negotiate every Nth cycle
+	// Proto is the transport the probe uses when it is not the virtual's
+	// protocol: keepalived's TCP_CHECK connects over tcp and its DNS_CHECK
+	// asks over udp whatever the virtual_server's protocol ("": the
+	// virtual's, as ldirectord: a connect check of a udp virtual pings).
+	Proto            Protocol
 	Service          string // http, https, dns, ... (negotiate)
 	Port             uint16 // checkport; 0 = the real's port or the service default
 	Request          string // as written (default "/"): http path or URL, dns name, SQL query, simpletcp bytes ...

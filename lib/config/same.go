@@ -85,7 +85,7 @@ func (c *Check) Same(o *Check) bool {
 	if c == nil || o == nil {
 		return false
 	}
-	if c.Type != o.Type || c.NegotiateEvery != o.NegotiateEvery || c.Service != o.Service || c.Port != o.Port ||
+	if c.Type != o.Type || c.NegotiateEvery != o.NegotiateEvery || c.Proto != o.Proto || c.Service != o.Service || c.Port != o.Port ||
 		c.Request != o.Request || c.Receive != o.Receive || c.HTTPMethod != o.HTTPMethod ||
 		c.VirtualHost != o.VirtualHost || c.Login != o.Login || c.Passwd != o.Passwd ||
 		c.Database != o.Database || c.Secret != o.Secret || c.Command != o.Command || c.MiscPath != o.MiscPath ||

@@ -274,6 +274,9 @@ func checkLine(c *Check, v *Virtual) string {
 	if uses {
 		s += " service=" + c.Service
 	}
+	if c.Proto != "" && c.Proto != v.Protocol {
+		s += " protocol=" + string(c.Proto)
+	}
 	if c.Type != "on" && c.Type != "off" && c.Type != "ping" {
 		if c.Port != 0 {
 			s += fmt.Sprintf(" port=%d", c.Port)

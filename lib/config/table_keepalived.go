@@ -73,7 +73,7 @@ func kaCheckerLine(c *Check, v *Virtual, r *Real) string {
 		return "no checker: always down"
 	case "connect":
 		name = "TCP_CHECK"
-		if v.Protocol == "udp" {
+		if c.Proto != TCP && v.Protocol == UDP { // a connect check of a udp virtual pings (ldirectord's meaning)
 			name += " (a UDP virtual_server: lvsd pings the real)"
 		}
 	case "ping":

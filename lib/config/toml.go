@@ -176,6 +176,7 @@ type tomlFileCheck struct {
 type tomlCheck struct {
 	Type             string   `toml:"type"`
 	NegotiateEvery   int      `toml:"negotiate_every"`
+	Protocol         string   `toml:"protocol"`
 	Service          string   `toml:"service"`
 	Port             int      `toml:"port"`
 	Request          *string  `toml:"request"`
@@ -942,6 +943,13 @@ func (r *tomlReader) check(path string, tc *tomlCheck, v *Virtual, g *Global, ba
 		c.NegotiateEvery = tc.NegotiateEvery
 	default:
 		r.errorf(path+".type", "type must be negotiate, connect, ping, udp, external, on, off or combined, not %q", c.Type)
+	}
+	switch tc.Protocol {
+	case "":
+	case "tcp", "udp":
+		c.Proto = Protocol(tc.Protocol)
+	default:
+		r.errorf(path+".protocol", "protocol must be tcp or udp (the probe's transport; absent: the virtual's), not %q", tc.Protocol)
 	}
 	c.Service = tc.Service
 	if c.Service == "" {

@@ -365,6 +365,9 @@ func (t *tomlWriter) check(c *Check, v *Virtual, baseCT, baseNT, baseIntv time.D
 		t.int("negotiate_every", c.NegotiateEvery)
 	}
 	t.str("service", c.Service)
+	if c.Proto != "" && c.Proto != v.Protocol {
+		t.str("protocol", string(c.Proto))
+	}
 	if c.Port != 0 {
 		t.int("port", int(c.Port))
 	}
