@@ -104,6 +104,23 @@ func (d *daemonProc) stop() {
 // of d's log holding s at or after t0.
 func (d *daemonProc) logTime(t *testing.T, s string, t0 time.Time) time.Time {
 	t.Helper()
+	// the line may still be on its way: lvsd stamps a VRRP event on the
+	// instance's thread and writes it from an ordinary goroutine, so the
+	// VIP can be seen before the line is in the file
+	var found time.Time
+	netns.WaitFor(10*time.Second, func() bool {
+		found = d.lineAfter(s, t0)
+		return !found.IsZero()
+	})
+	if found.IsZero() {
+		t.Fatalf("no %q in the log after %s:\n%s", s, t0.Format("15:04:05.000"), d.logText())
+	}
+	return found
+}
+
+// lineAfter is the time stamp of the first log line containing s stamped
+// at or after t0 (zero: none yet).
+func (d *daemonProc) lineAfter(s string, t0 time.Time) time.Time {
 	for _, line := range strings.Split(d.logText(), "\n") {
 		stamp, _, _ := strings.Cut(line, " ")
 		if !strings.Contains(line, s) {
@@ -119,7 +136,6 @@ func (d *daemonProc) logTime(t *testing.T, s string, t0 time.Time) time.Time {
 			return at
 		}
 	}
-	t.Fatalf("no %q in the log after %s:\n%s", s, t0.Format("15:04:05.000"), d.logText())
 	return time.Time{}
 }
 
