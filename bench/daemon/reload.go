@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/ocf-lvs/ocf-lvs/internal/benchconf"
 )
 
 type reloadOne struct {
@@ -56,7 +58,7 @@ func reloadTest(t tool, dir string, services, reals, reloads int) *reloadResult 
 	}
 	defer mon.close()
 	cf := filepath.Join(dir, "reload.conf")
-	body := bigConf(services, reals, 1)
+	body := string(benchconf.Keepalived(services, reals, 0, 1))
 	r.cfgSize = len(body)
 	if err := os.WriteFile(cf, []byte(body), 0o644); err != nil {
 		return fail("%v", err)
@@ -86,7 +88,7 @@ func reloadTest(t tool, dir string, services, reals, reloads int) *reloadResult 
 			one.weight = 1
 		}
 		tmp := cf + ".new"
-		if err := os.WriteFile(tmp, []byte(bigConf(services, reals, one.weight)), 0o644); err != nil {
+		if err := os.WriteFile(tmp, benchconf.Keepalived(services, reals, 0, one.weight), 0o644); err != nil {
 			return fail("%v", err)
 		}
 		os.Rename(tmp, cf)

@@ -36,26 +36,6 @@ func keepalivedConf(n, interval, timeout int) string {
 	return b.String()
 }
 
-// bigConf is the reload table: services x reals (10.200.x.y:80 with
-// reals 10.1.x.y:80, as bench/ipvs/genk.sh), no checker (both tools take
-// every real as up), the last real of the first service at weight w.
-func bigConf(services, reals, w int) string {
-	var b strings.Builder
-	b.WriteString("global_defs {\n    router_id bench\n}\n\n")
-	for s := 0; s < services; s++ {
-		fmt.Fprintf(&b, "virtual_server 10.200.%d.%d 80 {\n    lb_algo wrr\n    lb_kind DR\n    protocol TCP\n", s/250, s%250+1)
-		for r := 0; r < reals; r++ {
-			wt := 1
-			if s == 0 && r == reals-1 {
-				wt = w
-			}
-			fmt.Fprintf(&b, "    real_server %s 80 {\n        weight %d\n    }\n", realAddr(r), wt)
-		}
-		b.WriteString("}\n\n")
-	}
-	return b.String()
-}
-
 // proc is a running tool.
 type proc struct {
 	name string

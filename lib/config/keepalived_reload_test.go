@@ -9,6 +9,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/ocf-lvs/ocf-lvs/internal/benchconf"
 )
 
 // sameRead: a Reader that read v1 reads v2 as a whole read does (the
@@ -106,35 +108,18 @@ func TestReaderSameAsFullRead(t *testing.T) {
 	}
 }
 
-func genReload(nv, nr, w int) []byte {
-	var b strings.Builder
-	b.WriteString("global_defs {\n    router_id bench\n}\n\n")
-	for s := 0; s < nv; s++ {
-		fmt.Fprintf(&b, "virtual_server 10.200.%d.%d 80 {\n    lb_algo wrr\n    lb_kind DR\n    protocol TCP\n", s/250, s%250+1)
-		for r := 0; r < nr; r++ {
-			wt := 1
-			if s == nv/2 && r == nr-1 {
-				wt = w
-			}
-			fmt.Fprintf(&b, "    real_server 10.1.%d.%d 80 {\n        weight %d\n    }\n", r/250, r%250+1, wt)
-		}
-		b.WriteString("}\n\n")
-	}
-	return []byte(b.String())
-}
-
 // TestReaderInPart: the edits a Reader reads in part are read so, and
 // those it cannot are read whole; the virtuals it did not re-read are the
 // previous read's, or copies moved by the lines added above them.
 func TestReaderInPart(t *testing.T) {
-	v1 := genReload(20, 3, 1)
+	v1 := benchconf.Keepalived(20, 3, 10, 1)
 	insert := bytes.Replace(v1, []byte("    lb_algo wrr\n"), []byte("    lb_algo wrr\n    ! moved\n"), 1)
 	for _, c := range []struct {
 		name   string
 		edit   []byte
 		inPart bool
 	}{
-		{"weight", genReload(20, 3, 5), true},
+		{"weight", benchconf.Keepalived(20, 3, 10, 5), true},
 		{"a line added above", insert, true},
 		{"a virtual_server removed", bytes.Replace(v1, []byte("virtual_server 10.200.0.1 80 {\n    lb_algo wrr\n    lb_kind DR\n    protocol TCP\n"+
 			"    real_server 10.1.0.1 80 {\n        weight 1\n    }\n    real_server 10.1.0.2 80 {\n        weight 1\n    }\n"+
@@ -232,7 +217,7 @@ func FuzzReloadKeepalived(f *testing.F) {
 			f.Add(data, uint(len(data)/3), uint(0), []byte("\n! x\n"))
 		}
 	}
-	f.Add(genReload(5, 2, 1), uint(300), uint(1), []byte("}"))
+	f.Add(benchconf.Keepalived(5, 2, 2, 1), uint(300), uint(1), []byte("}"))
 	f.Fuzz(func(t *testing.T, data []byte, at, del uint, ins []byte) {
 		if Detect("keepalived.conf", data) != "keepalived" {
 			data = append([]byte("global_defs {\n}\n"), data...)

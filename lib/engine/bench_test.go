@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ocf-lvs/ocf-lvs/internal/benchconf"
 	"github.com/ocf-lvs/ocf-lvs/lib/check"
 	"github.com/ocf-lvs/ocf-lvs/lib/config"
 	"github.com/ocf-lvs/ocf-lvs/lib/ipvs"
@@ -33,22 +34,29 @@ func bigConfig(b testing.TB, services, reals int) *config.Config {
 	return cfg
 }
 
+// upEngine is a running director over ipvs.Mem with services x reals,
+// every real up and written.
+func upEngine(b *testing.B, services, reals int) (*config.Config, *ipvs.Mem, *Engine) {
+	cfg := bigConfig(b, services, reals)
+	k := ipvs.NewMem(nil)
+	e := New(cfg, Options{Kernel: k, Command: func(string) {}})
+	if err := e.begin(); err != nil {
+		b.Fatal(err)
+	}
+	for _, id := range realIDs(cfg) {
+		e.onHealth(check.Event{Sub: &check.Sub{ID: id}, To: check.Up})
+	}
+	e.pass(false)
+	return cfg, k, e
+}
+
 // One real going down in a running director: what the engine spends
 // between the check's result and its netlink write (over ipvs.Mem, so
 // the kernel's own cost is not in it).
 func BenchmarkOneRealDown(b *testing.B) {
 	for _, size := range []struct{ services, reals int }{{1, 10}, {1, 1000}, {1, 10000}, {1000, 10}} {
 		b.Run(fmt.Sprintf("%dx%d", size.services, size.reals), func(b *testing.B) {
-			cfg := bigConfig(b, size.services, size.reals)
-			k := ipvs.NewMem(nil)
-			e := New(cfg, Options{Kernel: k, Command: func(string) {}})
-			if err := e.begin(); err != nil {
-				b.Fatal(err)
-			}
-			for _, id := range realIDs(cfg) {
-				e.onHealth(check.Event{Sub: &check.Sub{ID: id}, To: check.Up})
-			}
-			e.pass(false)
+			cfg, k, e := upEngine(b, size.services, size.reals)
 			id := realIDs(cfg)[0]
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
@@ -95,43 +103,6 @@ func BenchmarkReload10k(b *testing.B) {
 	}
 }
 
-// kaConf is bench/daemon's reload file: services x reals DR
-// virtual_servers without a checker, the last real of the first weighted
-// w.
-func kaConf(services, reals, w int) []byte {
-	var b strings.Builder
-	b.WriteString("global_defs {\n    router_id bench\n}\n\n")
-	for s := 0; s < services; s++ {
-		fmt.Fprintf(&b, "virtual_server 10.200.%d.%d 80 {\n    lb_algo wrr\n    lb_kind DR\n    protocol TCP\n", s/250, s%250+1)
-		for r := 0; r < reals; r++ {
-			wt := 1
-			if s == 0 && r == reals-1 {
-				wt = w
-			}
-			fmt.Fprintf(&b, "    real_server 10.1.%d.%d 80 {\n        weight %d\n    }\n", r/250, r%250+1, wt)
-		}
-		b.WriteString("}\n\n")
-	}
-	return []byte(b.String())
-}
-
-// ldConf is the same table as an ldirectord.cf (checktype=on).
-func ldConf(services, reals, w int) []byte {
-	var b strings.Builder
-	b.WriteString("checktimeout=1\n")
-	for s := 0; s < services; s++ {
-		fmt.Fprintf(&b, "virtual=10.200.%d.%d:80\n\tchecktype=on\n\tscheduler=wrr\n", s/250, s%250+1)
-		for r := 0; r < reals; r++ {
-			wt := 1
-			if s == 0 && r == reals-1 {
-				wt = w
-			}
-			fmt.Fprintf(&b, "\treal=10.1.%d.%d:80 gate %d\n", r/250, r%250+1, wt)
-		}
-	}
-	return []byte(b.String())
-}
-
 func cpuTime() time.Duration {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
@@ -148,11 +119,11 @@ func cpuTime() time.Duration {
 func BenchmarkReloadFile(b *testing.B) {
 	for _, f := range []struct {
 		name string
-		gen  func(int, int, int) []byte
-	}{{"keepalived.conf", kaConf}, {"ldirectord.cf", ldConf}} {
+		gen  func(services, reals, changed, w int) []byte
+	}{{"keepalived.conf", benchconf.Keepalived}, {"ldirectord.cf", benchconf.Ldirectord}} {
 		b.Run(f.name, func(b *testing.B) {
 			path := filepath.Join(b.TempDir(), f.name)
-			bodies := [2][]byte{f.gen(1000, 10, 1), f.gen(1000, 10, 5)}
+			bodies := [2][]byte{f.gen(1000, 10, 0, 1), f.gen(1000, 10, 0, 5)}
 			if err := os.WriteFile(path, bodies[0], 0o644); err != nil {
 				b.Fatal(err)
 			}
@@ -216,16 +187,7 @@ func BenchmarkReloadFile(b *testing.B) {
 func BenchmarkResync(b *testing.B) {
 	for _, size := range []struct{ services, reals int }{{1, 10}, {1, 1000}, {1, 10000}, {1000, 10}} {
 		b.Run(fmt.Sprintf("%dx%d", size.services, size.reals), func(b *testing.B) {
-			cfg := bigConfig(b, size.services, size.reals)
-			k := ipvs.NewMem(nil)
-			e := New(cfg, Options{Kernel: k, Command: func(string) {}})
-			if err := e.begin(); err != nil {
-				b.Fatal(err)
-			}
-			for _, id := range realIDs(cfg) {
-				e.onHealth(check.Event{Sub: &check.Sub{ID: id}, To: check.Up})
-			}
-			e.pass(false)
+			_, k, e := upEngine(b, size.services, size.reals)
 			w := k.Writes()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
