@@ -36,7 +36,9 @@ func vrrpView(st vrrp.Status, sd *syncDaemon) vrrpJSON {
 
 func writeVRRPTable(w io.Writer, v vrrpJSON) {
 	tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', 0)
-	fmt.Fprintln(tw, "VRRP instance\tInterface\tVRID\tVer\tState\tPrio\tMaster\tSince\tSent\tRecv\tLate(last/max)\tDropped")
+	if len(v.Instances) > 0 { // none: an lvs_sync_daemon without VRRP
+		fmt.Fprintln(tw, "VRRP instance\tInterface\tVRID\tVer\tState\tPrio\tMaster\tSince\tSent\tRecv\tLate(last/max)\tDropped")
+	}
 	for _, in := range v.Instances {
 		prio := fmt.Sprint(in.Priority)
 		if in.Priority != in.BasePriority {

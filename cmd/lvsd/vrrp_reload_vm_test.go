@@ -175,3 +175,47 @@ func TestVRRPOnlyReloadStartsIPVS(t *testing.T) {
 	}
 	l.a.stop()
 }
+
+// keepalived's lvs_sync_daemon naming no instance, in a file without
+// vrrp_instance: its checker runs the kernel's master and backup sync
+// daemons all the time (checker_ipvs_syncd_needed), so does lvsd. A
+// reload changing its id restarts both; one adding a vrrp_instance leaves
+// them running as they are (still unnamed: both); one removing the
+// lvs_sync_daemon stops them; lvsd's stop stops what runs.
+func TestSyncDaemonWithoutVRRP(t *testing.T) {
+	l := newReloadLab(t)
+	sync := func(id int) string { return fmt.Sprintf("global_defs {\n    lvs_sync_daemon eth0 id %d\n}\n", id) }
+	both := func(id int) func() bool {
+		return func() bool {
+			d := l.daemons()
+			return strings.Contains(d, fmt.Sprintf("master sync daemon (mcast=eth0, syncid=%d", id)) &&
+				strings.Contains(d, fmt.Sprintf("backup sync daemon (mcast=eth0, syncid=%d", id))
+		}
+	}
+	l.start(sync(7) + l.vs("192.0.2.81"))
+	l.waitFor("the virtual server at start", func() bool { return strings.Contains(l.table(), realLine) })
+	l.waitFor("both sync daemons at start", both(7))
+	st := l.statusAny()
+	if st.VRRP == nil || len(st.VRRP.Instances) != 0 || len(st.VRRP.SyncDaemons) != 2 ||
+		st.VRRP.SyncDaemons[0] != (syncDaemonJSON{Role: "master", Interface: "eth0", SyncID: 7}) ||
+		st.VRRP.SyncDaemons[1] != (syncDaemonJSON{Role: "backup", Interface: "eth0", SyncID: 7}) {
+		t.Fatalf("status: %+v", st.VRRP)
+	}
+	l.reload(sync(8) + l.vs("192.0.2.81"))
+	l.waitFor("both restarted with id 8", both(8))
+	k := l.keepalived(l.inst(100))
+	l.reload(sync(8) + l.inst(150) + l.vs("192.0.2.81"))
+	l.holder("A", l.vip, 15*time.Second, l.a, k)
+	l.waitFor("both still running beside VRRP", both(8))
+	if n := strings.Count(l.a.text(), "sync daemon started"); n != 4 {
+		t.Errorf("%d sync daemon starts, want 4 (2 at start, 2 at the id's change):\n%s", n, l.a.text())
+	}
+	l.reload(l.inst(150) + l.vs("192.0.2.81"))
+	l.waitFor("no sync daemon after lvs_sync_daemon was removed", func() bool { return l.daemons() == "" })
+	l.reload(sync(9) + l.vs("192.0.2.81"))
+	l.waitFor("both again, VRRP removed", both(9))
+	l.a.stop()
+	if d := l.daemons(); d != "" {
+		t.Errorf("sync daemons after lvsd's stop:\n%s", d)
+	}
+}

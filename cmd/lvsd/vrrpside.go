@@ -17,8 +17,10 @@ import (
 // instances are the router's: vrrp.PlanReload): the router running, the
 // IPVS sync daemon's settings, the FIFOs VRRP's lines go to and the
 // real-time priority. Without vrrp_instance it asks for none of them, as
-// keepalived runs no VRRP process then (lvs_sync_daemon and
-// vrrp_rt_priority belong to that process).
+// keepalived runs no VRRP process then (vrrp_rt_priority and an
+// instance's lvs_sync_daemon belong to that process), except an
+// lvs_sync_daemon naming no instance: keepalived's checker then runs the
+// master and the backup daemon all the time (checker_ipvs_syncd_needed).
 type vrrpWant struct {
 	router bool
 	sync   *config.LVSSync // line numbers cleared
@@ -28,6 +30,9 @@ type vrrpWant struct {
 
 func vrrpWants(c *config.Config) vrrpWant {
 	if len(c.VRRP) == 0 {
+		if c.LVSSync != nil && c.LVSSync.Instance == "" {
+			return vrrpWant{sync: stripSync(c.LVSSync)}
+		}
 		return vrrpWant{}
 	}
 	return vrrpWant{router: true, sync: stripSync(c.LVSSync), fifos: vrrpFIFOPaths(&c.Global), rt: c.Global.VRRPRTPriority}
@@ -138,10 +143,14 @@ type vrrpSide struct {
 // router (its errors, an interface that does not exist, come before
 // anything is sent), VRRP's FIFOs (fifo, opened by the caller: the side
 // closes them), its mails and the sync daemon. Nothing runs before run.
-// Without vrrp_instance it has nothing: a reload may start it.
+// Without vrrp_instance it has only an lvs_sync_daemon naming no
+// instance, if any: a reload may start the rest.
 func newVRRPSide(cfg *config.Config, fifo *notifyFIFO, logf func(string, ...any)) (*vrrpSide, error) {
 	s := &vrrpSide{logf: logf}
 	if len(cfg.VRRP) == 0 {
+		if vrrpWants(cfg).sync != nil {
+			s.startSync(cfg, vrrp.Backup)
+		}
 		return s, nil
 	}
 	s.startMail(cfg)
@@ -275,10 +284,14 @@ func (s *vrrpSide) syncd() *syncDaemon {
 	return s.sd.Load()
 }
 
-// view is the VRRP part of lvsd status, nil without a router.
+// view is the VRRP part of lvsd status, nil without a router or sync
+// daemon (without a router: the sync daemons only).
 func (s *vrrpSide) view() *vrrpJSON {
 	r := s.router()
 	if r == nil {
+		if sd := s.syncd(); sd != nil {
+			return &vrrpJSON{Instances: []vrrp.InstanceStatus{}, SyncDaemons: sd.status()}
+		}
 		return nil
 	}
 	v := vrrpView(r.Status(), s.syncd())
@@ -344,19 +357,19 @@ func (s *vrrpSide) reload(old, next *config.Config) []string {
 		s.fifo.Swap(nextFIFO.takeOver(s.fifo.Load())).close()
 		s.logf("lvsd run: VRRP's notify FIFO now %s (was %s)", orNone(vrrpWants(next).fifos), orNone(vrrpWants(old).fifos))
 	}
+	started := false
 	switch p.Router {
 	case stepStart:
 		s.startMail(next)
-		r, err := s.newRouter(next)
+		nr, err := s.newRouter(next)
 		if err != nil {
 			nextFIFO.discard()
 			return fail(err)
 		}
 		swapFIFO() // before it runs: its first lines go to the new FIFOs
-		s.startSync(next, vrrp.Backup)
-		s.runRouter(r)
+		s.runRouter(nr)
+		r, started = nr, true
 		s.logf("lvsd run: vrrp_instance blocks in %s: VRRP started (%d instance(s))", next.Source, len(next.VRRP))
-		return nil // its Run sets vrrp_rt_priority
 	case stepChange:
 		lines, err := r.Reload(next)
 		if err != nil {
@@ -374,7 +387,11 @@ func (s *vrrpSide) reload(old, next *config.Config) []string {
 		r = nil
 		s.logf("lvsd run: no vrrp_instance left in %s: VRRP stopped", next.Source)
 	}
-	swapFIFO() // after a stop: its STOP lines went to the old FIFOs
+	if !started {
+		swapFIFO() // after a stop: its STOP lines went to the old FIFOs
+	}
+	// the sync daemons after the router: one that follows a new
+	// instance takes its role now (onRole changes only what differs)
 	switch p.Sync {
 	case stepStart:
 		s.startSync(next, roleOf(r, next.LVSSync.Instance))
@@ -389,7 +406,7 @@ func (s *vrrpSide) reload(old, next *config.Config) []string {
 		s.logf("lvsd run: lvs_sync_daemon changed in %s: the sync daemons restart with it", next.Source)
 		s.sd.Load().reload(next.LVSSync, roleOf(r, next.LVSSync.Instance))
 	}
-	if p.RT != stepKeep && r != nil {
+	if p.RT != stepKeep && r != nil && !started { // a new router's Run sets its own
 		r.SetRTPriority(vrrpWants(next).rt)
 	}
 	return nil

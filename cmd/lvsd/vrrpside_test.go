@@ -27,6 +27,9 @@ func TestPlanVRRPSide(t *testing.T) {
 			c.LVSSync = &config.LVSSync{Line: line, Interface: "eth0", Instance: "VI_1", SyncID: id}
 		}
 	}
+	unnamed := func(id int) opt {
+		return func(c *config.Config) { c.LVSSync = &config.LVSSync{Line: 1, Interface: "eth0", SyncID: id} }
+	}
 	fifo := func(p string) opt { return func(c *config.Config) { c.Global.VRRPNotifyFIFO = p } }
 	nfifo := func(p string) opt { return func(c *config.Config) { c.Global.NotifyFIFO = p } }
 	rt := func(p int) opt { return func(c *config.Config) { c.Global.VRRPRTPriority = p } }
@@ -56,6 +59,10 @@ func TestPlanVRRPSide(t *testing.T) {
 		{"vrrp_notify_fifo moved", mk(withVRRP, fifo("/f")), mk(withVRRP, fifo("/g")), vrrpSidePlan{C, K, C, K}},
 		{"notify_fifo now vrrp_notify_fifo", mk(withVRRP, nfifo("/f")), mk(withVRRP, fifo("/f")), vrrpSidePlan{C, K, K, K}},
 		{"notify_fifo removed", mk(withVRRP, nfifo("/f")), mk(withVRRP), vrrpSidePlan{C, K, P, K}},
+		{"unnamed lvs_sync_daemon without VRRP added", mk(), mk(unnamed(0)), vrrpSidePlan{K, S, K, K}},
+		{"unnamed lvs_sync_daemon without VRRP removed", mk(unnamed(0)), mk(), vrrpSidePlan{K, P, K, K}},
+		{"unnamed lvs_sync_daemon without VRRP changed", mk(unnamed(0)), mk(unnamed(3)), vrrpSidePlan{K, C, K, K}},
+		{"VRRP added beside an unnamed lvs_sync_daemon", mk(unnamed(0)), mk(withVRRP, unnamed(0)), vrrpSidePlan{S, K, K, K}},
 		{"vrrp_rt_priority changed", mk(withVRRP, rt(20)), mk(withVRRP, rt(30)), vrrpSidePlan{C, K, K, C}},
 		{"vrrp_rt_priority removed", mk(withVRRP, rt(20)), mk(withVRRP), vrrpSidePlan{C, K, K, C}},
 		{"vrrp_rt_priority added", mk(withVRRP), mk(withVRRP, rt(20)), vrrpSidePlan{C, K, K, C}},
