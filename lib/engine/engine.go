@@ -141,10 +141,10 @@ type Engine struct {
 	owned     map[ipvs.Key]bool
 	quorum    map[string]bool
 	fallback  map[string]bool
-	drains    map[drainRef]time.Time // removed entries and their deadline
-	touched   map[string]bool        // virtuals to decide again at the next health pass
-	changed   []config.RealID        // reals whose health changed since the last pass (passReals)
-	realsOf   *config.Config         // the configuration reals indexes
+	drains    map[drainRef]drain // removed entries: their deadline, the read that may end them
+	touched   map[string]bool    // virtuals to decide again at the next health pass
+	changed   []config.RealID    // reals whose health changed since the last pass (passReals)
+	realsOf   *config.Config     // the configuration reals indexes
 	reals     map[config.RealID]*config.Real
 	byVirtual map[string]int // virtual key -> index in desired.Virtuals
 	dirty     bool           // a write failed: read the kernel before the next plan
@@ -159,6 +159,25 @@ type Engine struct {
 	nchecks   int                         // checks given to the check engine
 
 	prevReadCost time.Duration // the read before the last (resyncPeriod)
+
+	// The resync's table read runs off the loop (startRead), so that a
+	// verdict or a reload arriving meanwhile is handled at once, not
+	// after a dump of 10,000 reals. What the loop writes while it runs is
+	// noted: the read may have dumped those services before or after each
+	// write, so they are taken as the loop holds them (freshest).
+	reads      chan readResult
+	reading    bool              // a read runs
+	readSeq    uint64            // the running read counts only while this is its number
+	written    map[ipvs.Key]bool // services written while the read runs
+	failedRead bool              // a write failed while the read runs
+}
+
+// readResult is a table read made off the engine's goroutine.
+type readResult struct {
+	seq  uint64
+	svcs []ipvs.Service
+	err  error
+	cost time.Duration
 }
 
 // CheckInfo is the check result that made a real's current state: its
@@ -189,6 +208,15 @@ type reloadReq struct {
 	done chan error
 }
 
+// drain is one draining entry: deleted at until, or once a table read
+// shows its connections ended; only a read started after it began
+// (number above after) tells: one started before it, running off the
+// loop, holds the connections of an older moment.
+type drain struct {
+	until time.Time
+	after uint64
+}
+
 // drainRef is a draining destination, or (whole) a draining service.
 type drainRef struct {
 	svc   ipvs.Key
@@ -199,6 +227,7 @@ type drainRef struct {
 // New makes an engine for cfg. Run starts it.
 func New(cfg *config.Config, opt Options) *Engine {
 	return &Engine{opt: opt, cfg: cfg, reload: make(chan reloadReq), status: make(chan chan Status), ctl: make(chan ctlReq), ready: make(chan struct{}),
+		reads:     make(chan readResult, 1),
 		overrides: opt.Overrides,
 		cmds:      newCommands(opt.Command),
 		checks:    check.New(check.Options{MaxConcurrent: opt.MaxConcurrent, MaintenanceDir: cfg.Global.MaintenanceDir, Probe: opt.Probe, Observe: opt.Observe})}
@@ -361,7 +390,7 @@ func (e *Engine) begin() error {
 	e.owned = map[ipvs.Key]bool{}
 	e.quorum = map[string]bool{}
 	e.fallback = map[string]bool{}
-	e.drains = map[drainRef]time.Time{}
+	e.drains = map[drainRef]drain{}
 	e.touched = map[string]bool{}
 	for _, k := range e.opt.Owned {
 		e.owned[k] = true
@@ -393,6 +422,10 @@ func (e *Engine) loop(ctx context.Context) error {
 		case <-beat:
 			e.opt.Heartbeat()
 		case <-ctx.Done():
+			if e.reading { // nothing of the engine outlives Run
+				<-e.reads
+				e.reading = false
+			}
 			e.stop()
 			e.flush()
 			return nil
@@ -413,15 +446,17 @@ func (e *Engine) loop(ctx context.Context) error {
 				tick.Reset(e.resync)
 			}
 		case <-tick.C:
+			e.startRead()
+		case r := <-e.reads:
+			e.onRead(r)
 			// the period follows what a table read costs now (the read
 			// at start may have been of an empty kernel)
-			e.pass(true)
 			if p := e.resyncPeriod(); p != e.resync {
 				e.resync = p
 				tick.Reset(p)
 			}
 		case <-retry.C:
-			e.pass(true)
+			e.startRead()
 		case ch := <-e.status:
 			ch <- e.snapshot()
 		case r := <-e.ctl:
@@ -551,14 +586,22 @@ func (e *Engine) drainEvents() {
 }
 
 // read replaces what the engine believes the kernel holds with the kernel's
-// own table.
+// own table, read here, on the loop (the start, the stop, a pass after a
+// refused write). A read running off the loop no longer counts.
 func (e *Engine) read() error {
+	e.readSeq++
 	t0 := time.Now()
 	actual, err := e.opt.Kernel.Services()
 	if err != nil {
 		return err
 	}
-	e.prevReadCost, e.readCost = e.readCost, time.Since(t0)
+	e.adopt(actual, time.Since(t0))
+	return nil
+}
+
+// adopt takes a table read as what the kernel holds.
+func (e *Engine) adopt(actual []ipvs.Service, cost time.Duration) {
+	e.prevReadCost, e.readCost = e.readCost, cost
 	e.counts.Reads++
 	if e.opt.Debug != nil {
 		n := 0
@@ -569,7 +612,112 @@ func (e *Engine) read() error {
 	}
 	e.believed.Set(actual)
 	e.dirty = false
-	return nil
+}
+
+// startRead starts the resync's table read on a goroutine of its own
+// (one at a time); onRead takes its result on the loop.
+func (e *Engine) startRead() {
+	if e.reading {
+		return
+	}
+	seq, k := e.readStarted(), e.opt.Kernel
+	go func() {
+		t0 := time.Now()
+		svcs, err := k.Services()
+		e.reads <- readResult{seq: seq, svcs: svcs, err: err, cost: time.Since(t0)}
+	}()
+}
+
+// readStarted notes a read starting off the loop, and numbers it.
+func (e *Engine) readStarted() uint64 {
+	e.reading = true
+	e.readSeq++
+	e.written, e.failedRead = map[ipvs.Key]bool{}, false
+	return e.readSeq
+}
+
+// onRead is a resync's table read, back on the loop: compared with what
+// the engine holds, the services it wrote while the read ran taken as it
+// holds them (fresher), and drift, if any, repaired as pass(true) does.
+func (e *Engine) onRead(r readResult) {
+	e.reading = false
+	written, failed := e.written, e.failedRead
+	e.written, e.failedRead = nil, false
+	if r.seq != e.readSeq {
+		return // the loop read the table itself since: this one is older
+	}
+	if r.err != nil {
+		e.report(Report{Kind: ReadFailed, Err: r.err})
+		e.dirty = true
+		return
+	}
+	quiet := !e.dirty && len(e.drains) == 0 && e.desired != nil && !e.starting
+	before := e.believedServices()
+	e.adopt(fresher(r.svcs, before, written), r.cost)
+	if failed {
+		// what the kernel holds of the refused write's service is known
+		// neither from the read nor from the loop: the retry reads again
+		e.dirty = true
+		return
+	}
+	if e.settle(before, r.seq) && quiet {
+		if e.opt.Debug != nil {
+			e.opt.Debug("resync: the kernel holds what was last written: nothing to decide")
+		}
+		return
+	}
+	e.decide(true)
+}
+
+// fresher is a table read made while the engine wrote: the services in
+// written (written during the read) as held (the engine's record, which
+// has every write the kernel took), the others as read. A read older
+// than a write must not undo it, nor report it as drift. The counters
+// (connections, for the drains) are the read's wherever it has the
+// entry: held's are those of an older read.
+func fresher(read, held []ipvs.Service, written map[ipvs.Key]bool) []ipvs.Service {
+	if len(written) == 0 {
+		return read
+	}
+	out := make([]ipvs.Service, 0, len(read))
+	was := map[ipvs.Key]*ipvs.Service{}
+	for i := range read {
+		s := &read[i]
+		if !written[s.Key()] {
+			out = append(out, *s)
+		} else {
+			was[s.Key()] = s
+		}
+	}
+	for _, s := range held {
+		if !written[s.Key()] {
+			continue
+		}
+		if r := was[s.Key()]; r != nil {
+			s.Stats = r.Stats
+			rd := make(map[ipvs.DestKey]*ipvs.Dest, len(r.Dests))
+			for i := range r.Dests {
+				rd[r.Dests[i].Key()] = &r.Dests[i]
+			}
+			s.Dests = slices.Clone(s.Dests)
+			for i := range s.Dests {
+				d := &s.Dests[i]
+				if x := rd[d.Key()]; x != nil {
+					d.Active, d.Inactive, d.Stats = x.Active, x.Inactive, x.Stats
+				}
+			}
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// settle follows table read number seq (before: what the engine held
+// until then): the drains whose connections ended stop. It says whether the kernel
+// held what was last written.
+func (e *Engine) settle(before []ipvs.Service, seq uint64) (same bool) {
+	e.expireDrains(seq)
+	return ipvs.SameEntries(before, e.believedServices())
 }
 
 func (e *Engine) believedServices() []ipvs.Service {
@@ -594,8 +742,7 @@ func (e *Engine) pass(fromKernel bool) {
 			e.dirty = true
 			return
 		}
-		e.expireDrains()
-		same := ipvs.SameEntries(before, e.believedServices())
+		same := e.settle(before, e.readSeq)
 		if quiet && same {
 			if e.opt.Debug != nil {
 				e.opt.Debug("resync: the kernel holds what was last written: nothing to decide")
@@ -606,6 +753,12 @@ func (e *Engine) pass(fromKernel bool) {
 			fromKernel = !same
 		}
 	}
+	e.decide(fromKernel)
+}
+
+// decide computes the whole desired table from what the engine holds and
+// writes the difference; repair: the writes are reported as repairs.
+func (e *Engine) decide(fromKernel bool) {
 	current := e.believedServices()
 	d := director.Table(e.cfg, director.Input{Health: e.health, Current: current, QuorumHeld: e.quorum,
 		Draining: e.drainingServices(current), ReaddQuiescent: e.cfg.Global.ReaddQuiescent, Starting: e.starting,
@@ -694,6 +847,10 @@ func (e *Engine) writeOp(op ipvs.Op, note director.Note, repair bool) bool {
 
 // wrote records and reports one op the kernel took (err nil) or refused.
 func (e *Engine) wrote(op ipvs.Op, note director.Note, repair bool, err error) bool {
+	if e.reading {
+		e.written[op.Service.Key()] = true
+		e.failedRead = e.failedRead || err != nil
+	}
 	if err != nil {
 		e.counts.WriteErrors++
 		e.dirty = true
@@ -1064,7 +1221,7 @@ func (e *Engine) startDrainsOf(current []ipvs.Service, svcs map[ipvs.Key]bool, d
 			delete(e.drains, r)
 		}
 	}
-	until := time.Now().Add(e.opt.DrainTimeout)
+	dr := drain{until: time.Now().Add(e.opt.DrainTimeout), after: e.readSeq}
 	for _, s := range current {
 		k := s.Key()
 		if !e.owned[k] && !svcs[k] {
@@ -1075,7 +1232,7 @@ func (e *Engine) startDrainsOf(current []ipvs.Service, svcs map[ipvs.Key]bool, d
 				continue // deleted by the next plan
 			}
 			if _, ok := e.drains[drainRef{svc: k, whole: true}]; !ok {
-				e.drains[drainRef{svc: k, whole: true}] = until
+				e.drains[drainRef{svc: k, whole: true}] = dr
 				e.report(Report{Kind: DrainStart, Op: ipvs.Op{Kind: ipvs.DelService, Service: s}})
 			}
 		}
@@ -1088,16 +1245,16 @@ func (e *Engine) startDrainsOf(current []ipvs.Service, svcs map[ipvs.Key]bool, d
 				continue
 			}
 			if _, ok := e.drains[r]; !ok {
-				e.drains[r] = until
+				e.drains[r] = dr
 				e.report(Report{Kind: DrainStart, Op: ipvs.Op{Kind: ipvs.DelDest, Service: s, Dest: d}})
 			}
 		}
 	}
 }
 
-// expireDrains ends the drains whose connections are gone (as just read)
-// or whose deadline passed.
-func (e *Engine) expireDrains() {
+// expireDrains ends the drains whose connections are gone (as read by
+// read number seq, when it started after them) or whose deadline passed.
+func (e *Engine) expireDrains(seq uint64) {
 	if len(e.drains) == 0 {
 		return
 	}
@@ -1110,16 +1267,16 @@ func (e *Engine) expireDrains() {
 			held[drainRef{svc: s.Key(), dest: d.Key()}] = d
 		}
 	}
-	for r, until := range e.drains {
+	for r, dr := range e.drains {
 		if r.whole {
 			continue
 		}
 		d, ok := held[r]
-		if !ok || d.Active == 0 || now.After(until) {
+		if (seq > dr.after && (!ok || d.Active == 0)) || now.After(dr.until) {
 			delete(e.drains, r)
 		}
 	}
-	for r, until := range e.drains {
+	for r, dr := range e.drains {
 		if !r.whole {
 			continue
 		}
@@ -1127,7 +1284,7 @@ func (e *Engine) expireDrains() {
 		for o := range e.drains {
 			busy = busy || (!o.whole && o.svc == r.svc)
 		}
-		if !svcs[r.svc] || !busy || now.After(until) {
+		if (seq > dr.after && (!svcs[r.svc] || !busy)) || now.After(dr.until) {
 			delete(e.drains, r)
 		}
 	}

@@ -31,11 +31,13 @@ var fuzzConfigs = []string{
 		"virtual=192.0.2.11:53\n\tprotocol=udp\n\tscheduler=rr\n\tquiescent=yes\n\treal=10.0.0.3:53 gate 1\n\treal=10.0.0.5:53 gate 2\n\tchecktype=connect\n",
 }
 
-// Random sequences of reloads, health events, hand edits of the kernel and
-// connections ending always converge: after each step the kernel holds
+// Random sequences of reloads, health events, hand edits of the kernel,
+// connections ending and resync reads that writes overtake (the read runs
+// off the loop) always converge: after each step the kernel holds
 // exactly the desired table (for what this configuration owns), that
 // table is director.Table's answer for the kernel as it now is, and a
-// foreign service is never touched.
+// foreign service is never touched; a read older than the engine's writes
+// repairs nothing.
 func FuzzEngineConverges(f *testing.F) {
 	f.Add([]byte{0, 1, 2, 3, 4, 5, 6, 7, 8, 9})
 	f.Add([]byte{2, 17, 33, 3, 200, 41, 90, 7, 1, 66, 130, 5})
@@ -70,7 +72,7 @@ func FuzzEngineConverges(f *testing.F) {
 		e.starting = false
 		verify(t, e, k, foreign, "start")
 		for i := 1; i+1 < len(data); i += 2 {
-			op, arg := data[i]%6, int(data[i+1])
+			op, arg := data[i]%7, int(data[i+1])
 			var what string
 			switch op {
 			case 0, 1: // a health event for one real of the running configuration
@@ -108,6 +110,21 @@ func FuzzEngineConverges(f *testing.F) {
 					what = "hand delete " + s.Key().String()
 				}
 				e.pass(true)
+			case 6: // a resync's read taken, then a health pass writes, then the read comes back (older than the writes)
+				seq := e.readStarted()
+				svcs, _ := k.Services()
+				if ids := realIDs(e.cfg); len(ids) > 0 {
+					id := ids[arg%len(ids)]
+					to := []check.State{check.Down, check.Up}[arg%2]
+					e.onHealth(check.Event{Sub: &check.Sub{ID: id}, To: to})
+					e.passHealth()
+					what = fmt.Sprintf("%s %s during a read", id, to)
+				}
+				repairs := e.counts.Repairs
+				e.onRead(readResult{seq: seq, svcs: svcs})
+				if e.counts.Repairs != repairs {
+					t.Fatalf("%s: a read older than the writes repaired %d entries", what, e.counts.Repairs-repairs)
+				}
 			case 5: // connections come and go on every entry, then a resync
 				svcs, _ := k.Services()
 				for i := range svcs {

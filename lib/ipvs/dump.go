@@ -354,20 +354,26 @@ func protoName(p uint16) string {
 	return fmt.Sprintf("proto%d", p)
 }
 
-// dumpServices is the table read of Services (the caller holds n.mu).
-func (n *Netlink) dumpServices() ([]Service, error) {
+func (n *Netlink) countRead() {
+	n.mu.Lock()
+	n.reads++
+	n.mu.Unlock()
+}
+
+// dumpServices is the table read of Services (n.mu taken only to count).
+func (n *Netlink) dumpServices(timeout time.Duration) ([]Service, error) {
 	fam, err := ipvsFamilyID()
 	if err != nil {
 		return nil, err
 	}
-	d, err := openDumper(fam, n.Timeout)
+	d, err := openDumper(fam, timeout)
 	if err != nil {
 		return nil, err
 	}
 	defer d.close()
 	var out []Service
 	var protos []uint16
-	n.reads++
+	n.countRead()
 	if err := d.dump(ipvsCmdGetService, nil, 0, func(msg []byte) error {
 		s, proto, err := parseService(msg)
 		out = append(out, s)
@@ -382,7 +388,7 @@ func (n *Netlink) dumpServices() ([]Service, error) {
 		if s.Family == 6 {
 			af = unix.AF_INET6
 		}
-		n.reads++
+		n.countRead()
 		if err := d.dump(ipvsCmdGetDest, s, protos[i], func(msg []byte) error {
 			x, err := parseDest(msg, af)
 			s.Dests = append(s.Dests, x)

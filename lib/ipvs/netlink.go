@@ -26,7 +26,8 @@ const DefaultTimeout = 5 * time.Second
 
 // Kernel is the IPVS table: read whole, changed one op at a time.
 type Kernel interface {
-	// Services reads every service, then the destinations of each.
+	// Services reads every service, then the destinations of each. It
+	// may run beside Apply, from another goroutine (lib/engine's resync).
 	Services() ([]Service, error)
 	// Apply performs one operation (one netlink write).
 	Apply(Op) error
@@ -159,11 +160,15 @@ func (n *Netlink) call(write bool, f func(*moby.Handle) error) error {
 }
 
 // Services implements Kernel: the in-house dump (dump.go), bounded by
-// Timeout per request.
+// Timeout per request. It reads on a socket of its own, without the
+// handle's lock: a read may run beside writes (lib/engine reads the
+// table off its goroutine, so that a verdict's write does not wait for a
+// resync's dump of 10,000 reals).
 func (n *Netlink) Services() ([]Service, error) {
 	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.dumpServices()
+	timeout := n.Timeout
+	n.mu.Unlock()
+	return n.dumpServices(timeout)
 }
 
 // servicesMoby is the same read through moby/ipvs (the VM test compares
