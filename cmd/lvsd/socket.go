@@ -42,6 +42,9 @@ type control struct {
 	digest func() string   // of the running configuration's file
 	// lastReload: the last reload tried (nil: none yet, or no reloads)
 	lastReload func() *reloadJSON
+	// logged, when set, returns once the log lines so far are written:
+	// a ctl request is answered with what it did in the log
+	logged func()
 }
 
 // listenControl opens the socket, replacing a stale one (a socket no
@@ -92,7 +95,11 @@ func (c *control) handle(ctx context.Context, conn net.Conn) {
 		}
 		if err == nil {
 			var msg string
-			if msg, err = eng.Override(ctx, o); err == nil {
+			msg, err = eng.Override(ctx, o)
+			if c.logged != nil {
+				c.logged()
+			}
+			if err == nil {
 				fmt.Fprintf(conn, "ok: %s\n", msg)
 				return
 			}
