@@ -14,11 +14,14 @@ import (
 // 2% rule (resync period at least 50 times a resync's cost) decides from
 // it whether checkinterval stands.
 func readCost(n, reads int) (time.Duration, error) {
-	if err := fresh(); err != nil {
+	// the table emptied, ip_vs not reloaded: the IPVS generic netlink
+	// family gets a new number when the module comes back, and the one
+	// this process looked up first stays cached (moby/ipvs and lib/ipvs
+	// look it up once), so a second read test after a reload found "no
+	// IPVS" (the runs of 2026-12-03 14:24 and 2026-12-04 13:49)
+	if err := run("ipvsadm", "-C"); err != nil {
 		return 0, err
 	}
-	// ip_vs reloaded twice in a row was not back at once (the 14:24 run:
-	// "the kernel has no IPVS" for the second table)
 	var k *ipvs.Netlink
 	var err error
 	waitFor(10*time.Second, 100*time.Millisecond, func() bool { k, err = ipvs.OpenNetlink(); return err == nil })
