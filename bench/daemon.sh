@@ -11,7 +11,8 @@
 # VM_ACCEL=tcg|kvm picks the accelerator (vmrun's default: KVM when it
 # works); DAEMON_TIMEOUT bounds the job (default 30m); DAEMON_PROFILE=1
 # runs lvsd with --cpuprofile and unpacks the profiles under
-# .cache/bench-daemon-profiles/ (with the lvsd binary they belong to).
+# .cache/bench-daemon-profiles/ (with the lvsd binary they belong to);
+# DAEMON_TRACE=1 runs it with --trace (go tool trace FILE), unpacked there too.
 set -eu
 cd "$(dirname "$0")/.."
 GO=${GO:-go}
@@ -42,6 +43,8 @@ out=bench/results/daemon-$stamp.txt
 set +e
 prof=
 [ "${DAEMON_PROFILE:-0}" = 1 ] && prof="-profile /tmp/bench-daemon-prof"
+# DAEMON_TRACE=1: lvsd run with --trace (go tool trace), unpacked as the profiles
+[ "${DAEMON_TRACE:-0}" = 1 ] && prof="$prof -trace /tmp/bench-daemon-trace"
 # the profiles go to the file only, not the terminal
 {
 	.cache/vm/vmrun -timeout "${DAEMON_TIMEOUT:-40m}" -- $bin/daemonbench -lvsd $bin/lvsd $base $prof "$@" 2>&1

@@ -45,8 +45,9 @@ import (
 )
 
 var (
-	profile string // directory for lvsd CPU profiles ("" none)
-	verbose bool
+	profile  string // directory for lvsd CPU profiles ("" none)
+	traceDir string // directory for lvsd execution traces ("" none)
+	verbose  bool
 )
 
 func main() {
@@ -66,12 +67,15 @@ func main() {
 	reloads := flag.Int("reloads", 3, "reloads per tool")
 	reloadTools := flag.String("reload-tools", "lvsd-ka,keepalived", "tools of the reload test")
 	flag.StringVar(&profile, "profile", "", "directory: run lvsd with --cpuprofile there and print the profiles (base64) at the end")
+	flag.StringVar(&traceDir, "trace", "", "directory: run lvsd with --trace there and print the traces (base64) at the end")
 	flag.BoolVar(&verbose, "v", false, "print every probe and IPVS request around each kill")
 	flag.Parse()
 
 	dir, _ := os.MkdirTemp("", "bench-daemon")
-	if profile != "" {
-		os.MkdirAll(profile, 0o755)
+	for _, d := range []string{profile, traceDir} {
+		if d != "" {
+			os.MkdirAll(d, 0o755)
+		}
 	}
 	teardownNet()
 	check(setupNet())
@@ -160,7 +164,7 @@ func main() {
 			fmt.Println("   " + r)
 		}
 	}
-	if profile != "" {
+	if profile != "" || traceDir != "" {
 		printProfiles()
 	}
 }
@@ -551,6 +555,10 @@ func logStamp(l string, day time.Time) time.Time {
 
 func printProfiles() {
 	files, _ := filepath.Glob(filepath.Join(profile, "*.pprof"))
+	if traceDir != "" {
+		t, _ := filepath.Glob(filepath.Join(traceDir, "*.trace"))
+		files = append(files, t...)
+	}
 	for _, f := range files {
 		b, err := os.ReadFile(f)
 		if err != nil || len(b) == 0 {

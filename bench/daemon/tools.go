@@ -63,6 +63,9 @@ func lvsdTool(bin, key, conf string) tool {
 		if profile != "" {
 			args = append(args, "--cpuprofile", filepath.Join(profile, fmt.Sprintf("%s-%d.pprof", key, time.Now().Unix())))
 		}
+		if traceDir != "" {
+			args = append(args, "--trace", filepath.Join(traceDir, fmt.Sprintf("%s-%d.trace", key, time.Now().Unix())))
+		}
 		cmd := exec.Command(bin, append(args, cf)...)
 		cmd.Stdout, cmd.Stderr = lf, lf
 		if err := cmd.Start(); err != nil {
@@ -74,7 +77,7 @@ func lvsdTool(bin, key, conf string) tool {
 		return &proc{name: key, log: log, pids: func() []int { return []int{cmd.Process.Pid} },
 			hup: func() error { return cmd.Process.Signal(syscall.SIGHUP) },
 			stop: func() {
-				if profile != "" { // SIGTERM writes the profile (and cleanstop empties the table)
+				if profile != "" || traceDir != "" { // SIGTERM writes the profile (and cleanstop empties the table)
 					cmd.Process.Signal(syscall.SIGTERM)
 					select {
 					case <-done:

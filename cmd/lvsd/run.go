@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/pprof"
+	"runtime/trace"
 	"strconv"
 	"strings"
 	"sync"
@@ -108,6 +109,7 @@ type runFlags struct {
 	maxc    int
 	quiet   bool
 	cpuprof string
+	trace   string
 	state   string
 	pidfile string
 	drain   time.Duration
@@ -136,6 +138,7 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&f.maxc, "max-concurrent", 1024, "checks (and so sockets) in flight at most")
 	fs.BoolVar(&f.quiet, "quiet", false, "dry run: print state changes only, not the IPVS operations")
 	fs.StringVar(&f.cpuprof, "cpuprofile", "", "write a Go CPU profile to this file (performance work)")
+	fs.StringVar(&f.trace, "trace", "", "write a Go execution trace to this file (performance work: go tool trace)")
 	fs.StringVar(&f.state, "state", "", "state file: the virtual services this configuration owns (default /run/lvsd/NAME.state)")
 	fs.StringVar(&f.pidfile, "pidfile", "", "pid file (default /run/lvsd/NAME.pid; \"none\": no pid file)")
 	fs.StringVar(&f.socket, "socket", "", "control socket for lvsd status / ctl / reload (default /run/lvsd/NAME.sock; \"none\": no socket; a dry run has one only when named)")
@@ -163,6 +166,15 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 		}
 		pprof.StartCPUProfile(pf)
 		defer pprof.StopCPUProfile()
+	}
+	if f.trace != "" {
+		tf, err := os.Create(f.trace)
+		if err != nil {
+			fmt.Fprintf(stderr, "lvsd run: %v\n", err)
+			return 1
+		}
+		trace.Start(tf)
+		defer func() { trace.Stop(); tf.Close() }()
 	}
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
