@@ -33,12 +33,17 @@ import (
 // rtPriority is -rt: global_defs { vrrp_rt_priority N } in every file.
 var rtPriority int
 
+// lvsdArgs is -lvsd-args: more arguments of each lvsd run ({NAME}: a for
+// the master, b for the backup).
+var lvsdArgs string
+
 func main() {
 	minutes := flag.Float64("minutes", 5, "how long both pairs run under load")
 	advert := flag.String("advert", "0.05", "advert_int (v3)")
 	burn := flag.Int("burn", runtime.NumCPU(), "CPU-spinning processes during the window")
 	lvsd := flag.String("lvsd", "bin/lvsd", "the lvsd binary")
 	keep := flag.String("keep-logs", "", "copy lvsd's logs to this directory at the end")
+	flag.StringVar(&lvsdArgs, "lvsd-args", "", "more arguments of each lvsd run, e.g. \"--trace /tmp/{NAME}.trace --memprofile /tmp/{NAME}.pprof\" ({NAME}: a, the master; b, the backup)")
 	flag.IntVar(&rtPriority, "rt", 0, "vrrp_rt_priority for both pairs (SCHED_RR 1-99; 0: normal scheduling)")
 	flag.Parse()
 	abs, err := filepath.Abs(*lvsd)
@@ -229,7 +234,9 @@ func (p *pair) start(dir, lvsd, advert string) error {
 `, prio, advert, p.vip())), 0o644)
 		var c *exec.Cmd
 		if p.impl == "lvsd" {
-			c = exec.Command("ip", "netns", "exec", ns, lvsd, "run", "--pidfile", "none", "--socket", "none", f)
+			args := []string{"netns", "exec", ns, lvsd, "run", "--pidfile", "none", "--socket", "none"}
+			args = append(args, strings.Fields(strings.ReplaceAll(lvsdArgs, "{NAME}", name))...)
+			c = exec.Command("ip", append(args, f)...)
 			lf, err := os.Create(filepath.Join(dir, fmt.Sprintf("lvsd-%s.log", name)))
 			if err != nil {
 				return err

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"runtime/trace"
 	"strconv"
@@ -109,6 +110,7 @@ type runFlags struct {
 	maxc    int
 	quiet   bool
 	cpuprof string
+	memprof string
 	trace   string
 	state   string
 	pidfile string
@@ -138,6 +140,7 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&f.maxc, "max-concurrent", 1024, "checks (and so sockets) in flight at most")
 	fs.BoolVar(&f.quiet, "quiet", false, "dry run: print state changes only, not the IPVS operations")
 	fs.StringVar(&f.cpuprof, "cpuprofile", "", "write a Go CPU profile to this file (performance work)")
+	fs.StringVar(&f.memprof, "memprofile", "", "write a Go heap profile (every allocation sampled, alloc_space) to this file at exit (performance work)")
 	fs.StringVar(&f.trace, "trace", "", "write a Go execution trace to this file (performance work: go tool trace)")
 	fs.StringVar(&f.state, "state", "", "state file: the virtual services this configuration owns (default /run/lvsd/NAME.state)")
 	fs.StringVar(&f.pidfile, "pidfile", "", "pid file (default /run/lvsd/NAME.pid; \"none\": no pid file)")
@@ -166,6 +169,18 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 		}
 		pprof.StartCPUProfile(pf)
 		defer pprof.StopCPUProfile()
+	}
+	if f.memprof != "" {
+		pf, err := os.Create(f.memprof)
+		if err != nil {
+			fmt.Fprintf(stderr, "lvsd run: %v\n", err)
+			return 1
+		}
+		runtime.MemProfileRate = 1 // steady-state garbage is small: see every byte of it
+		defer func() {
+			pprof.Lookup("allocs").WriteTo(pf, 0)
+			pf.Close()
+		}()
 	}
 	if f.trace != "" {
 		tf, err := os.Create(f.trace)
