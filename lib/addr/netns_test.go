@@ -97,33 +97,45 @@ func TestNetnsAnnounce(t *testing.T) {
 		{p.V4(101), EtherTypeARP, true, 3},
 		{p.V6(100), EtherTypeIPv6, false, 3},
 	} {
-		ip := netip.MustParseAddr(c.ip)
-		capt := netns.NewCapture(t, p.B, "eth0", c.et)
-		var l Link
-		in(t, p.A, func() error {
-			var err error
-			if l, err = LinkByName("eth0"); err != nil {
-				return err
-			}
-			return Announce(context.Background(), l, ip, c.replyOnly, 3, 20*time.Millisecond)
-		})
-		want, _ := AnnounceFrames(p.MACA, ip, c.replyOnly)
-		var got [][]byte
-		netns.WaitFor(2*time.Second, func() bool {
-			got = nil
-			for _, f := range capt.Frames() {
-				for _, w := range want {
-					if bytes.Equal(f, w) {
-						got = append(got, f)
-					}
+		for _, kept := range []bool{false, true} {
+			testAnnounce(t, p, c.ip, c.et, c.replyOnly, c.want, kept)
+		}
+	}
+}
+
+// testAnnounce sends 3 rounds for ipS from A (Announce, or when kept an
+// Announcer's socket kept open) and finds them on B byte for byte.
+func testAnnounce(t *testing.T, p *netns.Pair, ipS string, et int, replyOnly bool, want int, kept bool) {
+	ip := netip.MustParseAddr(ipS)
+	capt := netns.NewCapture(t, p.B, "eth0", et)
+	in(t, p.A, func() error {
+		l, err := LinkByName("eth0")
+		if err != nil {
+			return err
+		}
+		if kept {
+			a := NewAnnouncer()
+			defer a.Close()
+			return a.Announce(l, ip, replyOnly, 3)
+		}
+		return Announce(context.Background(), l, ip, replyOnly, 3, 20*time.Millisecond)
+	})
+	frames, _ := AnnounceFrames(p.MACA, ip, replyOnly)
+	var got [][]byte
+	netns.WaitFor(2*time.Second, func() bool {
+		got = nil
+		for _, f := range capt.Frames() {
+			for _, w := range frames {
+				if bytes.Equal(f, w) {
+					got = append(got, f)
 				}
 			}
-			return len(got) >= c.want
-		})
-		capt.Stop()
-		if len(got) != c.want {
-			t.Errorf("%s replyOnly=%v: %d matching frames on the peer, want %d", c.ip, c.replyOnly, len(got), c.want)
 		}
+		return len(got) >= want
+	})
+	capt.Stop()
+	if len(got) != want {
+		t.Errorf("%s replyOnly=%v kept=%v: %d matching frames on the peer, want %d", ipS, replyOnly, kept, len(got), want)
 	}
 }
 

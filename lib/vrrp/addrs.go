@@ -27,10 +27,23 @@ type Addresser interface {
 // primary's (same subnet), as `ip addr add` reports.
 var scopes = map[string]int{"": addr.ScopeUniverse, "site": 200, "link": addr.ScopeLink, "host": addr.ScopeHost, "nowhere": 255}
 
-// KernelAddrs is the Addresser of a real system.
-type KernelAddrs struct{}
+// KernelAddrs is the Addresser of a real system (NewKernelAddrs). Its
+// announcements go out of one packet socket kept open (addr.Announcer):
+// opening and closing one per burst made a master's real-time thread
+// wait for the kernel's close, up to 600 ms on a saturated box.
+type KernelAddrs struct {
+	ann *addr.Announcer
+}
 
-func (KernelAddrs) Add(dev string, v config.VIP) error {
+// NewKernelAddrs returns the Addresser of a real system; Close closes its
+// announcement socket.
+func NewKernelAddrs() *KernelAddrs { return &KernelAddrs{ann: addr.NewAnnouncer()} }
+
+// Close closes the announcement socket (off the VRRP threads: it waits
+// for the kernel).
+func (k *KernelAddrs) Close() error { return k.ann.Close() }
+
+func (*KernelAddrs) Add(dev string, v config.VIP) error {
 	err := addr.Add(addr.Spec{Dev: dev, Prefix: v.Prefix, Broadcast: v.Broadcast, Label: v.Label, NoDAD: v.NoDAD,
 		Scope: scopes[v.Scope]})
 	if errors.Is(err, syscall.EEXIST) {
@@ -39,7 +52,7 @@ func (KernelAddrs) Add(dev string, v config.VIP) error {
 	return err
 }
 
-func (KernelAddrs) Remove(dev string, v config.VIP) error {
+func (*KernelAddrs) Remove(dev string, v config.VIP) error {
 	err := addr.Remove(dev, v.Prefix)
 	if errors.Is(err, syscall.EADDRNOTAVAIL) || errors.Is(err, syscall.ENOENT) {
 		return nil // already gone
@@ -47,24 +60,18 @@ func (KernelAddrs) Remove(dev string, v config.VIP) error {
 	return err
 }
 
-func (KernelAddrs) Has(dev string, v config.VIP) bool {
+func (*KernelAddrs) Has(dev string, v config.VIP) bool {
 	_, ok, _ := addr.Has(dev, v.Prefix)
 	return ok
 }
 
-func (KernelAddrs) Announce(ctx context.Context, dev string, ip netip.Addr, count int) error {
+func (k *KernelAddrs) Announce(_ context.Context, dev string, ip netip.Addr, count int) error {
 	l, err := addr.LinkByName(dev)
 	if err != nil {
 		return err
 	}
 	// keepalived's vrrp_garp_interval and vrrp_gna_interval default to 0:
-	// the whole burst at once, one round per call (addr.Announce waits
-	// on a Go timer between rounds, even of 0, which a VRRP thread must
-	// not: rt.go)
-	for i := 0; i < count; i++ {
-		if err := addr.Announce(ctx, l, ip, false, 1, 0); err != nil {
-			return err
-		}
-	}
-	return nil
+	// the whole burst at once (addr.Announce waits on a Go timer between
+	// rounds, even of 0, which a VRRP thread must not: rt.go)
+	return k.ann.Announce(l, ip, false, count)
 }

@@ -17,7 +17,7 @@ import (
 // Options wire a Router to the system; zero values are the real one.
 type Options struct {
 	Logf  func(format string, args ...any) // one line per event (default: none)
-	Addrs Addresser                        // default KernelAddrs
+	Addrs Addresser                        // default NewKernelAddrs(), closed when Run returns
 	Open  func(SocketOptions) (Socket, error)
 	// Exec runs a command line (sh -c) and returns its exit status, -1
 	// when it could not run or timed out; track scripts use it.
@@ -76,6 +76,8 @@ type Router struct {
 	ctx     context.Context // Run's; nil before Run
 	trk     *trackers
 	threads map[int]bool // the VRRP threads running, by TID (rt.go)
+
+	ownAddrs bool // o.Addrs is New's KernelAddrs: Run closes it
 }
 
 type sockKey struct {
@@ -178,8 +180,9 @@ func New(cfg *config.Config, o Options) (*Router, error) {
 	if o.Logf == nil {
 		o.Logf = func(string, ...any) {}
 	}
-	if o.Addrs == nil {
-		o.Addrs = KernelAddrs{}
+	own := o.Addrs == nil
+	if own {
+		o.Addrs = NewKernelAddrs()
 	}
 	if o.Open == nil {
 		o.Open = OpenSocket
@@ -201,7 +204,7 @@ func New(cfg *config.Config, o Options) (*Router, error) {
 	}
 	logs := newLogQueue(o.Logf)
 	o.Logf = logs.logf
-	r := &Router{o: o, logs: logs, cfg: cfg, sockets: map[sockKey]*sock{}, of: map[*config.VRRPInstance]*inst{}}
+	r := &Router{o: o, logs: logs, cfg: cfg, sockets: map[sockKey]*sock{}, of: map[*config.VRRPInstance]*inst{}, ownAddrs: own}
 	if errs := checkInterfaces(cfg, o.Link); len(errs) > 0 {
 		return nil, fmt.Errorf("%s", strings.Join(errs, "\n"))
 	}
@@ -348,6 +351,9 @@ func (r *Router) Run(ctx context.Context) error {
 	}
 	r.trk.stop()
 	r.closeSockets()
+	if k, ok := r.o.Addrs.(*KernelAddrs); ok && r.ownAddrs {
+		k.Close()
+	}
 	r.logs.flush()
 	return nil
 }
