@@ -246,6 +246,7 @@ func (s *vrrpSide) run(ctx context.Context) {
 // runRouter runs r until the daemon stops or a reload stops it (s.rmu
 // held).
 func (s *vrrpSide) runRouter(r *vrrp.Router) {
+	vrrp.HoldGC(s.logf) // the collector's stops delay the VRRP threads (lib/vrrp/gc.go)
 	ctx, cancel := context.WithCancel(s.ctx)
 	done := make(chan struct{})
 	go func() { r.Run(ctx); close(done) }()

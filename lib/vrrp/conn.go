@@ -131,8 +131,9 @@ type rawSocket struct {
 	close func() error
 
 	rc        syscall.RawConn
-	oob       []byte // the reader's control message buffer
-	closeFD   int    // an eventfd: Close wakes the reader's poll with it
+	rd        reading // the reader's (recv)
+	oob       []byte  // the reader's control message buffer
+	closeFD   int     // an eventfd: Close wakes the reader's poll with it
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -160,37 +161,62 @@ func (s *rawSocket) Close() error {
 // recv waits for a message in the kernel (poll on the socket and on
 // closeFD), not in the Go runtime's network poller, so the socket's
 // real-time reader thread is woken by the kernel itself (rt.go); then it
-// reads the message without blocking.
+// reads the message without blocking. The reader's func and its results
+// live in s (one reader per socket), made once: a closure per call was
+// 200 allocations a second (one per maxWait), most of VRRP's garbage.
 func (s *rawSocket) recv(buf []byte) (n, oobn int, from unix.Sockaddr, err error) {
+	r := &s.rd
+	if r.fn == nil {
+		r.fn = r.read
+	}
+	r.buf, r.oob, r.closeFD = buf, s.oob, s.closeFD
 	for {
-		eagain := false
-		rerr := s.rc.Read(func(fd uintptr) bool {
-			fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}, {Fd: int32(s.closeFD), Events: unix.POLLIN}}
-			var np int
-			if np, err = unix.Poll(fds, int(maxWait/time.Millisecond)); err == unix.EINTR || np == 0 && err == nil {
-				err, eagain = nil, true // a signal, or maxWait (rt.go) passed: poll again
-				return true
-			}
-			if err != nil {
-				return true
-			}
-			if fds[1].Revents != 0 {
-				err = net.ErrClosed
-				return true
-			}
-			n, oobn, _, from, err = unix.Recvmsg(int(fd), buf, s.oob, unix.MSG_DONTWAIT)
-			if err == unix.EAGAIN || err == unix.EINTR {
-				err, eagain = nil, true
-			}
-			return true
-		})
-		if rerr != nil {
+		r.eagain = false
+		if rerr := s.rc.Read(r.fn); rerr != nil {
 			return 0, 0, nil, rerr
 		}
-		if !eagain {
+		if !r.eagain {
+			n, oobn, from, err = r.n, r.oobn, r.from, r.err
+			r.from, r.buf = nil, nil
 			return n, oobn, from, err
 		}
 	}
+}
+
+// reading is recv's state: the func rc.Read calls and what it found.
+type reading struct {
+	fn      func(fd uintptr) bool
+	fds     [2]unix.PollFd
+	buf     []byte
+	oob     []byte
+	closeFD int
+
+	n, oobn int
+	from    unix.Sockaddr
+	err     error
+	eagain  bool
+}
+
+func (r *reading) read(fd uintptr) bool {
+	r.fds = [2]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}, {Fd: int32(r.closeFD), Events: unix.POLLIN}}
+	np, err := unix.Poll(r.fds[:], int(maxWait/time.Millisecond))
+	r.err = err
+	if err == unix.EINTR || np == 0 && err == nil {
+		r.err, r.eagain = nil, true // a signal, or maxWait (rt.go) passed: poll again
+		return true
+	}
+	if err != nil {
+		return true
+	}
+	if r.fds[1].Revents != 0 {
+		r.err = net.ErrClosed
+		return true
+	}
+	r.n, r.oobn, _, r.from, r.err = unix.Recvmsg(int(fd), r.buf, r.oob, unix.MSG_DONTWAIT)
+	if r.err == unix.EAGAIN || r.err == unix.EINTR {
+		r.err, r.eagain = nil, true
+	}
+	return true
 }
 
 // Pending reports whether a message waits to be read: a backup whose
