@@ -649,6 +649,15 @@ func (e *Engine) end(ctx context.Context, j *job, res Result, worker bool) {
 			return
 		}
 	}
+	if !worker && len(evs) > 0 {
+		// the poller's verdict: its reader (the director's engine),
+		// made runnable on this thread by the send, runs now, before
+		// the poller goes on with the rest of its batch. Yielding only
+		// back in Run's loop left it queued behind the poller, or
+		// waiting for another thread to wake and take it: 0.2-33 ms,
+		// median 3 ms, of the VM's 10-real kill test (lvsd --trace)
+		runtime.Gosched()
+	}
 }
 
 // Snapshot returns the current state of every Sub by ID.
