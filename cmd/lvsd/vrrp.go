@@ -143,6 +143,11 @@ type engineStart struct {
 // kernel without IPVS. A reload that adds virtual_server blocks ends it
 // with the engine to start (and VRRP goes on untouched).
 func vrrpOnly(ctx context.Context, path string, cfg *config.Config, f runFlags, log *logger, side *vrrpSide, sh reloadShared, hup <-chan os.Signal) engineStart {
+	// nothing but VRRP in the process: every thread at the VRRP threads'
+	// priority, as keepalived's VRRP process (lib/vrrp rt.go); off again
+	// before the virtual servers' checks start
+	vrrp.WholeProcess(true)
+	defer vrrp.WholeProcess(false)
 	upgrade := make(chan engineStart, 1)
 	upgrading := false // under sh.mu
 	reload := func(why string) []string {

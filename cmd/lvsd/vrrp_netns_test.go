@@ -543,9 +543,12 @@ func TestNetnsVRRPBadAdverts(t *testing.T) {
 
 // vrrp_rt_priority: lvsd's VRRP threads (the instance's, named
 // vrrp:VI_1, and its socket's reader, vrrprx:eth0) run SCHED_RR at that
-// priority, and no other thread does (policy 2 and rt_priority in
-// /proc/PID/task/TID/stat); unset, they run at vrrp.DefaultRTPriority;
-// `vrrp_rt_priority 0` leaves every thread at normal priority.
+// priority (policy 2 and rt_priority in /proc/PID/task/TID/stat); unset,
+// they run at vrrp.DefaultRTPriority; `vrrp_rt_priority 0` leaves every
+// thread at normal priority. VRRP-only (no virtual_server, as here),
+// every other thread of lvsd runs at the same priority too, as
+// keepalived's VRRP process (lib/vrrp rt.go, WholeProcess); with virtual
+// servers only the VRRP threads do (lib/vrrp TestRouterRealtimeThreads).
 func TestNetnsVRRPRealtime(t *testing.T) {
 	for _, tc := range []struct {
 		global string
@@ -561,20 +564,36 @@ func TestNetnsVRRPRealtime(t *testing.T) {
 			a := l.lvsd(tc.global + instance("VI_1", "BACKUP", 58, 150, v3(vip, 24)))
 			l.waitSocket(a)
 			l.holder("A", vip, 15*time.Second, a)
-			vrrpThreads, others := schedOf(t, a.cmd.Process.Pid)
-			want := map[string]string{"vrrp:VI_1": tc.want, "vrrprx:eth0": tc.want}
-			if !reflect.DeepEqual(vrrpThreads, want) || len(others) > 0 {
-				t.Errorf("VRRP threads %v, want %v; other threads not at normal priority: %q\n%s", vrrpThreads, want, others, a.text())
+			if e := schedWait(t, a.cmd.Process.Pid, tc.want, tc.want); e != "" {
+				t.Errorf("%s\n%s", e, a.text())
 			}
 		})
+	}
+}
+
+// schedWait waits (3 s at most: the sweep of lib/vrrp runs every
+// second) until pid's VRRP threads run at want and its other threads at
+// others ("policy rt_priority"; "0 0": normal), and says what differs.
+func schedWait(t *testing.T, pid int, want, others string) string {
+	t.Helper()
+	w := map[string]string{"vrrp:VI_1": want, "vrrprx:eth0": want}
+	var e string
+	for end := time.Now().Add(3 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		vt, off := schedOf(t, pid, others)
+		if e = ""; !reflect.DeepEqual(vt, w) || len(off) > 0 {
+			e = fmt.Sprintf("VRRP threads %v, want %v; other threads not at %q: %q", vt, w, others, off)
+		}
+		if e == "" || time.Now().After(end) {
+			return e
+		}
 	}
 }
 
 // schedOf reads the scheduling of pid's threads ("policy rt_priority"
 // from /proc/PID/task/TID/stat: after comm's brackets, rt_priority is
 // field 38 and policy 39, from 0): the VRRP threads' by name (vrrp:NAME,
-// vrrprx:IF), and the others not at normal scheduling ("0 0").
-func schedOf(t *testing.T, pid int) (vrrpThreads map[string]string, others []string) {
+// vrrprx:IF), and the others not at want.
+func schedOf(t *testing.T, pid int, want string) (vrrpThreads map[string]string, others []string) {
 	t.Helper()
 	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
 	vrrpThreads = map[string]string{}
@@ -591,7 +610,7 @@ func schedOf(t *testing.T, pid int) (vrrpThreads map[string]string, others []str
 		sched := fields[38] + " " + fields[37]
 		if strings.HasPrefix(comm, "vrrp:") || strings.HasPrefix(comm, "vrrprx:") {
 			vrrpThreads[comm] = sched
-		} else if sched != "0 0" {
+		} else if sched != want {
 			others = append(others, comm+" "+sched)
 		}
 	}

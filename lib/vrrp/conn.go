@@ -164,6 +164,7 @@ func (s *rawSocket) Close() error {
 // reads the message without blocking. The reader's func and its results
 // live in s (one reader per socket), made once: a closure per call was
 // 200 allocations a second (one per maxWait), most of VRRP's garbage.
+// Each poll waits one slice (rt.go) at most.
 func (s *rawSocket) recv(buf []byte) (n, oobn int, from unix.Sockaddr, err error) {
 	r := &s.rd
 	if r.fn == nil {
@@ -199,10 +200,10 @@ type reading struct {
 
 func (r *reading) read(fd uintptr) bool {
 	r.fds = [2]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}, {Fd: int32(r.closeFD), Events: unix.POLLIN}}
-	np, err := unix.Poll(r.fds[:], int(maxWait/time.Millisecond))
+	np, err := unix.Poll(r.fds[:], int(slice()/time.Millisecond))
 	r.err = err
 	if err == unix.EINTR || np == 0 && err == nil {
-		r.err, r.eagain = nil, true // a signal, or maxWait (rt.go) passed: poll again
+		r.err, r.eagain = nil, true // a signal, or the slice (rt.go) passed: poll again
 		return true
 	}
 	if err != nil {

@@ -26,6 +26,9 @@ func (r *Router) SetRTPriority(p int) {
 			err = e
 		}
 	}
+	if r.ctx != nil && len(r.threads) > 0 {
+		whole.setPrio(r.rtPriority())
+	}
 	switch {
 	case len(r.threads) == 0:
 	case err != nil:

@@ -330,6 +330,8 @@ func (r *Router) startInst(in *inst) {
 func (r *Router) Run(ctx context.Context) error {
 	r.mu.Lock()
 	r.ctx = ctx
+	whole.setPrio(r.rtPriority()) // WholeProcess: the rest of the process too
+	defer whole.setPrio(0)
 	for _, s := range r.sockets {
 		go s.read()
 	}

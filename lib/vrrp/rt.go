@@ -3,6 +3,7 @@ package vrrp
 import (
 	"os"
 	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -54,6 +55,7 @@ func (r *Router) rtThread(name string) (restore func()) {
 		r.threads = map[int]bool{}
 	}
 	r.threads[tid] = true
+	vrrpTIDs.Store(tid, true)
 	p := r.rtPriority()
 	var err error
 	if p > 0 {
@@ -68,6 +70,7 @@ func (r *Router) rtThread(name string) (restore func()) {
 	return func() {
 		r.mu.Lock()
 		delete(r.threads, tid)
+		vrrpTIDs.Delete(tid)
 		setThread(tid, 0)
 		r.mu.Unlock()
 		unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&old[0])), 0, 0, 0)
@@ -109,8 +112,22 @@ func extraPs(n int) {
 // a P in one syscall for more than 10 ms; otherwise it must take an idle
 // P under the scheduler's lock, which an ordinary thread the kernel has
 // preempted may hold for as long as the box is busy. A new syscall every
-// 5 ms keeps the P (200 wake-ups a second: a few µs of CPU each).
-const maxWait = 5 * time.Millisecond
+// 5 ms keeps the P (200 wake-ups a second per thread, and the sysmon
+// they keep awake: about 1% of a core per idle lvsd, measured). With the
+// whole process real-time (WholeProcess) no thread of it waits behind
+// the load, so the waits run to the next timer, wholeWait at most.
+const (
+	maxWait   = 5 * time.Millisecond
+	wholeWait = time.Second
+)
+
+// waitSlice is the bound of the waits now: maxWait, or wholeWait while
+// the whole process is real-time.
+var waitSlice atomic.Int64
+
+func init() { waitSlice.Store(int64(maxWait)) }
+
+func slice() time.Duration { return time.Duration(waitSlice.Load()) }
 
 // wakeup is how other goroutines wake an instance's thread after they
 // queued something for it: an eventfd the thread waits on with ppoll.
@@ -167,9 +184,9 @@ func (w *wakeup) wait(at time.Time) {
 	}
 	fds := []unix.PollFd{{Fd: int32(w.fd), Events: unix.POLLIN}}
 	for {
-		chunk := maxWait
+		chunk := slice()
 		if d >= 0 {
-			chunk = min(time.Until(at), maxWait)
+			chunk = min(time.Until(at), chunk)
 		}
 		ts := unix.NsecToTimespec(max(chunk, 0).Nanoseconds())
 		n, err := unix.Ppoll(fds, &ts, nil)
@@ -327,5 +344,130 @@ func (l *logQueue) flush() {
 	done := make(chan struct{})
 	if l.q.put(func() { close(done) }) > 0 {
 		<-done
+	}
+}
+
+// The whole process real-time, in VRRP-only mode (WholeProcess). The
+// VRRP threads alone are not enough: each is still at the Go runtime's
+// mercy, which serves it from ordinary threads at moments no code of
+// ours picks (the scheduler's forced preemption of a goroutine that
+// kept its P for 10 ms readies it through another thread; a P taken
+// back while it waits must be given again), and a saturated box keeps
+// those threads off the CPU: the master's adverts 115-178 ms late, 2
+// spurious takeovers in 5 minutes at advert_int 0.05 s. A process that
+// runs nothing but VRRP (no virtual_server, no checks) has every thread
+// at the VRRP threads' priority, as keepalived's VRRP process has with
+// vrrp_rt_priority: the same run had none, the worst advert 29 ms late.
+// A sweep every second sets the threads the runtime starts later (each
+// thread is SCHED_RESET_ON_FORK, so a thread or a script started from it
+// begins at normal priority: scripts stay there).
+type procRT struct {
+	mu   sync.Mutex
+	on   bool        // WholeProcess(true)
+	prio int         // the running router's priority (0: none running, or normal)
+	set  map[int]int // threads the sweep set, and at what
+	stop chan struct{}
+}
+
+var whole procRT
+
+// vrrpTIDs are the VRRP threads of every router (rtThread): the sweep
+// leaves them to their router.
+var vrrpTIDs sync.Map
+
+// WholeProcess turns the sweep on (the daemon in VRRP-only mode) or off
+// (virtual servers start beside VRRP: their checks must not run
+// real-time; the threads set go back to normal scheduling).
+func WholeProcess(on bool) {
+	whole.mu.Lock()
+	defer whole.mu.Unlock()
+	whole.on = on
+	whole.apply()
+}
+
+func (w *procRT) setPrio(p int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.prio = p
+	w.apply()
+}
+
+// apply starts or stops the sweep as on and prio say (mu held).
+func (w *procRT) apply() {
+	want := w.on && w.prio > 0
+	if want {
+		waitSlice.Store(int64(wholeWait))
+	} else {
+		waitSlice.Store(int64(maxWait))
+	}
+	if want {
+		w.sweep()
+		if w.stop == nil {
+			w.stop = make(chan struct{})
+			go w.loop(w.stop)
+		}
+		return
+	}
+	if w.stop != nil {
+		close(w.stop)
+		w.stop = nil
+	}
+	for tid := range w.set {
+		if _, ok := vrrpTIDs.Load(tid); !ok { // since become a VRRP thread: its router's
+			setThread(tid, 0)
+		}
+	}
+	w.set = nil
+}
+
+func (w *procRT) loop(stop chan struct{}) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			w.mu.Lock()
+			if w.stop == stop {
+				w.sweep()
+			}
+			w.mu.Unlock()
+		}
+	}
+}
+
+// sweep sets every thread of the process but the VRRP threads at prio
+// (mu held).
+func (w *procRT) sweep() {
+	tasks, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		return
+	}
+	if w.set == nil {
+		w.set = map[int]int{}
+	}
+	seen := make(map[int]bool, len(tasks))
+	for _, t := range tasks {
+		tid, err := strconv.Atoi(t.Name())
+		if err != nil {
+			continue
+		}
+		seen[tid] = true
+		if _, ok := vrrpTIDs.Load(tid); ok {
+			delete(w.set, tid) // its router's now
+			continue
+		}
+		if w.set[tid] == w.prio {
+			continue
+		}
+		if setThread(tid, w.prio) == nil {
+			w.set[tid] = w.prio
+		}
+	}
+	for tid := range w.set {
+		if !seen[tid] {
+			delete(w.set, tid) // ended
+		}
 	}
 }

@@ -123,3 +123,48 @@ func vrrpThreads(t *testing.T) []string {
 	}
 	return out
 }
+
+// WholeProcess (VRRP-only mode): every thread of the process at the
+// router's priority, moved with SetRTPriority; turned off, the threads
+// but the VRRP ones back at normal scheduling.
+func TestRouterWholeProcess(t *testing.T) {
+	testenv.Root(t)
+	WholeProcess(true)
+	defer WholeProcess(false)
+	h := &hub{}
+	cfg := syncPair(150, 0)
+	cfg.SyncGroups = nil
+	n := startNode(t, h, cfg, "192.0.2.1", nil, func(o *Options) { o.RTPriority = 7 })
+	waitFor(t, "master", func() bool { return n.state() == "MASTER" })
+	at := func(want string, vrrpToo bool) []string {
+		var off []string
+		end := time.Now().Add(3 * time.Second) // the sweep: every second
+		for {
+			off = nil
+			for _, th := range threads(t) {
+				if (vrrpToo || !isVRRPThread(th)) && !strings.HasSuffix(th, " "+want) {
+					off = append(off, th)
+				}
+			}
+			if len(off) == 0 || time.Now().After(end) {
+				return off
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	if off := at("2 7", true); len(off) > 0 {
+		t.Errorf("threads not at SCHED_RR 7: %q", off)
+	}
+	n.r.SetRTPriority(9)
+	if off := at("2 9", true); len(off) > 0 {
+		t.Errorf("after SetRTPriority(9), threads not at SCHED_RR 9: %q", off)
+	}
+	WholeProcess(false)
+	if off := at("0 0", false); len(off) > 0 {
+		t.Errorf("after WholeProcess(false), threads not at normal scheduling: %q", off)
+	}
+	if ths := vrrpThreads(t); strings.Join(ths, ",") != "vrrp:VI_1 2 9,vrrp:VI_2 2 9,vrrprx:eth0 2 9" {
+		t.Errorf("after WholeProcess(false), the VRRP threads: %q", ths)
+	}
+	n.stop()
+}
