@@ -5,8 +5,10 @@
 // one per core) spin on the CPUs for -minutes. A backup adding the VIP
 // while its master lives is a spurious takeover (the master's adverts
 // came too late, or the backup's timers ran late); the target is 0.
-// Counted from RTM_NEWADDR events in the backups' namespaces. Needs root,
-// keepalived and bin/lvsd. Run by bench/vrrp.sh (-flap-minutes).
+// Counted from RTM_NEWADDR events in the backups' namespaces. Each
+// process's CPU time over the window is printed too: with -burn 0 that
+// is the idle cost (-instances N runs N instances per router). Needs
+// root, keepalived and bin/lvsd. Run by bench/vrrp.sh (-flap-minutes).
 package main
 
 import (
@@ -33,6 +35,9 @@ import (
 // rtPriority is -rt: global_defs { vrrp_rt_priority N } in every file.
 var rtPriority int
 
+// instances is -instances: vrrp_instances per router (VRID 51, 52...).
+var instances int
+
 // lvsdArgs is -lvsd-args: more arguments of each lvsd run ({NAME}: a for
 // the master, b for the backup).
 var lvsdArgs string
@@ -44,6 +49,7 @@ func main() {
 	lvsd := flag.String("lvsd", "bin/lvsd", "the lvsd binary")
 	keep := flag.String("keep-logs", "", "copy lvsd's logs to this directory at the end")
 	flag.StringVar(&lvsdArgs, "lvsd-args", "", "more arguments of each lvsd run, e.g. \"--trace /tmp/{NAME}.trace --memprofile /tmp/{NAME}.pprof\" ({NAME}: a, the master; b, the backup)")
+	flag.IntVar(&instances, "instances", 1, "vrrp_instances per router (each its own VRID and VIP)")
 	flag.IntVar(&rtPriority, "rt", 0, "vrrp_rt_priority for both pairs (SCHED_RR 1-99; 0: normal scheduling)")
 	flag.Parse()
 	abs, err := filepath.Abs(*lvsd)
@@ -76,7 +82,13 @@ func main() {
 	t0 := time.Now()
 	probe := startProbe(t0)
 	steal0 := steal()
+	for _, p := range pairs {
+		p.cpu0 = p.cpu()
+	}
 	time.Sleep(window)
+	for _, p := range pairs {
+		p.cpu1 = p.cpu()
+	}
 	stalls := probe()
 	stolen := steal() - steal0
 	for _, c := range burners {
@@ -88,6 +100,17 @@ func main() {
 		if len(p.logs) > 0 {
 			fmt.Printf("             %s\n", p.lateness())
 		}
+	}
+	var cpu [2]time.Duration
+	for i, p := range pairs {
+		for j := range 2 {
+			cpu[i] += p.cpu1[j] - p.cpu0[j]
+		}
+		fmt.Printf("  %-10s CPU in the window: master %s, backup %s (%.2f%% of one core for the pair)\n", p.impl,
+			p.cpu1[0]-p.cpu0[0], p.cpu1[1]-p.cpu0[1], 100*cpu[i].Seconds()/time.Since(t0).Seconds())
+	}
+	if cpu[1] > 0 {
+		fmt.Printf("  CPU lvsd / keepalived: %.2fx\n", cpu[0].Seconds()/cpu[1].Seconds())
 	}
 	if *keep != "" {
 		exec.Command("sh", "-c", fmt.Sprintf("mkdir -p %q && cp %q/*.log %q/", *keep, dir, *keep)).Run()
@@ -181,6 +204,32 @@ type pair struct {
 	done  chan struct{}
 	moves chan time.Time
 	logs  []string // lvsd's, master's first
+
+	cpu0, cpu1 [2]time.Duration // CPU time of the master's and backup's processes
+}
+
+// cpu is the CPU time (user + system, all threads) used so far by the
+// processes in each namespace (keepalived: its parent and VRRP child).
+func (p *pair) cpu() (t [2]time.Duration) {
+	for i, ns := range []string{p.np.A, p.np.B} {
+		out, _ := exec.Command("ip", "netns", "pids", ns).Output()
+		for _, f := range strings.Fields(string(out)) {
+			b, err := os.ReadFile("/proc/" + f + "/stat")
+			if err != nil {
+				continue
+			}
+			_, rest, _ := strings.Cut(string(b), ") ") // the name may hold spaces
+			fs := strings.Fields(rest)
+			if len(fs) < 13 {
+				continue
+			}
+			var ut, st int64
+			fmt.Sscan(fs[11], &ut)
+			fmt.Sscan(fs[12], &st)
+			t[i] += time.Duration(ut+st) * time.Second / 100 // USER_HZ
+		}
+	}
+	return t
 }
 
 // lateness sums up lvsd's own account of its advert timers: the lines
@@ -220,10 +269,12 @@ func (p *pair) start(dir, lvsd, advert string) error {
 		if rtPriority > 0 {
 			global = fmt.Sprintf("global_defs {\n    vrrp_rt_priority %d\n}\n", rtPriority)
 		}
-		os.WriteFile(f, []byte(global+fmt.Sprintf(`vrrp_instance VI_1 {
+		conf := global
+		for i := range instances {
+			conf += fmt.Sprintf(`vrrp_instance VI_%d {
     state BACKUP
     interface eth0
-    virtual_router_id 51
+    virtual_router_id %d
     priority %d
     version 3
     advert_int %s
@@ -231,7 +282,9 @@ func (p *pair) start(dir, lvsd, advert string) error {
         %s/24
     }
 }
-`, prio, advert, p.vip())), 0o644)
+`, i+1, 51+i, prio, advert, p.np.V4(100+i))
+		}
+		os.WriteFile(f, []byte(conf), 0o644)
 		var c *exec.Cmd
 		if p.impl == "lvsd" {
 			args := []string{"netns", "exec", ns, lvsd, "run", "--pidfile", "none", "--socket", "none"}
@@ -281,8 +334,10 @@ func (p *pair) start(dir, lvsd, advert string) error {
 	go func() {
 		defer h.Close()
 		for u := range ch {
-			if u.NewAddr && u.LinkAddress.IP.Equal(net.ParseIP(p.vip())) {
-				p.moves <- time.Now()
+			for i := range instances {
+				if u.NewAddr && u.LinkAddress.IP.Equal(net.ParseIP(p.np.V4(100+i))) {
+					p.moves <- time.Now()
+				}
 			}
 		}
 	}()
