@@ -9,3 +9,10 @@ bench-daemon: ## lvsd run vs ldirectord/keepalived in the VM: a killed real -> i
 .PHONY: bench-failover
 bench-failover: ## Pacemaker failover of seed 002's group: ocf:lvs agents vs IPaddr2 + ldirectord, in the VM
 	sh bench/failover.sh
+
+.PHONY: bench-agents bench-agents-vm
+bench-agents: build ## seed 002's agents op by op (hyperfine, netns, root): exec floor, VIP vs IPaddr2, VIPcheck beyond its wait; the director where IPVS is
+	sh bench/agents.sh $(BENCH_AGENTS_ARGS)
+bench-agents-vm: build ## bench/agents.sh in the IPVS VM (TCG here), with the director's start and stop and one start under strace
+	go build -o .cache/vm/vmrun ./vm/vmrun
+	.cache/vm/vmrun -timeout 20m -- sh bench/agents.sh $(BENCH_AGENTS_ARGS)
