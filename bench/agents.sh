@@ -83,6 +83,7 @@ for f in sys.argv[2:]:
 PY
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 if $have_ipvs; then
+	: >"$TMP/lvsd.log" # its log: this start only
 	# one start under strace (in the background: strace -f follows lvsd,
 	# which outlives the agent): the agent's execs, lvsd's, the ready pipe
 	# and the socket, then lvsd's own log of that start
