@@ -27,19 +27,29 @@ func pidFile(c *ocf.Context, ip string) string {
 }
 
 // announce sends one round now and leaves count-1 rounds to a detached
-// child process. Failures are logged, not fatal: the address is up.
+// child process. Failures are logged, not fatal: the address is up. The
+// child also inherits the socket of the first round and holds it until it
+// ends: the socket's last close waits for the kernel (see
+// addr.AnnounceHeld), and start would otherwise wait for it at exit.
 func announce(c *ocf.Context, s Settings, r Resolved, l addr.Link, count int) {
 	if count <= 0 {
 		return
 	}
-	if err := addr.Announce(context.Background(), l, r.IP, s.ARPReply, 1, 0); err != nil {
+	if count == 1 {
+		if err := addr.Announce(context.Background(), l, r.IP, s.ARPReply, 1, 0); err != nil {
+			c.Log.Error("Could not send announcement for %s on %s: %v", r.IP, r.Nic, err)
+		}
+		return
+	}
+	held, err := addr.AnnounceHeld(l, r.IP, s.ARPReply)
+	if err != nil {
 		c.Log.Error("Could not send announcement for %s on %s: %v", r.IP, r.Nic, err)
 		return
 	}
-	c.Log.Debug("announced %s on %s (1 of %d)", r.IP, r.Nic, count)
-	if count == 1 {
-		return
+	if held != nil {
+		defer held.Close() // after the child has its copy
 	}
+	c.Log.Debug("announced %s on %s (1 of %d)", r.IP, r.Nic, count)
 	killAnnouncer(c, s.IPRaw)
 	self, err := os.Executable()
 	if err != nil {
@@ -49,6 +59,9 @@ func announce(c *ocf.Context, s Settings, r Resolved, l addr.Link, count int) {
 	pf := pidFile(c, s.IPRaw)
 	cmd := exec.Command(self, AnnouncerArg, r.Nic, r.IP.String(), strconv.FormatBool(s.ARPReply),
 		strconv.Itoa(count-1), strconv.Itoa(s.ARPInterval), s.NetworkNamespace, pf)
+	if held != nil {
+		cmd.ExtraFiles = []*os.File{held} // fd 3: held, never used
+	}
 	// Detached, with no inherited pipes: Pacemaker's executor (and
 	// ocf-tester) wait for the agent's output to close.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}

@@ -162,6 +162,15 @@ func TestNetnsStartMonitorStop(t *testing.T) {
 			if early := len(matching(capt, want)); early >= 3*len(want) {
 				t.Errorf("all %d announcement frames were sent before start returned (%v)", early, took)
 			}
+			// the announcer holds the first round's socket (fd 3), whose
+			// last close would have made start wait for the kernel
+			if pf, _ := filepath.Glob(filepath.Join(h.rsctmp, "VIP-announce-*.pid")); len(pf) != 1 {
+				t.Errorf("announcer pid files: %v", pf)
+			} else if b, err := os.ReadFile(pf[0]); err != nil {
+				t.Error(err)
+			} else if l, err := os.Readlink("/proc/" + strings.TrimSpace(string(b)) + "/fd/3"); err != nil || !strings.HasPrefix(l, "socket:") {
+				t.Errorf("announcer's fd 3: %q, %v; want the first round's socket", l, err)
+			}
 			as := addrsOf(t, p.A, ip)
 			a, ok := as["eth0"]
 			if !ok || len(as) != 1 {
