@@ -10,11 +10,22 @@
 # for the breakdown inside the op. Run on the host (no IPVS there: no
 # director rows) or in the VM: make bench-agents-vm (bench/agents-vm.sh).
 # Needs root, hyperfine, resource-agents, make build.
-# Usage: sh bench/agents.sh [hyperfine options, e.g. --runs 20]
+# Usage: sh bench/agents.sh [--bin DIR] [--no-ipaddr2] [hyperfine options, e.g. --runs 20]
+# (--bin: the agents and lvsd of another build, e.g. a worktree of the
+# commit before, side by side in one VM run; --no-ipaddr2 skips IPaddr2's
+# rows, seconds each under emulation)
 set -eu
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "bench/agents.sh needs root (network namespaces)"; exit 1; }
 BIN=$(pwd)/bin
+IP2=true
+while [ $# -gt 0 ]; do
+	case $1 in
+	--bin) BIN=$(cd "$2" && pwd); shift 2 ;;
+	--no-ipaddr2) IP2=false; shift ;;
+	*) break ;;
+	esac
+done
 IPADDR2=/usr/lib/ocf/resource.d/heartbeat/IPaddr2
 for f in "$IPADDR2" "$BIN/VIP" "$BIN/VIPcheck" "$BIN/director" "$BIN/lvsd"; do [ -x "$f" ] || { echo "missing $f (make deps build)"; exit 1; }; done
 command -v hyperfine >/dev/null || { echo "missing hyperfine (make deps)"; exit 1; }
@@ -42,14 +53,14 @@ export OCF_RESKEY_ip=192.168.5.55 OCF_RESKEY_cidr_netmask=24
 export OCF_RESKEY_target_ip=192.168.5.55 OCF_RESKEY_count=1 OCF_RESKEY_wait=200ms
 export OCF_RESKEY_lvsd="$BIN/lvsd" OCF_RESKEY_configfile="$TMP/ldirectord.cf"
 sed "s|^logfile=.*|logfile=\"$TMP/lvsd.log\"|" testdata/seed002/ldirectord.cf >"$TMP/ldirectord.cf"
-echo "bench/agents.sh: kernel $(uname -r), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg); $(hyperfine --version)"
+echo "bench/agents.sh: $BIN ($(cd "$BIN" && git rev-parse --short HEAD 2>/dev/null || echo '?')), kernel $(uname -r), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg); $(hyperfine --version)"
 HF_ARGS="$*" # hyperfine options, e.g. --runs 5 (word-split on purpose)
 in_ns() { ip netns exec "$A" "$@"; }
 hf() { in_ns hyperfine -N --warmup 2 "$@"; }
 
 hf --export-json "$TMP/exec.json" $HF_ARGS >/dev/null \
 	-n true "/bin/true" -n "VIP meta-data" "$BIN/VIP meta-data" -n "director meta-data" "$BIN/director meta-data" \
-	-n "lvsd version" "$BIN/lvsd version" -n "IPaddr2 meta-data" "$IPADDR2 meta-data"
+	-n "lvsd version" "$BIN/lvsd version"
 # one hyperfine per command: each with its own --prepare (a start after a
 # stop, a stop after a start)
 files="exec"
@@ -58,9 +69,9 @@ one() { # NAME FILE -p PREPARE COMMAND
 	files="$files $2"
 }
 one "VIP start" vipstart -p "$BIN/VIP stop" "$BIN/VIP start"
-one "IPaddr2 start" ip2start -p "$IPADDR2 stop" "$IPADDR2 start"
+$IP2 && one "IPaddr2 start" ip2start -p "$IPADDR2 stop" "$IPADDR2 start"
 one "VIP stop" vipstop -p "$BIN/VIP start" "$BIN/VIP stop"
-one "IPaddr2 stop" ip2stop -p "$IPADDR2 start" "$IPADDR2 stop"
+$IP2 && one "IPaddr2 stop" ip2stop -p "$IPADDR2 start" "$IPADDR2 stop"
 one "VIPcheck start (wait 200ms)" vcstart -p "$BIN/VIPcheck stop" "$BIN/VIPcheck start"
 one "VIPcheck stop" vcstop -p "$BIN/VIPcheck start" "$BIN/VIPcheck stop"
 have_ipvs=false
@@ -68,6 +79,8 @@ if [ -e /proc/net/ip_vs ] || modprobe ip_vs 2>/dev/null; then
 	in_ns sh -c '[ -e /proc/net/ip_vs ]' && have_ipvs=true
 fi
 if $have_ipvs; then
+	# what moby/ipvs's first handle ran at every lvsd start until 2026-12-04
+	one "modprobe -va ip_vs (loaded)" modprobe -p true "modprobe -va ip_vs"
 	one "director start" dstart -p "$BIN/director stop" "$BIN/director start"
 	one "director stop" dstop -p "$BIN/director start" "$BIN/director stop"
 fi

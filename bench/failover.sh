@@ -9,7 +9,8 @@
 # whole output is kept in bench/results/failover-DATE.txt.
 # The cluster is internal/seed002's (docs/seed002.md); the measurement is
 # TestFailoverBench (build tags vm and bench, so make test never runs it).
-# VM_ACCEL=tcg|kvm picks the accelerator; FAILOVER_TIMEOUT bounds the job.
+# VM_ACCEL=tcg|kvm picks the accelerator; FAILOVER_TIMEOUT bounds the job;
+# FAILOVER_RUN=ocf_lvs (or heartbeat) runs one group only.
 set -eu
 cd "$(dirname "$0")/.."
 GO=${GO:-go}
@@ -23,5 +24,5 @@ out=bench/results/failover-$(date -u +%Y%m%dT%H%M%SZ).txt
 	echo "host: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg) at start, $(date -u '+%Y-%m-%d %H:%M UTC')"
 } | tee "$out"
 t=$(readlink -f .cache/bench-failover/seed002.test)
-.cache/vm/vmrun -timeout "${FAILOVER_TIMEOUT:-40m}" -- sh -c "cd internal/seed002 && $t -test.run TestFailoverBench -test.v -test.timeout 40m" 2>&1 | tee -a "$out"
+.cache/vm/vmrun -timeout "${FAILOVER_TIMEOUT:-40m}" -- sh -c "cd internal/seed002 && $t -test.run TestFailoverBench/${FAILOVER_RUN:-} -test.v -test.timeout 40m" 2>&1 | tee -a "$out"
 echo "kept in $out"

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	_ "unsafe" // go:linkname, below
 
 	moby "github.com/moby/ipvs"
 	"github.com/ocf-lvs/ocf-lvs/lib/addr"
@@ -57,11 +58,40 @@ func ipvsPresent() bool {
 	return err == nil
 }
 
+// moby/ipvs's first New in a process runs `modprobe -va ip_vs` whether
+// the module is loaded or not, then resolves the IPVS generic netlink
+// family, once (its ipvsOnce). That is a fork and exec of modprobe (libkmod
+// reading modules.dep and friends) on every lvsd start, after ipvsPresent
+// has just found the module or loaded it: about 1 ms on a host, 100 to
+// 200 ms of the director's start under emulation (bench/agents.sh). Its
+// once is done here instead, with its own family lookup and without the
+// exec; a renamed symbol in a newer moby/ipvs fails the build, not a run.
+//
+//go:linkname mobyOnce github.com/moby/ipvs.ipvsOnce
+var mobyOnce sync.Once
+
+//go:linkname mobyFamily github.com/moby/ipvs.ipvsFamily
+var mobyFamily int
+
+//go:linkname mobyGetFamily github.com/moby/ipvs.getIPVSFamily
+func mobyGetFamily() (int, error)
+
+// resolveFamily does moby/ipvs's setup without its modprobe: a family not
+// found leaves it 0, and the first call fails as it would have.
+func resolveFamily() {
+	mobyOnce.Do(func() {
+		if f, err := mobyGetFamily(); err == nil {
+			mobyFamily = f
+		}
+	})
+}
+
 // OpenNetlink opens the IPVS handle of the current network namespace.
 func OpenNetlink() (*Netlink, error) {
 	if !ipvsPresent() {
 		return nil, ErrNoIPVS
 	}
+	resolveFamily()
 	n := &Netlink{Timeout: DefaultTimeout}
 	// A first read proves the generic netlink family answers: the timeouts
 	// (a few bytes), not a dump of every service.
