@@ -32,6 +32,13 @@ command -v hyperfine >/dev/null || { echo "missing hyperfine (make deps)"; exit 
 
 A=agbench-a.$$ B=agbench-b.$$
 TMP=$(mktemp -d)
+# private copies on tmpfs, as the cluster test runs them: in the VM the
+# root (and so bin/) is 9p, and an exec there reads the binary through it
+mkdir "$TMP/bin"
+for f in VIP VIPcheck director lvsd; do cp "$BIN/$f" "$TMP/bin/"; done
+REV=$(cd "$BIN" && git rev-parse --short HEAD 2>/dev/null || echo '?')
+SRC=$BIN
+BIN=$TMP/bin
 cleanup() {
 	ip netns exec "$A" env OCF_RESKEY_configfile="$TMP/ldirectord.cf" "$BIN/director" stop >/dev/null 2>&1 || true
 	ip netns del "$A" 2>/dev/null || true
@@ -53,7 +60,7 @@ export OCF_RESKEY_ip=192.168.5.55 OCF_RESKEY_cidr_netmask=24
 export OCF_RESKEY_target_ip=192.168.5.55 OCF_RESKEY_count=1 OCF_RESKEY_wait=200ms
 export OCF_RESKEY_lvsd="$BIN/lvsd" OCF_RESKEY_configfile="$TMP/ldirectord.cf"
 sed "s|^logfile=.*|logfile=\"$TMP/lvsd.log\"|" testdata/seed002/ldirectord.cf >"$TMP/ldirectord.cf"
-echo "bench/agents.sh: $BIN ($(cd "$BIN" && git rev-parse --short HEAD 2>/dev/null || echo '?')), kernel $(uname -r), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg); $(hyperfine --version)"
+echo "bench/agents.sh: $SRC ($REV), kernel $(uname -r), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg); $(hyperfine --version)"
 HF_ARGS="$*" # hyperfine options, e.g. --runs 5 (word-split on purpose)
 in_ns() { ip netns exec "$A" "$@"; }
 hf() { in_ns hyperfine -N --warmup 2 "$@"; }
