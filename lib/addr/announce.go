@@ -78,41 +78,19 @@ func Announce(ctx context.Context, l Link, ip netip.Addr, replyOnly bool, count 
 }
 
 // AnnounceHeld sends one round of announcements for ip on l and returns
-// a duplicate of the socket it sent from, for a process that outlives the
-// caller to hold (os/exec's ExtraFiles), or to close. The last close of a
-// packet socket waits in the kernel for an RCU grace period
-// (packet_release calls synchronize_net): 10 to 25 ms on a loaded host,
-// more under emulation, against about 1 ms of CPU for the whole of the
-// VIP agent's start, and a process's exit waits for it as well. Handed on,
-// the wait happens when the holder ends, off the caller's path.
+// the socket it sent from, for a process that outlives the caller to hold
+// (os/exec's ExtraFiles), or to close: the last close waits for the kernel
+// (see Announcer), and so does the exit of a process holding the last
+// reference. The VIP agent's start paid it, 12 to 26 ms on a loaded host
+// against about 1 ms of CPU; handed to its background announcer, the wait
+// happens when that one ends, off the start's path.
 func AnnounceHeld(l Link, ip netip.Addr, replyOnly bool) (*os.File, error) {
-	frames, err := AnnounceFrames(l.MAC, ip, replyOnly)
-	if err != nil {
+	a := NewAnnouncer()
+	if err := a.Announce(l, ip, replyOnly, 1); err != nil {
+		a.Close()
 		return nil, err
 	}
-	c, err := listen(l, 0)
-	if err != nil {
-		return nil, err
-	}
-	for _, f := range frames {
-		if _, err := c.WriteTo(f, &packet.Addr{HardwareAddr: net.HardwareAddr(f[0:6])}); err != nil {
-			c.Close()
-			return nil, fmt.Errorf("sending announcement on %s: %w", l.Name, err)
-		}
-	}
-	rc, err := c.SyscallConn()
-	if err != nil {
-		c.Close()
-		return nil, err
-	}
-	dup := -1
-	cerr := rc.Control(func(fd uintptr) { dup, err = unix.FcntlInt(fd, unix.F_DUPFD_CLOEXEC, 0) })
-	if cerr != nil || err != nil || dup < 0 {
-		c.Close() // sent all the same: only the wait is not saved
-		return nil, nil
-	}
-	c.Close() // not the last reference: no wait
-	return os.NewFile(uintptr(dup), "packet"), nil
+	return a.Release(), nil
 }
 
 // ProbeARP checks whether another host already uses ip on l's link, as
@@ -219,6 +197,19 @@ func (a *Announcer) Announce(l Link, ip netip.Addr, replyOnly bool, count int) e
 		}
 	}
 	return nil
+}
+
+// Release hands the socket over as a file (nil when none is open) and
+// forgets it: a later Announce opens a new one.
+func (a *Announcer) Release() *os.File {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.fd < 0 {
+		return nil
+	}
+	f := os.NewFile(uintptr(a.fd), "packet")
+	a.fd = -1
+	return f
 }
 
 // Close closes the socket (it waits for the kernel: not on a thread
