@@ -45,14 +45,47 @@ prof=
 [ "${DAEMON_PROFILE:-0}" = 1 ] && prof="-profile /tmp/bench-daemon-prof"
 # DAEMON_TRACE=1: lvsd run with --trace (go tool trace), unpacked as the profiles
 [ "${DAEMON_TRACE:-0}" = 1 ] && prof="$prof -trace /tmp/bench-daemon-trace"
+# hostcpu stamps the bench's "=== cpu" marks with the host's clock and
+# QEMU's CPU time (utime+stime ticks of vmrun's child): the emulation
+# work of the whole VM over the same window, which the host's load does
+# not inflate (the guest's own accounting counts a vCPU's time off the
+# host's CPU as the process's).
+hostcpu() {
+	while IFS= read -r l; do
+		case $l in
+		"=== cpu "*)
+			q=$(pgrep -P "$(cat $bin/vmrun.pid 2>/dev/null)" qemu-system 2>/dev/null | head -1)
+			t=$( [ -n "$q" ] && sed 's/.*) //' /proc/$q/stat | awk '{ print $12 + $13 }')
+			printf '%s host %s %s\n' "$l" "$(date +%s%N)" "${t:-?}" ;;
+		*) printf '%s\n' "$l" ;;
+		esac
+	done
+}
 # the profiles go to the file only, not the terminal
 {
-	.cache/vm/vmrun -timeout "${DAEMON_TIMEOUT:-40m}" -- $bin/daemonbench -lvsd $bin/lvsd $base $prof "$@" 2>&1
+	.cache/vm/vmrun -timeout "${DAEMON_TIMEOUT:-40m}" -- $bin/daemonbench -lvsd $bin/lvsd $base $prof "$@" 2>&1 &
+	echo $! > $bin/vmrun.pid
+	wait $!
 	echo $? > $bin/rc
-} | tee -a "$out" | awk '/^=== profile /{skip=1} !skip; /^=== end/{skip=0}'
+} | hostcpu | tee -a "$out" | awk '/^=== profile /{skip=1} !skip; /^=== end/{skip=0}'
 rc=$(cat $bin/rc)
 set -e
 echo "host: load $(cut -d' ' -f1-3 /proc/loadavg) at end" | tee -a "$out"
+# QEMU's CPU per check, from the marks: "=== cpu start KEY N host NS TICKS"
+# and "=== cpu end KEY N CHECKS host NS TICKS"
+awk -v hz="$(getconf CLK_TCK)" '
+	/^=== cpu start / && $7 != "?" { k = $4 " " $5; ns[k] = $7; tk[k] = $8 }
+	/^=== cpu end / && $9 != "?" && ($4 " " $5) in ns && $6 > 0 {
+		k = $4 " " $5; c = ($9 - tk[k]) / hz; w = ($8 - ns[k]) / 1e9
+		if (!hdr++) print "\nQEMU on the host (the whole VM: daemon, reals, kernel) while each tool checked:"
+		printf "   %-12s %5d reals: %5.1f%% of a host core over %.1f s, %d checks: %.3f ms of host CPU per check\n", $4, $5, 100 * c / w, w, $6, 1000 * c / $6
+		sc[k] += c; sn[k] += $6; runs[k]++
+	}
+	END {
+		for (k in sc) { split(k, a, " "); kk = "keepalived " a[2]; if (a[1] != "keepalived" && kk in sc)
+			printf "   ratio %s / keepalived at %s reals (%d and %d runs): %.2fx\n", a[1], a[2], runs[k], runs[kk], (sc[k] / sn[k]) / (sc[kk] / sn[kk]) }
+	}' "$out" | tee -a "$out.host"
+cat "$out.host" >> "$out" && rm -f "$out.host"
 # lvsd's CPU profiles come back base64 in the output (the VM's writes stay
 # in its overlay): unpack them next to the results, out of the text file.
 if grep -q '^=== profile ' "$out"; then

@@ -68,6 +68,8 @@ func main() {
 	reloadTools := flag.String("reload-tools", "lvsd-ka,keepalived", "tools of the reload test")
 	flag.StringVar(&profile, "profile", "", "directory: run lvsd with --cpuprofile there and print the profiles (base64) at the end")
 	flag.StringVar(&traceDir, "trace", "", "directory: run lvsd with --trace there and print the traces (base64) at the end")
+	flag.DurationVar(&perfFor, "perf", 0, "after the CPU is measured, sample the whole VM with perf for this long (where the CPU goes, kernel included)")
+	flag.DurationVar(&straceFor, "strace", 0, "after the CPU is measured, count the daemon's system calls per check for this long (strace -c -f; slows it meanwhile)")
 	flag.BoolVar(&verbose, "v", false, "print every probe and IPVS request around each kill")
 	flag.Parse()
 
@@ -247,6 +249,8 @@ type killResult struct {
 	ready           time.Duration // start -> every real in the table
 	period          time.Duration // the real's probe period, measured
 	cpu             float64       // CPU while checking (fraction of one CPU)
+	window          time.Duration // over which cpu was measured
+	checks          int           // TCP connects made in that window
 	readCost        time.Duration // one read of /proc/net/ip_vs
 	trials          []trial
 	startW, startRd int           // IPVS writes and reads to fill the table
@@ -325,16 +329,43 @@ func killTest(r *killResult, cf, dir string, srv *servers, trials int, budget ti
 	// read over 9p on a first run, the table's writes), over enough
 	// probes of a small table
 	time.Sleep(max(time.Second, r.period))
+	// the checks made meanwhile are the director's TCP active opens (no
+	// one else opens a connection from its namespace); the marks let
+	// bench/daemon.sh read QEMU's own CPU time on the host around the
+	// same window (the whole VM's emulation work, which neither the
+	// host's load nor the guest's tick accounting skews)
+	a0 := activeOpens()
+	fmt.Printf("=== cpu start %s %d\n", r.tool.key, n)
 	c0, w0 := cpuTime(p.pids()), time.Now()
 	time.Sleep(max(10*time.Second, 3*r.period))
-	r.cpu = float64(cpuTime(p.pids())-c0) / float64(time.Since(w0))
+	r.window = time.Since(w0)
+	r.cpu = float64(cpuTime(p.pids())-c0) / float64(r.window)
+	r.checks = activeOpens() - a0
+	fmt.Printf("=== cpu end %s %d %d\n", r.tool.key, n, r.checks)
 	rc0 := time.Now()
 	for i := 0; i < 5; i++ {
 		readProc()
 	}
 	r.readCost = time.Since(rc0) / 5
-	fmt.Printf("   probe period %s, CPU while checking %.1f%% of one vCPU (%s per check), one read of /proc/net/ip_vs %s\n",
-		r.period.Round(time.Millisecond), 100*r.cpu, ms(r.perCheck()), r.readCost.Round(10*time.Microsecond))
+	fmt.Printf("   probe period %s, CPU while checking %.1f%% of one vCPU, %d checks in %s (%.0f/s): %s per check (%s by the probe period), one read of /proc/net/ip_vs %s\n",
+		r.period.Round(time.Millisecond), 100*r.cpu, r.checks, r.window.Round(100*time.Millisecond), float64(r.checks)/r.window.Seconds(),
+		ms(r.perCheck()), ms(r.perCheckByPeriod()), r.readCost.Round(10*time.Microsecond))
+	if perfFor > 0 {
+		if s, err := perfProfile(perfFor, dir, p.pids()); err != nil {
+			fmt.Printf("   perf: %v\n", err)
+		} else {
+			fmt.Print(s)
+		}
+	}
+	if straceFor > 0 {
+		if cs, err := straceCount(p.pids(), straceFor); err != nil {
+			fmt.Printf("   strace: %v\n", err)
+		} else {
+			printStrace(cs, straceFor)
+		}
+		// the checks that fell behind under strace catch up before a kill
+		time.Sleep(max(2*time.Second, 2*r.period))
+	}
 	wait := max(30*time.Second, 4*r.period)
 	// kill 0 warms up: the first removal runs code paths (and, in the VM,
 	// pages of the binaries read over 9p) for the first time in every tool

@@ -57,9 +57,17 @@ func (r *killResult) stats() (det, react, gone stat, writes, reads string) {
 }
 
 // perCheck is the CPU one check costs the tool: its CPU while checking
-// over the probes it makes, every real once per probe period (the
-// victim's, measured).
+// over the checks it made meanwhile (TCP connects counted by the kernel).
 func (r *killResult) perCheck() time.Duration {
+	if r.checks <= 0 {
+		return r.perCheckByPeriod()
+	}
+	return time.Duration(r.cpu * float64(r.window) / float64(r.checks))
+}
+
+// perCheckByPeriod is the same estimated as before the checks were
+// counted: every real once per probe period (the victim's, measured).
+func (r *killResult) perCheckByPeriod() time.Duration {
 	if r.n == 0 || r.period <= 0 {
 		return 0
 	}
