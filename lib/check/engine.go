@@ -402,7 +402,7 @@ func (e *Engine) Run(ctx context.Context) {
 	var due []*job
 	more := false // the last poll left answers waiting
 	for ctx.Err() == nil {
-		now := time.Now()
+		now := p.now // the poller's last clock read: see poller.now
 		wait := time.Hour
 		due = due[:0]
 		e.mu.Lock()
@@ -438,7 +438,7 @@ func (e *Engine) Run(ctx context.Context) {
 		if len(due) > 0 { // a run may have ended at once (maintenance, a refused socket)
 			e.mu.Lock()
 			if len(e.queue) > 0 && len(e.sem) < cap(e.sem) { // full: a freed slot wakes us
-				wait = min(wait, time.Until(e.queue[0].next))
+				wait = min(wait, e.queue[0].next.Sub(p.now))
 			}
 			e.mu.Unlock()
 		}
@@ -473,17 +473,18 @@ func (e *Engine) acquire() bool {
 // launch starts one run of j, which holds a slot: on the poller when it
 // is a hot check, else on a worker.
 func (e *Engine) launch(ctx context.Context, p *poller, j *job) {
-	e.begin(j)
+	now := time.Now() // the run's one clock read until it ends
+	e.begin(j, now)
 	if !j.probe || ctx.Err() != nil {
-		e.end(ctx, j, Result{}, false)
+		e.end(ctx, j, Result{}, false, now)
 		return
 	}
 	if e.hot {
 		if pl := j.plan(); pl != nil {
 			h := &j.hp
 			h.plan, h.spec, h.owner = pl, &j.rspec, j
-			h.deadline = time.Now().Add(j.rspec.Timeout())
-			p.start(h)
+			h.deadline = now.Add(j.rspec.Timeout())
+			p.start(h, now)
 			return
 		}
 	}
@@ -511,7 +512,7 @@ func (e *Engine) hotDone(h *hotProbe, r Result, slow bool) {
 		e.toWorker(e.ctx, j)
 		return
 	}
-	e.end(e.ctx, j, r, false)
+	e.end(e.ctx, j, r, false, h.t1)
 }
 
 func (e *Engine) toWorker(ctx context.Context, j *job) {
@@ -547,7 +548,7 @@ func (e *Engine) worker(ctx context.Context, j *job) {
 		} else {
 			res = e.opt.Probe(ctx, &j.rspec)
 		}
-		e.end(ctx, j, res, true)
+		e.end(ctx, j, res, true, time.Now())
 		select {
 		case j = <-e.work:
 		case <-ctx.Done():
@@ -558,8 +559,7 @@ func (e *Engine) worker(ctx context.Context, j *job) {
 
 // begin is the first half of a run, by the scheduler: maintenance, and the
 // check this run does (j.rspec).
-func (e *Engine) begin(j *job) {
-	start := time.Now()
+func (e *Engine) begin(j *job, start time.Time) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	j.start, j.evs, j.probe = start, nil, false
@@ -591,11 +591,10 @@ func (e *Engine) begin(j *job) {
 
 // end is the second half of a run: the result applied, j scheduled again,
 // its slot freed, the events sent (back-pressure: waits for the reader).
-func (e *Engine) end(ctx context.Context, j *job, res Result, worker bool) {
+func (e *Engine) end(ctx context.Context, j *job, res Result, worker bool, now time.Time) {
 	if e.opt.Observe != nil && j.probe && ctx.Err() == nil {
 		e.opt.Observe(&j.rspec, res)
 	}
-	now := time.Now()
 	e.mu.Lock()
 	soft := false
 	evs := j.evs

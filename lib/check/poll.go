@@ -34,7 +34,7 @@ import (
 type hotPlan struct {
 	http   bool
 	fam    int
-	sa     syscall.Sockaddr
+	sa     rawSockaddr
 	addr   string // "ip:port", for messages
 	req    []byte // http: the request
 	url    string // http: for messages
@@ -87,9 +87,9 @@ func planHot(s *Spec) *hotPlan {
 	p.addr = ap.String()
 	a := ap.Addr().Unmap()
 	if a.Is4() {
-		p.fam, p.sa = syscall.AF_INET, &syscall.SockaddrInet4{Port: int(ap.Port()), Addr: a.As4()}
+		p.fam, p.sa = syscall.AF_INET, makeRawSockaddr(&syscall.SockaddrInet4{Port: int(ap.Port()), Addr: a.As4()})
 	} else {
-		p.fam, p.sa = syscall.AF_INET6, &syscall.SockaddrInet6{Port: int(ap.Port()), Addr: a.As16()}
+		p.fam, p.sa = syscall.AF_INET6, makeRawSockaddr(&syscall.SockaddrInet6{Port: int(ap.Port()), Addr: a.As16()})
 	}
 	return p
 }
@@ -124,6 +124,7 @@ type hotProbe struct {
 	phase    int
 	slot     int32
 	t0       time.Time
+	t1       time.Time // when it ended (finish's clock read)
 	deadline time.Time
 	hidx     int // in the deadline heap
 	sent     int
@@ -144,6 +145,13 @@ type poller struct {
 	dl    dlHeap
 	evs   []syscall.EpollEvent
 	done  func(h *hotProbe, r Result, slow bool)
+	// now is the poller's last clock read (a probe's start or end, or
+	// epoll_wait's return): the scheduler and the deadlines go by it. In
+	// the VM the clock is the HPET, which the vDSO cannot read: each read
+	// is a system call and an emulated device access, and five of them
+	// per check were a tenth of the checker's system calls and
+	// entries (docs/check.md). Two per check remain: its start and end.
+	now time.Time
 
 	mu       sync.Mutex
 	incoming []pollOp // from submit and cancel, for the polling goroutine
@@ -171,7 +179,7 @@ func newPoller(done func(*hotProbe, Result, bool)) (*poller, error) {
 		syscall.Close(evfd)
 		return nil, fmt.Errorf("epoll_ctl: %w", err)
 	}
-	return &poller{ep: ep, evfd: evfd, evs: make([]syscall.EpollEvent, 256), done: done}, nil
+	return &poller{ep: ep, evfd: evfd, evs: make([]syscall.EpollEvent, 256), done: done, now: time.Now()}, nil
 }
 
 var one = [8]byte{1}
@@ -205,27 +213,28 @@ func (p *poller) op(o pollOp) {
 // inflight is the number of probes in flight.
 func (p *poller) inflight() int { return len(p.slots) - len(p.free) }
 
-// start begins h (its plan, spec, owner and deadline set); it may finish
-// at once (p.done) when the socket cannot be made or the connect fails.
-func (p *poller) start(h *hotProbe) {
-	h.t0 = time.Now()
+// start begins h (its plan, spec, owner and deadline set) at now, a
+// fresh clock read; it may finish at once (p.done) when the socket cannot
+// be made or the connect fails.
+func (p *poller) start(h *hotProbe, now time.Time) {
+	h.t0, p.now = now, now
 	h.phase, h.sent, h.fd, h.slot, h.hidx, h.body, h.canceled = phConnect, 0, -1, -1, -1, nil, false
 	h.parse = httpParse{method: h.plan.method}
 	fail := func(call string, err error) {
 		p.finish(h, fmt.Errorf("dial tcp %s: %s: %w", h.plan.addr, call, err), false)
 	}
-	fd, err := syscall.Socket(h.plan.fam, syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, 0)
+	fd, err := rawSocket(h.plan.fam, syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC)
 	if err != nil {
 		fail("socket", err)
 		return
 	}
 	h.fd = fd
 	// closed with a reset: no TIME_WAIT on the director (see basic.go)
-	if err := syscall.SetsockoptLinger(fd, syscall.SOL_SOCKET, syscall.SO_LINGER, &syscall.Linger{Onoff: 1, Linger: 0}); err != nil {
+	if err := rawLingerZero(fd); err != nil {
 		fail("setsockopt", err)
 		return
 	}
-	err = syscall.Connect(fd, h.plan.sa)
+	err = rawConnect(fd, &h.plan.sa)
 	if err == syscall.EINPROGRESS {
 		// A real on this host (a container, a namespace, a VM on a
 		// bridge) has answered already: the handshake, or the reset,
@@ -234,7 +243,7 @@ func (p *poller) start(h *hotProbe) {
 		// and a refused real is reported now, not after the batch of
 		// connects started with it. Elsewhere the answer is EALREADY,
 		// one cheap call.
-		err = syscall.Connect(fd, h.plan.sa)
+		err = rawConnect(fd, &h.plan.sa)
 		if err == syscall.EISCONN {
 			err = nil
 		}
@@ -259,7 +268,7 @@ func (p *poller) start(h *hotProbe) {
 	}
 	// edge-triggered: the connect's outcome, then the answer, one event each
 	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLOUT | syscall.EPOLLRDHUP | unix.EPOLLET, Fd: int32(fd), Pad: h.slot}
-	if err := syscall.EpollCtl(p.ep, syscall.EPOLL_CTL_ADD, fd, &ev); err != nil {
+	if err := rawEpollCtl(p.ep, syscall.EPOLL_CTL_ADD, fd, &ev); err != nil {
 		p.release(h)
 		fail("connect", err)
 		return
@@ -282,7 +291,7 @@ func (p *poller) release(h *hotProbe) {
 // finish closes h's socket (a reset) and reports; err nil: passed.
 func (p *poller) finish(h *hotProbe, err error, timedOut bool) {
 	if h.fd >= 0 {
-		syscall.Close(h.fd) // also leaves the epoll set
+		rawClose(h.fd) // also leaves the epoll set
 		h.fd = -1
 	}
 	p.release(h)
@@ -307,7 +316,9 @@ func (p *poller) finish(h *hotProbe, err error, timedOut bool) {
 		putBuf(h.buf)
 		h.buf, h.body = nil, nil
 	}
-	r.Latency = time.Since(h.t0)
+	h.t1 = time.Now()
+	p.now = h.t1
+	r.Latency = h.t1.Sub(h.t0)
 	r.OK = err == nil
 	if err != nil {
 		r.Reason = err.Error()
@@ -327,22 +338,40 @@ func (p *poller) finish(h *hotProbe, err error, timedOut bool) {
 // times out only when its socket has nothing to say, not while its
 // answer waits behind others' (which, on a saturated CPU, made checks
 // that had passed time out and reals flap).
+//
+// d counts from p.now, as the caller's schedule does; the clock is read
+// again only before a sleep (p.now may be a few connects old), so a
+// round that finds work waiting reads it not at all.
 func (p *poller) poll(d time.Duration) (more bool) {
 	if len(p.dl) > 0 {
-		if u := time.Until(p.dl[0].deadline); u < d {
+		if u := p.dl[0].deadline.Sub(p.now); u < d {
 			d = u
 		}
 	}
 	ms := -1
+	if d > 0 {
+		now := time.Now()
+		d -= now.Sub(p.now)
+		p.now = now
+	}
 	if d < time.Hour {
 		ms = int((d + time.Millisecond - 1) / time.Millisecond)
 		if ms < 0 {
 			ms = 0
 		}
 	}
-	n, err := syscall.EpollWait(p.ep, p.evs, ms)
+	var n int
+	var err error
+	if ms == 0 {
+		n, err = rawEpollPoll(p.ep, p.evs) // answers waiting: no sleep
+	} else {
+		n, err = syscall.EpollWait(p.ep, p.evs, ms)
+	}
 	if err != nil && err != syscall.EINTR {
 		time.Sleep(time.Millisecond) // EBADF etc. cannot happen; never spin
+	}
+	if ms != 0 {
+		p.now = time.Now() // it may have slept
 	}
 	for i := 0; i < n; i++ {
 		ev := &p.evs[i]
@@ -372,7 +401,7 @@ func (p *poller) poll(d time.Duration) (more bool) {
 	for _, o := range in {
 		switch h := o.h; {
 		case !o.cancel:
-			p.start(h)
+			p.start(h, time.Now())
 		case h.slot >= 0 && p.slots[h.slot] == h && h.hidx >= 0:
 			h.canceled, h.deadline = true, time.Time{}
 			heap.Fix(&p.dl, h.hidx)
@@ -381,8 +410,7 @@ func (p *poller) poll(d time.Duration) (more bool) {
 	if more {
 		return true
 	}
-	now := time.Now()
-	for len(p.dl) > 0 && !p.dl[0].deadline.After(now) {
+	for len(p.dl) > 0 && !p.dl[0].deadline.After(p.now) {
 		h := p.dl[0]
 		p.timeout(h)
 	}
@@ -404,9 +432,9 @@ func (p *poller) timeout(h *hotProbe) {
 func (p *poller) event(h *hotProbe, ev uint32) {
 	if h.phase == phConnect {
 		if ev&(syscall.EPOLLERR|syscall.EPOLLHUP) != 0 {
-			e, err := syscall.GetsockoptInt(h.fd, syscall.SOL_SOCKET, syscall.SO_ERROR)
+			e, err := rawSoError(h.fd)
 			if err == nil && e != 0 {
-				err = syscall.Errno(e)
+				err = e
 			} else if err == nil {
 				err = syscall.ECONNRESET
 			}
@@ -424,7 +452,7 @@ func (p *poller) event(h *hotProbe, ev uint32) {
 	}
 	if h.phase == phSend {
 		for h.sent < len(h.plan.req) {
-			n, err := syscall.Write(h.fd, h.plan.req[h.sent:])
+			n, err := rawWrite(h.fd, h.plan.req[h.sent:])
 			if err == syscall.EINTR {
 				continue
 			}
@@ -460,7 +488,7 @@ func (p *poller) recv(h *hotProbe, end error, ev uint32) {
 			buf = append(buf, 0)[:len(buf)]
 		}
 		room := cap(buf) - len(buf)
-		n, err := syscall.Read(h.fd, buf[len(buf):cap(buf)])
+		n, err := rawRead(h.fd, buf[len(buf):cap(buf)])
 		switch {
 		case err == syscall.EINTR:
 			continue

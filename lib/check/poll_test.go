@@ -264,7 +264,7 @@ func TestPollerAnswersBeforeTimeouts(t *testing.T) {
 	defer p.close()
 	const n = 600 // more than one batch of events (256)
 	for i := 0; i < n; i++ {
-		p.start(&hotProbe{plan: plan, spec: spec, deadline: time.Now().Add(20 * time.Millisecond)})
+		p.start(&hotProbe{plan: plan, spec: spec, deadline: time.Now().Add(20 * time.Millisecond)}, time.Now())
 	}
 	// every answer arrives, every deadline passes
 	for end := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
@@ -314,7 +314,7 @@ func TestPollerLocalAnswerAtOnce(t *testing.T) {
 	for _, a := range []net.Addr{ln.Addr(), closed.Addr()} {
 		ap := netip.MustParseAddrPort(a.String())
 		spec := &Spec{Type: "connect", Addr: ap.Addr(), Port: ap.Port(), CheckTimeout: time.Second}
-		p.start(&hotProbe{plan: planHot(spec), spec: spec, deadline: time.Now().Add(time.Second)})
+		p.start(&hotProbe{plan: planHot(spec), spec: spec, deadline: time.Now().Add(time.Second)}, time.Now())
 	}
 	if len(results) != 2 || !results[0].OK || results[1].OK || !strings.HasSuffix(results[1].Reason, "connection refused") || p.inflight() != 0 {
 		t.Fatalf("after start, before any poll: %+v (%d in flight)", results, p.inflight())
