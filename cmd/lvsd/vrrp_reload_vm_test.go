@@ -12,6 +12,7 @@ import (
 
 	"github.com/ocf-lvs/ocf-lvs/internal/netns"
 	"github.com/ocf-lvs/ocf-lvs/internal/testenv"
+	"github.com/ocf-lvs/ocf-lvs/lib/vrrp"
 )
 
 // reloadLab is a vrrpLab whose lvsd (namespace A) runs on the VM's real
@@ -120,6 +121,10 @@ func TestVRRPReloadAddsVRRP(t *testing.T) {
 		t.Errorf("starting VRRP changed the IPVS table:\n%s\nwas\n%s", got, before)
 	}
 	tr := l.status().VRRP.Instances[0].Transitions
+	// VRRP beside virtual servers: only the VRRP threads real-time
+	if e := schedWait(t, l.a.cmd.Process.Pid, fmt.Sprintf("2 %d", vrrp.DefaultRTPriority), "0 0"); e != "" {
+		t.Errorf("VRRP started beside the virtual servers: %s", e)
+	}
 
 	l.reload(l.inst(150) + l.vs("192.0.2.81"))
 	l.waitFor("no sync daemon after lvs_sync_daemon was removed", func() bool { return l.daemons() == "" })
@@ -154,6 +159,10 @@ func TestVRRPOnlyReloadStartsIPVS(t *testing.T) {
 		t.Fatalf("a VRRP-only lvsd wrote IPVS:\n%s", tb)
 	}
 	tr := l.status().VRRP.Instances[0].Transitions
+	rt := fmt.Sprintf("2 %d", vrrp.DefaultRTPriority)
+	if e := schedWait(t, l.a.cmd.Process.Pid, rt, rt); e != "" {
+		t.Errorf("VRRP only: %s", e) // the whole process real-time
+	}
 
 	l.reload(l.inst(150) + l.vs("192.0.2.81"))
 	l.waitFor("the virtual server started by reload", func() bool {
@@ -165,6 +174,9 @@ func TestVRRPOnlyReloadStartsIPVS(t *testing.T) {
 	}
 	if st := l.status().VRRP.Instances[0]; st.State != "MASTER" || st.Transitions != tr || !l.has(l.p.A, l.vip) {
 		t.Fatalf("starting the engine moved VRRP: %+v\n%s", st, k.text())
+	}
+	if e := schedWait(t, l.a.cmd.Process.Pid, rt, "0 0"); e != "" {
+		t.Errorf("with virtual servers: %s", e) // only the VRRP threads real-time: not the checks
 	}
 	l.reload(l.inst(150) + l.vs("192.0.2.81", "192.0.2.82"))
 	l.waitFor("the real added by the next reload", func() bool {
