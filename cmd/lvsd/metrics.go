@@ -33,6 +33,8 @@ type metrics struct {
 	reg      *prometheus.Registry
 	checks   *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
+	series   atomic.Pointer[map[string]*checkSeries] // by check type, copied on a new type (under seriesMu)
+	seriesMu sync.Mutex
 	inflight prometheus.GaugeFunc
 	eng      atomic.Pointer[engine.Engine] // its series; nil until the engine runs (VRRP only: a reload may start it)
 	reloads  *prometheus.CounterVec
@@ -117,14 +119,54 @@ func (m *metrics) observeFunc() func(*check.Spec, check.Result) {
 }
 
 // observe counts one probe's result (engine.Options.Observe: the hot
-// checks stay on the poller).
+// checks stay on the poller, so it runs on the poller's thread for every
+// check). The type's series are resolved once (seriesFor), not by
+// WithLabelValues per check: that hashes the label values and takes the
+// vector's lock each time; here a check is a map read and atomic adds.
 func (m *metrics) observe(s *check.Spec, r check.Result) {
-	outcome := "down"
+	cs := m.seriesFor(s.Type)
 	if r.OK {
-		outcome = "up"
+		cs.up.Inc()
+	} else {
+		cs.down.Inc()
 	}
-	m.checks.WithLabelValues(s.Type, outcome).Inc()
-	m.latency.WithLabelValues(s.Type).Observe(r.Latency.Seconds())
+	cs.latency.Observe(r.Latency.Seconds())
+}
+
+// checkSeries are one check type's series.
+type checkSeries struct {
+	up, down prometheus.Counter
+	latency  prometheus.Observer
+}
+
+// seriesFor is typ's series, made the first time typ is seen (so the
+// exposition has only the types that ran, as before). The map is never
+// changed once published: readers need no lock.
+func (m *metrics) seriesFor(typ string) *checkSeries {
+	if p := m.series.Load(); p != nil {
+		if cs := (*p)[typ]; cs != nil {
+			return cs
+		}
+	}
+	m.seriesMu.Lock()
+	defer m.seriesMu.Unlock()
+	old := m.series.Load()
+	if old != nil {
+		if cs := (*old)[typ]; cs != nil {
+			return cs
+		}
+	}
+	next := make(map[string]*checkSeries, 1)
+	if old != nil {
+		for k, v := range *old {
+			next[k] = v
+		}
+	}
+	cs := &checkSeries{up: m.checks.WithLabelValues(typ, "up"), down: m.checks.WithLabelValues(typ, "down"),
+		latency: m.latency.WithLabelValues(typ)}
+	next[typ] = cs
+	m.series.Store(&next)
+	return cs
 }
 
 // reload records a reload's result.
