@@ -7,14 +7,20 @@
 // came too late, or the backup's timers ran late); the target is 0.
 // Counted from RTM_NEWADDR events in the backups' namespaces. Each
 // process's CPU time over the window is printed too: with -burn 0 that
-// is the idle cost (-instances N runs N instances per router). Needs
-// root, keepalived and bin/lvsd. Run by bench/vrrp.sh (-flap-minutes).
+// is the idle cost (-instances N runs N instances per router). -reals N
+// gives each lvsd a virtual_server of N reals with HTTP_GET checks every
+// second (served in its namespace), run over an in-memory IPVS table
+// (lvsd run --ipvs-in-memory: this host has no ip_vs): VRRP beside the
+// checks in one process, keepalived's usual file; keepalived stays -P
+// (its checker is another process anyway). Needs root, keepalived and
+// bin/lvsd. Run by bench/vrrp.sh (-flap-minutes).
 package main
 
 import (
 	"flag"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -38,6 +44,9 @@ var rtPriority int
 // instances is -instances: vrrp_instances per router (VRID 51, 52...).
 var instances int
 
+// reals is -reals: HTTP_GET reals beside VRRP in each lvsd.
+var reals int
+
 // lvsdArgs is -lvsd-args: more arguments of each lvsd run ({NAME}: a for
 // the master, b for the backup).
 var lvsdArgs string
@@ -47,24 +56,41 @@ func main() {
 	advert := flag.String("advert", "0.05", "advert_int (v3)")
 	burn := flag.Int("burn", runtime.NumCPU(), "CPU-spinning processes during the window")
 	lvsd := flag.String("lvsd", "bin/lvsd", "the lvsd binary")
+	base := flag.String("lvsd-base", "", "a second lvsd binary (before a change): a third pair, lvsd-base, in the same run")
 	keep := flag.String("keep-logs", "", "copy lvsd's logs to this directory at the end")
 	flag.StringVar(&lvsdArgs, "lvsd-args", "", "more arguments of each lvsd run, e.g. \"--trace /tmp/{NAME}.trace --memprofile /tmp/{NAME}.pprof\" ({NAME}: a, the master; b, the backup)")
 	flag.IntVar(&instances, "instances", 1, "vrrp_instances per router (each its own VRID and VIP)")
 	flag.IntVar(&rtPriority, "rt", 0, "vrrp_rt_priority for both pairs (SCHED_RR 1-99; 0: normal scheduling)")
+	flag.IntVar(&reals, "reals", 0, "a virtual_server of this many HTTP_GET reals (delay_loop 1) in each lvsd's file, over an in-memory IPVS table")
+	serve := flag.String("serve", "", "internal: serve HTTP at this address (the reals of -reals, in an lvsd's namespace)")
 	flag.Parse()
-	abs, err := filepath.Abs(*lvsd)
-	if err != nil {
-		fatal(err)
+	if *serve != "" {
+		fatal(http.ListenAndServe(*serve, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })))
+	}
+	bins := map[string]string{}
+	for impl, b := range map[string]string{"lvsd": *lvsd, "lvsd-base": *base} {
+		if b == "" {
+			continue
+		}
+		abs, err := filepath.Abs(b)
+		if err != nil {
+			fatal(err)
+		}
+		bins[impl] = abs
 	}
 	dir, err := os.MkdirTemp("", "bench-vrrpflap")
 	if err != nil {
 		fatal(err)
 	}
 	defer os.RemoveAll(dir)
-	pairs := []*pair{{impl: "lvsd"}, {impl: "keepalived"}}
+	pairs := []*pair{{impl: "lvsd"}}
+	if bins["lvsd-base"] != "" {
+		pairs = append(pairs, &pair{impl: "lvsd-base"})
+	}
+	pairs = append(pairs, &pair{impl: "keepalived"}) // last: the CPU ratios' reference
 	for _, p := range pairs {
 		defer p.close()
-		if err := p.start(dir, abs, *advert); err != nil {
+		if err := p.start(dir, bins[p.impl], *advert); err != nil {
 			fatal(fmt.Errorf("%s: %v", p.impl, err))
 		}
 	}
@@ -77,8 +103,12 @@ func main() {
 		burners = append(burners, c)
 	}
 	window := time.Duration(*minutes * float64(time.Minute))
-	fmt.Printf("spurious takeovers, v3 advert_int %s s, %s, %d CPU burners on %d cores (load %s at start), vrrp_rt_priority %d\n",
-		*advert, window, *burn, runtime.NumCPU(), loadavg(), rtPriority)
+	mode := "lvsd VRRP only"
+	if reals > 0 {
+		mode = fmt.Sprintf("lvsd with a virtual_server of %d HTTP_GET reals (in-memory IPVS)", reals)
+	}
+	fmt.Printf("spurious takeovers, v3 advert_int %s s, %s, %d CPU burners on %d cores (load %s at start), vrrp_rt_priority %d, %s\n",
+		*advert, window, *burn, runtime.NumCPU(), loadavg(), rtPriority, mode)
 	t0 := time.Now()
 	probe := startProbe(t0)
 	steal0 := steal()
@@ -101,7 +131,7 @@ func main() {
 			fmt.Printf("             %s\n", p.lateness())
 		}
 	}
-	var cpu [2]time.Duration
+	cpu := make([]time.Duration, len(pairs))
 	for i, p := range pairs {
 		for j := range 2 {
 			cpu[i] += p.cpu1[j] - p.cpu0[j]
@@ -109,8 +139,10 @@ func main() {
 		fmt.Printf("  %-10s CPU in the window: master %s, backup %s (%.2f%% of one core for the pair)\n", p.impl,
 			p.cpu1[0]-p.cpu0[0], p.cpu1[1]-p.cpu0[1], 100*cpu[i].Seconds()/time.Since(t0).Seconds())
 	}
-	if cpu[1] > 0 {
-		fmt.Printf("  CPU lvsd / keepalived: %.2fx\n", cpu[0].Seconds()/cpu[1].Seconds())
+	if ka := cpu[len(cpu)-1]; ka > 0 {
+		for i, p := range pairs[:len(pairs)-1] {
+			fmt.Printf("  CPU %s / keepalived: %.2fx\n", p.impl, cpu[i].Seconds()/ka.Seconds())
+		}
 	}
 	if *keep != "" {
 		exec.Command("sh", "-c", fmt.Sprintf("mkdir -p %q && cp %q/*.log %q/", *keep, dir, *keep)).Run()
@@ -284,13 +316,26 @@ func (p *pair) start(dir, lvsd, advert string) error {
 }
 `, i+1, 51+i, prio, advert, p.np.V4(100+i))
 		}
+		isLvsd := p.impl != "keepalived"
+		if isLvsd && reals > 0 {
+			conf += virtualServer(p.vip(), reals)
+			self, _ := os.Executable()
+			srv := exec.Command("ip", "netns", "exec", ns, self, "-serve", ":80")
+			if err := srv.Start(); err != nil {
+				return err
+			}
+			p.cmds = append(p.cmds, srv)
+		}
 		os.WriteFile(f, []byte(conf), 0o644)
 		var c *exec.Cmd
-		if p.impl == "lvsd" {
+		if isLvsd {
 			args := []string{"netns", "exec", ns, lvsd, "run", "--pidfile", "none", "--socket", "none"}
+			if reals > 0 {
+				args = append(args, "--ipvs-in-memory", "--state", filepath.Join(dir, p.impl+"-"+name+".state"))
+			}
 			args = append(args, strings.Fields(strings.ReplaceAll(lvsdArgs, "{NAME}", name))...)
 			c = exec.Command("ip", append(args, f)...)
-			lf, err := os.Create(filepath.Join(dir, fmt.Sprintf("lvsd-%s.log", name)))
+			lf, err := os.Create(filepath.Join(dir, fmt.Sprintf("%s-%s.log", p.impl, name)))
 			if err != nil {
 				return err
 			}
@@ -342,6 +387,18 @@ func (p *pair) start(dir, lvsd, advert string) error {
 		}
 	}()
 	return nil
+}
+
+// virtualServer is keepalived's usual block: VIP:80, DR, n reals on the
+// namespace's loopback (127.1.x.y, where -serve answers), HTTP_GET.
+func virtualServer(vip string, n int) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "virtual_server %s 80 {\n    delay_loop 1\n    lb_algo rr\n    lb_kind DR\n    protocol TCP\n", vip)
+	for i := range n {
+		fmt.Fprintf(&b, "    real_server 127.1.%d.%d 80 {\n        HTTP_GET {\n            url {\n                path /\n                status_code 200\n            }\n            connect_timeout 1\n        }\n    }\n", i/250, 1+i%250)
+	}
+	b.WriteString("}\n")
+	return b.String()
 }
 
 func (p *pair) times(t0 time.Time) string {

@@ -105,6 +105,7 @@ options:
 
 type runFlags struct {
 	dry     bool
+	memIPVS bool // --ipvs-in-memory
 	dur     time.Duration
 	stats   time.Duration
 	maxc    int
@@ -135,6 +136,7 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	var f runFlags
 	fs.BoolVar(&f.dry, "dry-run", false, "check and print, never touch the kernel")
+	fs.BoolVar(&f.memIPVS, "ipvs-in-memory", false, "benchmarks: the daemon whole (VRRP, checks, reloads, socket) over an in-memory IPVS table, the kernel's IPVS never opened (a host without ip_vs)")
 	fs.DurationVar(&f.dur, "for", 0, "stop after this long (0: until SIGINT/SIGTERM)")
 	fs.DurationVar(&f.stats, "stats", 0, "print check throughput to stderr at this period (0: never)")
 	fs.IntVar(&f.maxc, "max-concurrent", 1024, "checks (and so sockets) in flight at most")
@@ -330,15 +332,24 @@ func daemon(ctx context.Context, path string, cfg *config.Config, f runFlags, st
 		// checker process then), with what that reload opened
 		cfg = up.cfg
 	}
-	nl := up.nl
-	if nl == nil {
-		if nl, err = ipvs.OpenNetlink(); err != nil {
-			log.printf("lvsd run: %v", err)
-			return 1
+	var kernel ipvs.Kernel
+	if f.memIPVS {
+		if up.nl != nil {
+			up.nl.Close()
 		}
+		kernel = ipvs.NewMem(nil)
+	} else {
+		nl := up.nl
+		if nl == nil {
+			if nl, err = ipvs.OpenNetlink(); err != nil {
+				log.printf("lvsd run: %v", err)
+				return 1
+			}
+		}
+		defer nl.Close()
+		nl.Timeout = f.timeout
+		kernel = nl
 	}
-	defer nl.Close()
-	nl.Timeout = f.timeout
 	facts := preflight.ReadFacts()
 	facts.IPVS = preflight.Known(true) // OpenNetlink just proved (or loaded) it
 	for _, w := range preflight.Check(cfg, facts) {
@@ -379,12 +390,11 @@ func daemon(ctx context.Context, path string, cfg *config.Config, f runFlags, st
 	if watchdog > 0 {
 		beat = func() { sdaemon.SdNotify(false, sdaemon.SdNotifyWatchdog) }
 	}
-	var kernel ipvs.Kernel = nl
 	observe := f.m.observeFunc()
 	var debugf func(string, ...any) // nil: no debug line is formatted
 	if f.debug {
 		debugf = log.debugf
-		kernel, observe = newDebugKernel(nl, log.debugf), observers(observe, debugObserve(log.debugNow))
+		kernel, observe = newDebugKernel(kernel, log.debugf), observers(observe, debugObserve(log.debugNow))
 	}
 	eng := engine.New(cfg, engine.Options{
 		Kernel: kernel, Owned: owned, DrainTimeout: f.drain, Resync: f.resync, MaxConcurrent: f.maxc, Debug: debugf,

@@ -163,10 +163,15 @@ func vrrpOnly(ctx context.Context, path string, cfg *config.Config, f runFlags, 
 			// what the engine needs that can fail, first: the reload
 			// is refused with the reason, VRRP untouched
 			var err error
-			if up.nl, err = ipvs.OpenNetlink(); err != nil {
+			if !f.memIPVS {
+				up.nl, err = ipvs.OpenNetlink()
+			}
+			if err != nil {
 				errs = []string{fmt.Sprintf("%s: virtual_server blocks need IPVS: %v", path, err)}
 			} else if up.fifo, err = openNotifyFIFOs(&next.Global); err != nil {
-				up.nl.Close()
+				if up.nl != nil {
+					up.nl.Close()
+				}
 				errs = []string{fmt.Sprintf("%s: %v", path, err)}
 			}
 		}
@@ -174,8 +179,10 @@ func vrrpOnly(ctx context.Context, path string, cfg *config.Config, f runFlags, 
 			sdaemon.SdNotify(false, "RELOADING=1\n"+sdaemon.SdNotifyMonotonicUsec())
 			errs = side.reload(cfg, next)
 			sdaemon.SdNotify(false, sdaemon.SdNotifyReady)
-			if errs != nil && up.nl != nil {
-				up.nl.Close()
+			if errs != nil && len(next.Virtuals) > 0 {
+				if up.nl != nil {
+					up.nl.Close()
+				}
 				up.fifo.discard()
 			}
 		}
@@ -190,7 +197,7 @@ func vrrpOnly(ctx context.Context, path string, cfg *config.Config, f runFlags, 
 		}
 		f.m.reload(true)
 		cfg, *sh.sum = next, readerDigest(f.reader)
-		if up.nl != nil {
+		if len(next.Virtuals) > 0 {
 			log.printf("lvsd run: %s now has virtual_server blocks: the virtual servers start (IPVS)", path)
 			up.cfg, upgrading = next, true
 			upgrade <- up
