@@ -571,6 +571,29 @@ func TestNetnsVRRPRealtime(t *testing.T) {
 	}
 }
 
+// VRRP beside a virtual_server from the start (keepalived's usual file;
+// IPVS in memory with --ipvs-in-memory, as the host has none): the
+// engine runs its checks beside VRRP, and only the VRRP threads are
+// real-time, the checks and the rest of lvsd at normal scheduling.
+func TestNetnsVRRPRealtimeWithChecks(t *testing.T) {
+	l := newVRRPLab(t)
+	vip := l.p.V4(100)
+	vs := fmt.Sprintf("virtual_server %s 80 {\n    delay_loop 1\n    lb_kind DR\n    protocol TCP\n"+
+		"    real_server 127.0.0.1 9 {\n        TCP_CHECK {\n            connect_timeout 1\n        }\n    }\n}\n", vip)
+	a := l.lvsd(instance("VI_1", "BACKUP", 58, 150, v3(vip, 24))+vs, "--ipvs-in-memory", "--state", filepath.Join(l.dir, "lvsd.state"))
+	l.waitSocket(a)
+	l.holder("A", vip, 15*time.Second, a)
+	if st := l.status(); len(st.Virtuals) != 1 {
+		t.Fatalf("want the virtual server running beside VRRP: %+v\n%s", st.Virtuals, a.text())
+	}
+	if !netns.WaitFor(5*time.Second, func() bool { return strings.Contains(a.text(), "127.0.0.1:9") && strings.Contains(a.text(), "down") }) {
+		t.Errorf("no check verdict for the real (127.0.0.1:9 refuses: down):\n%s", a.text())
+	}
+	if e := schedWait(t, a.cmd.Process.Pid, fmt.Sprintf("2 %d", vrrp.DefaultRTPriority), "0 0"); e != "" {
+		t.Errorf("%s\n%s", e, a.text())
+	}
+}
+
 // schedWait waits (3 s at most: the sweep of lib/vrrp runs every
 // second) until pid's VRRP threads run at want and its other threads at
 // others ("policy rt_priority"; "0 0": normal), and says what differs.
