@@ -334,10 +334,7 @@ func daemon(ctx context.Context, path string, cfg *config.Config, f runFlags, st
 	}
 	var kernel ipvs.Kernel
 	if f.memIPVS {
-		if up.nl != nil {
-			up.nl.Close()
-		}
-		kernel = ipvs.NewMem(nil)
+		kernel = ipvs.NewMem(nil) // vrrpOnly opened no netlink either
 	} else {
 		nl := up.nl
 		if nl == nil {
@@ -351,7 +348,7 @@ func daemon(ctx context.Context, path string, cfg *config.Config, f runFlags, st
 		kernel = nl
 	}
 	facts := preflight.ReadFacts()
-	facts.IPVS = preflight.Known(true) // OpenNetlink just proved (or loaded) it
+	facts.IPVS = preflight.Known(true) // OpenNetlink just proved (or loaded) it; in memory: not needed
 	for _, w := range preflight.Check(cfg, facts) {
 		log.printf("%s", w)
 	}
