@@ -150,7 +150,9 @@ type poller struct {
 	// the VM the clock is the HPET, which the vDSO cannot read: each read
 	// is a system call and an emulated device access, and five of them
 	// per check were a tenth of the checker's system calls and
-	// entries (docs/check.md). Two per check remain: its start and end.
+	// entries (docs/check.md). Two per check remain, its start and end,
+	// and one for a check that ends at its launch when the next check of
+	// its group starts at that end (Engine.Run).
 	now time.Time
 
 	mu       sync.Mutex
@@ -214,9 +216,10 @@ func (p *poller) op(o pollOp) {
 func (p *poller) inflight() int { return len(p.slots) - len(p.free) }
 
 // start begins h (its plan, spec, owner and deadline set) at now, a
-// fresh clock read; it may finish at once (p.done) when the socket cannot
-// be made or the connect fails.
-func (p *poller) start(h *hotProbe, now time.Time) {
+// fresh clock read. ended: it finished at once (p.done, h.t1 set): the
+// socket could not be made, the connect failed, or a connect check's
+// real answered inside connect.
+func (p *poller) start(h *hotProbe, now time.Time) (ended bool) {
 	h.t0, p.now = now, now
 	h.phase, h.sent, h.fd, h.slot, h.hidx, h.body, h.canceled = phConnect, 0, -1, -1, -1, nil, false
 	h.parse = httpParse{method: h.plan.method}
@@ -226,13 +229,13 @@ func (p *poller) start(h *hotProbe, now time.Time) {
 	fd, err := rawSocket(h.plan.fam, syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC)
 	if err != nil {
 		fail("socket", err)
-		return
+		return true
 	}
 	h.fd = fd
 	// closed with a reset: no TIME_WAIT on the director (see basic.go)
 	if err := rawLingerZero(fd); err != nil {
 		fail("setsockopt", err)
-		return
+		return true
 	}
 	err = rawConnect(fd, &h.plan.sa)
 	if err == syscall.EINPROGRESS {
@@ -249,14 +252,14 @@ func (p *poller) start(h *hotProbe, now time.Time) {
 		}
 		if err == nil && !h.plan.http {
 			p.finish(h, nil, false)
-			return
+			return true
 		}
 	}
 	switch err {
 	case nil, syscall.EINPROGRESS, syscall.EINTR, syscall.EALREADY:
 	default:
 		fail("connect", err)
-		return
+		return true
 	}
 	if len(p.free) > 0 {
 		h.slot = p.free[len(p.free)-1]
@@ -271,9 +274,10 @@ func (p *poller) start(h *hotProbe, now time.Time) {
 	if err := rawEpollCtl(p.ep, syscall.EPOLL_CTL_ADD, fd, &ev); err != nil {
 		p.release(h)
 		fail("connect", err)
-		return
+		return true
 	}
 	heap.Push(&p.dl, h)
+	return false
 }
 
 // release frees h's slot and deadline.
