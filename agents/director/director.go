@@ -355,10 +355,14 @@ func stop(c *ocf.Context) error {
 	}
 	t := timeoutOr(c, defStop)
 	m := margin(t)
+	// the time from SIGTERM to the exit, in the cluster's log: lvsd's
+	// own stopped and exiting lines say where it went
+	sent := time.Now()
 	syscall.Kill(pid, syscall.SIGTERM)
 	if waitGone(pid, time.Now().Add(t-m)) {
+		gone := time.Since(sent)
 		removeStale(f)
-		c.Log.Info("lvsd pid %d stopped", pid)
+		c.Log.Info("lvsd pid %d stopped, %.1f ms after SIGTERM", pid, float64(gone)/float64(time.Millisecond))
 		return nil
 	}
 	c.Log.Warn("lvsd pid %d still runs %v after SIGTERM: SIGKILL (no cleanstop: its virtual services stay in the kernel)", pid, (t - m).Round(time.Millisecond))

@@ -249,6 +249,16 @@ func daemon(ctx context.Context, path string, cfg *config.Config, f runFlags, st
 	}
 	log := newLogger(stderr)
 	defer log.sync() // the last lines are written before lvsd exits
+	// How long the stop took, from the signal (or --for's end) to the
+	// last step before the exit: the agent's stop, and so a cluster's
+	// move, waits for it. The engine's stopped line has its own steps.
+	var stopAt atomic.Int64
+	context.AfterFunc(ctx, func() { stopAt.Store(time.Now().UnixNano()) })
+	defer func() {
+		if at := stopAt.Load(); at != 0 {
+			log.printf("lvsd run: exiting, %s after the stop signal", msSince(time.Unix(0, at)))
+		}
+	}()
 	var vfifo *notifyFIFO
 	if len(cfg.VRRP) > 0 {
 		var err error
@@ -1089,6 +1099,11 @@ func printStats(ctx context.Context, eng *engine.Engine, every time.Duration, w 
 			last, t0 = n, now
 		}
 	}
+}
+
+// msSince is the time since t in milliseconds, to 0.1.
+func msSince(t time.Time) string {
+	return strconv.FormatFloat(float64(time.Since(t))/float64(time.Millisecond), 'f', 1, 64) + " ms"
 }
 
 func stamp(t time.Time) string { return t.Format("15:04:05.000") }

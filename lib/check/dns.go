@@ -47,7 +47,22 @@ func checkDNS(ctx context.Context, s *Spec) (string, error) {
 	if d, ok := ctx.Deadline(); ok {
 		c.Timeout = timeUntil(d)
 	}
-	r, _, err := c.ExchangeContext(ctx, m, s.HostPort())
+	// miekg/dns heeds ctx's deadline but not its cancellation once
+	// connected: a query in flight held the engine's stop (and so the
+	// director's, and a cluster's move) until its timeout. The connection
+	// is closed when ctx ends (a deadline moved to the past, as dial does
+	// for the other checks, could be set again by the exchange after).
+	co, err := c.DialContext(ctx, s.HostPort())
+	if err != nil {
+		return "", fmt.Errorf("dns %s %s: %w", dns.TypeToString[qtype], name, err)
+	}
+	stop := context.AfterFunc(ctx, func() { co.Close() })
+	defer func() {
+		if stop() { // else the AfterFunc closed it
+			co.Close()
+		}
+	}()
+	r, _, err := c.ExchangeWithConnContext(ctx, m, co)
 	if err != nil {
 		return "", fmt.Errorf("dns %s %s: %w", dns.TypeToString[qtype], name, err)
 	}

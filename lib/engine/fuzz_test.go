@@ -147,7 +147,7 @@ func FuzzEngineConverges(f *testing.F) {
 			e.pass(true)
 			verify(t, e, k, foreign, what)
 		}
-		e.stop()
+		e.stop(time.Now())
 		svcs, _ := k.Services()
 		for _, s := range svcs {
 			if s.Key() == foreign.Key() {
