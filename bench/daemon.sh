@@ -8,6 +8,8 @@
 # Arguments go to the bench program (bench/daemon/main.go), e.g.
 #   sh bench/daemon.sh -sizes 10 -trials 4 -reload 0
 #   sh bench/daemon.sh -ld-max 10            # ldirectord on the 10-real table only
+#   sh bench/daemon.sh -check http -sizes 1000 -tools lvsd-ka,keepalived -trials 1 -reload 0 -read-sizes ""
+#                                            # HTTP checks: CPU and RSS per tool
 # VM_ACCEL=tcg|kvm picks the accelerator (vmrun's default: KVM when it
 # works); DAEMON_TIMEOUT bounds the job (default 30m); DAEMON_PROFILE=1
 # runs lvsd with --cpuprofile and unpacks the profiles under

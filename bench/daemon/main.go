@@ -70,9 +70,13 @@ func main() {
 	flag.StringVar(&traceDir, "trace", "", "directory: run lvsd with --trace there and print the traces (base64) at the end")
 	flag.DurationVar(&perfFor, "perf", 0, "after the CPU is measured, sample the whole VM with perf for this long (where the CPU goes, kernel included)")
 	flag.DurationVar(&straceFor, "strace", 0, "after the CPU is measured, count the daemon's system calls per check for this long (strace -c -f; slows it meanwhile)")
+	flag.StringVar(&checkKind, "check", "connect", "the check of the kill test: connect (TCP connect) or http (GET /, 200 OK and \"ok\" expected)")
 	flag.BoolVar(&verbose, "v", false, "print every probe and IPVS request around each kill")
 	flag.Parse()
 
+	if checkKind != "connect" && checkKind != "http" {
+		check(fmt.Errorf("-check %q: connect or http", checkKind))
+	}
 	dir, _ := os.MkdirTemp("", "bench-daemon")
 	for _, d := range []string{profile, traceDir} {
 		if d != "" {
@@ -89,8 +93,8 @@ func main() {
 	uname, _ := runOut("uname", "-r")
 	fmt.Printf("bench/daemon: kernel %s, %d vCPU (%s), %s, %s, %s\n", strings.TrimSpace(uname), cpus(), accel(),
 		ver("ipvsadm", "-v"), ver("ldirectord", "-v"), ver("keepalived", "-v"))
-	fmt.Printf("lvsd: %s; check settings: checkinterval=delay_loop=%d s, checktimeout=connect_timeout=%d s, failurecount=1 (retry 0), quiescent=no\n",
-		*lvsd, *interval, *timeout)
+	fmt.Printf("lvsd: %s; check settings: %s checks, checkinterval=delay_loop=%d s, checktimeout=connect_timeout=%d s, failurecount=1 (retry 0), quiescent=no\n",
+		*lvsd, checkKind, *interval, *timeout)
 	loadavg("VM load at start")
 
 	all := map[string]tool{
@@ -249,6 +253,7 @@ type killResult struct {
 	ready           time.Duration // start -> every real in the table
 	period          time.Duration // the real's probe period, measured
 	cpu             float64       // CPU while checking (fraction of one CPU)
+	rss             int64         // resident memory at the end of that window (bytes)
 	window          time.Duration // over which cpu was measured
 	checks          int           // TCP connects made in that window
 	readCost        time.Duration // one read of /proc/net/ip_vs
@@ -341,15 +346,16 @@ func killTest(r *killResult, cf, dir string, srv *servers, trials int, budget ti
 	r.window = time.Since(w0)
 	r.cpu = float64(cpuTime(p.pids())-c0) / float64(r.window)
 	r.checks = activeOpens() - a0
+	r.rss = rss(p.pids())
 	fmt.Printf("=== cpu end %s %d %d\n", r.tool.key, n, r.checks)
 	rc0 := time.Now()
 	for i := 0; i < 5; i++ {
 		readProc()
 	}
 	r.readCost = time.Since(rc0) / 5
-	fmt.Printf("   probe period %s, CPU while checking %.1f%% of one vCPU, %d checks in %s (%.0f/s): %s per check (%s by the probe period), one read of /proc/net/ip_vs %s\n",
+	fmt.Printf("   probe period %s, CPU while checking %.1f%% of one vCPU, %d checks in %s (%.0f/s): %s per check (%s by the probe period), RSS %.1f MB, one read of /proc/net/ip_vs %s\n",
 		r.period.Round(time.Millisecond), 100*r.cpu, r.checks, r.window.Round(100*time.Millisecond), float64(r.checks)/r.window.Seconds(),
-		ms(r.perCheck()), ms(r.perCheckByPeriod()), r.readCost.Round(10*time.Microsecond))
+		ms(r.perCheck()), ms(r.perCheckByPeriod()), float64(r.rss)/1e6, r.readCost.Round(10*time.Microsecond))
 	if perfFor > 0 {
 		if s, err := perfProfile(perfFor, dir, p.pids()); err != nil {
 			fmt.Printf("   perf: %v\n", err)

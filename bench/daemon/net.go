@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/vishvananda/netns"
 )
@@ -60,7 +61,9 @@ func teardownNet() {
 }
 
 // servers are the real servers: one listening socket per real address
-// (port 80) in the reals' namespace, each accepting and closing. Killing
+// (port 80) in the reals' namespace, each accepting and closing (with
+// -check http: reading the request and answering "200 OK", body "ok",
+// then closing). Killing
 // a real closes its listening socket, as its server's death would: the
 // next connect to it is refused (RST).
 type servers struct {
@@ -117,10 +120,31 @@ func (s *servers) start(a netip.Addr) error {
 			if err != nil {
 				return
 			}
+			if checkKind == "http" {
+				go answerHTTP(c)
+				continue
+			}
 			c.Close()
 		}
 	}()
 	return nil
+}
+
+var httpOK = []byte("HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+
+// answerHTTP reads one request's head and answers it.
+func answerHTTP(c net.Conn) {
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 0, 1024)
+	for !bytes.Contains(buf, []byte("\r\n\r\n")) && len(buf) < cap(buf) {
+		n, err := c.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err != nil {
+			return
+		}
+	}
+	c.Write(httpOK)
 }
 
 func (s *servers) kill(a netip.Addr) {

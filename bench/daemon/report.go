@@ -109,19 +109,19 @@ func report(kills []*killResult, rel []*reloadResult) {
 		fmt.Println("   detection = kill -> the first probe (SYN) to the real; reaction = that probe -> the del-real acked by the kernel (nlmon);")
 		fmt.Println("   kill -> delete = detection + reaction; writes/reads = IPVS netlink requests from the kill to the delete")
 		w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(w, "reals\ttool\tprobe period\tdetection\treaction\tkill -> delete\twrites\treads\tCPU checking\tCPU per check\tstart (table full)\t")
+		fmt.Fprintln(w, "reals\ttool\tprobe period\tdetection\treaction\tkill -> delete\twrites\treads\tCPU checking\tCPU per check\tRSS\tstart (table full)\t")
 		var notes []string
 		for _, r := range kills {
 			if r.note != "" {
 				notes = append(notes, fmt.Sprintf("%d reals, %s: %s", r.n, r.tool.name, r.note))
 			}
 			if len(r.trials) == 0 {
-				fmt.Fprintf(w, "%d\t%s\t(see below)\t\t\t\t\t\t\t\t\t\n", r.n, r.tool.name)
+				fmt.Fprintf(w, "%d\t%s\t(see below)\t\t\t\t\t\t\t\t\t\t\n", r.n, r.tool.name)
 				continue
 			}
 			det, react, gone, ws, rs := r.stats()
-			fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.1f%%\t%s\t%s, %d writes\t\n", r.n, r.tool.name, ms(r.period), det, react, gone, ws, rs,
-				100*r.cpu, ms(r.perCheck()), ms(r.ready), r.startW)
+			fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.1f%%\t%s\t%.1f MB\t%s, %d writes\t\n", r.n, r.tool.name, ms(r.period), det, react, gone, ws, rs,
+				100*r.cpu, ms(r.perCheck()), float64(r.rss)/1e6, ms(r.ready), r.startW)
 		}
 		w.Flush()
 		for _, n := range notes {

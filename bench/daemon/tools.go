@@ -11,7 +11,12 @@ import (
 	"time"
 )
 
-// ldirectordCF is one virtual (vip:80, wrr) with n gate reals, connect
+// checkKind is the check every tool runs: "connect" (a TCP connect) or
+// "http" (GET / answered "200 OK" with body "ok": ldirectord's negotiate
+// check with receive="ok", keepalived's HTTP_GET with status_code 200).
+var checkKind = "connect"
+
+// ldirectordCF is one virtual (vip:80, wrr) with n gate reals, checkKind
 // checks. Every tool gets the same check settings: checkinterval =
 // keepalived's delay_loop, checktimeout = connect_timeout, failurecount 1
 // = retry 0, quiescent=no = keepalived's default (a failed real is
@@ -19,7 +24,12 @@ import (
 func ldirectordCF(n, interval, timeout int, log string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "checkinterval=%d\nchecktimeout=%d\nfailurecount=1\nquiescent=no\nautoreload=no\nlogfile=%q\n\n", interval, timeout, log)
-	fmt.Fprintf(&b, "virtual=%s:80\n\tscheduler=wrr\n\tchecktype=connect\n", vip)
+	fmt.Fprintf(&b, "virtual=%s:80\n\tscheduler=wrr\n", vip)
+	if checkKind == "http" {
+		b.WriteString("\tchecktype=negotiate\n\tservice=http\n\trequest=\"/\"\n\treceive=\"ok\"\n")
+	} else {
+		b.WriteString("\tchecktype=connect\n")
+	}
 	for i := 0; i < n; i++ {
 		fmt.Fprintf(&b, "\treal=%s:80 gate 1\n", realAddr(i))
 	}
@@ -30,6 +40,10 @@ func keepalivedConf(n, interval, timeout int) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "global_defs {\n    router_id bench\n}\n\nvirtual_server %s 80 {\n    delay_loop %d\n    lb_algo wrr\n    lb_kind DR\n    protocol TCP\n", vip, interval)
 	for i := 0; i < n; i++ {
+		if checkKind == "http" {
+			fmt.Fprintf(&b, "    real_server %s 80 {\n        weight 1\n        HTTP_GET {\n            url {\n                path /\n                status_code 200\n            }\n            connect_timeout %d\n            retry 0\n            delay_before_retry %d\n        }\n    }\n", realAddr(i), timeout, interval)
+			continue
+		}
 		fmt.Fprintf(&b, "    real_server %s 80 {\n        weight 1\n        TCP_CHECK {\n            connect_timeout %d\n            retry 0\n            delay_before_retry %d\n        }\n    }\n", realAddr(i), timeout, interval)
 	}
 	b.WriteString("}\n")
@@ -162,6 +176,27 @@ func keepalivedTool() tool {
 				<-done
 			}}, nil
 	}}
+}
+
+// rss is the resident memory of the processes (VmRSS), in bytes.
+func rss(pids []int) int64 {
+	var total int64
+	for _, p := range pids {
+		if p <= 0 {
+			continue
+		}
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p))
+		if err != nil {
+			continue
+		}
+		for _, l := range strings.Split(string(b), "\n") {
+			if f := strings.Fields(l); len(f) >= 2 && f[0] == "VmRSS:" {
+				kb, _ := strconv.ParseInt(f[1], 10, 64)
+				total += kb << 10
+			}
+		}
+	}
+	return total
 }
 
 // cpuTime is the user+system time of the processes and their waited-for
