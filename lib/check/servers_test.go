@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -115,10 +116,23 @@ func (d *daemon) signal(sig syscall.Signal) {
 // freePort picks a port below the ephemeral range (so that no client
 // socket of a parallel test takes it before the server binds) that is free
 // for both TCP and UDP.
+// handedOut are the ports freePort has returned: a port is free until its
+// server binds it, so two picks in a row could otherwise be the same one
+// (dovecot refused such a config: "duplicate listener", seen in CI).
+var handedOut = struct {
+	sync.Mutex
+	m map[int]bool
+}{m: map[int]bool{}}
+
 func freePort(t *testing.T) uint16 {
 	t.Helper()
+	handedOut.Lock()
+	defer handedOut.Unlock()
 	for i := 0; i < 1000; i++ {
 		p := 20000 + mrand.IntN(12000)
+		if handedOut.m[p] {
+			continue
+		}
 		ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
 		if err != nil {
 			continue
@@ -129,6 +143,7 @@ func freePort(t *testing.T) uint16 {
 			continue
 		}
 		pc.Close()
+		handedOut.m[p] = true
 		return uint16(p)
 	}
 	t.Fatal("no free port")
