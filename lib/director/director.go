@@ -253,6 +253,7 @@ func Table(cfg *config.Config, in Input) *Desired {
 		out.notes[k] = notes
 		st := VirtualState{Virtual: v, Key: k}
 		vk := v.Key()
+		var inTable []*config.Real
 		for _, r := range v.Reals {
 			d := destOf(v, r)
 			dk := ipvsKey(s, d)
@@ -264,15 +265,18 @@ func Table(cfg *config.Config, in Input) *Desired {
 			}
 			c, inKernel := cur[destRef{k, dk}]
 			id := RealKey{Virtual: vk, Real: netip.AddrPortFrom(r.Addr, r.Port)} // v.ID(r) without formatting vk per real
-			d, n, inTable, up, w := decide(v, r, id, d, health.Status(id), c, inKernel, &in)
+			d, n, in_, up, w := decide(v, r, id, d, health.Status(id), c, inKernel, &in)
 			st.Up += up
 			st.UpWeight += w
-			if !inTable {
+			if !in_ {
 				st.Out = append(st.Out, n)
 				continue
 			}
 			notes[dk] = n
 			s.Dests = append(s.Dests, d)
+			if v.Quorum > 0 && v.Fallback != nil {
+				inTable = append(inTable, r) // parallel to s.Dests, for standAside
+			}
 		}
 		st.Quorum = quorum(v, st.Up, st.UpWeight, in.QuorumHeld[vk])
 		if fb := v.Fallback; fb != nil && !st.Quorum {
@@ -283,6 +287,9 @@ func Table(cfg *config.Config, in Input) *Desired {
 				why := "fallback: no real up"
 				if st.Up > 0 {
 					why = fmt.Sprintf("fallback: up weight %d below quorum %d", st.UpWeight, v.Quorum)
+				}
+				if st.Up > 0 {
+					s.Dests = standAside(v, s, inTable, notes, &st)
 				}
 				notes[ref.dest] = Note{ID: v.ID(fb), Role: RoleFallback, Why: why}
 				s.Dests = append(s.Dests, d)
@@ -385,6 +392,37 @@ func decide(v *config.Virtual, r *config.Real, id RealKey, d ipvs.Dest, status S
 	return d, n, true, 0, 0
 }
 
+// standAside is keepalived's "Remove remaining alive real servers" when
+// a virtual loses its quorum and its sorry server goes in: the up reals
+// leave the table (with inhibit_on_failure, quiescent: weight 0) until
+// the quorum is back. They still count as up: the quorum is reckoned on
+// them.
+func standAside(v *config.Virtual, s ipvs.Service, reals []*config.Real, notes map[ipvs.DestKey]Note, st *VirtualState) []ipvs.Dest {
+	kept := s.Dests[:0]
+	for i, d := range s.Dests {
+		dk := ipvsKey(s, d)
+		n := notes[dk]
+		// only reals their checks hold up: one kept as the kernel has it
+		// until its first check would not count as up once out of it
+		if !n.live || n.Status != Up {
+			kept = append(kept, d)
+			continue
+		}
+		why := fmt.Sprintf("; up weight %d below quorum %d: the sorry server stands in", st.UpWeight, v.Quorum)
+		if quiescent(v, reals[i]) {
+			d.Weight = 0
+			n.Why += why + ", weight 0 (inhibit_on_failure)"
+			notes[dk] = n
+			kept = append(kept, d)
+			continue
+		}
+		n.Why += why + ", out of the table"
+		delete(notes, dk)
+		st.Out = append(st.Out, n)
+	}
+	return kept
+}
+
 // quorum: a real is up and, with keepalived's quorum, the up weight
 // reaches it (with hysteresis: held is whether it was held before).
 func quorum(v *config.Virtual, up, weight int, held bool) bool {
@@ -427,6 +465,9 @@ func (d *Desired) UpdateReal(_ string, i int, r *config.Real, in Input, kernel f
 	k := st.Key
 	if slices.Contains(d.dups, k) {
 		return RealChange{}, false
+	}
+	if st.Fallback && st.Up > 0 {
+		return RealChange{}, false // the up reals stand aside for the sorry server (standAside)
 	}
 	want := destOf(v, r)
 	dk := ipvsKey(*s, want)

@@ -229,6 +229,44 @@ func TestDrainingAndHysteresis(t *testing.T) {
 	}
 }
 
+// keepalived's lost quorum (ipwrapper.c): the sorry server goes in and
+// the reals still up leave the table ("Remove remaining alive real
+// servers"; with inhibit_on_failure they stay at weight 0) until the
+// quorum is back; they still count for it.
+func TestQuorumLostSorryServerAlone(t *testing.T) {
+	v := webVirtual()
+	v.Quorum = 4
+	cfg := &config.Config{Virtuals: []*config.Virtual{v}}
+	h := HealthMap{KeyOf(v, v.Reals[1]): Up} // up weight 3 < 4
+	want := "-A -t 192.0.2.10:80 -s wrr\n-a -t 192.0.2.10:80 -r 127.0.0.1:80 -g -w 1"
+	if got := render(t, cfg, h); got != want {
+		t.Fatalf("quorum lost:\n%s\nwant:\n%s", got, want)
+	}
+	d := Table(cfg, Input{Health: h})
+	if st := d.Virtuals[0]; st.Up != 1 || st.UpWeight != 3 || st.Quorum || !st.Fallback || len(st.Out) != 2 ||
+		!strings.Contains(st.Out[1].Why, "up weight 3 below quorum 4: the sorry server stands in, out of the table") {
+		t.Fatalf("state %+v", st)
+	}
+	v.InhibitOnFailure = true
+	want = "-A -t 192.0.2.10:80 -s wrr\n-a -t 192.0.2.10:80 -r 10.0.0.1:80 -m -w 0\n-a -t 192.0.2.10:80 -r 10.0.0.2:8080 -m -w 0\n-a -t 192.0.2.10:80 -r 127.0.0.1:80 -g -w 1"
+	if got := render(t, cfg, h); got != want {
+		t.Fatalf("quorum lost, inhibit_on_failure:\n%s\nwant:\n%s", got, want)
+	}
+	// back: the reals, and no sorry server
+	h[KeyOf(v, v.Reals[0])] = Up
+	want = "-A -t 192.0.2.10:80 -s wrr\n-a -t 192.0.2.10:80 -r 10.0.0.1:80 -m -w 2\n-a -t 192.0.2.10:80 -r 10.0.0.2:8080 -m -w 3"
+	if got := render(t, cfg, h); got != want {
+		t.Fatalf("quorum back:\n%s\nwant:\n%s", got, want)
+	}
+	// a virtual without quorum keeps ldirectord's rule: the fallback only
+	// when no real is up
+	v.Quorum, v.InhibitOnFailure = 0, false
+	delete(h, KeyOf(v, v.Reals[0]))
+	if got := render(t, cfg, h); strings.Contains(got, "127.0.0.1") || !strings.Contains(got, "10.0.0.2:8080 -m -w 3") {
+		t.Fatalf("no quorum configured:\n%s", got)
+	}
+}
+
 // Weights from the checks (misc_dynamic, FILE_CHECK) replace an up real's
 // configured weight, in the table and in a real's update; a down real is
 // left as the rules say, and an operator's weight still wins.

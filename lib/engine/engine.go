@@ -987,19 +987,25 @@ func (e *Engine) transitions(virtuals []director.VirtualState) {
 				}
 				e.command(fmt.Sprintf("%s %s %s %s", v.FallbackCommand, arg, vipPort(v), v.Protocol))
 			}
-			if seen && v.Quorum > 0 {
-				if on && v.QuorumDown != "" {
-					e.command(v.QuorumDown)
-				} else if !on && v.QuorumUp != "" {
-					e.command(v.QuorumUp)
-				}
-			}
 		}
 		if prevQ, seenQ := e.quorum[k]; quorumNotice(seenQ, prevQ, st.Quorum, v.Fallback != nil) {
-			e.report(Report{Kind: Quorum, Virtual: v, On: st.Quorum, Weight: st.UpWeight, First: e.starting || !seenQ, Held: prevQ})
+			e.notifyQuorum(Report{Kind: Quorum, Virtual: v, On: st.Quorum, Weight: st.UpWeight, First: e.starting || !seenQ, Held: prevQ})
 		}
 		e.fallback[k] = on
 		e.quorum[k] = st.Quorum
+	}
+}
+
+// notifyQuorum reports a virtual's quorum verdict and runs its
+// quorum_up / quorum_down: keepalived's do_vs_notifies runs the script
+// with every notice, the start's ("Starting with quorum up") included,
+// and its quorum is 1 when none is configured.
+func (e *Engine) notifyQuorum(r Report) {
+	e.report(r)
+	if r.On && r.Virtual.QuorumUp != "" {
+		e.command(r.Virtual.QuorumUp)
+	} else if !r.On && r.Virtual.QuorumDown != "" {
+		e.command(r.Virtual.QuorumDown)
 	}
 }
 
@@ -1186,14 +1192,14 @@ func (e *Engine) reportRemoved(old *config.Config, gone map[config.RealID]bool) 
 		switch {
 		case !e.quorum[k]:
 		case !kept[k]:
-			e.report(Report{Kind: Quorum, Virtual: v, On: false, Held: true})
+			e.notifyQuorum(Report{Kind: Quorum, Virtual: v, On: false, Held: true})
 			delete(e.quorum, k)
 		case lost:
 			st := director.Table(old, director.Input{Health: e.health, QuorumHeld: e.quorum, Only: map[*config.Virtual]bool{v: true},
 				Overrides: e.overrides, Weights: e.weights})
 			for _, s := range st.Virtuals {
 				if s.Virtual == v && !s.Quorum {
-					e.report(Report{Kind: Quorum, Virtual: v, On: false, Weight: s.UpWeight, Held: true})
+					e.notifyQuorum(Report{Kind: Quorum, Virtual: v, On: false, Weight: s.UpWeight, Held: true})
 				}
 			}
 		}

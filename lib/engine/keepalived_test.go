@@ -151,3 +151,37 @@ func TestQuorumNotice(t *testing.T) {
 		}
 	}
 }
+
+// quorum_up / quorum_down run with every quorum notice, as keepalived's
+// do_vs_notifies runs them: at the start ("Starting with quorum up") and
+// on each transition, once, in order; while the quorum is lost the sorry
+// server stands in alone.
+func TestKeepalivedQuorumCommands(t *testing.T) {
+	rs := func(ip string) string {
+		return "    real_server " + ip + " 80 {\n        weight 1\n        TCP_CHECK {\n            connect_timeout 1\n        }\n    }\n"
+	}
+	conf := "virtual_server 10.0.0.1 80 {\n    delay_loop 0.05\n    lb_algo rr\n    lb_kind NAT\n    protocol TCP\n" +
+		"    quorum 2\n    quorum_up \"echo quorum up\"\n    quorum_down \"echo quorum down\"\n" +
+		"    sorry_server 10.0.9.9 80\n" + rs("10.0.1.1") + rs("10.0.1.2") + "}\n"
+	var mu sync.Mutex
+	var ran []string
+	cmd := func(line string) { mu.Lock(); ran = append(ran, line); mu.Unlock() }
+	commands := func() string { mu.Lock(); defer mu.Unlock(); return strings.Join(ran, "; ") }
+
+	r := start(t, conf, nil, []string{"10.0.1.1:80", "10.0.1.2:80"}, Options{Command: cmd})
+	both := "-A -t 10.0.0.1:80 -s rr\n-a -t 10.0.0.1:80 -r 10.0.1.1:80 -m -w 1\n-a -t 10.0.0.1:80 -r 10.0.1.2:80 -m -w 1"
+	r.waitTable(both)
+	waitFor(t, func() bool { return commands() == "echo quorum up" }, commands)
+	// one real down: weight 1 < quorum 2, the sorry server in
+	r.p.set("10.0.1.2:80", false)
+	r.waitTable("-A -t 10.0.0.1:80 -s rr\n-a -t 10.0.0.1:80 -r 10.0.9.9:80 -m -w 1")
+	waitFor(t, func() bool { return commands() == "echo quorum up; echo quorum down" }, commands)
+	r.p.set("10.0.1.2:80", true)
+	r.waitTable(both)
+	waitFor(t, func() bool { return commands() == "echo quorum up; echo quorum down; echo quorum up" }, commands)
+	// and nothing more while the state holds
+	time.Sleep(200 * time.Millisecond)
+	if got := commands(); got != "echo quorum up; echo quorum down; echo quorum up" {
+		t.Fatalf("ran %q", got)
+	}
+}
