@@ -292,6 +292,30 @@ func TestReloadDrains(t *testing.T) {
 	}
 }
 
+// A removed real whose connections do not end is deleted at the drain
+// timeout, not before: a stuck client cannot hold a removed real forever.
+func TestDrainTimeoutExpires(t *testing.T) {
+	r := start(t, web, nil, []string{"10.0.0.1:80", "10.0.0.2:80"},
+		Options{Resync: 20 * time.Millisecond, DrainTimeout: 300 * time.Millisecond})
+	r.waitTable("-A -t 192.0.2.10:80 -s wrr\n-a -t 192.0.2.10:80 -r 10.0.0.1:80 -m -w 2\n-a -t 192.0.2.10:80 -r 10.0.0.2:80 -m -w 3")
+	tab, _ := r.k.Services()
+	for i := range tab {
+		for j := range tab[i].Dests {
+			tab[i].Dests[j].Active = 5
+		}
+	}
+	r.k.Set(tab)
+	t0 := time.Now()
+	if err := r.e.Reload(context.Background(), parse(t, strings.Replace(web, "\treal=10.0.0.2:80 masq 3\n", "", 1))); err != nil {
+		t.Fatal(err)
+	}
+	r.waitTable("-A -t 192.0.2.10:80 -s wrr\n-a -t 192.0.2.10:80 -r 10.0.0.1:80 -m -w 2\n-a -t 192.0.2.10:80 -r 10.0.0.2:80 -m -w 0")
+	r.waitTable("-A -t 192.0.2.10:80 -s wrr\n-a -t 192.0.2.10:80 -r 10.0.0.1:80 -m -w 2")
+	if d := time.Since(t0); d < 300*time.Millisecond {
+		t.Fatalf("deleted after %s with 5 connections active, before the 300ms drain timeout", d)
+	}
+}
+
 func sortLines(s string) string {
 	l := strings.Split(s, "\n")
 	sort.Strings(l)

@@ -220,3 +220,28 @@ func TestDrainNotEndedByOlderRead(t *testing.T) {
 		t.Fatalf("not deleted once its connections ended:\n%s", got)
 	}
 }
+
+// The resync period is checkinterval (ldirectord reads the table every
+// cycle), lengthened to 50 reads' cost where one read is costly (so the
+// reads take at most 2% of the time); the lesser of the last two reads
+// counts, so one slow read on a busy machine does not stretch it.
+func TestResyncPeriod(t *testing.T) {
+	cfg := parse(t, web)
+	cfg.Global.CheckInterval = time.Second
+	for _, c := range []struct {
+		last, prev, opt, want time.Duration
+	}{
+		{time.Millisecond, 0, 0, time.Second},                                       // a cheap read: checkinterval
+		{20 * time.Millisecond, 0, 0, time.Second},                                  // 50 x 20 ms = 1 s: still checkinterval
+		{122 * time.Millisecond, 0, 0, 6100 * time.Millisecond},                     // 10,000 reals in the VM: 6.1 s
+		{500 * time.Millisecond, 30 * time.Millisecond, 0, time.Second * 3 / 2},     // one slow read: the lesser
+		{500 * time.Millisecond, 400 * time.Millisecond, 0, 20 * time.Second},       // the table grew: both slow
+		{500 * time.Millisecond, 0, 200 * time.Millisecond, 200 * time.Millisecond}, // --resync given: as given
+	} {
+		e := New(cfg, Options{Kernel: ipvs.NewMem(nil), Resync: c.opt})
+		e.readCost, e.prevReadCost = c.last, c.prev
+		if got := e.resyncPeriod(); got != c.want {
+			t.Errorf("read %s, before %s, option %s: period %s, want %s", c.last, c.prev, c.opt, got, c.want)
+		}
+	}
+}
