@@ -290,3 +290,30 @@ func TestCheckWeights(t *testing.T) {
 		t.Fatalf("UpdateReal: %+v %v, want in at weight 0 (up: keepalived's misc_dynamic exit 2)", ch, ok)
 	}
 }
+
+// ldirectord's global fallback and fallback6: each virtual gets the one
+// of its family when no real is up, and leaves it when one is.
+func TestGlobalFallbackByFamily(t *testing.T) {
+	cfg, err := config.Parse("fb.cf", []byte(`fallback=127.0.0.1:80 gate
+fallback6=[::1]:80 gate
+virtual=192.0.2.10:80
+	real=10.0.0.1:80 masq
+	service=http
+virtual6=[2001:db8::10]:80
+	real6=[2001:db8::1]:80 masq
+	service=http
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "-A -t 192.0.2.10:80 -s wrr\n-a -t 192.0.2.10:80 -r 127.0.0.1:80 -g -w 1\n" +
+		"-A -t [2001:db8::10]:80 -s wrr\n-a -t [2001:db8::10]:80 -r [::1]:80 -g -w 1"
+	if got := render(t, cfg, HealthMap{}); got != want {
+		t.Fatalf("no real up:\n%s\nwant:\n%s", got, want)
+	}
+	want = "-A -t 192.0.2.10:80 -s wrr\n-a -t 192.0.2.10:80 -r 10.0.0.1:80 -m -w 1\n" +
+		"-A -t [2001:db8::10]:80 -s wrr\n-a -t [2001:db8::10]:80 -r [2001:db8::1]:80 -m -w 1"
+	if got := render(t, cfg, AllUp); got != want {
+		t.Fatalf("all up:\n%s\nwant:\n%s", got, want)
+	}
+}
