@@ -8,7 +8,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/ocf-lvs/ocf-lvs/internal/netns"
 	"github.com/ocf-lvs/ocf-lvs/internal/testenv"
@@ -155,5 +157,53 @@ virtual=192.0.2.101:80
 	p.Run(t, p.A, sysctl, "-qw", "net.ipv4.ip_forward=1")
 	if out := check(); strings.Contains(out, "ip_forward") || !strings.Contains(out, cf+":5: warning:") {
 		t.Errorf("ip_forward=1:\n%s", out)
+	}
+}
+
+// lvsd run warns as lvsd check does, each with its fix, and runs on: the
+// daemon over an in-memory table (the ip_vs warning is not one of them:
+// the daemon has just opened IPVS, or, here, needs none).
+func TestRunPreflight(t *testing.T) {
+	withHost(t, badHost)
+	cf := writeCf(t, preflightCf)
+	var out, errb syncBuffer
+	rcc := make(chan int, 1)
+	go func() {
+		rcc <- run([]string{"run", "--ipvs-in-memory", "--pidfile", "none", "--socket", "none", "--metrics", "none",
+			"--state", filepath.Join(t.TempDir(), "state"), cf}, &out, &errb)
+	}()
+	want := []string{
+		cf + ":2: warning: real 192.0.2.10:80 is masq (NAT) but net.ipv4.ip_forward = 0: ",
+		cf + ":3: warning: real 198.51.100.7:80 is gate (direct routing) but in no subnet of this director's interfaces: ",
+	}
+	has := func() bool {
+		for _, w := range want {
+			if !strings.Contains(errb.String(), w) {
+				return false
+			}
+		}
+		return strings.Contains(errb.String(), "virtual services")
+	}
+	for deadline := time.Now().Add(20 * time.Second); !has() && time.Now().Before(deadline); {
+		select {
+		case rc := <-rcc:
+			t.Fatalf("lvsd run ended (rc %d); stderr:\n%s", rc, errb.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	if !has() {
+		t.Fatalf("stderr:\n%s\nwant lines starting\n%s", errb.String(), strings.Join(want, "\n"))
+	}
+	if strings.Contains(errb.String(), "IPVS is not loaded") {
+		t.Errorf("the ip_vs warning in lvsd run:\n%s", errb.String())
+	}
+	syscall.Kill(os.Getpid(), syscall.SIGINT)
+	select {
+	case rc := <-rcc:
+		if rc != 0 {
+			t.Errorf("rc %d after SIGINT; stderr:\n%s", rc, errb.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("lvsd run did not stop on SIGINT")
 	}
 }

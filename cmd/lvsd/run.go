@@ -357,7 +357,7 @@ func daemon(ctx context.Context, path string, cfg *config.Config, f runFlags, st
 		nl.Timeout = f.timeout
 		kernel = nl
 	}
-	facts := preflight.ReadFacts()
+	facts := hostFacts()
 	facts.IPVS = preflight.Known(true) // OpenNetlink just proved (or loaded) it; in memory: not needed
 	for _, w := range preflight.Check(cfg, facts) {
 		log.printf("%s", w)
