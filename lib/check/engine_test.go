@@ -332,6 +332,36 @@ func TestEngineReloadKeepsState(t *testing.T) {
 	}
 }
 
+// A reload keeps an unchanged check's schedule: ten reloads in a row do
+// not probe it again (no re-check storm), it runs on at its interval.
+func TestEngineReloadKeepsSchedule(t *testing.T) {
+	f := newFake()
+	f.set("10.0.0.1:80", true)
+	f.set("10.0.0.2:80", true)
+	e := New(Options{Probe: f.probe})
+	a, b := sub("a", "10.0.0.1", 80, 400*time.Millisecond, 1), sub("b", "10.0.0.2", 80, 400*time.Millisecond, 1)
+	e.Set([]Sub{a})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go e.Run(ctx)
+	waitEvent(t, e.Events(), "a", Up)
+	calls := func() int { f.mu.Lock(); defer f.mu.Unlock(); return f.calls["10.0.0.1:80/connect"] }
+	c0, t0 := calls(), time.Now()
+	for i := 0; i < 10; i++ {
+		if i%2 == 0 {
+			e.Set([]Sub{a, b})
+		} else {
+			e.Set([]Sub{a})
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(1200*time.Millisecond - time.Since(t0))
+	// 1.2 s at a 400 ms interval: 3 probes, 4 at a window's edges
+	if n := calls() - c0; n > 4 || n < 2 {
+		t.Fatalf("%d probes of the unchanged check in 1.2 s over 10 reloads (interval 400ms): want 2-4", n)
+	}
+}
+
 // keepalived without alpha: the real starts up, with no event, and goes
 // down only after FailureCount failures. warmup 0: the first check runs
 // at once, not somewhere in the first interval.
