@@ -435,11 +435,20 @@ func TestDaemonKill9RestartAndDrift(t *testing.T) {
 		t.Errorf("%d requests failed across kill -9 and restart: %v", len(fails), errs)
 	}
 
-	// drift: deleted and re-weighted by hand, put back within the resync period
+	// drift: deleted and re-weighted by hand, put back within the resync
+	// period (the status's; 1 s here, checkinterval) and one table read
+	edit := time.Now()
 	shell(t, fmt.Sprintf("ipvsadm -d -t %s -r 10.99.0.12:80; ipvsadm -e -t %s -r 10.99.0.11:9000 -m -w 7", svc, echo))
 	waitTable(t, "drift repaired", 15*time.Second, func(s string) bool {
 		return full(s) && strings.Contains(s, "-a -t "+echo+" -r 10.99.0.11:9000 -m -w 1")
 	})
+	// the slack: the table read and its writes, and ipvsadm -Sn polled
+	// meanwhile, under emulation
+	if took, period := time.Since(edit), time.Duration(st.ResyncS*float64(time.Second)); period <= 0 || took > period+2*time.Second {
+		t.Errorf("drift repaired %s after the edit; resync period %s (status): want within the period + 2 s", took.Round(time.Millisecond), period)
+	} else {
+		t.Logf("drift repaired %s after the edit (resync period %s)", took.Round(time.Millisecond), period)
+	}
 	d2.waitLog("repair: ipvsadm -a -t "+svc+" -r 10.99.0.12:80", 5*time.Second)
 	d2.waitLog("repair: ipvsadm -e -t "+echo+" -r 10.99.0.11:9000 -m -w 1", 5*time.Second)
 	conn.ping(t, "after-repair")
