@@ -253,7 +253,7 @@ func Table(cfg *config.Config, in Input) *Desired {
 		out.notes[k] = notes
 		st := VirtualState{Virtual: v, Key: k}
 		vk := v.Key()
-		var inTable []*config.Real
+		var tableReals []*config.Real // parallel to s.Dests, for standAside
 		for _, r := range v.Reals {
 			d := destOf(v, r)
 			dk := ipvsKey(s, d)
@@ -265,17 +265,17 @@ func Table(cfg *config.Config, in Input) *Desired {
 			}
 			c, inKernel := cur[destRef{k, dk}]
 			id := RealKey{Virtual: vk, Real: netip.AddrPortFrom(r.Addr, r.Port)} // v.ID(r) without formatting vk per real
-			d, n, in_, up, w := decide(v, r, id, d, health.Status(id), c, inKernel, &in)
+			d, n, inTable, up, w := decide(v, r, id, d, health.Status(id), c, inKernel, &in)
 			st.Up += up
 			st.UpWeight += w
-			if !in_ {
+			if !inTable {
 				st.Out = append(st.Out, n)
 				continue
 			}
 			notes[dk] = n
 			s.Dests = append(s.Dests, d)
 			if v.Quorum > 0 && v.Fallback != nil {
-				inTable = append(inTable, r) // parallel to s.Dests, for standAside
+				tableReals = append(tableReals, r)
 			}
 		}
 		st.Quorum = quorum(v, st.Up, st.UpWeight, in.QuorumHeld[vk])
@@ -287,9 +287,7 @@ func Table(cfg *config.Config, in Input) *Desired {
 				why := "fallback: no real up"
 				if st.Up > 0 {
 					why = fmt.Sprintf("fallback: up weight %d below quorum %d", st.UpWeight, v.Quorum)
-				}
-				if st.Up > 0 {
-					s.Dests = standAside(v, s, inTable, notes, &st)
+					s.Dests = standAside(v, s, tableReals, notes, &st)
 				}
 				notes[ref.dest] = Note{ID: v.ID(fb), Role: RoleFallback, Why: why}
 				s.Dests = append(s.Dests, d)
@@ -398,6 +396,7 @@ func decide(v *config.Virtual, r *config.Real, id RealKey, d ipvs.Dest, status S
 // the quorum is back. They still count as up: the quorum is reckoned on
 // them.
 func standAside(v *config.Virtual, s ipvs.Service, reals []*config.Real, notes map[ipvs.DestKey]Note, st *VirtualState) []ipvs.Dest {
+	why := fmt.Sprintf("; up weight %d below quorum %d: the sorry server stands in", st.UpWeight, v.Quorum)
 	kept := s.Dests[:0]
 	for i, d := range s.Dests {
 		dk := ipvsKey(s, d)
@@ -408,7 +407,6 @@ func standAside(v *config.Virtual, s ipvs.Service, reals []*config.Real, notes m
 			kept = append(kept, d)
 			continue
 		}
-		why := fmt.Sprintf("; up weight %d below quorum %d: the sorry server stands in", st.UpWeight, v.Quorum)
 		if quiescent(v, reals[i]) {
 			d.Weight = 0
 			n.Why += why + ", weight 0 (inhibit_on_failure)"
