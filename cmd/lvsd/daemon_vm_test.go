@@ -326,6 +326,7 @@ func TestDaemonReloadDrainsUnderLoad(t *testing.T) {
 
 	// a broken file: refused, nothing changes
 	before := savedTable(t)
+	checksBefore := checkStates(t, d.sock)
 	broken := filepath.Join(l.dir, "a.cf")
 	good := must(os.ReadFile(broken))
 	os.WriteFile(broken, append(good, []byte("\tnosuchdirective=1\n")...), 0o644)
@@ -342,6 +343,11 @@ func TestDaemonReloadDrainsUnderLoad(t *testing.T) {
 	time.Sleep(1500 * time.Millisecond)
 	if after := savedTable(t); after != before {
 		t.Fatalf("a refused reload changed the table:\n%s\nwas:\n%s", after, before)
+	}
+	// and the checks: each real's state, and the result that made it,
+	// as they were (a restarted check would have a new one)
+	if after := checkStates(t, d.sock); after != checksBefore {
+		t.Errorf("a refused reload changed the checks:\n%s\nwere:\n%s", after, checksBefore)
 	}
 
 	// reload: r1 leaves both services, r3 joins :80, r2 joins :9000, :8080 goes
@@ -373,6 +379,28 @@ func TestDaemonReloadDrainsUnderLoad(t *testing.T) {
 	if s := savedTable(t); !strings.Contains(s, "10.99.2.200:80") || strings.Contains(s, svc) {
 		t.Errorf("after cleanstop:\n%s", s)
 	}
+}
+
+// checkStates is each real's health and the check result that made it
+// (its time included), from the status socket, one line per real.
+func checkStates(t *testing.T, sock string) string {
+	t.Helper()
+	var st statusJSON
+	ans, err := ask(sock, "status")
+	if err != nil || json.Unmarshal([]byte(ans), &st) != nil {
+		t.Fatalf("status over the socket: %v\n%s", err, ans)
+	}
+	var b strings.Builder
+	for _, v := range st.Virtuals {
+		for _, r := range v.Reals {
+			fmt.Fprintf(&b, "%s %s %s %s", v.Virtual, r.Real, r.Role, r.Health)
+			if r.Check != nil {
+				fmt.Fprintf(&b, " %s since %s", r.Check.Reason, r.Check.Since.Format(time.RFC3339Nano))
+			}
+			b.WriteString("\n")
+		}
+	}
+	return b.String()
 }
 
 func must(b []byte, err error) []byte {
@@ -507,4 +535,47 @@ func TestDaemonSystemdNotify(t *testing.T) {
 	wait("READY after the reload", "READY=1", 2)
 	d.stop()
 	wait("STOPPING", "STOPPING=1", 1)
+}
+
+// A virtual this configuration owned is removed when a restart finds it
+// gone from the file (ownership kept in the state file across kill -9);
+// the virtuals still configured get no write, a foreign service stays.
+func TestDaemonRestartRemovesOwnedVirtual(t *testing.T) {
+	l := newLab(t, "masq", 2)
+	shell(t, "ipvsadm -A -t 10.99.2.200:80 -s rr")
+	cf := l.daemonConfig("o.cf", []int{1, 2}, []int{1, 2}, "")
+	state := filepath.Join(l.dir, "o.state")
+	d := startDaemon(t, cf, state)
+	svc, echo := labVIP+":80", labVIP+":9000"
+	waitTable(t, "both virtuals up", 30*time.Second, func(s string) bool {
+		return hasReal(s, svc, 1, 80) && hasReal(s, svc, 2, 80) && hasReal(s, echo, 1, 9000) && hasReal(s, echo, 2, 9000)
+	})
+	d.cmd.Process.Kill()
+	<-d.end
+	web := func(s string) string { // the :80 service's lines
+		var keep []string
+		for _, line := range strings.Split(s, "\n") {
+			if strings.Contains(line, " "+svc+" ") || strings.HasSuffix(line, " "+svc) {
+				keep = append(keep, line)
+			}
+		}
+		return strings.Join(keep, "\n")
+	}
+	before := web(savedTable(t))
+	l.daemonConfig("o.cf", []int{1, 2}, nil, "") // the echo virtual taken out while lvsd was dead
+	d2 := startDaemon(t, cf, state)
+	got := waitTable(t, "the owned virtual removed", 30*time.Second, func(s string) bool { return !strings.Contains(s, echo) })
+	if !strings.Contains(got, "-A -t 10.99.2.200:80 -s rr") {
+		t.Errorf("the foreign service was touched:\n%s", got)
+	}
+	if web(got) != before {
+		t.Errorf("the configured virtual changed:\n%s\nwas:\n%s", web(got), before)
+	}
+	d2.waitLog("delete virtual service", 10*time.Second)
+	for _, line := range strings.Split(d2.logText(), "\n") {
+		if strings.Contains(line, " ipvsadm ") && strings.Contains(line, svc) {
+			t.Errorf("a write for the configured virtual at restart: %s", line)
+		}
+	}
+	d2.stop()
 }

@@ -868,6 +868,8 @@ func describe(r engine.Report) string {
 			state = "on"
 		}
 		return fmt.Sprintf("fallback %s for %s", state, r.Virtual.Key())
+	case engine.Quorum:
+		return quorumLine(r)
 	case engine.Command:
 		return "run: " + r.Msg
 	case engine.Reloaded:
@@ -883,6 +885,24 @@ func describe(r engine.Report) string {
 		return "ctl: " + r.Msg
 	}
 	return ""
+}
+
+// quorumLine is a quorum verdict, logged where the configuration sets
+// a quorum (keepalived's "Gained quorum" / "Lost quorum"); without one
+// (quorum 1) the fallback line tells the same.
+func quorumLine(r engine.Report) string {
+	v := r.Virtual
+	if v == nil || v.Quorum <= 0 {
+		return ""
+	}
+	need := v.Quorum + v.Hysteresis
+	if r.Held {
+		need = v.Quorum - v.Hysteresis
+	}
+	if r.On {
+		return fmt.Sprintf("quorum held for %s: up weight %d >= %d (quorum %d, hysteresis %d)", v.Key(), r.Weight, need, v.Quorum, v.Hysteresis)
+	}
+	return fmt.Sprintf("quorum lost for %s: up weight %d < %d (quorum %d, hysteresis %d)", v.Key(), r.Weight, need, v.Quorum, v.Hysteresis)
 }
 
 func healthLine(ev *check.Event) string {

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +14,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ocf-lvs/ocf-lvs/lib/config"
+	"github.com/ocf-lvs/ocf-lvs/lib/engine"
 )
 
 func TestRunHelp(t *testing.T) {
@@ -149,5 +153,24 @@ func dryRunUntil(t *testing.T, path string, wants ...string) (int, string, strin
 	case <-time.After(30 * time.Second):
 		t.Fatalf("lvsd run --dry-run did not stop on SIGINT; stdout:\n%s", out.String())
 		return 0, "", ""
+	}
+}
+
+// A quorum verdict is logged with the weight and the bound it met or
+// missed, only where the configuration sets a quorum.
+func TestQuorumLine(t *testing.T) {
+	v := &config.Virtual{Protocol: "tcp", Addr: netip.MustParseAddr("192.0.2.1"), Port: 80, Quorum: 3, Hysteresis: 1}
+	for _, tc := range []struct {
+		r    engine.Report
+		want string
+	}{
+		{engine.Report{Kind: engine.Quorum, Virtual: v, On: true, Weight: 4, First: true}, "quorum held for tcp:192.0.2.1:80: up weight 4 >= 4 (quorum 3, hysteresis 1)"},
+		{engine.Report{Kind: engine.Quorum, Virtual: v, On: false, Weight: 1, Held: true}, "quorum lost for tcp:192.0.2.1:80: up weight 1 < 2 (quorum 3, hysteresis 1)"},
+		{engine.Report{Kind: engine.Quorum, Virtual: v, On: false, Weight: 3, First: true}, "quorum lost for tcp:192.0.2.1:80: up weight 3 < 4 (quorum 3, hysteresis 1)"},
+		{engine.Report{Kind: engine.Quorum, Virtual: &config.Virtual{Protocol: "tcp", Addr: v.Addr, Port: 80}, On: false}, ""},
+	} {
+		if got := describe(tc.r); got != tc.want {
+			t.Errorf("%+v:\n got %q\nwant %q", tc.r, got, tc.want)
+		}
 	}
 }
