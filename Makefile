@@ -55,6 +55,7 @@ install: build install-data
 
 deps:
 	@sh scripts/install-deps.sh
+	@sh scripts/build-keepalived.sh
 
 # unit + netns tiers: the netns tests run when we are root (CI is root) and
 # skip loudly otherwise; vm and fuzz tiers are added by mk/*.mk.

@@ -60,3 +60,30 @@ func Short(t testing.TB) {
 		t.Skip("skipped under -short")
 	}
 }
+
+// KeepalivedNew is keepalived 2.3.3, built from Debian trixie's source by
+// scripts/build-keepalived.sh (`make deps`) into the repository's .cache:
+// the tests of what Debian 12's 2.2.7 lacks (v3_checksum_as_v2) use it.
+func KeepalivedNew(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(dir + "/go.mod"); err == nil {
+			break
+		}
+		parent := dir[:strings.LastIndex(dir, "/")]
+		if parent == dir || parent == "" {
+			Skip(t, "needs keepalived 2.3.3 (run `make deps`): no go.mod above the test")
+			return ""
+		}
+		dir = parent
+	}
+	p := dir + "/.cache/keepalived-2.3.3/keepalived"
+	if st, err := os.Stat(p); err != nil || st.Mode()&0o111 == 0 {
+		Skip(t, "needs keepalived 2.3.3 at %s (run `make deps`: scripts/build-keepalived.sh)", p)
+	}
+	return p
+}

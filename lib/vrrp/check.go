@@ -193,6 +193,13 @@ func (w *Wire) checksum(b []byte, src, dst netip.Addr, a Advert) (ok, old bool) 
 	if checksum(b, src, dst, pseudo) == a.Checksum {
 		return true, false
 	}
+	// v3_checksum_as_v2 also takes the RFC form: a peer without the
+	// option (keepalived before 2.2.8, or not set there) is still heard,
+	// as keepalived with the option hears it (it checks no checksum at
+	// all then; this still checks one of the two)
+	if a.Version == 3 && src.Is4() && w.ChecksumAsV2 && checksum(b, src, dst, true) == a.Checksum {
+		return true, false
+	}
 	if oldForm && w.Unicast && w.OldChecksum == OldChecksumAuto && dst != Group4 && checksum(b, src, Group4, true) == a.Checksum {
 		return true, true
 	}

@@ -81,7 +81,9 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
-// The two v3 IPv4 checksum forms differ, and each side accepts only its own.
+// The two v3 IPv4 checksum forms differ. The RFC form takes only its own;
+// v3_checksum_as_v2 takes both (keepalived with the option checks none,
+// so it hears a peer without it): a broken checksum is dropped by both.
 func TestChecksumForms(t *testing.T) {
 	a := Advert{Version: 3, VRID: 7, Priority: 100, Interval: time.Second, Addrs: vip4}
 	pseudo, _ := Encode(a, src4, Group4, false)
@@ -93,7 +95,8 @@ func TestChecksumForms(t *testing.T) {
 		b    []byte
 		asV2 bool
 		want Reason
-	}{{pseudo, false, Accepted}, {plain, true, Accepted}, {pseudo, true, DropChecksum}, {plain, false, DropChecksum}} {
+	}{{pseudo, false, Accepted}, {plain, true, Accepted}, {pseudo, true, Accepted}, {plain, false, DropChecksum},
+		{broken(pseudo), true, DropChecksum}, {broken(plain), true, DropChecksum}, {broken(pseudo), false, DropChecksum}} {
 		rx := Packet{Data: tc.b, Src: src4, Dst: Group4, TTL: 255}
 		w := Wire{Version: 3, VRID: 7, Interval: time.Second, ChecksumAsV2: tc.asV2}
 		if _, _, r := Receive(rx, func(uint8) *Wire { return &w }); r != tc.want {
@@ -139,4 +142,11 @@ func TestEncodeErrors(t *testing.T) {
 			t.Errorf("%s: error %v, want %q", tc.name, err, tc.want)
 		}
 	}
+}
+
+// broken is b with its checksum off by one.
+func broken(b []byte) []byte {
+	c := append([]byte(nil), b...)
+	c[7]++
+	return c
 }
