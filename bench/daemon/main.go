@@ -41,6 +41,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -77,6 +78,11 @@ func main() {
 	if checkKind != "connect" && checkKind != "http" {
 		check(fmt.Errorf("-check %q: connect or http", checkKind))
 	}
+	// one listener per real and a connection per check: 10,000 reals
+	// need more than the VM's default hard limit (4096); the daemons
+	// started from here inherit it
+	lim := syscall.Rlimit{Cur: 1 << 20, Max: 1 << 20}
+	check(syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim))
 	dir, _ := os.MkdirTemp("", "bench-daemon")
 	for _, d := range []string{profile, traceDir} {
 		if d != "" {

@@ -416,3 +416,57 @@ func (im *kaImport) finish() {
 	vipOwners(im.cfg, func(line int, format string, args ...any) { im.r.errorf(im.r.d.file, line, format, args...) })
 	syncGroupWeights(im.cfg, func(line int, format string, args ...any) { im.r.warnf(im.r.d.file, line, format, args...) })
 }
+
+// command is a keepalived script line (vrrp_script script, notify_*,
+// misc_path, quorum_up / quorum_down). lvsd runs it with /bin/sh -c, as
+// keepalived 1.x did (system()); keepalived 2.x splits it into words
+// and runs them without a shell, so shell syntax outside quotes is an
+// argument there. Such a line is kept and warned about: its author
+// meant the shell (how-tos of the 1.x era, seed 003's maintenance
+// check), and under keepalived 2 the same line silently does otherwise.
+func (im *kaImport) command(s *kaStmt) string {
+	line := strings.Join(s.args, " ")
+	if op := kaShellSyntax(line); op != "" {
+		im.r.warnf(s.file, s.line, "%s %q: %q is shell syntax: lvsd runs the line with /bin/sh -c (as keepalived 1.x did); keepalived 2.x runs it without a shell, "+
+			"where %q is an argument of %s, so a keepalived 2 peer sees another result (fix, so both agree: call the shell yourself, /bin/sh -c '...', or put the line in a script file)",
+			s.key, line, op, op, kaFirstWord(line))
+	}
+	return line
+}
+
+// kaShellSyntax is the first shell operator or expansion outside quotes
+// in line ("" when none), as keepalived 2's word splitting leaves them.
+func kaShellSyntax(line string) string {
+	var quote byte
+	for i := 0; i < len(line); i++ {
+		c := line[i]
+		switch {
+		case c == '\\':
+			i++
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			}
+		case c == '\'' || c == '"':
+			quote = c
+		case c == '&' || c == '|' || c == ';' || c == '>' || c == '<' || c == '`':
+			j := i + 1
+			for j < len(line) && j < i+2 && strings.IndexByte("&|>", line[j]) >= 0 {
+				j++
+			}
+			return line[i:j]
+		case c == '$' && i+1 < len(line) && (line[i+1] == '(' || line[i+1] == '{' || isAlpha(line[i+1])):
+			return line[i : i+2]
+		}
+	}
+	return ""
+}
+
+func isAlpha(c byte) bool { return c == '_' || (c|0x20 >= 'a' && c|0x20 <= 'z') }
+
+func kaFirstWord(line string) string {
+	if f := strings.Fields(line); len(f) > 0 {
+		return f[0]
+	}
+	return line
+}

@@ -118,7 +118,7 @@ func (im *kaImport) checker(b *kaStmt, v *Virtual, defs checkDefaults) Check {
 		case "max_reply_length":
 			c.MaxReply, _ = im.num(s, 0, 65535)
 		case "misc_path":
-			c.Command = strings.Join(s.args, " ")
+			c.Command = im.command(s)
 		case "misc_timeout":
 			// keepalived: whole seconds, 0 = the virtual_server's delay_loop
 			if x, ok := im.num(s, 0, 1<<20); ok && x > 0 {

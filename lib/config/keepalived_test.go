@@ -379,3 +379,24 @@ func migrated(t *testing.T, src string) (c, back *Config, b *bytes.Buffer) {
 	}
 	return c, back, b
 }
+
+// Shell syntax outside quotes, which keepalived 2 passes as arguments.
+func TestKaShellSyntax(t *testing.T) {
+	for line, want := range map[string]string{
+		"/usr/local/bin/check.sh":                               "",
+		"/usr/bin/killall -0 haproxy":                           "",
+		"/bin/sh -c '! test -e /etc/maint && exit 1 || exit 0'": "",
+		`/bin/sh -c "test -e /x; exit $?"`:                      "",
+		"/bin/bash -c '[[ -e /etc/x ]]' && exit 1 || exit 0":    "&&",
+		"pidof haproxy || exit 1":                               "||",
+		"curl -s http://localhost/ | grep ok":                   "|",
+		"check.sh >/dev/null 2>&1":                              ">",
+		"test -e $FILE":                                         "$F",
+		"echo `date`":                                           "`",
+		`echo a\&b`:                                             "",
+	} {
+		if got := kaShellSyntax(line); got != want {
+			t.Errorf("%s: %q, want %q", line, got, want)
+		}
+	}
+}

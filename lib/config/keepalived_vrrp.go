@@ -19,7 +19,7 @@ func (im *kaImport) script(b *kaStmt) {
 	for _, s := range b.children {
 		switch s.key {
 		case "script":
-			t.Script = strings.Join(s.args, " ")
+			t.Script = im.command(s)
 		case "interval":
 			t.Interval, _ = im.timer(s)
 		case "timeout":
@@ -342,7 +342,7 @@ func (im *kaImport) instance(b *kaStmt) {
 		case "track_file":
 			in.TrackFiles = im.tracks(s, "track_file")
 		case "notify_master", "notify_backup", "notify_fault", "notify_stop", "notify":
-			cmd := strings.Join(s.args, " ")
+			cmd := im.command(s)
 			switch s.key {
 			case "notify_master":
 				in.NotifyMaster = cmd
@@ -425,13 +425,13 @@ func (im *kaImport) syncGroup(b *kaStmt) {
 				g.Members = append(g.Members, m.args...)
 			}
 		case "notify_master":
-			g.NotifyMaster = strings.Join(s.args, " ")
+			g.NotifyMaster = im.command(s)
 		case "notify_backup":
-			g.NotifyBackup = strings.Join(s.args, " ")
+			g.NotifyBackup = im.command(s)
 		case "notify_fault":
-			g.NotifyFault = strings.Join(s.args, " ")
+			g.NotifyFault = im.command(s)
 		case "notify":
-			g.Notify = strings.Join(s.args, " ")
+			g.Notify = im.command(s)
 		case "sync_group_tracking_weight":
 			g.TrackingWeight = true
 		case "smtp_alert":

@@ -347,9 +347,9 @@ func (im *kaImport) virtualServerAt(b *kaStmt, h vsHead) {
 		case "hysteresis":
 			v.Hysteresis, _ = im.num(s, 0, 1<<30)
 		case "quorum_up":
-			v.QuorumUp = strings.Join(s.args, " ")
+			v.QuorumUp = im.command(s)
 		case "quorum_down":
-			v.QuorumDown = strings.Join(s.args, " ")
+			v.QuorumDown = im.command(s)
 		case "sorry_server":
 			sorry = s
 		case "sorry_server_lvs_method":

@@ -245,9 +245,9 @@ type Check struct {
 	// (ldirectord, keepalived's alpha).
 	StartUp bool
 	// Warmup bounds the random delay of the first check (keepalived's
-	// warmup; the keepalived reader sets its default, delay_loop): 0 = a
-	// short spread (lib/check.StartSpread), as ldirectord checks every real
-	// at start; NoWarmup = check at once.
+	// warmup): 0 = a short spread (lib/check.StartSpread), as ldirectord
+	// checks every real at start, also for keepalived.conf (keepalived
+	// spreads over one delay_loop: docs/daemon.md); NoWarmup = at once.
 	Warmup time.Duration
 }
 
