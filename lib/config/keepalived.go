@@ -237,6 +237,7 @@ type kaImport struct {
 	vsSMTPAlert                 map[*Virtual]bool
 	rsSMTPAlert                 map[*Real]bool
 	checksumAsV2                bool // global v3_checksum_as_v2
+	strict                      *kaStmt // global vrrp_strict (nil: off)
 	garp                        struct {
 		delay, refresh          time.Duration
 		repeat, refreshRepeat   int

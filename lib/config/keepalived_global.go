@@ -99,6 +99,8 @@ func (im *kaImport) globalDefs(b *kaStmt) {
 			im.startupDelay, _ = im.timer(s)
 		case "v3_checksum_as_v2":
 			im.checksumAsV2 = true
+		case "vrrp_strict":
+			im.strict = s
 		case "lvs_sync_daemon":
 			// keepalived: IFACE [[inst] INSTANCE] [id N] [maxlen N] [port N] [ttl N] [group IP];
 			// without an instance both daemons run all the time.
@@ -180,7 +182,7 @@ func (im *kaImport) globalDefs(b *kaStmt) {
 			}
 		case "enable_traps", "enable_snmp_keepalived", "enable_snmp_checker", "enable_snmp_vrrp", "enable_snmp_rfc",
 			"enable_dbus", "script_user", "enable_script_security", "max_auto_priority", "vrrp_skip_check_adv_addr",
-			"vrrp_strict", "vrrp_garp_interval", "vrrp_gna_interval", "lvs_timeouts", "checker_log_all_failures",
+			"vrrp_garp_interval", "vrrp_gna_interval", "lvs_timeouts", "checker_log_all_failures",
 			"vrrp_no_swap", "checker_no_swap", "vrrp_priority", "checker_priority", "vrrp_rlimit_rttime",
 			"checker_rlimit_rttime", "dynamic_interfaces", "process_names", "vrrp_check_unicast_src",
 			"vrrp_higher_prio_send_advert", "lvs_flush", "lvs_flush_onstop", "default_interface", "vrrp_mcast_group4",

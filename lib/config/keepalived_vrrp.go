@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"net/netip"
 	"reflect"
 	"strconv"
@@ -230,6 +231,7 @@ func (im *kaImport) instance(b *kaStmt) {
 	}
 	versionSet := false
 	vipEntries := 0
+	strict := im.strict // vrrp_strict, or the instance's strict_mode
 	given := map[string]bool{}
 	for _, s := range b.children {
 		given[s.key] = true
@@ -381,9 +383,14 @@ func (im *kaImport) instance(b *kaStmt) {
 			}
 			im.vrrpSMTPAlert[in.Name] = kaOn(s.args)
 		case "dont_track_primary", "debug", "native_ipv6",
-			"higher_prio_send_advert", "skip_check_adv_addr", "strict_mode", "kernel_rx_buf_size", "mcast_src_ip",
+			"higher_prio_send_advert", "skip_check_adv_addr", "kernel_rx_buf_size", "mcast_src_ip",
 			"check_unicast_src", "unicast_ttl", "down_timer_adverts", "linkbeat_use_polling", "track_src_ip":
 			im.ignored(s, "not used by lvsd")
+		case "strict_mode":
+			strict = nil
+			if kaOn(s.args) {
+				strict = s
+			}
 		case "use_vmac", "vmac_xmit_base", "virtual_routes", "virtual_rules", "track_process", "track_bfd":
 			im.r.errorf(s.file, s.line, "%s is not supported by lvsd", s.key)
 		default:
@@ -404,6 +411,12 @@ func (im *kaImport) instance(b *kaStmt) {
 	}
 	if msg := checkAdvert(in); msg != "" {
 		im.r.errorf(b.file, b.line, "vrrp_instance %s: %s", in.Name, msg)
+	}
+	if !given["priority"] && in.State == "MASTER" {
+		in.Priority = 255 // keepalived: no priority, state MASTER: the address owner
+	}
+	if strict != nil {
+		im.strictMode(in, strict, given)
 	}
 	if in.Version == 3 && in.AuthType != "" {
 		im.r.warnf(b.file, b.line, "vrrp_instance %s: VRRPv3 has no authentication; authentication ignored", in.Name)
@@ -462,4 +475,39 @@ func (im *kaImport) syncGroup(b *kaStmt) {
 		}
 	}
 	im.cfg.SyncGroups = append(im.cfg.SyncGroups, g)
+}
+
+// strictMode applies keepalived's vrrp_strict / strict_mode to in as
+// keepalived 2.2 does (vrrp.c), each change warned about at the keyword
+// that asked for it: what goes on the wire must be what a keepalived
+// peer on the same file sends, or the pair splits (auth none there, PASS
+// here: each drops the other's adverts).
+func (im *kaImport) strictMode(in *VRRPInstance, s *kaStmt, given map[string]bool) {
+	why := func(format string, args ...any) {
+		im.r.warnf(s.file, s.line, "%s (vrrp_instance %s): %s, as keepalived does", s.key, in.Name, fmt.Sprintf(format, args...))
+	}
+	if in.AuthType != "" {
+		why("no authentication in strict mode: auth_type %s ignored", in.AuthType)
+		in.AuthType, in.AuthPass = "", ""
+	}
+	if owner := in.Priority == 255; given["state"] && (in.State == "MASTER") != owner {
+		want := map[bool]string{true: "MASTER", false: "BACKUP"}[owner]
+		why("state %s must match being the address owner (priority 255): state %s", in.State, want)
+		in.State = want
+	}
+	if in.PreemptDelay > 0 {
+		why("preempt_delay is incompatible with strict mode: reset")
+		in.PreemptDelay = 0
+	}
+	if len(in.UnicastPeers) > 0 {
+		im.r.errorf(s.file, s.line, "%s (vrrp_instance %s): unicast peers are not supported in strict mode (keepalived disables the instance)", s.key, in.Name)
+	}
+	if given["lower_prio_no_advert"] && !in.LowerPrioNoAdvert {
+		why("lower_prio_no_advert is on in strict mode")
+	}
+	in.LowerPrioNoAdvert = true
+	in.GARPLowerPrioRepeat, in.GARPLowerPrioDelay = 0, 0
+	if in.Priority != 255 && !given["accept"] {
+		im.r.warnf(s.file, s.line, "%s (vrrp_instance %s): keepalived defaults to no_accept here and drops traffic to the VIPs with a firewall rule (the known \"VIP does not answer ping\" of vrrp_strict); lvsd installs none, so the VIPs answer", s.key, in.Name)
+	}
 }

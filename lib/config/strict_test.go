@@ -1,0 +1,78 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+// vrrp_strict (global) and strict_mode (instance) change what goes on
+// the wire as keepalived 2.2 changes it: RHEL's stock keepalived.conf
+// (vrrp_strict, state MASTER at priority 100, auth PASS) runs as BACKUP
+// with no authentication, each change warned at the keyword.
+func TestStrictMode(t *testing.T) {
+	const rhel = `global_defs {
+   router_id LVS_DEVEL
+   vrrp_skip_check_adv_addr
+   vrrp_strict
+   vrrp_garp_interval 0
+   vrrp_gna_interval 0
+}
+vrrp_instance VI_1 {
+    state MASTER
+    interface eth0
+    virtual_router_id 51
+    priority 100
+    advert_int 1
+    preempt_delay 5
+    authentication {
+        auth_type PASS
+        auth_pass 1111
+    }
+    virtual_ipaddress {
+        192.168.200.16
+    }
+}
+`
+	cfg, err := Parse("k.conf", []byte(rhel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := cfg.VRRP[0]
+	if in.AuthType != "" || in.AuthPass != "" || in.State != "BACKUP" || in.PreemptDelay != 0 || !in.LowerPrioNoAdvert || in.GARPLowerPrioRepeat != 0 {
+		t.Errorf("strict: %+v", in)
+	}
+	var w []string
+	for _, d := range cfg.Warnings {
+		if strings.Contains(d.Msg, "vrrp_strict (vrrp_instance VI_1)") {
+			w = append(w, d.String())
+		}
+	}
+	for _, want := range []string{"k.conf:4: vrrp_strict (vrrp_instance VI_1): no authentication in strict mode: auth_type PASS ignored",
+		"state MASTER must match being the address owner (priority 255): state BACKUP", "preempt_delay is incompatible", "no_accept"} {
+		if !strings.Contains(strings.Join(w, "\n"), want) {
+			t.Errorf("no warning %q in\n%s", want, strings.Join(w, "\n"))
+		}
+	}
+
+	// strict_mode off in the instance overrides the global; on in one
+	// instance applies there only
+	off := strings.Replace(rhel, "    advert_int 1\n", "    advert_int 1\n    strict_mode off\n", 1)
+	if cfg, err = Parse("k.conf", []byte(off)); err != nil || cfg.VRRP[0].AuthType != "PASS" || cfg.VRRP[0].State != "MASTER" {
+		t.Errorf("strict_mode off: %v %+v", err, cfg.VRRP[0])
+	}
+	on := strings.Replace(off, "   vrrp_strict\n", "", 1)
+	on = strings.Replace(on, "strict_mode off", "strict_mode on", 1)
+	if cfg, err = Parse("k.conf", []byte(on)); err != nil || cfg.VRRP[0].AuthType != "" {
+		t.Errorf("strict_mode on: %v %+v", err, cfg.VRRP[0])
+	}
+	// unicast in strict mode: keepalived disables the instance; an error here
+	uni := strings.Replace(rhel, "    advert_int 1\n", "    advert_int 1\n    unicast_peer {\n        192.168.200.2\n    }\n", 1)
+	if _, err := Parse("k.conf", []byte(uni)); err == nil || !strings.Contains(err.Error(), "k.conf:4: vrrp_strict (vrrp_instance VI_1): unicast peers are not supported in strict mode") {
+		t.Errorf("unicast in strict mode: %v", err)
+	}
+	// no priority, state MASTER: keepalived's address owner, 255
+	own := strings.Replace(strings.Replace(rhel, "    priority 100\n", "", 1), "   vrrp_strict\n", "", 1)
+	if cfg, err = Parse("k.conf", []byte(own)); err != nil || cfg.VRRP[0].Priority != 255 || cfg.VRRP[0].State != "MASTER" {
+		t.Errorf("state MASTER without priority: %v %+v", err, cfg.VRRP[0])
+	}
+}
