@@ -900,6 +900,13 @@ func (p *ldParser) finishVirtual(lv *ldVirtual) {
 	if (v.Check.Type == "external") && v.Check.Command == "" {
 		v.Check.Command = "/bin/true" // ldirectord's default checkcommand
 	}
+	if msg := serviceProblem(&v.Check, !lv.serviceSet); msg != "" {
+		line := v.Line
+		if lv.serviceSet && lv.serviceLine > 0 {
+			line = lv.serviceLine
+		}
+		p.d.warnf(line, "%s", msg) // a warning: Debian's sample ldirectord.cf has an oracle virtual
+	}
 
 	// Duplicate detection uses the resolved identity, as ldirectord does.
 	id := v.Key()

@@ -562,6 +562,11 @@ func (r *tomlReader) errorf(path, format string, args ...any) {
 	r.d.errorf(n, "%s: %s", path, fmt.Sprintf(format, args...))
 }
 
+// warnf is errorf's warning.
+func (r *tomlReader) warnf(path, format string, args ...any) {
+	r.d.warnf(r.lines.line(path), "%s: %s", path, fmt.Sprintf(format, args...))
+}
+
 // errorAt reports an error at a line found earlier (a check across tables).
 func (r *tomlReader) errorAt(line int, format string, args ...any) {
 	r.d.errorf(line, format, args...)
@@ -993,6 +998,9 @@ func (r *tomlReader) check(path string, tc *tomlCheck, v *Virtual, g *Global, ba
 			r.errorf(path+".checkcommand_user", "%v", err)
 		}
 		c.RunAs = ra
+	}
+	if msg := serviceProblem(&c, tc.Service == ""); msg != "" {
+		r.warnf(path+".service", "%s", strings.NewReplacer("checktype=connect", "type = \"connect\"", "checktype=external with checkcommand", "type = \"external\" with checkcommand", "service=oracle", "service = \"oracle\"").Replace(msg))
 	}
 	if c.Type == "external" && c.Command == "" {
 		c.Command = "/bin/true"

@@ -203,3 +203,19 @@ func validDigest(d string) bool {
 }
 
 const digestFix = "digest %q must be the MD5 of the expected body, 32 hex digits (fix: genhash -s ADDR -p PORT -u PATH prints it, or md5sum of the page)"
+
+// serviceProblem says what is wrong with a check's service ("" if
+// nothing), for a warning at load: a service lvsd has no checker for
+// would otherwise pass `lvsd check` quietly and then hold every real down. Oracle (ldirectord's DBD::Oracle) has
+// no pure-Go driver; a virtual on port 1521 gets it by default.
+func serviceProblem(c *Check, implied bool) string {
+	if c.Service != "oracle" || (c.Type != "negotiate" && c.Type != "combined") {
+		return ""
+	}
+	from := "service=oracle"
+	if implied {
+		from = "port 1521, whose default service is oracle (as ldirectord)"
+	}
+	return from + ": lvsd cannot check Oracle (no pure-Go Oracle driver), so every real would be down " +
+		"(fix: checktype=connect, or checktype=external with checkcommand running your own probe)"
+}
