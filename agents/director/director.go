@@ -30,6 +30,8 @@ var Agent = &ocf.Agent{
 	Short: "Runs lvsd, the LVS director, for one ldirectord.cf",
 	Long: "Starts lvsd (ocf-lvs's director daemon) in the background for one configuration file: " +
 		"ldirectord.cf (every directive), keepalived.conf's virtual_server blocks, or ocf-lvs TOML. " +
+		"A keepalived.conf's vrrp_instance blocks are not run (lvsd run --no-vrrp, each warned about): " +
+		"the cluster owns the addresses (ocf:lvs:VIP). " +
 		"lvsd health-checks the real servers and keeps the kernel IPVS table equal to what the checks " +
 		"say, by diff, never flushing. start returns once lvsd has done its first full pass over the table. " +
 		"monitor asks lvsd's control socket: at OCF_CHECK_LEVEL 10 it also checks that the kernel holds " +
@@ -37,7 +39,7 @@ var Agent = &ocf.Agent{
 		"virtual service with no real server up and no fallback is reported degraded. reload makes lvsd " +
 		"read the file again; a file with errors is refused and the running configuration kept. " +
 		"validate-all parses the file and names FILE:LINE for each error. " +
-		"This agent replaces ocf:heartbeat:ldirectord with the same parameters.",
+		"This agent replaces ocf:heartbeat:ldirectord: configfile is the same parameter; its ldirectord (the binary) is lvsd here.",
 	Params: []ocf.Param{
 		{Name: "configfile", Unique: true, Default: "/etc/ha.d/ldirectord.cf",
 			Short: "configuration file path",
@@ -120,7 +122,8 @@ func prepare(c *ocf.Context) (string, *config.Config, error) {
 		}
 		return "", nil, ocf.Errorf(ocf.ErrInstalled, "configuration file %s not found (looked for %s)", name, strings.Join(tried, ", "))
 	}
-	cfg, err := config.Load(path)
+	// as lvsd will read it: without VRRP (the cluster owns the addresses)
+	cfg, err := config.LoadWith(path, config.Options{NoVRRP: true})
 	if err != nil {
 		var errs config.Errors
 		lines := []string{err.Error()}
@@ -178,7 +181,7 @@ func launch(c *ocf.Context, path, logfile string, nvirt int, f runFiles, deadlin
 		return err
 	}
 	defer readyR.Close()
-	cmd := exec.Command(bin, "run", "--pidfile", f.Pid, "--state", f.State, "--socket", f.Sock, path)
+	cmd := exec.Command(bin, "run", "--no-vrrp", "--pidfile", f.Pid, "--state", f.State, "--socket", f.Sock, path)
 	cmd.Env = childEnv(os.Environ())
 	cmd.ExtraFiles = []*os.File{readyW}
 	detached(cmd)

@@ -38,8 +38,8 @@ func init() {
 
 const runHelp = `usage: lvsd run [options] FILE
 
-Runs the director for FILE (ldirectord.cf, keepalived.conf's virtual_server
-part, or ocf-lvs TOML) in the foreground: every health check on its own
+Runs the director for FILE (ldirectord.cf, keepalived.conf, or ocf-lvs
+TOML; VRRP below) in the foreground: every health check on its own
 interval, and the kernel IPVS table kept equal to what the checks say, by
 diff (never flushed; services of other configurations never touched).
 
@@ -106,6 +106,7 @@ options:
 type runFlags struct {
 	dry     bool
 	memIPVS bool // --ipvs-in-memory
+	noVRRP  bool // --no-vrrp
 	dur     time.Duration
 	stats   time.Duration
 	maxc    int
@@ -137,6 +138,7 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	var f runFlags
 	fs.BoolVar(&f.dry, "dry-run", false, "check and print, never touch the kernel")
 	fs.BoolVar(&f.memIPVS, "ipvs-in-memory", false, "benchmarks: the daemon whole (VRRP, checks, reloads, socket) over an in-memory IPVS table, the kernel's IPVS never opened (a host without ip_vs)")
+	fs.BoolVar(&f.noVRRP, "no-vrrp", false, "do not run the file's vrrp_instance blocks (nor lvs_sync_daemon), each one warned about: the virtual servers only, for a cluster that owns the addresses itself (ocf:lvs:director passes it)")
 	fs.DurationVar(&f.dur, "for", 0, "stop after this long (0: until SIGINT/SIGTERM)")
 	fs.DurationVar(&f.stats, "stats", 0, "print check throughput to stderr at this period (0: never)")
 	fs.IntVar(&f.maxc, "max-concurrent", 1024, "checks (and so sockets) in flight at most")
@@ -158,7 +160,7 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	path := fs.Arg(0)
-	f.reader = config.NewReader(config.Options{})
+	f.reader = config.NewReader(config.Options{NoVRRP: f.noVRRP})
 	cfg, ok := report(f.reader.Load(path))(stderr)
 	if !ok {
 		return 2

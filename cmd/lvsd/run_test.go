@@ -174,3 +174,26 @@ func TestQuorumLine(t *testing.T) {
 		}
 	}
 }
+
+// --no-vrrp (the director agent's): a keepalived.conf whose vrrp_instance
+// names an interface this host lacks runs its virtual servers alone, the
+// instance warned about; without the flag the same file is refused.
+func TestRunNoVRRP(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "keepalived.conf")
+	os.WriteFile(p, []byte("vrrp_instance VI {\n    interface nosuch0\n    virtual_router_id 51\n    virtual_ipaddress {\n        192.0.2.1/24\n    }\n}\n"+
+		"virtual_server 192.0.2.1 80 {\n    lb_kind NAT\n    protocol TCP\n    real_server 10.0.0.5 80 {\n        weight 1\n    }\n}\n"), 0o644)
+	args := func(extra ...string) []string {
+		return append(append([]string{"run"}, extra...), "--ipvs-in-memory", "--for", "300ms", "--pidfile", "none", "--socket", "none",
+			"--state", filepath.Join(dir, "s"), p)
+	}
+	var out, errb bytes.Buffer
+	if rc := run(args("--no-vrrp"), &out, &errb); rc != 0 || !strings.Contains(errb.String(), "keepalived.conf:1: warning: vrrp_instance VI not run") ||
+		!strings.Contains(errb.String(), "ipvsadm -a -t 192.0.2.1:80 -r 10.0.0.5:80") {
+		t.Fatalf("--no-vrrp: rc %d\n%s", rc, errb.String())
+	}
+	errb.Reset()
+	if rc := run(args(), &out, &errb); rc == 0 || !strings.Contains(errb.String(), "nosuch0") {
+		t.Fatalf("without --no-vrrp: rc %d\n%s", rc, errb.String())
+	}
+}

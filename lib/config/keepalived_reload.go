@@ -57,6 +57,14 @@ func (rd *Reader) Parse(name string, data []byte) (*Config, error) {
 		rd.last = nil
 		return ParseWith(name, data, rd.o)
 	}
+	cfg, err := rd.parseKeepalived(name, data)
+	if err == nil && rd.o.NoVRRP {
+		withoutVRRP(cfg)
+	}
+	return cfg, err
+}
+
+func (rd *Reader) parseKeepalived(name string, data []byte) (*Config, error) {
 	if l := rd.last; l != nil && l.name == name {
 		if cfg, next := l.again(data, rd.o); cfg != nil {
 			rd.last = next

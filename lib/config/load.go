@@ -3,6 +3,7 @@ package config
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
@@ -43,6 +44,11 @@ type Options struct {
 	// ConfigID selects keepalived's `@id` conditional lines (keepalived -i);
 	// "": the host name up to its first dot, as keepalived.
 	ConfigID string
+	// NoVRRP leaves the VRRP part out (vrrp_instance, vrrp_sync_group,
+	// their scripts and files, lvs_sync_daemon), each instance warned
+	// about: under Pacemaker the cluster owns the addresses (ocf:lvs:VIP),
+	// and a director that also ran VRRP would fight it for them.
+	NoVRRP bool
 }
 
 func (o *Options) fill() {
@@ -89,14 +95,33 @@ func ParseWith(name string, data []byte, o Options) (*Config, error) {
 	if errs := checkUTF8(name, data); errs != nil {
 		return nil, errs
 	}
+	var cfg *Config
+	var err error
 	switch Detect(name, data) {
 	case "toml":
-		return parseTOML(name, data, o)
+		cfg, err = parseTOML(name, data, o)
 	case "keepalived":
-		return parseKeepalived(name, data, o)
+		cfg, err = parseKeepalived(name, data, o)
 	default:
-		return parseLdirectord(name, data, o)
+		cfg, err = parseLdirectord(name, data, o)
 	}
+	if err == nil && o.NoVRRP {
+		withoutVRRP(cfg)
+	}
+	return cfg, err
+}
+
+// withoutVRRP is Options.NoVRRP.
+func withoutVRRP(cfg *Config) {
+	for _, in := range cfg.VRRP {
+		cfg.Warnings = append(cfg.Warnings, Diag{File: cfg.Source, Line: in.Line,
+			Msg: fmt.Sprintf("vrrp_instance %s not run: VRRP is off here (the cluster owns the addresses: ocf:lvs:VIP); only the virtual servers are", in.Name)})
+	}
+	if l := cfg.LVSSync; l != nil {
+		cfg.Warnings = append(cfg.Warnings, Diag{File: cfg.Source, Line: l.Line, Msg: "lvs_sync_daemon not run: VRRP is off here"})
+	}
+	cfg.VRRP, cfg.SyncGroups, cfg.Scripts, cfg.TrackFiles, cfg.LVSSync = nil, nil, nil, nil, nil
+	cfg.Warnings = sorted(cfg.Warnings)
 }
 
 var (

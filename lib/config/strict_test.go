@@ -76,3 +76,64 @@ vrrp_instance VI_1 {
 		t.Errorf("state MASTER without priority: %v %+v", err, cfg.VRRP[0])
 	}
 }
+
+// NoVRRP (ocf:lvs:director's lvsd): the virtual servers only, each
+// vrrp_instance left out with a warning at its line.
+func TestNoVRRP(t *testing.T) {
+	const conf = `vrrp_instance VI {
+    interface eth1
+    virtual_router_id 51
+    virtual_ipaddress {
+        10.0.0.1/24
+    }
+}
+global_defs {
+    lvs_sync_daemon eth1 VI
+}
+virtual_server 10.0.0.1 80 {
+    lb_kind DR
+    real_server 10.0.0.5 80 {
+        TCP_CHECK {
+        }
+    }
+}
+`
+	cfg, err := ParseWith("k.conf", []byte(conf), Options{NoVRRP: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.VRRP) != 0 || cfg.LVSSync != nil || len(cfg.Virtuals) != 1 {
+		t.Fatalf("VRRP %d, sync %v, virtuals %d", len(cfg.VRRP), cfg.LVSSync, len(cfg.Virtuals))
+	}
+	var ws []string
+	for _, w := range cfg.Warnings {
+		ws = append(ws, w.String())
+	}
+	all := strings.Join(ws, "\n")
+	if !strings.Contains(all, "k.conf:1: vrrp_instance VI not run: VRRP is off here") || !strings.Contains(all, "lvs_sync_daemon not run") {
+		t.Errorf("warnings:\n%s", all)
+	}
+}
+
+// NoVRRP through a Reader, a reload reusing the previous read included:
+// no VRRP either time, the warning once.
+func TestNoVRRPReader(t *testing.T) {
+	const conf = "vrrp_instance VI {\n    interface eth1\n    virtual_router_id 51\n    virtual_ipaddress {\n        10.0.0.1/24\n    }\n}\n" +
+		"virtual_server 10.0.0.1 80 {\n    real_server 10.0.0.5 80 {\n        weight W\n    }\n}\n"
+	rd := NewReader(Options{NoVRRP: true})
+	for _, w := range []string{"1", "2"} {
+		cfg, err := rd.Parse("k.conf", []byte(strings.Replace(conf, "W", w, 1)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, d := range cfg.Warnings {
+			if strings.Contains(d.Msg, "not run") {
+				n++
+			}
+		}
+		if len(cfg.VRRP) != 0 || n != 1 {
+			t.Errorf("weight %s: VRRP %d, %d warnings: %v", w, len(cfg.VRRP), n, cfg.Warnings)
+		}
+	}
+}
