@@ -236,7 +236,7 @@ type kaImport struct {
 	vsFile                      map[*Virtual]string // the file declaring each virtual_server
 	vsSMTPAlert                 map[*Virtual]bool
 	rsSMTPAlert                 map[*Real]bool
-	checksumAsV2                bool // global v3_checksum_as_v2
+	checksumAsV2                bool    // global v3_checksum_as_v2
 	strict                      *kaStmt // global vrrp_strict (nil: off)
 	garp                        struct {
 		delay, refresh          time.Duration
