@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"bufio"
 	"bytes"
 	"errors"
@@ -119,13 +120,55 @@ func runDir() string {
 	return "/run/lvsd"
 }
 
-// ctlSocket is the control socket of CONFIG's director; without CONFIG,
-// that of the only director running.
+// agentSockets are the control sockets of directors ocf:lvs:director
+// started (in HA_RSCTMP, as the agent names them).
+func agentSockets() []string {
+	dir := os.Getenv("HA_RSCTMP")
+	if dir == "" {
+		dir = "/run/resource-agents"
+	}
+	socks, _ := filepath.Glob(filepath.Join(dir, "director-*.sock"))
+	return socks
+}
+
+// agentSocket is the socket of a director the cluster runs for config
+// ("" if none answers): the one whose status names the same file.
+func agentSocket(config string) string {
+	if p, err := lookupConfig(config); err == nil {
+		config = p
+	}
+	want, _ := filepath.Abs(config)
+	for _, s := range agentSockets() {
+		ans, err := ask(s, "status")
+		if err != nil {
+			continue
+		}
+		var st statusJSON
+		if json.Unmarshal([]byte(ans), &st) != nil {
+			continue
+		}
+		if got, _ := filepath.Abs(st.Config); got == want {
+			return s
+		}
+	}
+	return ""
+}
+
+// ctlSocket is the control socket of CONFIG's director (lvsd's own, else
+// one the cluster runs for that file); without CONFIG, that of the only
+// director running.
 func ctlSocket(config string) (string, error) {
 	if config != "" {
-		return filepath.Join(runDir(), instanceName(config)+".sock"), nil
+		own := filepath.Join(runDir(), instanceName(config)+".sock")
+		if _, err := ask(own, "ping"); err != nil {
+			if s := agentSocket(config); s != "" {
+				return s, nil
+			}
+		}
+		return own, nil
 	}
 	socks, _ := filepath.Glob(filepath.Join(runDir(), "*.sock"))
+	socks = append(socks, agentSockets()...)
 	var live []string
 	for _, s := range socks {
 		if _, err := ask(s, "ping"); err == nil {
@@ -134,7 +177,7 @@ func ctlSocket(config string) (string, error) {
 	}
 	switch len(live) {
 	case 0:
-		return "", fmt.Errorf("no lvsd running (no control socket answers in %s)", runDir())
+		return "", fmt.Errorf("no lvsd running (no control socket answers in %s, nor one of ocf:lvs:director's)", runDir())
 	case 1:
 		return live[0], nil
 	}

@@ -244,3 +244,44 @@ func TestStatusOfTheOnlyDirector(t *testing.T) {
 		t.Fatalf("lvsd status --json: %d %q %q", rc, out.String(), errs.String())
 	}
 }
+
+// A director ocf:lvs:director runs (its socket in HA_RSCTMP, no pid file
+// in /run/lvsd) is found by lvsd CONFIG status and lvsd ctl, by the file
+// its status names.
+func TestClusterDirectorFound(t *testing.T) {
+	dir := t.TempDir()
+	cf := filepath.Join(dir, "c.cf")
+	os.WriteFile(cf, []byte("virtual=192.0.2.1:80\n\tchecktype=on\n\treal=10.0.0.1:80 masq 2\n"), 0o644)
+	rsc := filepath.Join(dir, "rsc")
+	os.Mkdir(rsc, 0o755)
+	t.Setenv("HA_RSCTMP", rsc)
+	old := ldRunDir
+	ldRunDir = filepath.Join(dir, "run")
+	defer func() { ldRunDir = old }()
+	sock := filepath.Join(rsc, "director-web-0123abcd.sock")
+	cmd := exec.Command(os.Args[0], "run", "--dry-run", "--socket", sock, cf)
+	cmd.Env = append(os.Environ(), "LVSD_TEST_MAIN=1")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	deadline := time.Now().Add(20 * time.Second)
+	for _, err := ask(sock, "status"); err != nil; _, err = ask(sock, "status") {
+		if time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	var out, errs strings.Builder
+	if rc := run([]string{cf, "status"}, &out, &errs); rc != 0 || !strings.Contains(out.String(), "running under the cluster (ocf:lvs:director, socket "+sock+")") {
+		t.Fatalf("status: rc %d\n%s%s", rc, out.String(), errs.String())
+	}
+	out.Reset()
+	if rc := ctlRun([]string{cf, "drain", "10.0.0.1"}, &out, &errs); rc != 0 {
+		t.Fatalf("ctl with CONFIG: rc %d %s", rc, errs.String())
+	}
+	out.Reset()
+	if rc := ctlRun([]string{"enable", "10.0.0.1"}, &out, &errs); rc != 0 {
+		t.Fatalf("ctl without CONFIG: rc %d %s", rc, errs.String())
+	}
+}

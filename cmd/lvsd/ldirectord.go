@@ -200,9 +200,11 @@ ldirectord's commands for one director, as ldirectord has them: CONFIG
 
 Pid file /run/lvsd/NAME.pid, NAME the base name of CONFIG.
 
-Exit status: 0 done; 1 failed, not running (reload), a stale pid file
-(status) or CONFIG not found; 2 CONFIG is invalid (every command, errors as
-FILE:LINE: message) or a usage error; 3 stopped (status).
+Exit status: 0 done; 1 failed, not running (reload), a reload the running
+director refused (its FILE:LINE errors printed; under the name ldirectord
+2, as ldirectord), a stale pid file (status) or CONFIG not found; 2 CONFIG
+is invalid (the other commands, errors as FILE:LINE: message) or a usage
+error; 3 stopped (status).
 `
 
 // ldArgs is one parsed command line.
@@ -546,8 +548,39 @@ func (c *ldCtl) status() int {
 		fmt.Fprintf(c.stdout, "%s is stopped for %s\n", c.prog, c.path)
 		return 1
 	}
+	if sock := agentSocket(c.path); sock != "" && !c.compat {
+		return c.clusterStatus(sock)
+	}
 	fmt.Fprintf(c.stdout, "%s is stopped for %s\n", c.prog, c.path)
 	return 3
+}
+
+// clusterStatus is status for a director ocf:lvs:director runs for the
+// file (its run files are the cluster's, not /run/lvsd's).
+func (c *ldCtl) clusterStatus(sock string) int {
+	ans, err := ask(sock, "status")
+	if err != nil {
+		fmt.Fprintf(c.stdout, "%s is stopped for %s\n", c.prog, c.path)
+		return 3
+	}
+	line := c.stdout
+	if c.json {
+		line = c.stderr
+	}
+	fmt.Fprintf(line, "lvsd for %s is running under the cluster (ocf:lvs:director, socket %s)\n", c.path, sock)
+	if c.json {
+		fmt.Fprint(c.stdout, ans)
+		return 0
+	}
+	var s statusJSON
+	if json.Unmarshal([]byte(ans), &s) == nil {
+		if c.stats {
+			writeStatsTable(c.stdout, s)
+		} else {
+			writeStatusTable(c.stdout, s)
+		}
+	}
+	return 0
 }
 
 func (c *ldCtl) stop() int {
@@ -586,16 +619,23 @@ func (c *ldCtl) stopPid(pid int) int {
 
 func (c *ldCtl) reload() int {
 	pid, st := c.state()
+	sock := c.runFile(".sock")
 	if st != running {
-		fmt.Fprintf(c.stderr, "%s is stopped for %s\n", c.prog, c.path)
-		return 1
+		if sock = agentSocket(c.path); sock == "" || c.compat {
+			fmt.Fprintf(c.stderr, "%s is stopped for %s\n", c.prog, c.path)
+			return 1
+		}
 	}
 	// The control socket answers when the reload is done, with the
 	// daemon's own verdict; without one, ldirectord's SIGHUP.
-	if ans, err := ask(c.runFile(".sock"), "reload"); err == nil {
+	if ans, err := ask(sock, "reload"); err == nil {
 		if strings.TrimSpace(ans) == "ok" {
 			if !c.compat {
-				fmt.Fprintf(c.stdout, "lvsd for %s reloaded (pid %d)\n", c.path, pid)
+				if st == running {
+					fmt.Fprintf(c.stdout, "lvsd for %s reloaded (pid %d)\n", c.path, pid)
+				} else {
+					fmt.Fprintf(c.stdout, "lvsd for %s reloaded (run by the cluster, socket %s)\n", c.path, sock)
+				}
 			}
 			return 0
 		}
