@@ -336,7 +336,17 @@ func (im *kaImport) instance(b *kaStmt) {
 				in.ChecksumAsV2 = s.args[0] != "false" && s.args[0] != "no" && s.args[0] != "off"
 			}
 		case "lvs_sync_daemon_interface":
-			im.r.errorf(s.file, s.line, "lvs_sync_daemon_interface is obsolete (keepalived too): use lvs_sync_daemon IFACE INSTANCE in global_defs")
+			// keepalived 2.2: deprecated, and taken as the global
+			// lvs_sync_daemon IFACE INSTANCE unless one is set already
+			if !im.want(s, 1) {
+				break
+			}
+			if l := im.cfg.LVSSync; l != nil {
+				im.r.warnf(s.file, s.line, "lvs_sync_daemon_interface ignored: lvs_sync_daemon is already %s (keepalived too)", l.Interface)
+				break
+			}
+			im.r.warnf(s.file, s.line, "lvs_sync_daemon_interface in a vrrp_instance is deprecated (keepalived too): taken as lvs_sync_daemon %s %s (fix: write that in global_defs)", s.args[0], in.Name)
+			im.cfg.LVSSync = &LVSSync{Line: s.line, Interface: s.args[0], Instance: in.Name, SyncID: -1}
 		case "track_script":
 			in.TrackScripts = im.tracks(s, "track_script")
 		case "track_interface":
