@@ -41,7 +41,7 @@ var kaKeywords = []string{
 	"flag-1", "flag-2", "flag-3", "sh-port", "sh-fallback", "mh-port", "mh-fallback", "inhibit_on_failure",
 	"quorum", "hysteresis", "quorum_up", "quorum_down", "sorry_server", "sorry_server_lvs_method",
 	"real_server", "ip_family", "ha_suspend", "snmp_name", "omega", "sorry_server_inhibit",
-	"persistence_engine", "net_mask", "uthreshold", "lthreshold", "notify_up", "notify_down", "connect_port",
+	"persistence_engine", "net_mask", "nat_mask", "uthreshold", "lthreshold", "notify_up", "notify_down", "connect_port",
 	"connect_ip", "bindto", "bind_port", "bind_if", "url", "http_protocol", "fast_recovery", "enable_sni",
 	"tls_compliant", "type", "name", "misc_path", "misc_timeout", "misc_dynamic", "helo_name", "host", "path",
 	"status_code", "digest", "regex", "regex_no_match", "regex_options", "regex_stack", "regex_min_offset",

@@ -365,8 +365,12 @@ func (im *kaImport) virtualServerAt(b *kaStmt, h vsHead) {
 				im.vsSMTPAlert = map[*Virtual]bool{}
 			}
 			im.vsSMTPAlert[v] = kaOn(s.args)
-		case "ha_suspend", "snmp_name", "omega", "sorry_server_inhibit", "persistence_engine", "net_mask":
+		case "ha_suspend", "snmp_name", "omega", "sorry_server_inhibit", "persistence_engine":
 			im.ignored(s, "not supported by lvsd")
+		case "nat_mask", "net_mask":
+			// keepalived 1.x's; 2.2 reports them unknown and runs on
+			// (RHEL's stock keepalived.conf has nat_mask)
+			im.ignored(s, "keepalived 2 does not know it either (keepalived 1.x's, no effect)")
 		default:
 			im.r.errorf(s.file, s.line, "unknown virtual_server keyword %q%s", s.key, kaSuggest(s.key))
 		}
