@@ -125,6 +125,12 @@ func TestCheckArgs(t *testing.T) {
 	if code != 0 || out != want {
 		t.Fatalf("check -: exit %d %q\n%s\nwant\n%s", code, errs, out, want)
 	}
+	// migrate - as well
+	_, wantTOML, _ := checkRun("migrate", f)
+	checkStdin = bytes.NewReader(data)
+	if code, out, errs = checkRun("migrate", "-"); code != 0 || out != strings.Replace(wantTOML, f, "<stdin>", 1) {
+		t.Fatalf("migrate -: exit %d %q\n%s", code, errs, out)
+	}
 }
 
 // TestCheckErrorsWithWarnings: a file with errors shows its warnings too,

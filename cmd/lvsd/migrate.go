@@ -14,7 +14,8 @@ func init() {
 
 const migrateHelp = `usage: lvsd migrate FILE > lvs.toml
 
-Reads FILE (ldirectord.cf, keepalived.conf, or TOML) and prints the
+Reads FILE (ldirectord.cf, keepalived.conf, or TOML; - for standard input;
+a keepalived.conf with include lines needs its path) and prints the
 equivalent ocf-lvs TOML on stdout. ` + "`lvsd check`" + ` of the output prints the
 same plan as of FILE. Host and service names are resolved once, as
 ldirectord does, and written as addresses and port numbers. What the
@@ -29,7 +30,18 @@ func runMigrate(args []string, stdout, stderr io.Writer) int {
 	if code, done := parseFileArg(fs, migrateHelp, args, stdout); done {
 		return code
 	}
-	cfg, ok := loadReport(fs.Arg(0), stderr)
+	var cfg *config.Config
+	var ok bool
+	if fs.Arg(0) == "-" { // as lvsd check -
+		data, err := io.ReadAll(checkStdin)
+		if err != nil {
+			fmt.Fprintf(stderr, "lvsd migrate: standard input: %v\n", err)
+			return 2
+		}
+		cfg, ok = report(config.Parse("<stdin>", data))(stderr)
+	} else {
+		cfg, ok = loadReport(fs.Arg(0), stderr)
+	}
 	if !ok {
 		return 2
 	}
