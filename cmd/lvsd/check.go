@@ -51,6 +51,7 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	asJSON := fs.Bool("json", false, "print the resolved configuration as JSON (the configuration's key names)")
 	noHost := fs.Bool("no-host", false, "do not check this host as the director (ip_vs, forwarding, neighbour table, interfaces)")
+	showSecrets := fs.Bool("show-secrets", false, "print passwords and secrets (passwd, secret, auth_pass) as written; by default the plan shows *** for each one set")
 	files, code, done := parseInterleaved(fs, checkHelp, args, stdout)
 	if done {
 		return code
@@ -81,6 +82,9 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 	}
 	if !*noHost {
 		preflightReport(cfg, hostFacts(), stderr)
+	}
+	if !*showSecrets {
+		maskSecrets(cfg)
 	}
 	var err error
 	if *asJSON {
@@ -207,5 +211,36 @@ func preflightReport(cfg *config.Config, f preflight.Facts, stderr io.Writer) {
 	}
 	for _, w := range preflight.Check(cfg, f) {
 		fmt.Fprintln(stderr, w)
+	}
+}
+
+// maskSecrets replaces the configuration's passwords and secrets with
+// "***" (they were read: the plan says which are set), so that a plan
+// pasted into a ticket or a CI log carries none; --show-secrets keeps
+// them. cfg is printed and dropped after this.
+func maskSecrets(cfg *config.Config) {
+	mask := func(s *string) {
+		if *s != "" {
+			*s = "***"
+		}
+	}
+	var check func(c *config.Check)
+	check = func(c *config.Check) {
+		mask(&c.Passwd)
+		mask(&c.Secret)
+		for i := range c.Also {
+			check(&c.Also[i])
+		}
+	}
+	for _, v := range cfg.Virtuals {
+		check(&v.Check)
+		for _, r := range v.Reals {
+			if r.Check != nil {
+				check(r.Check)
+			}
+		}
+	}
+	for _, in := range cfg.VRRP {
+		mask(&in.AuthPass)
 	}
 }

@@ -145,3 +145,27 @@ func TestCheckErrorsWithWarnings(t *testing.T) {
 		t.Fatalf("exit %d, stderr:\n%s\nwant prefix:\n%s", code, errs, want)
 	}
 }
+
+// The plan shows *** for each password and secret set; --show-secrets
+// prints them as written.
+func TestCheckMasksSecrets(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "s.conf")
+	os.WriteFile(p, []byte("vrrp_instance VI_1 {\n    interface lo\n    virtual_router_id 51\n    authentication {\n        auth_type PASS\n        auth_pass Vr-S3cr\n    }\n    virtual_ipaddress {\n        192.0.2.9\n    }\n}\n"), 0o644)
+	l := filepath.Join(t.TempDir(), "m.cf")
+	os.WriteFile(l, []byte("virtual=192.0.2.1:3306\n\tservice=mysql\n\tchecktype=negotiate\n\tlogin=lvs\n\tpasswd=My-S3cret\n\tdatabase=d\n\trequest=\"SELECT 1\"\n\treal=10.0.0.1:3306 masq\n"), 0o644)
+	for _, f := range []string{p, l} {
+		for _, json := range []bool{false, true} {
+			args := []string{"check", "--no-host", f}
+			if json {
+				args = append(args, "--json")
+			}
+			code, out, errs := checkRun(args...)
+			if code != 0 || strings.Contains(out, "S3cr") || !strings.Contains(out, "***") {
+				t.Errorf("%v: exit %d, secrets shown or not marked:\n%s%s", args, code, out, errs)
+			}
+			if _, out, _ = checkRun(append(args, "--show-secrets")...); !strings.Contains(out, "S3cr") {
+				t.Errorf("%v --show-secrets: not shown:\n%s", args, out)
+			}
+		}
+	}
+}
