@@ -964,6 +964,9 @@ func dryRun(ctx context.Context, cfg *config.Config, f runFlags, stdout, stderr 
 		mu.Unlock()
 	}
 	out("%s start: no real server known up yet\n", stamp(time.Now()))
+	if n := len(cfg.VRRP); n > 0 {
+		out("%s dry run: the %d vrrp_instance(s) are not run (no address is added, no advert sent); the virtual servers are\n", stamp(time.Now()), n)
+	}
 	var kernel ipvs.Kernel = ipvs.NewMem(nil)
 	observe := f.m.observeFunc()
 	var debugf func(string, ...any)

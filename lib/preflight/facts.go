@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -63,6 +64,15 @@ func readFacts(proc string, list func() ([]Addr, error)) Facts {
 	f.V6.Forwarding = readBool(&f, filepath.Join(sys, "ipv6/conf/all/forwarding"))
 	f.V4.GCThresh3 = readInt(&f, filepath.Join(sys, "ipv4/neigh/default/gc_thresh3"))
 	f.V6.GCThresh3 = readInt(&f, filepath.Join(sys, "ipv6/neigh/default/gc_thresh3"))
+	if ifs, err := net.Interfaces(); err != nil {
+		f.Errors = append(f.Errors, fmt.Errorf("interfaces: %w", err))
+	} else {
+		names := make([]string, 0, len(ifs))
+		for _, i := range ifs {
+			names = append(names, i.Name)
+		}
+		f.Links = Known(names)
+	}
 	if as, err := list(); err != nil {
 		f.Errors = append(f.Errors, fmt.Errorf("interface addresses: %w", err))
 	} else {

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net/netip"
 	"sort"
+	"strings"
 
 	"github.com/ocf-lvs/ocf-lvs/lib/config"
 )
@@ -28,10 +29,11 @@ func Known[T any](v T) Fact[T] { return Fact[T]{V: v, OK: true} }
 
 // Facts is what preflight needs to know about the director.
 type Facts struct {
-	IPVS   Fact[bool]   // /proc/net/ip_vs exists: the kernel has IPVS
-	V4, V6 Family       // per address family
-	Addrs  Fact[[]Addr] // the director's interface addresses
-	Errors []error      // what could not be read, and why (the facts are left unknown)
+	IPVS   Fact[bool]     // /proc/net/ip_vs exists: the kernel has IPVS
+	V4, V6 Family         // per address family
+	Addrs  Fact[[]Addr]   // the director's interface addresses
+	Links  Fact[[]string] // the names of its interfaces, with an address or not
+	Errors []error        // what could not be read, and why (the facts are left unknown)
 }
 
 // Family holds the per-family sysctls.
@@ -63,6 +65,7 @@ const (
 	KindForwarding Kind = "forwarding" // masq reals, forwarding off
 	KindNeighbours Kind = "neighbours" // more on-link reals than gc_thresh3
 	KindDROffLink  Kind = "dr-offlink" // gate real in no subnet of the director
+	KindInterface  Kind = "interface"  // a VRRP instance's interface is not on this host
 )
 
 // Warning is one preflight finding: where (File, Line), what (Msg) and the
@@ -181,8 +184,11 @@ func Check(cfg *config.Config, f Facts) []Warning {
 	warn := func(line int, k Kind, fix, format string, args ...any) {
 		ws = append(ws, Warning{Diag: config.Diag{File: cfg.Source, Line: line, Msg: fmt.Sprintf(format, args...)}, Kind: k, Fix: fix})
 	}
+	if f.Links.OK {
+		checkInterfaces(cfg, f.Links.V, warn)
+	}
 	if len(cfg.Virtuals) == 0 {
-		return nil // VRRP only: no IPVS, no reals
+		return ws // VRRP only: no IPVS, no reals
 	}
 	if f.IPVS.OK && !f.IPVS.V {
 		warn(cfg.Virtuals[0].Line, KindIPVS,
@@ -216,6 +222,21 @@ func Check(cfg *config.Config, f Facts) []Warning {
 }
 
 type warnFunc func(line int, k Kind, fix, format string, args ...any)
+
+// checkInterfaces: lvsd run refuses a VRRP instance on an interface this
+// host lacks (keepalived -t warns too), so lvsd check says it first.
+func checkInterfaces(cfg *config.Config, links []string, warn warnFunc) {
+	have := map[string]bool{}
+	for _, l := range links {
+		have[l] = true
+	}
+	for _, in := range cfg.VRRP {
+		if in.Interface != "" && !have[in.Interface] {
+			warn(in.Line, KindInterface, "name one of this host's interfaces ("+strings.Join(links, ", ")+"), or check the file on the director it is for",
+				"vrrp_instance %s: interface %s does not exist on this host: lvsd run refuses to start with it", in.Name, in.Interface)
+		}
+	}
+}
 
 // checkForwarding: NAT replies come back through the director to the
 // client, a routed (forwarded) packet, dropped while forwarding is off.

@@ -297,3 +297,20 @@ func TestReadFactsTree(t *testing.T) {
 		t.Errorf("/proc/net/ip_vs: %+v", f.IPVS)
 	}
 }
+
+// A VRRP instance on an interface this host lacks: lvsd run refuses it,
+// so lvsd check warns with the host's interfaces; VRRP-only files too.
+func TestCheckVRRPInterface(t *testing.T) {
+	cfg, err := config.Parse("k.conf", []byte("vrrp_instance VI {\n    interface eth1\n    virtual_router_id 51\n    virtual_ipaddress {\n        10.0.0.1/24\n    }\n}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws := Check(cfg, Facts{Links: Known([]string{"lo", "eth0"})})
+	if len(ws) != 1 || ws[0].Kind != KindInterface || ws[0].String() !=
+		"k.conf:1: warning: vrrp_instance VI: interface eth1 does not exist on this host: lvsd run refuses to start with it (fix: name one of this host's interfaces (lo, eth0), or check the file on the director it is for)" {
+		t.Fatalf("%v", ws)
+	}
+	if ws := Check(cfg, Facts{Links: Known([]string{"lo", "eth1"})}); len(ws) != 0 {
+		t.Fatalf("interface present: %v", ws)
+	}
+}
