@@ -65,18 +65,7 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "lvsd check: one FILE, not %d (%s)\n", len(files), strings.Join(files, " "))
 		return 2
 	}
-	var cfg *config.Config
-	var ok bool
-	if path == "-" {
-		data, err := io.ReadAll(checkStdin)
-		if err != nil {
-			fmt.Fprintf(stderr, "lvsd check: standard input: %v\n", err)
-			return 2
-		}
-		cfg, ok = report(config.Parse("<stdin>", data))(stderr)
-	} else {
-		cfg, ok = loadReport(path, stderr)
-	}
+	cfg, ok := loadArg("check", path, stderr)
 	if !ok {
 		return 2
 	}
@@ -243,4 +232,18 @@ func maskSecrets(cfg *config.Config) {
 	for _, in := range cfg.VRRP {
 		mask(&in.AuthPass)
 	}
+}
+
+// loadArg reads FILE as lvsd check and migrate take it: "-" is standard
+// input; errors and warnings go to stderr.
+func loadArg(cmd, path string, stderr io.Writer) (*config.Config, bool) {
+	if path != "-" {
+		return loadReport(path, stderr)
+	}
+	data, err := io.ReadAll(checkStdin)
+	if err != nil {
+		fmt.Fprintf(stderr, "lvsd %s: standard input: %v\n", cmd, err)
+		return nil, false
+	}
+	return report(config.Parse("<stdin>", data))(stderr)
 }

@@ -519,27 +519,10 @@ func (c *ldCtl) status() int {
 			fmt.Fprintf(c.stderr, "ldirectord for %s is running with pid: %d\n", c.path, pid)
 			return 0
 		}
-		// with --json, stdout holds the JSON alone (| jq)
-		line := c.stdout
-		if c.json {
-			line = c.stderr
-		}
-		fmt.Fprintf(line, "lvsd for %s is running with pid: %d\n", c.path, pid)
-		ans, err := ask(c.runFile(".sock"), "status")
-		if err != nil {
-			return 0 // pid alive: running, as ldirectord; the socket is extra
-		}
-		if c.json {
-			fmt.Fprint(c.stdout, ans)
-			return 0
-		}
-		var s statusJSON
-		if json.Unmarshal([]byte(ans), &s) == nil {
-			if c.stats {
-				writeStatsTable(c.stdout, s)
-			} else {
-				writeStatusTable(c.stdout, s)
-			}
+		c.running(fmt.Sprintf("with pid: %d", pid))
+		// pid alive: running, as ldirectord; the socket is extra
+		if ans, err := ask(c.runFile(".sock"), "status"); err == nil {
+			c.printStatus(ans)
 		}
 		return 0
 	case stale:
@@ -563,14 +546,27 @@ func (c *ldCtl) clusterStatus(sock string) int {
 		fmt.Fprintf(c.stdout, "%s is stopped for %s\n", c.prog, c.path)
 		return 3
 	}
+	c.running("under the cluster (ocf:lvs:director, socket " + sock + ")")
+	c.printStatus(ans)
+	return 0
+}
+
+// running says the director runs (how); with --json on stderr, so that
+// stdout holds the JSON alone (| jq).
+func (c *ldCtl) running(how string) {
 	line := c.stdout
 	if c.json {
 		line = c.stderr
 	}
-	fmt.Fprintf(line, "lvsd for %s is running under the cluster (ocf:lvs:director, socket %s)\n", c.path, sock)
+	fmt.Fprintf(line, "lvsd for %s is running %s\n", c.path, how)
+}
+
+// printStatus prints a status answer: the JSON (--json), the counters
+// (--stats) or the table.
+func (c *ldCtl) printStatus(ans string) {
 	if c.json {
 		fmt.Fprint(c.stdout, ans)
-		return 0
+		return
 	}
 	var s statusJSON
 	if json.Unmarshal([]byte(ans), &s) == nil {
@@ -580,7 +576,6 @@ func (c *ldCtl) clusterStatus(sock string) int {
 			writeStatusTable(c.stdout, s)
 		}
 	}
-	return 0
 }
 
 func (c *ldCtl) stop() int {

@@ -30,18 +30,7 @@ func runMigrate(args []string, stdout, stderr io.Writer) int {
 	if code, done := parseFileArg(fs, migrateHelp, args, stdout); done {
 		return code
 	}
-	var cfg *config.Config
-	var ok bool
-	if fs.Arg(0) == "-" { // as lvsd check -
-		data, err := io.ReadAll(checkStdin)
-		if err != nil {
-			fmt.Fprintf(stderr, "lvsd migrate: standard input: %v\n", err)
-			return 2
-		}
-		cfg, ok = report(config.Parse("<stdin>", data))(stderr)
-	} else {
-		cfg, ok = loadReport(fs.Arg(0), stderr)
-	}
+	cfg, ok := loadArg("migrate", fs.Arg(0), stderr)
 	if !ok {
 		return 2
 	}
