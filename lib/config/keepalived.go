@@ -414,7 +414,8 @@ func (im *kaImport) finish() {
 		im.r.errorf(im.r.d.file, ls.Line, "lvs_sync_daemon: no vrrp_instance %q", ls.Instance)
 	}
 	im.cfg.LVSSync.DefaultSyncID(im.cfg.VRRP)
-	vipOwners(im.cfg, func(line int, format string, args ...any) { im.r.errorf(im.r.d.file, line, format, args...) })
+	vipOwners(im.cfg, func(line int, format string, args ...any) { im.r.errorf(im.r.d.file, line, format, args...) },
+		func(line int, format string, args ...any) { im.r.warnf(im.r.d.file, line, format, args...) })
 	syncGroupWeights(im.cfg, func(line int, format string, args ...any) { im.r.warnf(im.r.d.file, line, format, args...) })
 }
 

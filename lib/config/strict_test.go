@@ -137,3 +137,15 @@ func TestNoVRRPReader(t *testing.T) {
 		}
 	}
 }
+
+// An address twice in one instance: kept once, the first with its options.
+func TestVIPTwiceInOneInstance(t *testing.T) {
+	cfg, err := Parse("k.conf", []byte("vrrp_instance VI_1 {\n    interface eth0\n    virtual_router_id 51\n    virtual_ipaddress {\n        192.0.2.16\n        192.0.2.18 dev eth0\n        192.0.2.18 dev eth1\n    }\n}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := cfg.VRRP[0]
+	if len(in.VIPs) != 2 || len(in.VirtualIPs) != 2 || in.VirtualIPDevs["192.0.2.18/32"] != "eth0" {
+		t.Fatalf("VIPs %v, addresses %v, devices %v", in.VIPs, in.VirtualIPs, in.VirtualIPDevs)
+	}
+}

@@ -1203,7 +1203,8 @@ func (r *tomlReader) vrrp(f *tomlFile, c *Config) {
 		}
 		ls.DefaultSyncID(c.VRRP)
 	}
-	vipOwners(c, func(line int, format string, args ...any) { r.errorAt(line, format, args...) })
+	vipOwners(c, func(line int, format string, args ...any) { r.errorAt(line, format, args...) },
+		func(line int, format string, args ...any) { r.d.warnf(line, format, args...) })
 	syncGroupWeights(c, func(line int, format string, args ...any) { r.d.warnf(line, format, args...) })
 }
 
@@ -1462,27 +1463,41 @@ func syncGroupWeights(c *Config, warnf func(line int, format string, args ...any
 	}
 }
 
-// vipOwners reports an address configured in two instances (or twice in
-// one): both would add it, and two masters would fight over it.
-func vipOwners(c *Config, errorf func(line int, format string, args ...any)) {
+// vipOwners reports an address configured in two instances: both would
+// add it, and two masters would fight over it. Twice in one instance
+// (keepalived's own sample keepalived.conf.vrrp does it) the first is
+// kept, as keepalived adds the address once, with a warning.
+func vipOwners(c *Config, errorf, warnf func(line int, format string, args ...any)) {
 	type owner struct {
 		in   *VRRPInstance
 		line int
 	}
 	seen := map[netip.Addr]owner{}
 	for _, in := range c.VRRP {
-		for _, list := range [][]VIP{in.VIPs, in.Excluded} {
-			for _, v := range list {
+		dropped := false
+		for _, list := range []*[]VIP{&in.VIPs, &in.Excluded} {
+			kept := (*list)[:0]
+			for _, v := range *list {
 				a := v.Prefix.Addr()
 				if o, ok := seen[a]; ok {
 					if o.in == in {
-						errorf(v.Line, "vrrp_instance %s: %s listed twice (first at line %d)", in.Name, a, o.line)
-					} else {
-						errorf(v.Line, "vrrp_instance %s: %s is already a virtual address of vrrp_instance %s (line %d): an address belongs to one instance", in.Name, a, o.in.Name, o.line)
+						warnf(v.Line, "vrrp_instance %s: %s listed twice (first at line %d): the first kept, as keepalived adds it once", in.Name, a, o.line)
+						dropped = true
+						continue
 					}
-					continue
+					errorf(v.Line, "vrrp_instance %s: %s is already a virtual address of vrrp_instance %s (line %d): an address belongs to one instance", in.Name, a, o.in.Name, o.line)
+				} else {
+					seen[a] = owner{in, v.Line}
 				}
-				seen[a] = owner{in, v.Line}
+				kept = append(kept, v)
+			}
+			*list = kept
+		}
+		if dropped { // the addresses and devices follow the list kept
+			vips := in.VIPs
+			in.VIPs, in.VirtualIPs, in.VirtualIPDevs = nil, nil, nil
+			for _, v := range vips {
+				addVIP(in, v, false)
 			}
 		}
 	}
