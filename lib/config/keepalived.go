@@ -472,3 +472,37 @@ func kaFirstWord(line string) string {
 	}
 	return line
 }
+
+// kaScalars are the keywords of a block that take one value: written
+// twice with different values, the last counts (keepalived too, and
+// silently); a copy-paste slip (seed 000 as published has priority 100
+// and priority 50 in one instance) is warned about.
+var kaScalars = map[string]bool{
+	"state": true, "interface": true, "virtual_router_id": true, "priority": true, "advert_int": true,
+	"version": true, "unicast_src_ip": true, "preempt_delay": true,
+	"delay_loop": true, "lb_algo": true, "lvs_sched": true, "lb_kind": true, "lvs_method": true, "protocol": true,
+	"persistence_timeout": true, "persistence_granularity": true, "quorum": true, "hysteresis": true,
+	"sorry_server": true, "weight": true, "connect_timeout": true, "connect_port": true, "retry": true,
+	"nb_get_retry": true, "delay_before_retry": true, "warmup": true,
+}
+
+// repeats warns of a one-value keyword given twice in b with different
+// values.
+func (im *kaImport) repeats(b *kaStmt) {
+	first := map[string]*kaStmt{}
+	for _, s := range b.children {
+		if s.block || !kaScalars[s.key] {
+			continue
+		}
+		f, ok := first[s.key]
+		if !ok {
+			first[s.key] = s
+			continue
+		}
+		if strings.Join(f.args, " ") != strings.Join(s.args, " ") {
+			im.r.warnf(s.file, s.line, "%s given twice in this block (%s at line %d, %s here): the last counts, as in keepalived",
+				s.key, strings.Join(f.args, " "), f.line, strings.Join(s.args, " "))
+		}
+		first[s.key] = s
+	}
+}

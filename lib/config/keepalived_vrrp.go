@@ -190,6 +190,7 @@ func (im *kaImport) tracks(b *kaStmt, what string) []TrackRef {
 }
 
 func (im *kaImport) instance(b *kaStmt) {
+	im.repeats(b)
 	if !im.want(b, 1) {
 		return
 	}

@@ -131,6 +131,7 @@ type vsHead struct {
 }
 
 func (im *kaImport) virtualServer(b *kaStmt) {
+	im.repeats(b)
 	switch {
 	case len(b.args) >= 1 && b.args[0] == "group":
 		if len(b.args) != 2 {
@@ -502,6 +503,7 @@ func (im *kaImport) virtualServerAt(b *kaStmt, h vsHead) {
 }
 
 func (im *kaImport) realServer(b *kaStmt, v *Virtual, fwd Forward, vdefs checkDefaults) (*Real, *Check) {
+	im.repeats(b)
 	a, p, ok := im.hostPort(b, b.args, false)
 	if !ok {
 		return nil, nil
