@@ -185,12 +185,7 @@ func TestDryRunSocket(t *testing.T) {
 	cf := filepath.Join(dir, "d.cf")
 	os.WriteFile(cf, []byte("virtual=192.0.2.1:80\n\tchecktype=on\n\treal=10.0.0.1:80 masq 2\n"), 0o644)
 	sock := filepath.Join(dir, "d.sock")
-	cmd := exec.Command(os.Args[0], "run", "--dry-run", "--socket", sock, cf)
-	cmd.Env = append(os.Environ(), "LVSD_TEST_MAIN=1")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	startDryRun(t, cf, sock)
 	var st statusJSON
 	deadline := time.Now().Add(20 * time.Second)
 	for {
@@ -221,12 +216,7 @@ func TestStatusOfTheOnlyDirector(t *testing.T) {
 	cf := filepath.Join(t.TempDir(), "only.cf")
 	os.WriteFile(cf, []byte("virtual=192.0.2.1:80\n\tchecktype=on\n\treal=10.0.0.1:80 masq 2\n"), 0o644)
 	sock := filepath.Join(ldRunDir, "only.cf.sock")
-	cmd := exec.Command(os.Args[0], "run", "--dry-run", "--socket", sock, cf)
-	cmd.Env = append(os.Environ(), "LVSD_TEST_MAIN=1")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	startDryRun(t, cf, sock)
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		var out, errs strings.Builder
@@ -259,12 +249,7 @@ func TestClusterDirectorFound(t *testing.T) {
 	ldRunDir = filepath.Join(dir, "run")
 	defer func() { ldRunDir = old }()
 	sock := filepath.Join(rsc, "director-web-0123abcd.sock")
-	cmd := exec.Command(os.Args[0], "run", "--dry-run", "--socket", sock, cf)
-	cmd.Env = append(os.Environ(), "LVSD_TEST_MAIN=1")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	startDryRun(t, cf, sock)
 	deadline := time.Now().Add(20 * time.Second)
 	for _, err := ask(sock, "status"); err != nil; _, err = ask(sock, "status") {
 		if time.Now().After(deadline) {
@@ -284,4 +269,16 @@ func TestClusterDirectorFound(t *testing.T) {
 	if rc := ctlRun([]string{"enable", "10.0.0.1"}, &out, &errs); rc != 0 {
 		t.Fatalf("ctl without CONFIG: rc %d %s", rc, errs.String())
 	}
+}
+
+// startDryRun runs `lvsd run --dry-run --socket sock cf` (the test binary
+// as lvsd) until the test ends.
+func startDryRun(t *testing.T, cf, sock string) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "run", "--dry-run", "--socket", sock, cf)
+	cmd.Env = append(os.Environ(), "LVSD_TEST_MAIN=1")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 }
